@@ -1,0 +1,202 @@
+// Package config reads the suite's configuration file, the one the NixOS
+// module writes from its options. Keys match the module options exactly;
+// Keys below is the single list of them, used by the flag resolver, the docs
+// and the test that checks the module against the binaries.
+//
+// Precedence for every option is flag > environment > config file > default:
+// kong applies the command line and the flags' env tags; the resolver here
+// fills a flag from the file only when neither was given.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/alecthomas/kong"
+	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/state"
+)
+
+// Sections of the file, one per tool family.
+const (
+	SectionSync    = "chezmoiSync"
+	SectionRebuild = "rebuildSmart"
+)
+
+// Key is one configuration key.
+type Key struct {
+	Name string // JSON key, identical to the NixOS module option name
+	Type string // bool, string, duration, int, list, object
+	Help string
+}
+
+// Keys lists every key each section accepts. The NixOS module (nix/module.nix)
+// writes exactly these; a test checks both directions.
+var Keys = map[string][]Key{
+	SectionSync: {
+		{"repoUrl", "string", "clone URL used when the chezmoi source directory is missing"},
+		{"autoCommit", "bool", "commit captured edits as chore(<host>): sync dotfiles - <time>"},
+		{"autoPush", "bool", "push the branch after a successful rebase"},
+		{"remote", "string", "git remote name"},
+		{"branch", "string", "branch shared by all hosts"},
+		{"hostname", "string", "host name used in commit messages and sync/<host> bookmarks"},
+		{"sourceDir", "string", "chezmoi source directory (default: chezmoi source-path)"},
+	},
+	SectionRebuild: {
+		{"autoCommit", "bool", "commit what the rebuild changed (flake.lock, new files)"},
+		{"autoPush", "bool", "push that commit"},
+		{"updateBeforeRebuild", "bool", "update flake inputs before every rebuild"},
+		{"syncDotfiles", "bool", "run chezmoi-sync as part of the rebuild"},
+		{"offlineMode", "bool", "skip every network phase"},
+		{"flake", "string", "path of the flake repository"},
+		{"host", "string", "nixosConfigurations attribute to build"},
+		{"secretsInput", "string", "flake input holding secrets, updated on every rebuild"},
+		{"staleAfter", "duration", "default for --stale"},
+	},
+}
+
+// File is a parsed configuration file.
+type File struct {
+	Path     string
+	sections map[string]map[string]json.RawMessage
+}
+
+// Locate returns the configuration file to read: explicit (--config or
+// $NIXDOTS_CONFIG), else $XDG_CONFIG_HOME/nixdots/config.json, else each of
+// $XDG_CONFIG_DIRS, else /etc/nixdots/config.json. "" means none exists.
+func Locate(explicit string, getenv func(string) string) string {
+	if explicit != "" {
+		return explicit
+	}
+	if p := getenv("NIXDOTS_CONFIG"); p != "" {
+		return p
+	}
+	var candidates []string
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		candidates = append(candidates, filepath.Join(d, state.SuiteName, "config.json"))
+	} else if h := getenv("HOME"); h != "" {
+		candidates = append(candidates, filepath.Join(h, ".config", state.SuiteName, "config.json"))
+	}
+	dirs := getenv("XDG_CONFIG_DIRS")
+	if dirs == "" {
+		dirs = "/etc/xdg"
+	}
+	for _, d := range strings.Split(dirs, ":") {
+		if d != "" {
+			candidates = append(candidates, filepath.Join(d, state.SuiteName, "config.json"))
+		}
+	}
+	candidates = append(candidates, filepath.Join("/etc", state.SuiteName, "config.json"))
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	return ""
+}
+
+// Load parses path. "" yields an empty File. A file that cannot be read or
+// parsed, or holds a key not in Keys, is a usage error naming the file.
+func Load(path string) (*File, error) {
+	f := &File{Path: path, sections: map[string]map[string]json.RawMessage{}}
+	if path == "" {
+		return f, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, exitcode.UsageError(fmt.Errorf("config file %s does not exist", path))
+		}
+		return nil, exitcode.UsageError(fmt.Errorf("config file %s: %w", path, err))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f.sections); err != nil {
+		return nil, exitcode.UsageError(fmt.Errorf("config file %s is not valid JSON: %w", path, err))
+	}
+	for section, values := range f.sections {
+		known, ok := Keys[section]
+		if !ok {
+			return nil, exitcode.UsageError(fmt.Errorf("config file %s: unknown section %q (known: %s)", path, section, strings.Join(sectionNames(), ", ")))
+		}
+		for k := range values {
+			if !hasKey(known, k) {
+				return nil, exitcode.UsageError(fmt.Errorf("config file %s: unknown key %s.%s", path, section, k))
+			}
+		}
+	}
+	return f, nil
+}
+
+func sectionNames() []string {
+	var out []string
+	for s := range Keys {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func hasKey(keys []Key, name string) bool {
+	for _, k := range keys {
+		if k.Name == name || strings.HasPrefix(name, k.Name+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// Raw returns the raw JSON of section.key, or nil.
+func (f *File) Raw(section, key string) json.RawMessage {
+	if f == nil {
+		return nil
+	}
+	return f.sections[section][key]
+}
+
+// Decode unmarshals section.key into v; it reports whether the key was set.
+func (f *File) Decode(section, key string, v any) (bool, error) {
+	raw := f.Raw(section, key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, exitcode.UsageError(fmt.Errorf("config file %s: %s.%s: %w", f.Path, section, key, err))
+	}
+	return true, nil
+}
+
+// Resolver fills flags tagged `config:"key"` from section of the file, but
+// only when the flag's environment variable is unset: kong's own env handling
+// then wins over the file, giving flag > env > config > default.
+func (f *File) Resolver(section string, getenv func(string) string) kong.Resolver {
+	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		key := flag.Tag.Get("config")
+		if key == "" {
+			return nil, nil
+		}
+		for _, e := range flag.Envs {
+			if getenv(e) != "" {
+				return nil, nil
+			}
+		}
+		raw := f.Raw(section, key)
+		if raw == nil {
+			return nil, nil
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("config file %s: %s.%s: %w", f.Path, section, key, err))
+		}
+		if n, ok := v.(float64); ok && n == float64(int64(n)) {
+			return fmt.Sprint(int64(n)), nil
+		}
+		return v, nil
+	})
+}

@@ -1,0 +1,97 @@
+// Package exitcode is the suite's single map from outcomes to process exit
+// codes. Only main exits; everything else returns errors that carry a code, so
+// deferred unlocks always run.
+package exitcode
+
+import (
+	"context"
+	"errors"
+)
+
+// Codes every binary of the suite uses. They are documented in README.md
+// ("Exit codes"); scripts and systemd units depend on them, so never renumber.
+const (
+	OK          = 0   // success, or nothing to do
+	Failure     = 1   // a step failed; the message says which
+	Usage       = 2   // bad flags, arguments, configuration or input
+	Locked      = 3   // another run holds the lock (and --wait expired)
+	Offline     = 4   // the remote was unreachable (chezmoi-sync --exit-code)
+	Conflicts   = 5   // unresolved conflicts exist or were parked
+	SyncFailed  = 6   // chezmoi-status --check: the last sync did not succeed
+	Stale       = 7   // chezmoi-status --check: last success older than --max-age
+	UnitsFailed = 8   // rebuild-smart: switched, but some systemd units failed
+	Vetoed      = 9   // rebuild-smart: a pre-rebuild hook refused the run
+	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
+)
+
+// Coder is implemented by errors that know their exit code.
+type Coder interface {
+	error
+	ExitCode() int
+}
+
+// Error is an error with an exit code attached.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode implements Coder.
+func (e *Error) ExitCode() int { return e.Code }
+
+// Wrap attaches code to err; a nil err stays nil.
+func Wrap(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Err: err}
+}
+
+// UsageError is shorthand for a bad-input error (exit 2).
+func UsageError(err error) error { return Wrap(Usage, err) }
+
+// Silent is an error whose message has already been reported to the user;
+// main only exits with its code.
+type Silent struct{ Code int }
+
+func (s Silent) Error() string { return "" }
+
+// ExitCode implements Coder.
+func (s Silent) ExitCode() int { return s.Code }
+
+// FromError maps an error to the exit code main returns.
+func FromError(err error) int {
+	if err == nil {
+		return OK
+	}
+	var c Coder
+	if errors.As(err, &c) {
+		return c.ExitCode()
+	}
+	if errors.Is(err, context.Canceled) {
+		return Interrupted
+	}
+	return Failure
+}
+
+// Table lists every code with its meaning, for --help texts and docs.
+var Table = []struct {
+	Code    int
+	Name    string
+	Meaning string
+}{
+	{OK, "ok", "success, or nothing to do"},
+	{Failure, "failure", "a step failed; the message says which"},
+	{Usage, "usage", "bad flags, arguments, configuration or input"},
+	{Locked, "locked", "another run holds the lock"},
+	{Offline, "offline", "the remote was unreachable (chezmoi-sync --exit-code)"},
+	{Conflicts, "conflicts", "unresolved conflicts exist or were parked"},
+	{SyncFailed, "sync-failed", "chezmoi-status --check: the last sync did not succeed"},
+	{Stale, "stale", "chezmoi-status --check: last success older than --max-age"},
+	{UnitsFailed, "units-failed", "rebuild-smart: switched, but some systemd units failed"},
+	{Vetoed, "vetoed", "rebuild-smart: a pre-rebuild hook refused the run"},
+	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
+}

@@ -1,0 +1,109 @@
+// Package history is the record of NixOS builds that rebuild-smart (and the
+// pre-switch check for plain `nh os switch` runs) append and rebuild-rollback
+// reads: one JSON object per line in rebuild-history.jsonl in the state
+// directory.
+package history
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/state"
+)
+
+// FileName is the history file inside the state directory.
+const FileName = "rebuild-history.jsonl"
+
+// Outcomes.
+const (
+	OutcomeSuccess     = "success"
+	OutcomeUnitsFailed = "units-failed" // switched; some units failed
+	OutcomeFailed      = "failed"
+	OutcomeRolledBack  = "rolled-back" // written by rebuild-rollback
+	OutcomeActivated   = "activated"   // recorded by the pre-switch check (outside rebuild-smart)
+)
+
+// Entry is one build. Fields are the documented schema (docs/json.md).
+type Entry struct {
+	Time          time.Time `json:"time"`
+	Host          string    `json:"host"`
+	Flake         string    `json:"flake,omitempty"`
+	Commit        string    `json:"commit,omitempty"` // flake repository commit that was built
+	Generation    int       `json:"generation,omitempty"`
+	Toplevel      string    `json:"toplevel,omitempty"`
+	FlakeLockHash string    `json:"flake_lock_sha256,omitempty"`
+	Action        string    `json:"action,omitempty"` // switch, boot, test, build
+	Outcome       string    `json:"outcome"`
+	Source        string    `json:"source"` // rebuild-smart, pre-switch-check, rebuild-rollback
+}
+
+// Successful reports whether the entry is a build one may roll back to.
+func (e Entry) Successful() bool {
+	return e.Outcome == OutcomeSuccess || e.Outcome == OutcomeUnitsFailed || e.Outcome == OutcomeActivated
+}
+
+// Append adds e as one line. O_APPEND of one short line is atomic enough for
+// concurrent writers (the pre-switch check may run inside rebuild-smart's
+// switch) and the file is fsynced before returning.
+func Append(dir string, e Entry) error {
+	if err := state.Ensure(dir); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, FileName)
+	line, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
+	}
+	return f.Sync()
+}
+
+// Load returns every entry, oldest first. A missing file yields an error
+// matching fs.ErrNotExist. A malformed complete line is a *state.CorruptError
+// naming the file and line; a final line without its newline is what a crash
+// mid-append leaves and is ignored.
+func Load(dir string) ([]Entry, error) {
+	path := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, &state.CorruptError{Path: path, Err: err}
+	}
+	complete := data
+	if i := bytes.LastIndexByte(data, '\n'); i < len(data)-1 {
+		complete = data[:i+1]
+	}
+	var out []Entry
+	sc := bufio.NewScanner(bytes.NewReader(complete))
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		l := bytes.TrimSpace(sc.Bytes())
+		if len(l) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(l, &e); err != nil {
+			return nil, &state.CorruptError{Path: path, Err: fmt.Errorf("line %d: %w", n, err)}
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,46 @@
+// Package state owns the suite's state directory: where it is, how files in
+// it are written (atomically, 0600), how they are read back (a corrupt file
+// is a clear error naming it, never a panic) and the lock that serialises
+// runs.
+package state
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/adrg/xdg"
+)
+
+// SuiteName names the XDG state and config sub-directories.
+const SuiteName = "nixdots"
+
+// Dir resolves the state directory: the --state-dir flag, else
+// $STATE_DIRECTORY (set by systemd's StateDirectory=; the first entry when
+// several are listed), else $XDG_STATE_HOME/nixdots. getenv is injected so
+// tests and systemd units see exactly their own environment.
+func Dir(flag string, getenv func(string) string) string {
+	if flag != "" {
+		return flag
+	}
+	if sd := getenv("STATE_DIRECTORY"); sd != "" {
+		first, _, _ := strings.Cut(sd, ":")
+		return first
+	}
+	if home := getenv("XDG_STATE_HOME"); home != "" {
+		return filepath.Join(home, SuiteName)
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "state", SuiteName)
+	}
+	return filepath.Join(xdg.StateHome, SuiteName)
+}
+
+// Ensure creates dir (and parents) with mode 0700.
+func Ensure(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return nil
+}

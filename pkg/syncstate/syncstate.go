@@ -1,0 +1,191 @@
+// Package syncstate is the record chezmoi-sync leaves behind and
+// chezmoi-status / chezmoi-show-conflicts / rebuild-smart read: the seed's
+// one-word last-sync-status file (kept for compatibility with scripts that
+// cat it) next to a JSON record with the details, and an append-only log of
+// past runs.
+package syncstate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/state"
+)
+
+// File names inside the state directory.
+const (
+	StatusFile  = "last-sync-status" // one word, newline-terminated
+	RecordFile  = "last-sync.json"   // Record
+	HistoryFile = "sync-history.jsonl"
+	// HistoryKeep bounds the history log; older lines are dropped on write.
+	HistoryKeep = 200
+)
+
+// Status words. They are the seed's, plus the ones a careful run needs.
+const (
+	Success            = "success"
+	FetchFailed        = "fetch-failed"
+	PushFailed         = "push-failed"
+	ConflictsPreserved = "conflicts-preserved"
+	Failed             = "failed"      // any other error; Record.Error says which
+	Interrupted        = "interrupted" // SIGINT/SIGTERM
+)
+
+// Conflict is one conflicted commit and its files.
+type Conflict struct {
+	ChangeID string   `json:"change_id"`
+	CommitID string   `json:"commit_id"`
+	Paths    []string `json:"paths"`
+}
+
+// Step is one step of a run, for the human summary and the JSON record.
+type Step struct {
+	Name       string `json:"name"`
+	Status     string `json:"status"` // ok, skipped, warn, failed
+	DurationMS int64  `json:"duration_ms"`
+	Detail     string `json:"detail,omitempty"`
+}
+
+// Record is the JSON record of one chezmoi-sync run. Its fields are the
+// documented schema (docs/json.md); add fields, never rename them.
+type Record struct {
+	Version     int        `json:"version"` // schema version, currently 1
+	Status      string     `json:"status"`
+	Start       time.Time  `json:"start"`
+	DurationMS  int64      `json:"duration_ms"`
+	Host        string     `json:"host"`
+	SourceDir   string     `json:"source_dir"`
+	Remote      string     `json:"remote"`
+	Branch      string     `json:"branch"`
+	DryRun      bool       `json:"dry_run,omitempty"`
+	BeforeLocal string     `json:"commit_before"`          // local head before the run
+	AfterLocal  string     `json:"commit_after"`           // local head after the run
+	RemoteHead  string     `json:"remote_head,omitempty"`  // <branch>@<remote> after fetch
+	Committed   string     `json:"committed,omitempty"`    // commit created for captured edits
+	Pushed      bool       `json:"pushed"`                 // the branch was pushed by this run
+	PendingPush int        `json:"pending_push"`           // local commits not on the remote after the run
+	Incoming    int        `json:"incoming"`               // commits that came in and were applied
+	PushRetries int        `json:"push_retries,omitempty"` // push races retried
+	Parked      string     `json:"parked,omitempty"`       // sync/<host> bookmark holding parked commits
+	Conflicts   []Conflict `json:"conflicts"`
+	Skipped     []string   `json:"skipped_files"`        // home files apply refused to overwrite
+	Templates   []string   `json:"uncaptured_templates"` // .tmpl targets re-add cannot capture
+	Steps       []Step     `json:"steps"`
+	Error       string     `json:"error,omitempty"`
+	NextStep    string     `json:"next_step,omitempty"` // what the user should do now
+	LastSuccess time.Time  `json:"last_success,omitempty"`
+}
+
+// Save writes the record, the one-word status file and a history line, each
+// atomically. LastSuccess is carried forward from the previous record.
+func Save(dir string, r *Record) error {
+	r.Version = 1
+	if r.Status == Success {
+		r.LastSuccess = r.Start
+	} else if r.LastSuccess.IsZero() {
+		if prev, err := Load(dir); err == nil {
+			r.LastSuccess = prev.LastSuccess
+		}
+	}
+	if r.Conflicts == nil {
+		r.Conflicts = []Conflict{}
+	}
+	if r.Skipped == nil {
+		r.Skipped = []string{}
+	}
+	if r.Templates == nil {
+		r.Templates = []string{}
+	}
+	if r.Steps == nil {
+		r.Steps = []Step{}
+	}
+	if err := state.WriteJSON(filepath.Join(dir, RecordFile), r); err != nil {
+		return err
+	}
+	if err := state.WriteFile(filepath.Join(dir, StatusFile), []byte(r.Status+"\n")); err != nil {
+		return err
+	}
+	return appendHistory(dir, r)
+}
+
+// Load reads the last record. A missing record matches
+// errors.Is(err, fs.ErrNotExist) ("never synced"); a garbled one is a
+// *state.CorruptError naming the file.
+func Load(dir string) (*Record, error) {
+	var r Record
+	if err := state.ReadJSON(filepath.Join(dir, RecordFile), &r); err != nil {
+		return nil, err
+	}
+	if r.Status == "" {
+		return nil, &state.CorruptError{Path: filepath.Join(dir, RecordFile), Err: errors.New("no status field")}
+	}
+	return &r, nil
+}
+
+// LoadWord reads the plain status word (what the seed's scripts read).
+func LoadWord(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, StatusFile))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func appendHistory(dir string, r *Record) error {
+	path := filepath.Join(dir, HistoryFile)
+	lines, _ := readLines(path)
+	line, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	lines = append(lines, line)
+	if len(lines) > HistoryKeep {
+		lines = lines[len(lines)-HistoryKeep:]
+	}
+	return state.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'))
+}
+
+func readLines(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
+			out = append(out, append([]byte(nil), l...))
+		}
+	}
+	return out, sc.Err()
+}
+
+// History returns up to limit past records, newest first. Lines that do not
+// parse are skipped: the log is informational, the record is authoritative.
+func History(dir string, limit int) ([]Record, error) {
+	lines, err := readLines(filepath.Join(dir, HistoryFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &state.CorruptError{Path: filepath.Join(dir, HistoryFile), Err: err}
+	}
+	var out []Record
+	for i := len(lines) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+		var r Record
+		if json.Unmarshal(lines[i], &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
