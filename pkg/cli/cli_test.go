@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/runner"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/stretchr/testify/require"
+)
+
+// testCmd is a small command exercising the frame: config-backed options,
+// a configurable outcome and an optional lock held until cancelled.
+type testCmd struct {
+	Globals
+	DryRunFlag
+	AutoPush bool   `name:"auto-push" negatable:"" default:"true" env:"TEST_AUTO_PUSH" config:"autoPush"`
+	Remote   string `name:"remote" default:"origin" env:"TEST_REMOTE" config:"remote"`
+	Fail     string `name:"fail" help:"Error kind to return."`
+	Hold     bool   `name:"hold" help:"Take the sync lock and wait for a signal."`
+	Touch    string `name:"touch"`
+	ran      bool
+	app      *App
+}
+
+func (c *testCmd) Run(ctx context.Context, app *App) error {
+	c.ran, c.app = true, app
+	if c.Touch != "" {
+		if _, err := app.Runner.Run(ctx, runner.Cmd{Name: "touch", Args: []string{c.Touch}, Mutates: true}); err != nil {
+			return err
+		}
+	}
+	if c.Hold {
+		l, err := app.Lock(ctx, state.SyncLock)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+		fmt.Fprintln(app.IO.Out, "locked")
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	switch c.Fail {
+	case "plain":
+		return errors.New("boom\nsecond line")
+	case "offline":
+		return exitcode.Wrap(exitcode.Offline, errors.New("remote unreachable"))
+	case "locked":
+		return &state.LockedError{Path: "/x/sync.lock", Holder: state.Holder{PID: 9, Host: "h", Command: "c"}}
+	}
+	return nil
+}
+
+var testSpec = Spec{Name: "tool", Description: "A test tool.", Section: "chezmoiSync"}
+
+func run(t *testing.T, environ []string, args ...string) (int, string, string, *testCmd) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := &testCmd{}
+	code := Main(testSpec, cmd, args, Env{Stdout: &out, Stderr: &errb, Environ: environ})
+	return code, out.String(), errb.String(), cmd
+}
+
+func TestHelpVersionAndUsageErrors(t *testing.T) {
+	code, out, _, _ := run(t, nil, "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "Usage: tool")
+	require.Contains(t, out, "Exit codes:")
+	require.Contains(t, out, "--dry-run")
+
+	code, out, _, _ = run(t, nil, "--version")
+	require.Equal(t, 0, code)
+	require.Equal(t, "tool dev\n", out)
+
+	code, _, errOut, cmd := run(t, nil, "--no-such-flag")
+	require.Equal(t, exitcode.Usage, code, "kong's default exit 80 must not leak")
+	require.Equal(t, "tool: unknown flag --no-such-flag (see --help)\n", errOut)
+	require.False(t, cmd.ran)
+
+	code, _, errOut, _ = run(t, nil, "--wait", "soon")
+	require.Equal(t, exitcode.Usage, code)
+	require.Equal(t, 1, strings.Count(errOut, "\n"))
+}
+
+func TestExitCodeMapping(t *testing.T) {
+	cases := map[string]int{"": exitcode.OK, "plain": exitcode.Failure, "offline": exitcode.Offline, "locked": exitcode.Locked}
+	for fail, want := range cases {
+		code, _, errOut, _ := run(t, nil, "--fail", fail)
+		require.Equal(t, want, code, fail)
+		if want != 0 {
+			require.Equal(t, 1, strings.Count(errOut, "\n"), "one-line error: %q", errOut)
+			require.True(t, strings.HasPrefix(errOut, "tool: "))
+		}
+	}
+}
+
+func TestMapExitForGrepLikeTools(t *testing.T) {
+	spec := testSpec
+	spec.MapExit = func(c int) int {
+		if c == exitcode.OK {
+			return 0
+		}
+		return 2
+	}
+	var out, errb bytes.Buffer
+	require.Equal(t, 2, Main(spec, &testCmd{}, []string{"--bogus"}, Env{Stdout: &out, Stderr: &errb}))
+	require.Equal(t, 0, Main(spec, &testCmd{}, []string{"--help"}, Env{Stdout: &out, Stderr: &errb}))
+}
+
+// flag > env > config > default.
+func TestOptionPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"chezmoiSync": {"autoPush": false, "remote": "fromconfig"}}`), 0o600))
+	base := []string{"NIXDOTS_CONFIG=" + cfg}
+
+	_, _, _, c := run(t, nil)
+	require.True(t, c.AutoPush)
+	require.Equal(t, "origin", c.Remote, "default")
+
+	_, _, _, c = run(t, base)
+	require.False(t, c.AutoPush)
+	require.Equal(t, "fromconfig", c.Remote, "config over default")
+
+	t.Setenv("TEST_REMOTE", "fromenv") // kong reads the process env for env tags
+	_, _, _, c = run(t, append(base, "TEST_REMOTE=fromenv"))
+	require.Equal(t, "fromenv", c.Remote, "env over config")
+
+	_, _, _, c = run(t, append(base, "TEST_REMOTE=fromenv"), "--remote", "fromflag", "--auto-push")
+	require.Equal(t, "fromflag", c.Remote, "flag over env")
+	require.True(t, c.AutoPush, "flag over config")
+}
+
+func TestBadConfigIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"garbled": `{"chezmoiSync": {`,
+		"unknown": `{"chezmoiSync": {"autoPsh": true}}`,
+		"section": `{"other": {}}`,
+	} {
+		p := filepath.Join(dir, name+".json")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		code, _, errOut, cmd := run(t, nil, "--config", p)
+		require.Equal(t, exitcode.Usage, code, name)
+		require.Contains(t, errOut, p, name)
+		require.Equal(t, 1, strings.Count(errOut, "\n"), name)
+		require.False(t, cmd.ran, name)
+	}
+	code, _, errOut, _ := run(t, nil, "--config", filepath.Join(dir, "missing.json"))
+	require.Equal(t, exitcode.Usage, code)
+	require.Contains(t, errOut, "does not exist")
+}
+
+func TestDryRunWrapsRunner(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "m")
+	code, out, _, c := run(t, os.Environ(), "--dry-run", "--touch", marker)
+	require.Equal(t, 0, code)
+	require.True(t, c.app.DryRun)
+	require.Contains(t, out, "would run: touch "+marker)
+	_, err := os.Stat(marker)
+	require.True(t, os.IsNotExist(err))
+
+	code, _, _, _ = run(t, os.Environ(), "--touch", marker)
+	require.Equal(t, 0, code)
+	_, err = os.Stat(marker)
+	require.NoError(t, err)
+}
+
+func TestStateDirFromEnvironment(t *testing.T) {
+	_, _, _, c := run(t, []string{"STATE_DIRECTORY=/var/lib/nixdots"})
+	require.Equal(t, "/var/lib/nixdots", c.app.StateDir)
+	_, _, _, c = run(t, []string{"STATE_DIRECTORY=/var/lib/nixdots"}, "--state-dir", "/tmp/s")
+	require.Equal(t, "/tmp/s", c.app.StateDir)
+}
+
+// A second process fails fast naming the holder; SIGTERM makes the holder
+// release the lock and exit 130; a waiting process then proceeds.
+func TestSIGTERMReleasesLock(t *testing.T) {
+	if os.Getenv("NIXDOTS_HOLD_CHILD") != "" {
+		t.Skip("child mode")
+	}
+	dir := t.TempDir()
+	child := exec.Command(os.Args[0], "-test.run=^TestHoldChild$")
+	child.Env = append(os.Environ(), "NIXDOTS_HOLD_CHILD="+dir)
+	stdout, err := child.StdoutPipe()
+	require.NoError(t, err)
+	var childErr bytes.Buffer
+	child.Stderr = &childErr
+	require.NoError(t, child.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, childErr.String())
+	require.Equal(t, "locked\n", line)
+
+	code, _, errOut, _ := run(t, nil, "--state-dir", dir, "--hold")
+	require.Equal(t, exitcode.Locked, code)
+	require.Contains(t, errOut, fmt.Sprintf("pid %d", child.Process.Pid))
+	require.Contains(t, errOut, "(tool)")
+
+	got := make(chan error, 1)
+	go func() {
+		l, err := state.Acquire(context.Background(), dir, state.SyncLock, 10*time.Second, state.Holder{PID: os.Getpid()})
+		if err == nil {
+			err = l.Release()
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	err = child.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, exitcode.Interrupted, ee.ExitCode())
+	require.NoError(t, <-got)
+	_, err = os.Stat(filepath.Join(dir, state.SyncLock))
+	require.NoError(t, err, "lock file kept")
+}
+
+// TestHoldChild runs the test tool holding the lock until signalled, then
+// exits with Main's code.
+func TestHoldChild(t *testing.T) {
+	dir := os.Getenv("NIXDOTS_HOLD_CHILD")
+	if dir == "" {
+		t.Skip("only runs as the child of TestSIGTERMReleasesLock")
+	}
+	os.Exit(Main(testSpec, &testCmd{}, []string{"--state-dir", dir, "--hold"}, OS()))
+}

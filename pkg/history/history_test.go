@@ -1,0 +1,48 @@
+package history
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppendLoad(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(dir)
+	require.True(t, errors.Is(err, fs.ErrNotExist))
+	now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, Append(dir, Entry{Time: now, Host: "a", Generation: 41, Outcome: OutcomeSuccess, Source: "rebuild-smart"}))
+	require.NoError(t, Append(dir, Entry{Time: now, Host: "a", Generation: 42, Outcome: OutcomeFailed, Source: "rebuild-smart"}))
+	es, err := Load(dir)
+	require.NoError(t, err)
+	require.Len(t, es, 2)
+	require.Equal(t, 41, es[0].Generation)
+	require.True(t, es[0].Successful())
+	require.False(t, es[1].Successful())
+}
+
+func TestTruncatedLastLineIgnoredGarbledLineIsError(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, Append(dir, Entry{Generation: 1, Outcome: OutcomeSuccess}))
+	p := filepath.Join(dir, FileName)
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, _ = f.WriteString(`{"generation": 2, "outc`) // a crash mid-append
+	f.Close()
+	es, err := Load(dir)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+
+	require.NoError(t, os.WriteFile(p, []byte("{\"generation\":1}\nnot json\n"), 0o600))
+	_, err = Load(dir)
+	var ce *state.CorruptError
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, err.Error(), "line 2")
+	require.Contains(t, err.Error(), p)
+}

@@ -1,0 +1,63 @@
+package syncstate
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSaveWritesWordRecordAndHistory(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, Save(dir, &Record{Status: Success, Start: t0, Host: "alpha"}))
+	require.NoError(t, Save(dir, &Record{Status: FetchFailed, Start: t0.Add(time.Hour), Host: "alpha"}))
+
+	word, err := LoadWord(dir)
+	require.NoError(t, err)
+	require.Equal(t, FetchFailed, word)
+	r, err := Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, FetchFailed, r.Status)
+	require.Equal(t, t0, r.LastSuccess.UTC(), "last success carried forward")
+	require.NotNil(t, r.Conflicts)
+
+	h, err := History(dir, 10)
+	require.NoError(t, err)
+	require.Len(t, h, 2)
+	require.Equal(t, FetchFailed, h[0].Status, "newest first")
+}
+
+func TestLoadNeverSyncedAndCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(dir)
+	require.True(t, errors.Is(err, fs.ErrNotExist))
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, RecordFile), []byte("{not json"), 0o600))
+	_, err = Load(dir)
+	var ce *state.CorruptError
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, err.Error(), filepath.Join(dir, RecordFile))
+
+	// The next successful run rewrites it.
+	require.NoError(t, Save(dir, &Record{Status: Success, Start: time.Now()}))
+	r, err := Load(dir)
+	require.NoError(t, err)
+	require.Equal(t, Success, r.Status)
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < HistoryKeep+5; i++ {
+		require.NoError(t, appendHistory(dir, &Record{Status: Success, DurationMS: int64(i)}))
+	}
+	h, err := History(dir, 0)
+	require.NoError(t, err)
+	require.Len(t, h, HistoryKeep)
+	require.Equal(t, int64(HistoryKeep+4), h[0].DurationMS)
+}
