@@ -1,11 +1,25 @@
-// Package chezmoisync implements the chezmoi-sync command.
+// Package chezmoisync implements the chezmoi-sync command: capture the
+// home directory's dotfile edits into the chezmoi source directory, commit
+// them with jj, rebase them onto the branch all hosts share, push, and
+// apply what came in, without ever losing an edit. The order matters and
+// differs from the seed plan: capture happens BEFORE the fetch (a re-add
+// after the rebase would copy stale home files over incoming changes), and
+// a conflicting rebase is undone and parked on a per-host bookmark instead
+// of being pushed or applied. docs/chezmoi-sync.md is the user's manual.
 package chezmoisync
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
 
 	"github.com/nixdots/nixdots/pkg/cli"
+	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/syncstate"
 )
 
 // Spec describes the binary.
@@ -15,10 +29,21 @@ var Spec = cli.Spec{
 	Section:     "chezmoiSync",
 }
 
-// Command is the kong model of chezmoi-sync.
+// Command is the kong model of chezmoi-sync. Every option is a flag, an
+// environment variable and (where tagged config) a key of the config file's
+// chezmoiSync section; precedence flag > env > config > default.
 type Command struct {
 	cli.Globals
 	cli.DryRunFlag
+	SourceDir   string `name:"source-dir" placeholder:"DIR" env:"CHEZMOI_SYNC_SOURCE_DIR" config:"sourceDir" help:"chezmoi source directory (default: chezmoi source-path)."`
+	RepoURL     string `name:"repo-url" placeholder:"URL" env:"CHEZMOI_SYNC_REPO_URL" config:"repoUrl" help:"Clone this URL (colocated jj) when the source directory is missing."`
+	Remote      string `name:"remote" default:"origin" env:"CHEZMOI_SYNC_REMOTE" config:"remote" help:"git remote shared by all hosts."`
+	Branch      string `name:"branch" default:"main" env:"CHEZMOI_SYNC_BRANCH" config:"branch" help:"Branch shared by all hosts."`
+	Hostname    string `name:"hostname" env:"CHEZMOI_SYNC_HOSTNAME" config:"hostname" help:"Host name for commit messages and the sync/<host> bookmark (default: the system host name)."`
+	AutoCommit  bool   `name:"auto-commit" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_COMMIT" config:"autoCommit" help:"Commit captured edits as chore(<host>): sync dotfiles - <time>."`
+	AutoPush    bool   `name:"auto-push" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_PUSH" config:"autoPush" help:"Push the branch after a clean rebase."`
+	ExitCode    bool   `name:"exit-code" env:"CHEZMOI_SYNC_EXIT_CODE" help:"Exit 4 when the remote is unreachable (fetch-failed, push-failed) instead of 0."`
+	PushRetries int    `name:"push-retries" default:"3" env:"CHEZMOI_SYNC_PUSH_RETRIES" help:"How often to fetch, rebase and push again when another host pushed first."`
 }
 
 // Main runs chezmoi-sync with args and returns its exit code.
@@ -28,5 +53,101 @@ func Main(args []string, env cli.Env) int {
 
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
-	return errors.New("not implemented yet")
+	if err := c.validate(); err != nil {
+		return err
+	}
+	host := c.Hostname
+	if host == "" {
+		host = app.Hostname()
+	}
+	rec := &syncstate.Record{
+		Start: app.Now(), Host: BookmarkHost(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
+	}
+	lock, err := app.Lock(ctx, state.SyncLock)
+	if err != nil {
+		// Another run owns the state; it writes the record, not us.
+		return err
+	}
+	defer func() { _ = lock.Release() }()
+	if _, err := syncstate.Load(app.StateDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		app.IO.Warnf("%v; this run replaces it", err)
+	}
+
+	s := newSyncer(c, app, rec)
+	runErr := s.run(ctx)
+	rec.DurationMS = app.Now().Sub(rec.Start).Milliseconds()
+	code := exitcode.OK
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		rec.Status = syncstate.Interrupted
+		rec.Error = "interrupted"
+		code = exitcode.Interrupted
+	case runErr != nil:
+		if rec.Status == "" || rec.Status == syncstate.Success {
+			rec.Status = syncstate.Failed
+		}
+		rec.Error = oneLine(runErr.Error())
+		code = exitcode.FromError(runErr)
+	case rec.Status == syncstate.ConflictsPreserved:
+		code = exitcode.Conflicts
+	case rec.Status == syncstate.FetchFailed || rec.Status == syncstate.PushFailed:
+		if c.ExitCode {
+			code = exitcode.Offline
+		}
+	}
+	if rec.Status == "" {
+		rec.Status = syncstate.Success
+	}
+	if !app.DryRun {
+		if err := syncstate.Save(app.StateDir, rec); err != nil {
+			app.IO.Warnf("cannot save the sync state: %v", err)
+			if runErr == nil && code == exitcode.OK {
+				runErr, code = err, exitcode.Failure
+			}
+		}
+	}
+	s.summary(code)
+	if c.JSON {
+		if err := app.IO.WriteJSON(rec); err != nil {
+			return err
+		}
+	}
+	switch {
+	case code == exitcode.OK:
+		return nil
+	case runErr != nil:
+		return exitcode.Wrap(code, runErr)
+	default:
+		return exitcode.Silent{Code: code}
+	}
+}
+
+func (c *Command) validate() error {
+	for name, v := range map[string]string{"--remote": c.Remote, "--branch": c.Branch} {
+		if v == "" || strings.ContainsAny(v, " \t\n\"'\\:^~?*[") || strings.HasPrefix(v, "-") {
+			return exitcode.UsageError(fmt.Errorf("%s %q is not a valid git name", name, v))
+		}
+	}
+	if c.PushRetries < 0 || c.PushRetries > 20 {
+		return exitcode.UsageError(fmt.Errorf("--push-retries %d is out of range (0-20)", c.PushRetries))
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")), " ")
+}
+
+// backoff is the pause before push retry n (0-based): 200ms, 400ms, 800ms...
+// plus a per-host jitter so two hosts that raced do not race again in step.
+func backoff(n int, host string) time.Duration {
+	d := 200 * time.Millisecond << n
+	var h int
+	for _, r := range host {
+		h = h*31 + int(r)
+	}
+	if h < 0 {
+		h = -h
+	}
+	return d + time.Duration(h%100)*time.Millisecond
 }

@@ -48,6 +48,14 @@ var Keys = map[string][]Key{
 		{"branch", "string", "branch shared by all hosts"},
 		{"hostname", "string", "host name used in commit messages and sync/<host> bookmarks"},
 		{"sourceDir", "string", "chezmoi source directory (default: chezmoi source-path)"},
+		// Notifications and metrics (issue 9; docs/fleet.md). Dotted names are
+		// nested objects in the file ({"notify": {"desktop": true}}) or flat
+		// keys ({"notify.desktop": true}); Load accepts both.
+		{"notify.desktop", "bool", "desktop notification (notify-send) when conflicts are parked or a sync fails"},
+		{"notify.webhookUrl", "string", "URL that receives an HTTP POST of the run's JSON record"},
+		{"notify.webhookTimeout", "duration", "total time budget of the webhook, retries included"},
+		{"notify.webhookRetries", "int", "retries after a failed webhook attempt, within the timeout"},
+		{"metricsFile", "string", "Prometheus textfile written after every run (node_exporter textfile collector)"},
 	},
 	SectionRebuild: {
 		{"autoCommit", "bool", "commit what the rebuild changed (flake.lock, new files)"},
@@ -59,6 +67,18 @@ var Keys = map[string][]Key{
 		{"host", "string", "nixosConfigurations attribute to build"},
 		{"secretsInput", "string", "flake input holding secrets, updated on every rebuild"},
 		{"staleAfter", "duration", "default for --stale"},
+		// Fleet and unattended use (issue 9; docs/fleet.md).
+		{"hooks.preRebuild", "list", "argv arrays run before anything changes; a failing one vetoes the rebuild"},
+		{"hooks.postRebuild", "list", "argv arrays run after a successful rebuild"},
+		{"hooks.onFailure", "list", "argv arrays run after a failed rebuild"},
+		{"hooks.timeout", "duration", "time limit of each hook"},
+		{"notify.desktop", "bool", "desktop notification (notify-send) on success and failure"},
+		{"notify.webhookUrl", "string", "URL that receives an HTTP POST of the run's JSON record"},
+		{"notify.webhookTimeout", "duration", "total time budget of the webhook, retries included"},
+		{"notify.webhookRetries", "int", "retries after a failed webhook attempt, within the timeout"},
+		{"unattended.boot", "bool", "in --unattended mode, activate with boot instead of switch"},
+		{"unattended.randomizedDelay", "duration", "in --unattended mode, sleep a random time up to this first"},
+		{"metricsFile", "string", "Prometheus textfile written after every run (node_exporter textfile collector)"},
 	},
 }
 
@@ -125,6 +145,9 @@ func Load(path string) (*File, error) {
 		if !ok {
 			return nil, exitcode.UsageError(fmt.Errorf("config file %s: unknown section %q (known: %s)", path, section, strings.Join(sectionNames(), ", ")))
 		}
+		if err := flatten(known, values); err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("config file %s: %s.%w", path, section, err))
+		}
 		for k := range values {
 			if !hasKey(known, k) {
 				return nil, exitcode.UsageError(fmt.Errorf("config file %s: unknown key %s.%s", path, section, k))
@@ -141,6 +164,47 @@ func sectionNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// flatten rewrites nested objects of dotted keys in place: the NixOS module
+// writes {"hooks": {"preRebuild": [...]}} (toJSON of nested options), people
+// may write {"hooks.preRebuild": [...]}; both become "hooks.preRebuild", so
+// Raw, Decode and the flag resolver read one form. Only objects whose name is
+// the prefix of a dotted key are opened; any other key is left as it is.
+func flatten(keys []Key, values map[string]json.RawMessage) error {
+	for name, raw := range values {
+		if hasKey(keys, name) || !isPrefix(keys, name) {
+			continue
+		}
+		var sub map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &sub); err != nil {
+			return fmt.Errorf("%s: expected an object (%w)", name, err)
+		}
+		delete(values, name)
+		for k, v := range sub {
+			full := name + "." + k
+			if _, dup := values[full]; dup {
+				return fmt.Errorf("%s is set twice (nested and dotted)", full)
+			}
+			values[full] = v
+		}
+		// Deeper nesting ({"a": {"b": {"c": 1}}} for "a.b.c").
+		if err := flatten(keys, values); err != nil {
+			return err
+		}
+		return nil
+	}
+	return nil
+}
+
+// isPrefix reports whether some dotted key starts with name + ".".
+func isPrefix(keys []Key, name string) bool {
+	for _, k := range keys {
+		if strings.HasPrefix(k.Name, name+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func hasKey(keys []Key, name string) bool {

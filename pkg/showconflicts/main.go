@@ -1,23 +1,67 @@
-// Package showconflicts implements the chezmoi-show-conflicts command.
+// Package showconflicts implements the chezmoi-show-conflicts command: every
+// conflicted commit and file of the dotfile repository, in the working copy
+// and on this host's parked sync/<host> bookmark (--all-hosts: every
+// host's), both sides summarised, with the commands that resolve them. Its
+// exit codes follow grep: 0 none, 1 found, 2 or more an error.
 package showconflicts
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/nixdots/nixdots/pkg/cli"
+	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
 )
+
+// Exit codes of chezmoi-show-conflicts (grep's convention, for scripts).
+const (
+	ExitNone  = 0 // no conflicts
+	ExitFound = 1 // conflicts found
+	// Every error is 2 or more: the suite's codes from 2 up keep their
+	// meaning (3 locked with --wait, 130 interrupted); a plain failure is 2.
+)
+
+// MapExit turns the suite's codes into grep's: conflicts -> 1, failure -> 2.
+func MapExit(code int) int {
+	switch code {
+	case exitcode.OK:
+		return ExitNone
+	case exitcode.Conflicts:
+		return ExitFound
+	case exitcode.Failure:
+		return exitcode.Usage
+	default:
+		return code
+	}
+}
 
 // Spec describes the binary.
 var Spec = cli.Spec{
 	Name:        "chezmoi-show-conflicts",
 	Description: "List conflicted dotfile commits and files, with both sides and the commands to resolve them.",
 	Section:     "chezmoiSync",
+	MapExit:     MapExit,
+	ExitCodes: `Exit codes (like grep):
+    0  no conflicts
+    1  conflicts found
+    2  an error (bad flags, unreadable repository, ...)
+    3  --wait expired while a sync held the lock
+  130  interrupted`,
 }
 
 // Command is the kong model of chezmoi-show-conflicts.
 type Command struct {
 	cli.Globals
+	SyncFlags
+	AllHosts  bool `name:"all-hosts" help:"Also show the sync/<host> bookmarks parked by other hosts."`
+	FilesOnly bool `name:"files-only" help:"Print only the conflicted paths (absolute, in the source directory), one per line."`
+	Null      bool `name:"null" short:"z" help:"With --files-only (implied): end each path with NUL instead of a newline."`
 }
 
 // Main runs chezmoi-show-conflicts with args and returns its exit code.
@@ -25,7 +69,167 @@ func Main(args []string, env cli.Env) int {
 	return cli.Main(Spec, &Command{}, args, env)
 }
 
+// Output is the --json document (docs/chezmoi-show-conflicts.md).
+type Output struct {
+	Version     int           `json:"version"`
+	SyncRunning bool          `json:"sync_running"`
+	SyncHolder  *state.Holder `json:"sync_holder"`
+	Initialized bool          `json:"jj_initialized"`
+	*Scan
+}
+
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
-	return errors.New("not implemented yet")
+	if c.Null {
+		c.FilesOnly = true
+	}
+	if c.FilesOnly && c.JSON {
+		return exitcode.UsageError(errors.New("--files-only/-z and --json cannot be combined"))
+	}
+	loc, err := c.Resolve(ctx, app)
+	if err != nil {
+		return err
+	}
+	if loc.SourceErr != nil {
+		return loc.SourceErr
+	}
+	busy, holder, err := state.Busy(app.StateDir, state.SyncLock)
+	if err != nil {
+		return err
+	}
+	if busy && app.Globals.Wait > 0 {
+		// Asked to wait: hold the lock while reading, so the answer is not
+		// taken from a half-done sync.
+		lock, err := app.Lock(ctx, state.SyncLock)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		busy = false
+	}
+	if busy {
+		app.IO.Warnf("a sync is running (%s); showing the repository as it is now (--wait DURATION waits for it)", holder)
+	}
+	// chezmoi-sync parks nothing on a bookmark when the conflicting edits
+	// were never committed (autoCommit off): its record says so, and then
+	// the working copy itself is merged with the upstream branch.
+	wcCheck := false
+	if rec, err := syncstate.Load(app.StateDir); err == nil {
+		wcCheck = rec.Status == syncstate.ConflictsPreserved && rec.Parked == ""
+	}
+	scan, err := Run(ctx, Options{Runner: app.Exec, SourceDir: loc.SourceDir, Remote: loc.Remote, Branch: loc.Branch, Host: loc.Host,
+		AllHosts: c.AllHosts, CheckWorkingCopy: wcCheck})
+	noRepo := errors.Is(err, ErrNoRepo)
+	if err != nil && !noRepo {
+		return err
+	}
+	if noRepo && !c.JSON {
+		fmt.Fprintf(app.IO.Err, "jj is not initialised in %s yet (chezmoi-sync does it on its first run): no conflicts can exist\n", loc.SourceDir)
+	}
+	switch {
+	case c.JSON:
+		out := Output{Version: 1, SyncRunning: busy, Initialized: !noRepo, Scan: scan}
+		if busy {
+			out.SyncHolder = &holder
+		}
+		if err := app.IO.WriteJSON(out); err != nil {
+			return err
+		}
+	case c.FilesOnly:
+		if err := WriteFiles(app.IO.Out, scan, c.Null); err != nil {
+			return err
+		}
+	default:
+		Render(app.IO, scan)
+	}
+	if len(scan.Conflicts) > 0 {
+		return exitcode.Silent{Code: exitcode.Conflicts}
+	}
+	return nil
+}
+
+// WriteFiles prints the conflicted paths, absolute, one per line or
+// NUL-terminated.
+func WriteFiles(w io.Writer, s *Scan, null bool) error {
+	end := "\n"
+	if null {
+		end = "\x00"
+	}
+	for _, f := range s.Files {
+		if _, err := io.WriteString(w, s.SourceDir+"/"+f+end); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Render prints the human report.
+func Render(io *ui.Streams, s *Scan) {
+	if len(s.Conflicts) == 0 {
+		io.Println(io.Green("No conflicts") + fmt.Sprintf(" in %s (host %s).", s.SourceDir, s.Host))
+		return
+	}
+	io.Println(io.Red(plural(len(s.Conflicts), "conflict")) + fmt.Sprintf(" in %s (host %s), %s:", s.SourceDir, s.Host, plural(len(s.Files), "file")))
+	for _, c := range s.Conflicts {
+		io.Println()
+		switch c.Kind {
+		case KindParked:
+			if c.Bookmark == "" {
+				io.Println(io.Bold("working copy") + fmt.Sprintf(": uncommitted edits of %s that conflict with %s", c.Host, s.Upstream))
+			} else {
+				io.Println(io.Bold(c.Bookmark) + fmt.Sprintf(": parked edits of %s that conflict with %s", c.Host, s.Upstream))
+			}
+			io.Printf("  ours:   %s\n", commitList(c.Local))
+			io.Printf("  theirs: %s\n", commitList(c.Remote))
+		default:
+			where := "in the working copy's history"
+			if c.Where != "working-copy" {
+				where = "on " + c.Where
+			}
+			io.Println(io.Bold("conflicted commit") + " " + where + ": " + commitLine(c.Commit))
+		}
+		for _, f := range c.Files {
+			io.Printf("  %s %s\n", io.Yellow(f.Path), io.Faint("("+plural(f.Hunks, "hunk")+")"))
+			for i, sd := range f.Sides {
+				label := sd.Label
+				if label == "" {
+					label = fmt.Sprintf("side %d", i+1)
+				}
+				io.Printf("    side %d: %s — %s", i+1, label, plural(sd.Lines, "line"))
+				if sd.Preview != "" {
+					io.Printf(": %q", sd.Preview)
+				}
+				io.Println()
+			}
+		}
+		io.Println("  to resolve:")
+		for _, cmd := range c.Resolve {
+			io.Println("    " + cmd)
+		}
+	}
+}
+
+// commitLine is "zmymlwtn 03242569 \"b edit\" (b, 2026-11-22 00:01 UTC)".
+func commitLine(c jj.StatusCommit) string {
+	desc := c.Description
+	if desc == "" {
+		desc = "(no description)"
+	}
+	return fmt.Sprintf("%s %s %q (%s, %s)", short(c.ChangeID), short(c.CommitID), desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// commitList summarises one side's commits on one line.
+func commitList(cs []jj.StatusCommit) string {
+	if len(cs) == 0 {
+		return "no commits"
+	}
+	s := plural(len(cs), "commit") + ", newest " + commitLine(cs[0])
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -13,9 +13,20 @@ import (
 // written, fsynced and renamed over path, then the directory is fsynced. A
 // crash at any point leaves either the old or the new content, never a
 // partial file. Files are 0600.
-func WriteFile(path string, data []byte) (err error) {
+func WriteFile(path string, data []byte) error {
+	return WriteFileMode(path, data, 0o600)
+}
+
+// WriteFileMode is WriteFile with an explicit file mode, for the few files
+// other users must read (the Prometheus textfile node_exporter scrapes). A
+// missing directory is created 0700, or 0755 when perm lets others read.
+func WriteFileMode(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	if err := Ensure(dir); err != nil {
+	if perm&0o044 != 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("directory %s: %w", dir, err)
+		}
+	} else if err := Ensure(dir); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -28,7 +39,7 @@ func WriteFile(path string, data []byte) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if err = tmp.Chmod(0o600); err != nil {
+	if err = tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err = tmp.Write(data); err != nil {

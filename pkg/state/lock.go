@@ -22,6 +22,16 @@ const (
 	RebuildLock = "rebuild.lock"
 )
 
+// busyProbeGrace bounds how long a fail-fast Acquire retries.
+const busyProbeGrace = 200 * time.Millisecond
+
+func retryInterval(wait time.Duration) time.Duration {
+	if wait <= busyProbeGrace {
+		return 2 * time.Millisecond
+	}
+	return 50 * time.Millisecond
+}
+
 // Holder describes who holds a lock; it is written into the lock file after
 // the lock is taken and read by anyone who finds the lock busy.
 type Holder struct {
@@ -67,6 +77,12 @@ func Acquire(ctx context.Context, dir, name string, wait time.Duration, me Holde
 	}
 	path := filepath.Join(dir, name)
 	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
+	// Busy (used by status commands) probes with a shared lock held for
+	// microseconds; a run starting in that instant must not report "locked",
+	// so even --wait 0 retries for a short grace period.
+	if wait < busyProbeGrace {
+		wait = busyProbeGrace
+	}
 	deadline := time.Now().Add(wait)
 	for {
 		ok, err := fl.TryLock()
@@ -76,13 +92,13 @@ func Acquire(ctx context.Context, dir, name string, wait time.Duration, me Holde
 		if ok {
 			break
 		}
-		if wait <= 0 || time.Now().After(deadline) {
+		if time.Now().After(deadline) {
 			return nil, &LockedError{Path: path, Holder: ReadHolder(path)}
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(retryInterval(wait)):
 		}
 	}
 	l := &Lock{fl: fl, path: path}

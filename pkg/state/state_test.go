@@ -146,3 +146,31 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	_, err = Acquire(ctx, dir, RebuildLock, time.Minute, Holder{PID: 2})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// A status command probing the lock (Busy) at the instant a run starts must
+// not make that run fail as "locked".
+func TestBusyProbeNeverBlocksAcquire(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Acquire(context.Background(), dir, SyncLock, 0, Holder{PID: 1})
+	require.NoError(t, err)
+	require.NoError(t, l.Release())
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_, _, _ = Busy(dir, SyncLock)
+				}
+			}
+		}()
+	}
+	defer close(stop)
+	for i := 0; i < 400; i++ {
+		l, err := Acquire(context.Background(), dir, SyncLock, 0, Holder{PID: 2})
+		require.NoError(t, err, "attempt %d", i)
+		require.NoError(t, l.Release())
+	}
+}

@@ -78,6 +78,7 @@ type Record struct {
 	Conflicts   []Conflict `json:"conflicts"`
 	Skipped     []string   `json:"skipped_files"`        // home files apply refused to overwrite
 	Templates   []string   `json:"uncaptured_templates"` // .tmpl targets re-add cannot capture
+	Captured    []string   `json:"captured,omitempty"`   // home files re-added into the source by this run
 	Steps       []Step     `json:"steps"`
 	Error       string     `json:"error,omitempty"`
 	NextStep    string     `json:"next_step,omitempty"` // what the user should do now

@@ -1,0 +1,184 @@
+// Package fakesys is what the fake system tools (nh, nixos-rebuild, sudo,
+// systemctl, switch-to-configuration) share: the test root, the call log
+// every fake appends to, and the real work they delegate to real tools: the
+// toplevel is evaluated and built by the real nix into the real /nix/store,
+// the profile generation is made by the real nix-env. Only activation is
+// simulated, by moving <root>/run/current-system.
+//
+// A fake refuses to run without NIXDOTS_SYSTEM_ROOT or with it set to "/",
+// so a fake on the wrong PATH can never touch a real machine.
+package fakesys
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// CallsFile is the call log under the root: one JSON object per line.
+const CallsFile = "fake-calls.jsonl"
+
+// FailedUnitsFile holds the units the last activation left failed, one per
+// line; the fake systemctl reports them.
+const FailedUnitsFile = "run/fake-failed-units"
+
+// Call is one recorded invocation.
+type Call struct {
+	Tool string    `json:"tool"`
+	Argv []string  `json:"argv"`
+	Dir  string    `json:"dir,omitempty"`
+	UID  int       `json:"uid"`
+	Time time.Time `json:"time"`
+}
+
+// Root returns the test system root or exits 2 with a message.
+func Root(tool string) string {
+	r := os.Getenv("NIXDOTS_SYSTEM_ROOT")
+	if r == "" || filepath.Clean(r) == "/" {
+		Die(tool, 2, "NIXDOTS_SYSTEM_ROOT must name a test directory (this is a test fake)")
+	}
+	return r
+}
+
+// Record appends the call to <root>/fake-calls.jsonl.
+func Record(root, tool string, argv []string) {
+	wd, _ := os.Getwd()
+	line, _ := json.Marshal(Call{Tool: tool, Argv: argv, Dir: wd, UID: os.Geteuid(), Time: time.Now().UTC()})
+	f, err := os.OpenFile(filepath.Join(root, CallsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		Die(tool, 1, "record call: %v", err)
+	}
+	defer f.Close()
+	_, _ = f.Write(append(line, '\n'))
+}
+
+// Die prints "tool: message" on stderr and exits with code.
+func Die(tool string, code int, format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s: %s\n", tool, fmt.Sprintf(format, a...))
+	os.Exit(code)
+}
+
+// FailAt reports whether env var (FAKE_NH_FAIL, FAKE_NIXOS_REBUILD_FAIL)
+// asks the fake to fail at stage (build, switch).
+func FailAt(env, stage string) bool {
+	for _, s := range strings.Split(os.Getenv(env), ",") {
+		if strings.TrimSpace(s) == stage {
+			return true
+		}
+	}
+	return false
+}
+
+// SplitFlake splits "path#host" into its parts; host may be "".
+func SplitFlake(ref string) (string, string) {
+	flake, host, _ := strings.Cut(ref, "#")
+	return flake, host
+}
+
+// Hostname is the host a tool builds when none is named: NIXDOTS_HOSTNAME in
+// tests (each simulated host has its own), else the machine's.
+func Hostname() string {
+	if h := os.Getenv("NIXDOTS_HOSTNAME"); h != "" {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// Attr is the toplevel attribute path of host.
+func Attr(host string) string {
+	return "nixosConfigurations." + host + ".config.system.build.toplevel"
+}
+
+// Build evaluates and builds flake#...toplevel with the real nix and returns
+// the store path. Build output goes to stderr the way nh shows it.
+func Build(tool, flake, host string) (string, error) {
+	ref := flake + "#" + Attr(host)
+	fmt.Fprintf(os.Stderr, "%s: building %s\n", tool, ref)
+	cmd := exec.Command("nix", "build", "--no-link", "--json", ref)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		os.Stderr.Write(errb.Bytes())
+		return "", fmt.Errorf("nix build %s: %v", ref, err)
+	}
+	var res []struct {
+		Outputs map[string]string `json:"outputs"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res) == 0 || res[0].Outputs["out"] == "" {
+		return "", fmt.Errorf("nix build %s: unexpected output %q", ref, out.String())
+	}
+	return res[0].Outputs["out"], nil
+}
+
+// ProfilePath is the system profile under root.
+func ProfilePath(root string) string {
+	return filepath.Join(root, "nix", "var", "nix", "profiles", "system")
+}
+
+// SetProfile makes toplevel the newest generation of the system profile,
+// with the real nix-env (as nixos-rebuild does).
+func SetProfile(root, toplevel string) error {
+	p := ProfilePath(root)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return run(os.Stderr, "nix-env", "--profile", p, "--set", toplevel)
+}
+
+// Elevated prefixes argv with sudo when the tool would (not root, or
+// NIXDOTS_SUDO=always in tests).
+func Elevated(argv ...string) []string {
+	switch os.Getenv("NIXDOTS_SUDO") {
+	case "always", "1", "true":
+		return append([]string{"sudo"}, argv...)
+	case "never", "0", "false":
+		return argv
+	}
+	if os.Geteuid() != 0 {
+		return append([]string{"sudo"}, argv...)
+	}
+	return argv
+}
+
+// Activate runs toplevel/bin/switch-to-configuration action and returns its
+// exit code (4: switched, units failed).
+func Activate(toplevel, action string) int {
+	argv := Elevated(filepath.Join(toplevel, "bin", "switch-to-configuration"), action)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "switch-to-configuration: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func run(stderr *os.File, name string, args ...string) error {
+	argv := Elevated(append([]string{name}, args...)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	return cmd.Run()
+}
+
+// SwitchGeneration points the profile at generation n (0: the previous one)
+// with the real nix-env.
+func SwitchGeneration(root string, n int) error {
+	if n == 0 {
+		return run(os.Stderr, "nix-env", "--profile", ProfilePath(root), "--rollback")
+	}
+	return run(os.Stderr, "nix-env", "--profile", ProfilePath(root), "--switch-generation", fmt.Sprint(n))
+}
+
+// ProfileToplevel is what the profile points at now.
+func ProfileToplevel(root string) (string, error) {
+	return filepath.EvalSymlinks(ProfilePath(root))
+}

@@ -1,0 +1,179 @@
+package chezmoistatus
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
+)
+
+// render prints the report for a person: one marked line per topic
+// ([ok]/[warn]/[failed] in plain mode, so logs stay greppable), details
+// indented under it, and what to do next where something needs doing.
+func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
+	io.Println(io.Bold("chezmoi-status") + fmt.Sprintf(" — host %s", rep.Host))
+	io.Printf("  source %s\n  state  %s\n", rep.SourceDir, rep.StateDir)
+
+	// Running sync first: everything below may be about to change.
+	if rep.SyncRunning {
+		io.Step(ui.Warn, "Sync running", fmt.Sprintf("%s; this report may be out of date in a moment (--wait DURATION waits for it)", rep.SyncHolder), 0)
+	}
+
+	// Last sync.
+	switch r := rep.LastSync; {
+	case r == nil:
+		io.Step(ui.Warn, "Last sync", "never (no record in "+rep.StateDir+"; run chezmoi-sync)", 0)
+	default:
+		status := ui.OK
+		if r.Status != syncstate.Success {
+			status = ui.Failed
+		}
+		detail := fmt.Sprintf("%s, %s (%s), took %s, on %s", r.Status, ago(now, r.Start), r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
+			ui.FormatDuration(time.Duration(r.DurationMS)*time.Millisecond), r.Host)
+		io.Step(status, "Last sync", detail, 0)
+		if r.Error != "" {
+			io.Printf("    error: %s\n", r.Error)
+		}
+		if r.NextStep != "" {
+			io.Printf("    next: %s\n", r.NextStep)
+		}
+		if r.Status != syncstate.Success {
+			if rep.LastSuccess != nil {
+				io.Printf("    last success: %s (%s)\n", ago(now, *rep.LastSuccess), rep.LastSuccess.Format("2006-01-02 15:04:05 UTC"))
+			} else {
+				io.Println("    last success: never")
+			}
+		}
+	}
+
+	// Repository.
+	switch {
+	case !rep.SourceExists:
+		io.Step(ui.Failed, "Source directory", "missing: run chezmoi init (or give --source-dir)", 0)
+	case !rep.JJInitialized:
+		io.Step(ui.Warn, "jj", "not initialised in the source directory yet; chezmoi-sync initialises it on its first run", 0)
+	case !rep.UpstreamExists:
+		io.Step(ui.Warn, "Remote", rep.Upstream+" unknown: never fetched (chezmoi-sync, or chezmoi-status --fetch)", 0)
+	default:
+		asOf := "as of the last fetch; --fetch refreshes"
+		if rep.Fetched {
+			asOf = "just fetched"
+		}
+		io.Step(mark(len(rep.PendingPush) == 0, ui.Warn), "Pending push", plural(len(rep.PendingPush), "local commit")+" not on "+rep.Upstream, 0)
+		commits(io, rep.PendingPush)
+		io.Step(mark(len(rep.Incoming) == 0, ui.Warn), "Incoming", plural(len(rep.Incoming), "commit")+" on "+rep.Upstream+" not applied here ("+asOf+")", 0)
+		commits(io, rep.Incoming)
+	}
+
+	if len(rep.Parked) > 0 {
+		var names []string
+		for _, p := range rep.Parked {
+			n := p.Name
+			if p.Remote != "" {
+				n += "@" + p.Remote
+			}
+			who := "host " + p.Host
+			if p.ThisHost {
+				who = "this host"
+			}
+			if p.Pushed {
+				who += ", pushed"
+			}
+			names = append(names, fmt.Sprintf("%s (%s, %s ahead)", n, who, plural(p.Ahead, "commit")))
+		}
+		io.Step(ui.Warn, "Parked", strings.Join(names, "; "), 0)
+	}
+	if rep.JJInitialized {
+		if rep.Conflicts > 0 {
+			io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): run chezmoi-show-conflicts for both sides and the commands that resolve them", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
+		} else {
+			io.Step(ui.OK, "Conflicts", "none", 0)
+		}
+	}
+
+	// Home directory.
+	if d := rep.Drift; d != nil {
+		if len(d.ChangedLocally) == 0 && len(d.WouldApply) == 0 {
+			io.Step(ui.OK, "Home directory", "matches the source directory", 0)
+		} else {
+			io.Step(ui.Warn, "Home directory", fmt.Sprintf("%s changed locally (the next sync captures them), %s apply would change", plural(len(d.ChangedLocally), "file"), plural(len(d.WouldApply), "file")), 0)
+			for _, e := range d.Entries {
+				io.Printf("    %s%s %s\n", e.Local, e.Apply, e.Path)
+			}
+		}
+	}
+	if len(rep.Templates) > 0 {
+		io.Step(ui.Warn, "Templates", "changed targets re-add cannot capture (edit the .tmpl in the source directory): "+strings.Join(rep.Templates, ", "), 0)
+	}
+
+	if len(rep.History) > 0 {
+		io.Println("Recent syncs:")
+		for _, h := range rep.History {
+			line := fmt.Sprintf("  %s  %-19s %6s  %s", h.Start.UTC().Format("2006-01-02 15:04 UTC"), h.Status,
+				ui.FormatDuration(time.Duration(h.DurationMS)*time.Millisecond), h.Host)
+			if h.Error != "" {
+				line += "  " + h.Error
+			}
+			io.Println(line)
+		}
+	}
+	if len(rep.Log) > 0 {
+		io.Println("Recent commits:")
+		commits(io, rep.Log)
+	}
+	for _, w := range rep.Warnings {
+		io.Warnf("%s", w)
+	}
+	if check {
+		line := "check: " + rep.Check.Status
+		if rep.Check.Code != 0 {
+			line += fmt.Sprintf(" (exit %d): %s", rep.Check.Code, strings.Join(rep.Check.Problems, "; "))
+		}
+		io.Println(line)
+	}
+}
+
+// ago is ui.Ago, with "just now" instead of "0ms ago".
+func ago(now, t time.Time) string {
+	if d := now.Sub(t); d < time.Second && d > -time.Minute {
+		return "just now"
+	}
+	return ui.Ago(now, t)
+}
+
+func mark(ok bool, otherwise string) string {
+	if ok {
+		return ui.OK
+	}
+	return otherwise
+}
+
+func commits(io *ui.Streams, cs []jj.StatusCommit) {
+	for _, c := range cs {
+		desc := c.Description
+		if desc == "" {
+			desc = "(no description)"
+		}
+		flags := ""
+		if c.Conflict {
+			flags += " (conflict)"
+		}
+		if c.WorkingCopy {
+			flags += " @"
+		}
+		if len(c.Bookmarks) > 0 {
+			flags += " [" + strings.Join(c.Bookmarks, " ") + "]"
+		}
+		io.Printf("    %.8s %.8s %s  %s, %s%s\n", c.ChangeID, c.CommitID, desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04"), flags)
+	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,290 @@
+package chezmoistatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/runner"
+	"github.com/nixdots/nixdots/pkg/showconflicts"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+)
+
+// Report is the --json document of chezmoi-status; docs/chezmoi-status.md
+// describes every field. Add fields, never rename them.
+type Report struct {
+	Version   int    `json:"version"` // schema version, currently 1
+	Host      string `json:"host"`
+	SourceDir string `json:"source_dir"`
+	StateDir  string `json:"state_dir"`
+	Remote    string `json:"remote"`
+	Branch    string `json:"branch"`
+	Upstream  string `json:"upstream"` // <branch>@<remote>
+
+	SourceExists   bool `json:"source_dir_exists"`
+	JJInitialized  bool `json:"jj_initialized"`
+	UpstreamExists bool `json:"upstream_exists"` // <branch>@<remote> known (fetched at least once)
+	Synced         bool `json:"synced"`          // a sync record exists
+
+	SyncRunning bool          `json:"sync_running"`
+	SyncHolder  *state.Holder `json:"sync_holder"`
+
+	LastSync    *syncstate.Record `json:"last_sync"`    // chezmoi-sync's record, as written
+	LastSuccess *time.Time        `json:"last_success"` // null: never succeeded
+	Fetched     bool              `json:"fetched"`      // --fetch refreshed the remote for this report
+
+	PendingPush []jj.StatusCommit `json:"pending_push"` // local commits not on <branch>@<remote>
+	Incoming    []jj.StatusCommit `json:"incoming"`     // <branch>@<remote> commits not under @, as of the last fetch
+	Parked      []Parked          `json:"parked"`
+
+	Conflicts     int      `json:"conflicts"` // conflicted commits and parked bookmarks of this host
+	ConflictFiles []string `json:"conflict_files"`
+
+	Drift     *Drift   `json:"drift"`                // null when chezmoi could not be asked
+	Templates []string `json:"uncaptured_templates"` // templates whose targets changed: re-add cannot capture them
+
+	Log     []jj.StatusCommit  `json:"log"`     // the last --limit commits under @
+	History []syncstate.Record `json:"history"` // the last --limit sync runs, newest first
+
+	Check    Check    `json:"check"`
+	Warnings []string `json:"warnings"`
+}
+
+// Parked is one sync/<host> bookmark.
+type Parked struct {
+	Name     string `json:"name"`   // sync/<host>
+	Remote   string `json:"remote"` // "" for the local bookmark
+	Host     string `json:"host"`
+	ThisHost bool   `json:"this_host"`
+	CommitID string `json:"commit_id"`
+	Pushed   bool   `json:"pushed"` // local bookmark whose copy on the remote points at the same commit
+	Ahead    int    `json:"ahead"`  // commits not on <branch>@<remote>
+}
+
+// Drift is the home directory against the source state (chezmoi status).
+// Paths are relative to the home directory.
+type Drift struct {
+	ChangedLocally []string     `json:"changed_locally"` // edited since chezmoi last wrote them (the next sync captures them)
+	WouldApply     []string     `json:"would_apply"`     // apply would change them
+	Entries        []DriftEntry `json:"entries"`
+}
+
+// DriftEntry is one line of chezmoi status.
+type DriftEntry struct {
+	Path  string `json:"path"`
+	Local string `json:"local"` // X: change since chezmoi last wrote the file (" ", A, D, M, R)
+	Apply string `json:"apply"` // Y: what chezmoi apply would do (" ", A, D, M, R)
+}
+
+// chezmoi waits for its persistent-state lock while an apply runs; a status
+// command must not hang behind it for long.
+const chezmoiTimeout = 20 * time.Second
+
+// homeRel shows a target path relative to the home directory, as chezmoi
+// status does by default.
+func homeRel(home, p string) string {
+	if home != "" {
+		if rel, ok := strings.CutPrefix(p, strings.TrimSuffix(home, "/")+"/"); ok {
+			return rel
+		}
+	}
+	return p
+}
+
+// gather collects the report. Failures of single queries become warnings:
+// a status command should show what it can.
+func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool) {
+	warn := func(format string, a ...any) { rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, a...)) }
+
+	rec, err := syncstate.Load(rep.StateDir)
+	switch {
+	case err == nil:
+		rep.LastSync, rep.Synced = rec, true
+		if !rec.LastSuccess.IsZero() {
+			t := rec.LastSuccess.UTC()
+			rep.LastSuccess = &t
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		recordCorrupt = true
+		warn("%v", err)
+	}
+	if hist, err := syncstate.History(rep.StateDir, limit); err != nil {
+		warn("%v", err)
+	} else {
+		rep.History = append(rep.History, hist...)
+	}
+
+	// chezmoi and jj do not depend on each other: ask chezmoi (the slower
+	// one) in parallel with the jj queries.
+	type homeResult struct {
+		drift     *Drift
+		templates []string
+		warnings  []string
+	}
+	homeDone := make(chan homeResult, 1)
+	go func() {
+		var h homeResult
+		h.drift, h.templates, h.warnings = gatherHome(ctx, r, rep, home)
+		homeDone <- h
+	}()
+	defer func() {
+		h := <-homeDone
+		rep.Drift, rep.Templates = h.drift, append(rep.Templates, h.templates...)
+		rep.Warnings = append(rep.Warnings, h.warnings...)
+	}()
+
+	if !rep.JJInitialized {
+		return recordCorrupt, false
+	}
+	q := &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
+	bms, err := q.Bookmarks(ctx, showconflicts.BookmarkPrefix+"*")
+	if err != nil {
+		warn("jj bookmark list failed: %v", err)
+		return recordCorrupt, true
+	}
+	local := map[string]string{}
+	for _, b := range bms {
+		if b.Remote == "" {
+			local[b.Name] = b.CommitID
+		}
+	}
+	pushed := map[string]bool{}
+	for _, b := range bms {
+		if b.Remote == rep.Remote && local[b.Name] == b.CommitID {
+			pushed[b.Name] = true
+		}
+	}
+	for _, b := range bms {
+		if b.Remote != "" && (b.Remote != rep.Remote || pushed[b.Name]) {
+			continue // other remotes; or the same parked state, listed once as pushed
+		}
+		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, showconflicts.BookmarkPrefix), CommitID: b.CommitID}
+		p.ThisHost, p.Pushed = p.Host == showconflicts.HostKey(rep.Host), pushed[b.Name]
+		rep.Parked = append(rep.Parked, p)
+	}
+
+	// One jj process answers: the upstream head, pending, incoming, and
+	// how far each parked bookmark is ahead. Every "U..X" is cut to the
+	// descendants of fork_point(U | X): before the first fetch U is empty
+	// and U..X would otherwise be the whole history.
+	up := showconflicts.UpstreamRevset(rep.Branch, rep.Remote)
+	since := func(x string) string {
+		return fmt.Sprintf("((%s..%s) & descendants(fork_point(%s | %s)))", up, x, up, x)
+	}
+	classes := []jj.StatusClass{
+		{Name: "up", Revset: up},
+		{Name: "pending", Revset: since("@") + " ~ empty()"},
+		{Name: "incoming", Revset: "@.." + up},
+	}
+	for i, p := range rep.Parked {
+		if p.CommitID != "" {
+			classes = append(classes, jj.StatusClass{Name: fmt.Sprintf("p%d", i), Revset: since(p.CommitID)})
+		}
+	}
+	revsets := make([]string, len(classes))
+	for i, c := range classes {
+		revsets[i] = c.Revset
+	}
+	commits, err := q.Classified(ctx, strings.Join(revsets, " | "), classes)
+	if err != nil {
+		warn("jj log failed: %v", err)
+		return recordCorrupt, true
+	}
+	for _, c := range commits {
+		if c.In["up"] {
+			rep.UpstreamExists = true
+		}
+	}
+	if !rep.UpstreamExists {
+		warn("%s is unknown here: the repository has never been fetched from %s, or the remote has no branch %s", rep.Upstream, rep.Remote, rep.Branch)
+	}
+	for _, c := range commits {
+		if !rep.UpstreamExists {
+			break
+		}
+		if c.In["pending"] {
+			rep.PendingPush = append(rep.PendingPush, c)
+		}
+		if c.In["incoming"] {
+			rep.Incoming = append(rep.Incoming, c)
+		}
+		for i := range rep.Parked {
+			if c.In[fmt.Sprintf("p%d", i)] {
+				rep.Parked[i].Ahead++
+			}
+		}
+	}
+
+	// A sync that parked nothing on a bookmark (the conflicting edits were
+	// never committed) left them in the working copy: check that too.
+	wcCheck := rep.LastSync != nil && rep.LastSync.Status == syncstate.ConflictsPreserved && rep.LastSync.Parked == ""
+	scan, err := showconflicts.Run(ctx, showconflicts.Options{Runner: r, SourceDir: rep.SourceDir, Remote: rep.Remote, Branch: rep.Branch, Host: rep.Host,
+		CheckWorkingCopy: wcCheck, Bookmarks: nonNil(bms)})
+	if err != nil {
+		scanFailed = true
+		warn("conflict scan failed: %v", err)
+	} else {
+		rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+	}
+	if limit > 0 {
+		if rep.Log, err = q.Commits(ctx, "::@ ~ root()", limit); err != nil {
+			warn("jj log failed: %v", err)
+		}
+	}
+	return recordCorrupt, scanFailed
+}
+
+// nonNil keeps an empty list distinct from "not listed yet".
+func nonNil(b []jj.StatusBookmark) []jj.StatusBookmark {
+	if b == nil {
+		return []jj.StatusBookmark{}
+	}
+	return b
+}
+
+// gatherHome asks chezmoi about the home directory: drift and the edited
+// template targets re-add cannot capture.
+func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) (drift *Drift, templates, warnings []string) {
+	if !rep.SourceExists {
+		return nil, nil, nil
+	}
+	warn := func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) }
+	cq := &chezmoi.Client{Runner: r, Source: rep.SourceDir, Timeout: chezmoiTimeout}
+	if changes, err := cq.Changes(ctx); err != nil {
+		warn("chezmoi status failed, drift unknown: %v", err)
+	} else {
+		d := &Drift{ChangedLocally: []string{}, WouldApply: []string{}, Entries: []DriftEntry{}}
+		changed := map[string]bool{}
+		for _, e := range changes {
+			rel := homeRel(home, e.Path)
+			d.Entries = append(d.Entries, DriftEntry{Path: rel, Local: string(e.Actual), Apply: string(e.Target)})
+			if e.Actual != ' ' {
+				d.ChangedLocally = append(d.ChangedLocally, rel)
+				changed[e.Path] = true
+			}
+			if e.Target != ' ' {
+				d.WouldApply = append(d.WouldApply, rel)
+			}
+		}
+		drift = d
+		if len(changed) > 0 {
+			if tmpls, err := cq.Templates(ctx); err != nil {
+				warn("chezmoi managed failed, templates unknown: %v", err)
+			} else {
+				for _, t := range tmpls {
+					if changed[t] {
+						templates = append(templates, homeRel(home, t))
+					}
+				}
+			}
+		}
+	}
+	return drift, templates, warnings
+}

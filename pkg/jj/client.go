@@ -1,0 +1,166 @@
+// Package jj is a small client for the jj (Jujutsu) command line, used by
+// chezmoi-sync on the colocated chezmoi source directory. Every call goes
+// through runner.Runner (so --verbose logs it and --dry-run skips the ones
+// that change something); machine output comes from jj templates and is
+// parsed by the pure functions in parse.go.
+package jj
+
+import (
+	"context"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/runner"
+)
+
+// Client runs jj in one repository.
+type Client struct {
+	Runner runner.Runner
+	Dir    string // the repository (the chezmoi source directory)
+	// IgnoreWorkingCopy adds --ignore-working-copy to every command. jj
+	// snapshots the working copy on almost any command, which records a new
+	// operation; a dry run must not do that, so it reads the repository as
+	// the last jj command left it.
+	IgnoreWorkingCopy bool
+	// Timeout bounds each local command; network commands get NetTimeout.
+	Timeout    time.Duration
+	NetTimeout time.Duration
+}
+
+func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
+	full := []string{"--no-pager", "--color=never"}
+	if c.IgnoreWorkingCopy {
+		full = append(full, "--ignore-working-copy")
+	}
+	full = append(full, args...)
+	t := c.Timeout
+	if t == 0 {
+		t = time.Minute
+	}
+	if network {
+		t = c.NetTimeout
+		if t == 0 {
+			t = 3 * time.Minute
+		}
+	}
+	return runner.Cmd{Name: "jj", Args: full, Dir: c.Dir, Timeout: t, Mutates: mutates}
+}
+
+func (c *Client) run(ctx context.Context, mutates bool, args ...string) (runner.Result, error) {
+	return c.Runner.Run(ctx, c.cmd(mutates, false, args...))
+}
+
+// Log runs `jj log --no-graph -r revset -T template` and returns stdout.
+func (c *Client) Log(ctx context.Context, revset, template string) (string, error) {
+	res, err := c.run(ctx, false, "log", "--no-graph", "-r", revset, "-T", template)
+	return string(res.Stdout), err
+}
+
+// Commits lists the commits of revset (newest first), each tagged with the
+// names of the classes whose revsets contain it. One jj process answers
+// several questions at once, which keeps the no-op sync path short.
+func (c *Client) Commits(ctx context.Context, revset string, classes []Class) ([]Commit, error) {
+	out, err := c.Log(ctx, revset, CommitTemplate(classes))
+	if err != nil {
+		return nil, err
+	}
+	return ParseCommits(out, classes)
+}
+
+// GitInit runs `jj git init --colocate` in Dir (an existing git clone).
+func (c *Client) GitInit(ctx context.Context) error {
+	_, err := c.run(ctx, true, "git", "init", "--colocate")
+	return err
+}
+
+// GitClone clones url into dir, colocated, naming the remote. It runs in
+// the parent directory; Dir is not used.
+func (c *Client) GitClone(ctx context.Context, url, dir, remote string) error {
+	cmd := c.cmd(true, true, "git", "clone", "--colocate", "--remote", remote, url, dir)
+	cmd.Dir = ""
+	_, err := c.Runner.Run(ctx, cmd)
+	return err
+}
+
+// Track makes the local bookmark follow branch@remote (idempotent).
+func (c *Client) Track(ctx context.Context, branch, remote string) error {
+	_, err := c.run(ctx, true, "bookmark", "track", branch+"@"+remote)
+	return err
+}
+
+// Commit describes the working-copy commit with message and starts a new
+// empty one on top (jj commit).
+func (c *Client) Commit(ctx context.Context, message string) error {
+	_, err := c.run(ctx, true, "commit", "-m", message)
+	return err
+}
+
+// Fetch fetches every bookmark of remote.
+func (c *Client) Fetch(ctx context.Context, remote string) (runner.Result, error) {
+	return c.Runner.Run(ctx, c.cmd(true, true, "git", "fetch", "--remote", remote))
+}
+
+// Push pushes one bookmark (a deleted bookmark is deleted on the remote).
+func (c *Client) Push(ctx context.Context, remote, bookmark string) (runner.Result, error) {
+	return c.Runner.Run(ctx, c.cmd(true, true, "git", "push", "--remote", remote, "-b", "exact:"+bookmark))
+}
+
+// RebaseBranch runs `jj rebase -b rev -d dest`: rev and every ancestor not
+// already in dest's history move onto dest.
+func (c *Client) RebaseBranch(ctx context.Context, rev, dest string) error {
+	_, err := c.run(ctx, true, "rebase", "-b", rev, "-d", dest)
+	return err
+}
+
+// RebaseSource runs `jj rebase -s src -d dest` (src and its descendants).
+func (c *Client) RebaseSource(ctx context.Context, src, dest string) error {
+	_, err := c.run(ctx, true, "rebase", "-s", src, "-d", dest)
+	return err
+}
+
+// Abandon abandons the commits of revset (their descendants are rebased
+// onto their parents).
+func (c *Client) Abandon(ctx context.Context, revset string) error {
+	_, err := c.run(ctx, true, "abandon", revset)
+	return err
+}
+
+// BookmarkSet points bookmark name at rev, backwards or sideways if needed.
+func (c *Client) BookmarkSet(ctx context.Context, name, rev string) error {
+	_, err := c.run(ctx, true, "bookmark", "set", name, "-r", rev, "--allow-backwards")
+	return err
+}
+
+// BookmarkDelete deletes the local bookmark; the next push of it deletes it
+// on the remote too.
+func (c *Client) BookmarkDelete(ctx context.Context, name string) error {
+	_, err := c.run(ctx, true, "bookmark", "delete", "exact:"+name)
+	return err
+}
+
+// DiffNames lists the paths that differ between the trees of from and to.
+func (c *Client) DiffNames(ctx context.Context, from, to string) ([]string, error) {
+	res, err := c.run(ctx, false, "diff", "--from", from, "--to", to, "--name-only")
+	if err != nil {
+		return nil, err
+	}
+	return ParseLines(string(res.Stdout)), nil
+}
+
+// ConflictPaths lists the conflicted files of rev; none yields nil.
+func (c *Client) ConflictPaths(ctx context.Context, rev string) ([]string, error) {
+	res, err := c.run(ctx, false, "resolve", "--list", "-r", rev)
+	if err != nil {
+		if NoConflicts(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return ParseResolveList(string(res.Stdout)), nil
+}
+
+// New starts a new empty working-copy commit on top of @ (keeping @'s
+// description as it is).
+func (c *Client) New(ctx context.Context) error {
+	_, err := c.run(ctx, true, "new")
+	return err
+}

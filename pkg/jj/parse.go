@@ -1,0 +1,219 @@
+package jj
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nixdots/nixdots/pkg/runner"
+)
+
+// Class names a revset a commit may belong to; Commits tags each commit
+// with the classes that contain it (jj's contained_in template method).
+type Class struct {
+	Name   string
+	Revset string
+}
+
+// Commit is one line of CommitTemplate output.
+type Commit struct {
+	CommitID    string
+	ChangeID    string
+	Empty       bool
+	Conflict    bool
+	Description string // first line
+	In          map[string]bool
+}
+
+// Is reports whether the commit belongs to the named class.
+func (c Commit) Is(class string) bool { return c.In[class] }
+
+// TemplateString quotes s as a jj template string literal.
+func TemplateString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// Symbol quotes a bookmark or remote name for a revset, so names holding
+// revset operators ("-", "/", "@") are read as one symbol.
+func Symbol(s string) string { return TemplateString(s) }
+
+// RemoteRef is the revset of branch at remote: "main"@"origin".
+func RemoteRef(branch, remote string) string { return Symbol(branch) + "@" + Symbol(remote) }
+
+// RemoteBookmarks is a revset that is empty (not an error) when the remote
+// bookmark does not exist.
+func RemoteBookmarks(name, remote string) string {
+	return "remote_bookmarks(exact:" + TemplateString(name) + ", exact:" + TemplateString(remote) + ")"
+}
+
+// LocalBookmark is a revset that is empty when the local bookmark does not exist.
+func LocalBookmark(name string) string { return "bookmarks(exact:" + TemplateString(name) + ")" }
+
+// CommitTemplate prints, per commit, tab-separated: commit id, change id,
+// empty, conflict, one 0/1 flag per class, and the JSON-quoted first line
+// of the description last (it may hold tabs).
+func CommitTemplate(classes []Class) string {
+	parts := []string{"commit_id", "change_id", "empty", "conflict"}
+	for _, c := range classes {
+		parts = append(parts, `if(self.contained_in(`+TemplateString(c.Revset)+`), "1", "0")`)
+	}
+	parts = append(parts, "json(description.first_line())")
+	return strings.Join(parts, ` ++ "\t" ++ `) + ` ++ "\n"`
+}
+
+// ParseCommits parses CommitTemplate output.
+func ParseCommits(out string, classes []Class) ([]Commit, error) {
+	var commits []Commit
+	want := 5 + len(classes)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.SplitN(line, "\t", want)
+		if len(f) != want {
+			return nil, fmt.Errorf("cannot parse jj log line %q: %d fields, want %d", line, len(f), want)
+		}
+		c := Commit{CommitID: f[0], ChangeID: f[1], In: map[string]bool{}}
+		var err error
+		if c.Empty, err = parseBool(f[2]); err != nil {
+			return nil, fmt.Errorf("cannot parse jj log line %q: %w", line, err)
+		}
+		if c.Conflict, err = parseBool(f[3]); err != nil {
+			return nil, fmt.Errorf("cannot parse jj log line %q: %w", line, err)
+		}
+		for i, cl := range classes {
+			switch f[4+i] {
+			case "1":
+				c.In[cl.Name] = true
+			case "0":
+			default:
+				return nil, fmt.Errorf("cannot parse jj log line %q: class flag %q", line, f[4+i])
+			}
+		}
+		if err := json.Unmarshal([]byte(f[want-1]), &c.Description); err != nil {
+			return nil, fmt.Errorf("cannot parse jj log line %q: description: %w", line, err)
+		}
+		commits = append(commits, c)
+	}
+	return commits, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch s {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", s)
+}
+
+// Filter returns the commits in class.
+func Filter(commits []Commit, class string) []Commit {
+	var out []Commit
+	for _, c := range commits {
+		if c.Is(class) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ParseLines splits output into its non-empty lines.
+func ParseLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimRight(l, "\r"); strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// ParseResolveList parses `jj resolve --list`: "path    2-sided conflict".
+// The description follows the path after at least two spaces; a path may
+// hold single spaces.
+func ParseResolveList(out string) []string {
+	var paths []string
+	for _, line := range ParseLines(out) {
+		line = strings.TrimRight(line, " ")
+		if i := strings.LastIndex(line, "  "); i > 0 {
+			line = strings.TrimRight(line[:i], " ")
+		}
+		paths = append(paths, line)
+	}
+	return paths
+}
+
+// NoConflicts reports whether err is `jj resolve --list` saying the
+// revision has no conflicts (exit 2, not a failure).
+func NoConflicts(err error) bool {
+	var ee *runner.ExitError
+	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "No conflicts found")
+}
+
+// RemoteErrorKind classifies a failed fetch or push.
+type RemoteErrorKind int
+
+// Kinds of remote failures, from jj's (and git's) stderr.
+const (
+	RemoteOther       RemoteErrorKind = iota
+	RemoteStale                       // push race: the remote moved since our fetch
+	RemoteUnreachable                 // network, DNS, missing repository, auth
+	RemoteUnknown                     // no git remote of that name
+	RemoteNotTracking                 // local bookmark does not track <branch>@<remote>
+	RemoteConflicted                  // jj refuses to push conflicted commits
+)
+
+func (k RemoteErrorKind) String() string {
+	return [...]string{"other", "stale", "unreachable", "unknown-remote", "not-tracking", "conflicted"}[k]
+}
+
+// ClassifyRemoteError maps the stderr of `jj git fetch` / `jj git push` to
+// a kind. The strings are jj 0.46's and git 2.53's (see the facts file);
+// anything unrecognised is RemoteOther and treated as a plain failure.
+func ClassifyRemoteError(stderr string) RemoteErrorKind {
+	s := strings.ToLower(stderr)
+	switch {
+	case strings.Contains(s, "no git remote named"), strings.Contains(s, "no matching remotes"),
+		strings.Contains(s, "no git remotes to fetch from"):
+		return RemoteUnknown
+	case strings.Contains(s, "non-tracking remote bookmark"):
+		return RemoteNotTracking
+	case strings.Contains(s, "since it has conflicts"):
+		return RemoteConflicted
+	case strings.Contains(s, "stale info"), strings.Contains(s, "fetch first"),
+		strings.Contains(s, "non-fast-forward"), strings.Contains(s, "[rejected]"),
+		strings.Contains(s, "unexpectedly moved on the remote"):
+		return RemoteStale
+	case strings.Contains(s, "could not find repository"), strings.Contains(s, "could not read from remote"),
+		strings.Contains(s, "could not resolve host"), strings.Contains(s, "unable to access"),
+		strings.Contains(s, "connection refused"), strings.Contains(s, "connection timed out"),
+		strings.Contains(s, "network is unreachable"), strings.Contains(s, "does not appear to be a git repository"),
+		strings.Contains(s, "permission denied"), strings.Contains(s, "no route to host"),
+		strings.Contains(s, "timed out"):
+		return RemoteUnreachable
+	}
+	return RemoteOther
+}
+
+// RemoteKind classifies the failure err of Fetch or Push from its whole
+// stderr (the error itself keeps only the last lines).
+func RemoteKind(res runner.Result, err error) RemoteErrorKind {
+	var ee *runner.ExitError
+	if !errors.As(err, &ee) {
+		return RemoteOther
+	}
+	if ee.TimedOut {
+		return RemoteUnreachable
+	}
+	return ClassifyRemoteError(string(res.Stderr) + "\n" + ee.Stderr)
+}
+
+// MissingRevision reports whether err says a revision (such as
+// main@origin) does not exist.
+func MissingRevision(err error) bool {
+	var ee *runner.ExitError
+	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "doesn't exist")
+}

@@ -1,0 +1,288 @@
+package rebuildsmart_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nixdots/nixdots/pkg/history"
+)
+
+// The full happy path: a new file and an upstream change come in, nh
+// builds and switches, the profile gets generation 1, current-system moves,
+// the new file is committed and pushed, the history records the build.
+func TestHappyPathGitNH(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	e.fakeChezmoiSync("success", 0)
+	e.upstreamCommit("hosts/beta.conf", "v2 from another machine\n")
+	write(t, filepath.Join(e.repo, "hosts", "extra.nix"), "{ }\n")
+	// An uncommitted edit the run must neither commit nor lose.
+	write(t, filepath.Join(e.repo, "hosts", "beta.conf"), "v1\n")
+	e.h.Run(e.repo, "git", "checkout", "--quiet", "--", "hosts/beta.conf")
+	write(t, filepath.Join(e.repo, "flake.nix"), read(t, filepath.Join(e.repo, "flake.nix"))+"\n# local note\n")
+
+	res, rep := e.rsJSON()
+	if res.Code != 0 {
+		t.Fatalf("rebuild-smart failed:\n%s", res)
+	}
+	if rep["outcome"] != "success" || rep["generation"].(float64) != 1 {
+		t.Fatalf("outcome %v generation %v", rep["outcome"], rep["generation"])
+	}
+	gens := e.generations()
+	if len(gens) != 1 || !gens[0].Current {
+		t.Fatalf("generations: %+v", gens)
+	}
+	if e.current() != gens[0].Toplevel || rep["toplevel"] != gens[0].Toplevel {
+		t.Fatalf("current-system %q, generation 1 %q, reported %v", e.current(), gens[0].Toplevel, rep["toplevel"])
+	}
+	nh := e.called("nh")
+	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha"}) {
+		t.Fatalf("nh calls: %+v", nh)
+	}
+	// Upstream came in (rebased with the uncommitted edit kept).
+	if got := read(t, filepath.Join(e.repo, "hosts", "beta.conf")); got != "v2 from another machine\n" {
+		t.Fatalf("upstream change not pulled: %q", got)
+	}
+	if !strings.Contains(read(t, filepath.Join(e.repo, "flake.nix")), "# local note") {
+		t.Fatal("uncommitted edit lost")
+	}
+	// The new file was made visible, committed and pushed; the edit was not committed.
+	msg := e.git("log", "-1", "--format=%s")
+	if !strings.HasPrefix(msg, "chore(alpha): rebuild 1 - ") {
+		t.Fatalf("commit message %q", msg)
+	}
+	if files := e.git("show", "--name-only", "--format=", "HEAD"); files != "hosts/extra.nix" {
+		t.Fatalf("committed files %q", files)
+	}
+	if remote := e.h.Run(e.repo, "git", "rev-parse", "origin/main"); remote != e.git("rev-parse", "HEAD") {
+		t.Fatal("not pushed")
+	}
+	if !strings.Contains(e.git("status", "--porcelain"), "M flake.nix") {
+		t.Fatalf("the uncommitted edit should stay uncommitted: %q", e.git("status", "--porcelain"))
+	}
+	hist := e.history()
+	if len(hist) != 1 || hist[0].Outcome != history.OutcomeSuccess || hist[0].Generation != 1 ||
+		hist[0].Toplevel != gens[0].Toplevel || hist[0].Source != "rebuild-smart" || hist[0].Commit != e.git("rev-parse", "HEAD") || hist[0].FlakeLockHash != "" && len(hist[0].FlakeLockHash) != 64 {
+		t.Fatalf("history: %+v", hist)
+	}
+	if !strings.Contains(e.chezmoiSyncCalls(), "--json") {
+		t.Fatalf("chezmoi-sync not run with --json: %q", e.chezmoiSyncCalls())
+	}
+	for _, p := range []string{"Prepare", "Upstream sync", "Dotfiles sync", "Rebuild", "Post-checks", "Commit & push"} {
+		if ph := phase(rep, p); ph == nil || ph["status"] != "ok" {
+			t.Errorf("phase %s: %v", p, ph)
+		}
+	}
+	if !strings.Contains(res.Stderr, "Summary") {
+		t.Errorf("no summary table on stderr with --json:\n%s", res.Stderr)
+	}
+}
+
+// Nothing changed since the last switch: no activation, no generation, and
+// --force-switch activates anyway.
+func TestNothingToSwitch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	if res := e.rs("--skip-dotfiles", "--tag"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	if tag := e.git("rev-parse", "rebuild/alpha/1"); tag != e.git("rev-parse", "HEAD") {
+		t.Fatalf("--tag: rebuild/alpha/1 is %s", tag)
+	}
+	before := len(e.called("switch-to-configuration"))
+	res := e.rs("--skip-dotfiles")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "nothing to switch") {
+		t.Fatalf("second run:\n%s", res)
+	}
+	if n := len(e.called("switch-to-configuration")); n != before || len(e.called("nh")) != 1 {
+		t.Fatalf("activation ran again (%d -> %d)", before, n)
+	}
+	if len(e.history()) != 1 {
+		t.Fatalf("nothing-to-switch must not add a history entry: %+v", e.history())
+	}
+	res = e.rs("--skip-dotfiles", "--force-switch")
+	if res.Code != 0 || len(e.called("switch-to-configuration")) != before+1 {
+		t.Fatalf("--force-switch did not activate:\n%s", res)
+	}
+}
+
+// nixos-rebuild through sudo when nh is missing; its exit 4 (units failed)
+// is "switched, units failed", exit 8, recorded as units-failed.
+func TestNixosRebuildSudoUnitsFailed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	e.hideTools("nh")
+	e.h.Setenv("NIXDOTS_SUDO", "always")
+	e.h.Setenv("FAKE_UNITS_FAILED", "foo.service,bar.service")
+	res, rep := e.rsJSON("--skip-dotfiles")
+	if res.Code != 8 {
+		t.Fatalf("want exit 8:\n%s", res)
+	}
+	sudo := e.called("sudo")
+	if len(sudo) == 0 || !slices.Equal(sudo[0].Argv, []string{"nixos-rebuild", "switch", "--flake", e.repo + "#alpha"}) {
+		t.Fatalf("sudo calls: %+v", sudo)
+	}
+	gens := e.generations()
+	if len(gens) != 1 || e.current() != gens[0].Toplevel {
+		t.Fatalf("not switched: %+v current %q", gens, e.current())
+	}
+	if got := rep["failed_units"]; got == nil || len(got.([]any)) != 2 {
+		t.Fatalf("failed units %v", got)
+	}
+	if h := e.history(); len(h) != 1 || h[0].Outcome != history.OutcomeUnitsFailed || h[0].Generation != 1 {
+		t.Fatalf("history %+v", h)
+	}
+	if !strings.Contains(res.Stderr, "foo.service") {
+		t.Fatalf("units not named:\n%s", res.Stderr)
+	}
+}
+
+// The same with nh, which exits 1 on any activation error: rebuild-smart
+// sees the new system active and the failed units, and still says 8.
+func TestNHUnitsFailed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	e.h.Setenv("FAKE_UNITS_FAILED", "foo.service")
+	res := e.rs("--skip-dotfiles")
+	if res.Code != 8 || !strings.Contains(res.Stdout, "units failed: foo.service") {
+		t.Fatalf("want exit 8 naming foo.service:\n%s", res)
+	}
+}
+
+// A build failure: exit 1, the repository exactly as it was (new files
+// untracked again), the system untouched, the output's tail and the next
+// step shown, a failed history entry.
+func TestBuildFailureLeavesRepository(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	write(t, filepath.Join(e.repo, "hosts", "new.nix"), "{ }\n")
+	repoBefore := repoState(t, e)
+	sysBefore := e.current()
+	e.h.Setenv("FAKE_NH_FAIL", "build")
+	res := e.rs("--skip-dotfiles")
+	if res.Code != 1 {
+		t.Fatalf("want exit 1:\n%s", res)
+	}
+	if repoState(t, e) != repoBefore {
+		t.Fatalf("repository changed by a failed build: %s", e.git("status", "--porcelain"))
+	}
+	if e.current() != sysBefore || len(e.generations()) != 1 {
+		t.Fatal("system changed by a failed build")
+	}
+	for _, want := range []string{"builder for", "system is unchanged (still generation 1)"} {
+		if !strings.Contains(res.Stdout+res.Stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, res)
+		}
+	}
+	if n := strings.Count(res.Stderr, "rebuild-smart: alpha: failed:"); n != 1 {
+		t.Errorf("the failure should be said once on stderr, %d times:\n%s", n, res.Stderr)
+	}
+	h := e.history()
+	if len(h) != 2 || h[1].Outcome != history.OutcomeFailed {
+		t.Fatalf("history %+v", h)
+	}
+}
+
+// A failure after the profile moved: the rollback command is printed, and
+// --rollback-on-failure runs it (profile and current system back to the
+// generation that was running).
+func TestSwitchFailureRollback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	gen1 := e.generations()[0]
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	e.h.Setenv("FAKE_NH_FAIL", "switch")
+	res := e.rs("--skip-dotfiles")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "rollback: rebuild-rollback --system-only --to 1") {
+		t.Fatalf("want exit 1 and a rollback command:\n%s", res)
+	}
+	if g, _ := e.sys().CurrentGeneration(); g.Number != 2 {
+		t.Fatalf("the failing switch should have left the profile at generation 2, got %d", g.Number)
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v3\n")
+	res = e.rs("--skip-dotfiles", "--rollback-on-failure")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "rolled back to generation 1") {
+		t.Fatalf("--rollback-on-failure did not roll back:\n%s", res)
+	}
+	if g, _ := e.sys().CurrentGeneration(); g.Number != 1 || e.current() != gen1.Toplevel {
+		t.Fatalf("after rollback: profile %d, current %s, want 1 and %s", g.Number, e.current(), gen1.Toplevel)
+	}
+}
+
+// Bad input: exit 2 with one clear line, nothing changed.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	notFlake := filepath.Join(e.h.Root, "plain")
+	must(t, os.MkdirAll(notFlake, 0o755))
+	noRepo := filepath.Join(e.h.Root, "norepo")
+	write(t, filepath.Join(noRepo, "flake.nix"), read(t, filepath.Join(e.repo, "flake.nix")))
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"not a flake", []string{"--flake", notFlake}, nil, "not a flake"},
+		{"not a repository", []string{"--flake", noRepo}, nil, "not a git or jj repository"},
+		{"unknown host", []string{"--host", "gamma"}, nil, `unknown host "gamma"`},
+		{"unknown host in the flake ref", []string{"--flake", e.repo + "#delta"}, map[string]string{"REBUILD_SMART_HOST": ""}, `unknown host "delta"`},
+		{"bad mode combination", []string{"--boot", "--test"}, nil, "can't be used together"},
+		{"nix missing", nil, map[string]string{"PATH": e.bin + ":" + filepath.Dir(mustLook(t, "git"))}, "nix is not installed"},
+		{"bad duration", []string{"--stale", "soon"}, nil, "invalid duration"},
+	}
+	for _, c := range cases {
+		h := *e.h
+		h.Env = slices.Clone(e.h.Env)
+		for k, v := range c.env {
+			h.Setenv(k, v)
+		}
+		res := h.Exec(e.repo, "rebuild-smart", append([]string{"--skip-dotfiles"}, c.args...)...)
+		if res.Code != 2 || !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%s: want exit 2 and %q:\n%s", c.name, c.want, res)
+		}
+		if n := strings.Count(strings.TrimSpace(res.Stderr), "\n"); n > 0 {
+			t.Errorf("%s: error is not one line:\n%s", c.name, res.Stderr)
+		}
+	}
+	if len(e.calls()) != 0 || len(e.generations()) != 0 {
+		t.Fatalf("bad input changed the system: %+v", e.calls())
+	}
+	// A flake without nixosConfigurations is bad input; one that does not
+	// evaluate is a failed build (exit 1), the repository untouched.
+	noConfigs := filepath.Join(e.h.Root, "noconfigs")
+	write(t, filepath.Join(noConfigs, "flake.nix"), "{ outputs = _: { }; }\n")
+	e.h.Run(noConfigs, "git", "init", "--quiet")
+	e.h.Run(noConfigs, "git", "add", ".")
+	if res := e.rs("--skip-dotfiles", "--flake", noConfigs); res.Code != 2 || !strings.Contains(res.Stderr, "defines no nixosConfigurations") {
+		t.Errorf("no nixosConfigurations:\n%s", res)
+	}
+	write(t, filepath.Join(e.repo, "flake.nix"), "{ outputs = _: { nixosConfigurations = ; }; }\n")
+	before := repoState(t, e)
+	if res := e.rs("--skip-dotfiles"); res.Code != 1 || !strings.Contains(res.Stderr, "syntax error") {
+		t.Errorf("broken flake:\n%s", res)
+	}
+	if repoState(t, e) != before {
+		t.Error("a broken flake changed the repository")
+	}
+}
+
+func mustLook(t *testing.T, tool string) string {
+	t.Helper()
+	p, err := findTool(tool)
+	must(t, err)
+	if filepath.Dir(p) == "/usr/bin" || filepath.Dir(p) == "/bin" {
+		t.Skipf("%s lives next to nix in %s: cannot hide nix alone", tool, filepath.Dir(p))
+	}
+	return p
+}

@@ -1,0 +1,610 @@
+package rollback_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/history"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/stretchr/testify/require"
+)
+
+// A dirty plain-git working copy (a staged edit edited again, a deletion,
+// untracked files, an ignored file) goes back to the previous build; every
+// byte of the work is recoverable with the printed command.
+func TestRollbackGitDirtyLosesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	f.write("hosts/alpha.nix", "STAGED VERSION\n")
+	f.h.Run(f.repo, "git", "add", "hosts/alpha.nix")
+	f.write("hosts/alpha.nix", "EDITED AGAIN AFTER STAGING\n")
+	require.NoError(t, os.Remove(filepath.Join(f.repo, "README.md")))
+	f.write("hosts/beta.nix", "{ new host, never committed }\n")
+	f.write("secrets/notes.txt", "untracked in a new directory\n")
+	f.write("result", "ignored build link stand-in\n")
+	before := f.files()
+
+	r := f.mustRun()
+	f.requireAt(2)
+	require.Equal(t, f.commits[1], f.headCommit())
+	want := map[string]string{"result": "ignored build link stand-in\n"}
+	for k, v := range f.trees[1] {
+		want[k] = v
+	}
+	require.Equal(t, want, f.files(), "the working tree is exactly generation 2's commit (ignored files untouched)")
+	require.Empty(t, f.h.Run(f.repo, "git", "status", "--porcelain"))
+	require.Contains(t, r.Stdout, "branch rollback/")
+	require.Equal(t, "main", strings.TrimSpace(f.h.Run(f.repo, "git", "branch", "--list", "main", "--format=%(refname:short)")))
+	require.Equal(t, f.commits[2], f.h.Run(f.repo, "git", "rev-parse", "main"), "main is not moved")
+
+	// The staged version (different from both HEAD and the tree) is kept
+	// too, as the saved commit's second parent.
+	branch := f.h.Run(f.repo, "git", "for-each-ref", "--format=%(refname:short)", "refs/heads/rollback/")
+	require.Equal(t, "STAGED VERSION\n", f.h.Run(f.repo, "git", "show", branch+"^2:hosts/alpha.nix")+"\n")
+
+	// The system went through the profile and its switch-to-configuration,
+	// both through sudo.
+	lines := strings.Join(f.callLines(), "\n")
+	require.Contains(t, lines, "sudo nix-env --profile "+filepath.Join(f.root, "nix/var/nix/profiles/system")+" --switch-generation 2")
+	require.Contains(t, lines, "switch-to-configuration --toplevel "+f.tops[1]+" switch")
+
+	// History: one rolled-back entry for generation 2.
+	hist := f.history()
+	last := hist[len(hist)-1]
+	require.Equal(t, history.OutcomeRolledBack, last.Outcome)
+	require.Equal(t, "rebuild-rollback", last.Source)
+	require.Equal(t, 2, last.Generation)
+	require.Equal(t, f.commits[1], last.Commit)
+	require.Equal(t, "alpha", last.Host)
+
+	// Getting the work back with the printed command restores it exactly.
+	f.h.Run(f.repo, "sh", "-c", restoreCmd(t, r.Stdout))
+	require.Equal(t, before, f.files())
+}
+
+// In a jj colocated repository the working-copy change keeps the work and
+// stays visible; the new working copy starts on the target.
+func TestRollbackJJDirtyLosesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "jj", 3)
+	f.write("hosts/alpha.nix", "edited, not committed\n")
+	require.NoError(t, os.Remove(filepath.Join(f.repo, "README.md")))
+	f.write("hosts/beta.nix", "{ brand new file }\n")
+	before := f.files()
+
+	r := f.mustRun()
+	f.requireAt(2)
+	require.Equal(t, f.commits[1], f.headCommit())
+	require.Equal(t, f.trees[1], f.files())
+	require.Contains(t, r.Stdout, "your uncommitted work is in change ")
+	require.Equal(t, "true", f.h.Run(f.repo, "jj", "log", "--no-graph", "-r", "@", "-T", "empty"), "a fresh working-copy change on the target")
+
+	cmd := restoreCmd(t, r.Stdout)
+	require.True(t, strings.HasPrefix(cmd, "jj edit "), cmd)
+	saved := strings.TrimPrefix(cmd, "jj edit ")
+	require.Equal(t, "false", f.h.Run(f.repo, "jj", "log", "--no-graph", "-r", saved+" & ::visible_heads()", "-T", "empty"), "the saved change is visible and holds the work")
+	f.h.Run(f.repo, "sh", "-c", cmd)
+	require.Equal(t, before, f.files())
+}
+
+// Two rollbacks in a row walk back two generations; the history and --list
+// follow.
+func TestTwoRollbacksInARow(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"git", "jj"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, kind, 3)
+			f.mustRun()
+			f.requireAt(2)
+			require.Equal(t, f.commits[1], f.headCommit())
+			f.mustRun()
+			f.requireAt(1)
+			require.Equal(t, f.commits[0], f.headCommit())
+			require.Equal(t, f.trees[0], f.files())
+
+			var rolled []int
+			for _, e := range f.history() {
+				if e.Outcome == history.OutcomeRolledBack {
+					rolled = append(rolled, e.Generation)
+				}
+			}
+			require.Equal(t, []int{2, 1}, rolled)
+			doc := listJSON(t, f)
+			require.Equal(t, 1, doc.CurrentGeneration)
+			require.True(t, doc.Entries[len(doc.Entries)-1].Current)
+			if kind == "git" {
+				require.Empty(t, f.h.Run(f.repo, "git", "branch", "--list", "rollback/*"), "a clean tree needs no saving")
+			}
+		})
+	}
+}
+
+// After a rollback, a new build is recorded (as rebuild-smart records it)
+// and becomes current; rolling back from it goes to the build before it.
+func TestRollbackThenNewBuild(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	f.mustRun()
+	f.requireAt(2)
+
+	// The user fixes things on top of generation 2 and rebuilds.
+	f.write("hosts/alpha.nix", "{ fixed = true; }\n")
+	f.h.Run(f.repo, "git", "commit", "-q", "-am", "fix on top of 2")
+	commit4 := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
+	top := f.makeToplevel(4)
+	require.NoError(t, os.Symlink(top, filepath.Join(f.root, "nix/var/nix/profiles/system-4-link")))
+	f.point(4)
+	f.appendHistory(history.Entry{Time: time.Now().UTC(), Host: "alpha", Flake: f.repo, Commit: commit4, Generation: 4,
+		Toplevel: top, Action: "switch", Outcome: history.OutcomeSuccess, Source: "rebuild-smart"})
+
+	doc := listJSON(t, f)
+	require.Equal(t, 4, doc.CurrentGeneration)
+	require.Equal(t, 4, doc.Entries[len(doc.Entries)-1].Generation)
+	require.True(t, doc.Entries[len(doc.Entries)-1].Current)
+
+	f.mustRun()
+	f.requireAt(3)
+	require.Equal(t, f.commits[2], f.headCommit())
+	// The fix commit was on a detached HEAD: it is kept on a branch.
+	r := f.mustRun("--to", "4")
+	f.requireAt(4)
+	require.Equal(t, commit4, f.headCommit())
+	require.NotContains(t, r.Stdout, "uncommitted work")
+	branches := f.h.Run(f.repo, "git", "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/rollback/")
+	require.Contains(t, branches, commit4, "the detached fix commit was saved on a rollback/ branch before moving away from it")
+}
+
+type listDoc struct {
+	History           string `json:"history"`
+	CurrentGeneration int    `json:"current_generation"`
+	CurrentSystem     string `json:"current_system"`
+	Entries           []struct {
+		history.Entry
+		Generation int  `json:"generation"`
+		Current    bool `json:"current"`
+		Available  bool `json:"available"`
+	} `json:"entries"`
+}
+
+func listJSON(t *testing.T, f *fixture) listDoc {
+	t.Helper()
+	r := f.mustRun("--list", "--json")
+	var doc listDoc
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &doc), r.Stdout)
+	return doc
+}
+
+// --list shows every entry (a failed build, a pre-switch record, a
+// garbage-collected generation) with the current one marked, as a table
+// and as JSON.
+func TestListTableAndJSON(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	f.appendHistory(history.Entry{Time: time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), Host: "alpha", Commit: f.commits[2],
+		Action: "switch", Outcome: history.OutcomeFailed, Source: "rebuild-smart"})
+	require.NoError(t, os.Remove(filepath.Join(f.root, "nix/var/nix/profiles/system-1-link")))
+	before := f.snapshot()
+
+	r := f.mustRun("--list")
+	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
+	require.Len(t, lines, 5, r.Stdout)
+	require.Regexp(t, `^\s+GEN\s+TIME\s+COMMIT\s+OUTCOME\s+SOURCE\s+NOTE`, lines[0])
+	require.Regexp(t, `^  1\s+2026-11-20 10:00:00\s+`+f.commits[0][:12]+`\s+success\s+rebuild-smart\s+garbage-collected$`, lines[1])
+	require.Regexp(t, `^  2\s+2026-11-20 11:00:00\s+`+f.commits[1][:12]+`\s+success\s+rebuild-smart\s*$`, lines[2])
+	require.Regexp(t, `^\* 3\s+2026-11-20 12:00:00\s+`+f.commits[2][:12]+`\s+success\s+rebuild-smart\s+current$`, lines[3])
+	require.Regexp(t, `^  -\s+2026-11-21 08:00:00\s+`+f.commits[2][:12]+`\s+failed\s+rebuild-smart\s*$`, lines[4])
+
+	doc := listJSON(t, f)
+	require.Equal(t, 3, doc.CurrentGeneration)
+	require.Equal(t, f.tops[2], doc.CurrentSystem)
+	require.Len(t, doc.Entries, 4)
+	require.False(t, doc.Entries[0].Available, "generation 1 was garbage-collected")
+	require.True(t, doc.Entries[1].Available)
+	require.True(t, doc.Entries[2].Current)
+	require.Equal(t, f.commits[2], doc.Entries[2].Commit)
+	require.Equal(t, "failed", doc.Entries[3].Outcome)
+	require.False(t, doc.Entries[3].Current)
+	require.Equal(t, before, f.snapshot(), "--list changes nothing")
+
+	// An empty history lists nothing, successfully.
+	g := newFixture(t, "git", 1)
+	require.NoError(t, os.Truncate(filepath.Join(g.h.StateDir(), history.FileName), 0))
+	r = g.mustRun("--list")
+	require.Contains(t, r.Stdout, "No builds recorded yet")
+	r = g.mustRun("--list", "--json")
+	require.Contains(t, r.Stdout, `"entries": []`)
+}
+
+// Every bad input: a one-line error, exit 2, nothing changed.
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	f.write("hosts/alpha.nix", "dirty work\n")
+	f.write("untracked.nix", "new\n")
+	require.NoError(t, os.Remove(filepath.Join(f.root, "nix/var/nix/profiles/system-1-link")))
+	histFile := filepath.Join(f.h.StateDir(), history.FileName)
+	good, err := os.ReadFile(histFile)
+	require.NoError(t, err)
+
+	cases := []struct {
+		name    string
+		args    []string
+		history string // replaces the history file; "-" removes it
+		want    string
+	}{
+		{"unknown generation", []string{"--to", "9"}, "", "unknown generation 9"},
+		{"generation not a number", []string{"--to", "two"}, "", "a generation is a positive number"},
+		{"generation zero", []string{"--to", "0"}, "", "a generation is a positive number"},
+		{"garbage-collected generation", []string{"--to", "1"}, "", "generation 1 was garbage-collected"},
+		{"unknown commit", []string{"--to-commit", "0123456789abcdef0123456789abcdef01234567"}, "", "is not a commit in"},
+		{"commit never built", []string{"--to-commit", "HEAD"}, "", ""}, // replaced below
+		{"both targets", []string{"--to", "2", "--to-commit", "HEAD~1"}, "", "can't be used together"},
+		{"both sides", []string{"--system-only", "--repo-only"}, "", "can't be used together"},
+		{"missing flake", []string{"--flake", "/nonexistent/flake"}, "", "does not exist"},
+		{"remote flake", []string{"--flake", "github:someone/nix-config"}, "", "is not a local repository"},
+		{"action without record", []string{"--action", "boot"}, "", "--action is only valid with --record"},
+		{"empty history", nil, "", "is empty: nothing to roll back to"},
+		{"missing history", nil, "-", "is empty: nothing to roll back to"},
+		{"corrupt history", nil, string(good) + "{not json\n", "is corrupt"},
+		{"only failed builds", nil, `{"time":"2026-11-20T09:00:00Z","host":"alpha","outcome":"failed","source":"rebuild-smart"}` + "\n", "no successful build"},
+		{"corrupt history in --list", []string{"--list"}, "garbage\n", "is corrupt"},
+	}
+	// A commit that exists but was never built.
+	side := f.h.Run(f.repo, "git", "commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "never built")
+	cases[5].args = []string{"--to-commit", side}
+	cases[5].want = "no successful build of commit " + side[:12]
+
+	for _, tc := range cases {
+		switch {
+		case tc.history == "-":
+			require.NoError(t, os.Remove(histFile))
+		case tc.history != "" || tc.name == "empty history":
+			require.NoError(t, os.WriteFile(histFile, []byte(tc.history), 0o600))
+		default:
+			require.NoError(t, os.WriteFile(histFile, good, 0o600))
+		}
+		before := f.snapshot()
+		r := f.run(tc.args...)
+		require.Equal(t, 2, r.Code, "%s: %s", tc.name, r)
+		require.Equal(t, 1, strings.Count(r.Stderr, "\n"), "%s: one line: %q", tc.name, r.Stderr)
+		require.Contains(t, r.Stderr, tc.want, tc.name)
+		require.True(t, strings.HasPrefix(r.Stderr, "rebuild-rollback: "), tc.name)
+		require.Equal(t, before, f.snapshot(), "%s changed something", tc.name)
+	}
+}
+
+// --dry-run prints the real plan (commands included) and changes nothing,
+// for git and jj, in text and JSON.
+func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"git", "jj"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, kind, 3)
+			f.write("hosts/alpha.nix", "dirty\n")
+			f.write("new.nix", "untracked\n")
+			before := f.snapshot()
+			r := f.mustRun("--dry-run")
+			require.Contains(t, r.Stdout, "Plan (dry run, nothing is changed): back to generation 2, commit "+f.commits[1][:12])
+			require.Contains(t, r.Stdout, "sudo nix-env --profile "+filepath.Join(f.root, "nix/var/nix/profiles/system")+" --switch-generation 2")
+			require.Contains(t, r.Stdout, "sudo "+filepath.Join(f.tops[1], "bin/switch-to-configuration")+" switch")
+			if kind == "git" {
+				require.Contains(t, r.Stdout, "save 2 uncommitted change(s), untracked files included, to a new branch rollback/<time>")
+			} else {
+				require.Contains(t, r.Stdout, "stays as it is, with its edits; a new working-copy change on "+f.commits[1][:12])
+			}
+			require.Equal(t, before, f.snapshot())
+			require.Empty(t, f.calls())
+
+			// A git revision or a jj revset names the commit.
+			rev := map[string]string{"git": "HEAD~2", "jj": "main--"}[kind]
+			r = f.mustRun("--dry-run", "--json", "--to-commit", rev)
+			var rep struct {
+				DryRun  bool   `json:"dry_run"`
+				Outcome string `json:"outcome"`
+				Target  struct {
+					Generation int    `json:"generation"`
+					Commit     string `json:"commit"`
+				} `json:"target"`
+				System struct {
+					Method   string   `json:"method"`
+					Commands []string `json:"commands"`
+				} `json:"system"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep), r.Stdout)
+			require.True(t, rep.DryRun)
+			require.Equal(t, "planned", rep.Outcome)
+			require.Equal(t, 1, rep.Target.Generation)
+			require.Equal(t, f.commits[0], rep.Target.Commit)
+			require.Equal(t, "profile", rep.System.Method)
+			require.Len(t, rep.System.Commands, 2)
+			require.Equal(t, before, f.snapshot())
+		})
+	}
+}
+
+// --record appends an "activated" entry with the generation found from the
+// profile, without the lock, and never fails.
+func TestRecord(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	lock, err := state.Acquire(context.Background(), f.h.StateDir(), state.RebuildLock, 0, state.Holder{PID: 1, Host: "alpha", Command: "rebuild-smart", Since: time.Now()})
+	require.NoError(t, err)
+	defer lock.Release()
+
+	// A generation made by a plain `nh os switch`: the profile already
+	// points at it when the pre-switch check runs.
+	top := f.makeToplevel(4)
+	require.NoError(t, os.Symlink(top, filepath.Join(f.root, "nix/var/nix/profiles/system-4-link")))
+	r := f.mustRun("--record", top, "--action", "switch")
+	require.Contains(t, r.Stdout, "generation 4")
+	last := f.history()[len(f.history())-1]
+	require.Equal(t, history.OutcomeActivated, last.Outcome)
+	require.Equal(t, "pre-switch-check", last.Source)
+	require.Equal(t, 4, last.Generation)
+	require.Equal(t, top, last.Toplevel)
+	require.Equal(t, "switch", last.Action)
+	require.Equal(t, "alpha", last.Host)
+
+	// A test activation has no generation; dry-activate records nothing.
+	f.mustRun("--record", "/nix/store/00000000000000000000000000000000-nixos-system-test", "--action", "test")
+	n := len(f.history())
+	require.Equal(t, 0, f.history()[n-1].Generation)
+	f.mustRun("--record", top, "--action", "dry-activate")
+	require.Len(t, f.history(), n)
+
+	// It shows up in --list, as current once it runs; rolling back from it
+	// goes to generation 3 with the repository left alone for the entry
+	// without a commit.
+	lock.Release()
+	f.point(4)
+	doc := listJSON(t, f)
+	require.Equal(t, 4, doc.CurrentGeneration)
+	found := false
+	for _, e := range doc.Entries {
+		if e.Source == "pre-switch-check" && e.Generation == 4 {
+			found = e.Current
+		}
+	}
+	require.True(t, found, "the recorded generation is listed as current")
+	f.mustRun("--to", "4", "--dry-run")
+	r = f.run("--to", "4", "--repo-only")
+	require.Equal(t, 2, r.Code, r.String())
+	require.Contains(t, r.Stderr, "no commit is recorded for generation 4")
+
+	// A history it cannot write is a warning, exit 0.
+	ro := filepath.Join(f.h.Root, "not-a-dir")
+	require.NoError(t, os.WriteFile(ro, []byte("x"), 0o600))
+	r = f.run("--state-dir", ro, "--record", top)
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stderr, "warning: could not record the activation")
+}
+
+// The lock shared with rebuild-smart: a rollback while it is held exits 3
+// and changes nothing.
+func TestLockedChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	lock, err := state.Acquire(context.Background(), f.h.StateDir(), state.RebuildLock, 0, state.Holder{PID: 4242, Host: "alpha", Command: "rebuild-smart", Since: time.Now()})
+	require.NoError(t, err)
+	defer lock.Release()
+	f.write("hosts/alpha.nix", "dirty\n")
+	before := f.snapshot()
+	r := f.run()
+	require.Equal(t, 3, r.Code, r.String())
+	require.Contains(t, r.Stderr, "pid 4242")
+	require.Equal(t, before, f.snapshot())
+	// A dry run still plans, and says the lock is held.
+	r = f.mustRun("--dry-run")
+	require.Contains(t, r.Stderr, "the rebuild lock is held by pid 4242")
+	require.Equal(t, before, f.snapshot())
+}
+
+// A repository in the middle of a merge is refused before anything
+// changes (exit 1, the message says how to finish or abort).
+func TestMergeInProgressChangesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	f.h.Run(f.repo, "git", "checkout", "-q", "-b", "side", "HEAD~1")
+	f.write("hosts/alpha.nix", "side edit\n")
+	f.h.Run(f.repo, "git", "commit", "-q", "-am", "side")
+	f.h.Run(f.repo, "git", "checkout", "-q", "main")
+	require.NotEqual(t, 0, f.h.Exec(f.repo, "git", "merge", "-q", "side").Code, "the merge must conflict")
+	before := f.snapshot()
+	r := f.run()
+	require.Equal(t, 1, r.Code, r.String())
+	require.Contains(t, r.Stderr, "a merge is in progress")
+	require.Contains(t, r.Stderr, "git merge --abort")
+	require.Equal(t, before, f.snapshot())
+}
+
+// --system-only leaves the repository, --repo-only the system.
+func TestSystemOnlyAndRepoOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	repoBefore := f.files()
+	f.mustRun("--system-only")
+	f.requireAt(2)
+	require.Equal(t, f.commits[2], f.headCommit())
+	require.Equal(t, repoBefore, f.files())
+
+	g := newFixture(t, "jj", 3)
+	g.mustRun("--repo-only", "--to-commit", g.commits[0][:10])
+	g.requireAt(3)
+	require.Empty(t, g.calls())
+	require.Equal(t, g.commits[0], g.headCommit())
+	last := g.history()[len(g.history())-1]
+	require.Equal(t, "repo-only", last.Action)
+	require.Equal(t, g.commits[0], last.Commit)
+}
+
+// nh on PATH: `nh os rollback --to N`; nixos-rebuild (no nh): `nixos-rebuild
+// switch --rollback` for the previous generation, the profile otherwise.
+func TestSwitchMethods(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3, "nh", "nixos-rebuild")
+	r := f.mustRun("--to", "1", "--json")
+	f.requireAt(1)
+	require.Equal(t, "nh os rollback --to 1", f.callLines()[0])
+	var rep struct {
+		Outcome string `json:"outcome"`
+		System  struct {
+			From   int    `json:"from_generation"`
+			To     int    `json:"to_generation"`
+			Method string `json:"method"`
+		} `json:"system"`
+		Repository struct {
+			Kind  string `json:"kind"`
+			From  string `json:"from"`
+			To    string `json:"to"`
+			Moved bool   `json:"moved"`
+		} `json:"repository"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep), "stdout is one JSON document: %s", r.Stdout)
+	require.Equal(t, "rolled-back", rep.Outcome)
+	require.Equal(t, 3, rep.System.From)
+	require.Equal(t, 1, rep.System.To)
+	require.Equal(t, "nh", rep.System.Method)
+	require.Equal(t, "git", rep.Repository.Kind)
+	require.Equal(t, f.commits[2], rep.Repository.From)
+	require.Equal(t, f.commits[0], rep.Repository.To)
+	require.True(t, rep.Repository.Moved)
+	require.Contains(t, r.Stderr, "[ok] system", "human lines go to stderr with --json")
+
+	g := newFixture(t, "git", 3, "nixos-rebuild")
+	g.mustRun()
+	g.requireAt(2)
+	require.Equal(t, "sudo nixos-rebuild switch --rollback", g.callLines()[0])
+	g.mustRun("--to", "3")
+	g.requireAt(3)
+	require.Contains(t, strings.Join(g.callLines(), "\n"), "--switch-generation 3")
+}
+
+// switch-to-configuration exit 4 (units failed): switched, repository
+// moved, exit 8. A failed activation: exit 1, repository untouched.
+func TestSwitchFailures(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3, "nh")
+	f.h.Setenv("FAKE_UNITS_FAILED", "broken.service")
+	r := f.run()
+	require.Equal(t, 8, r.Code, r.String())
+	f.requireAt(2)
+	require.Equal(t, f.commits[1], f.headCommit())
+	require.Equal(t, history.OutcomeRolledBack, f.history()[len(f.history())-1].Outcome)
+
+	g := newFixture(t, "git", 3)
+	g.write("hosts/alpha.nix", "dirty\n")
+	repoBefore := g.files()
+	g.h.Setenv("FAKE_STC_FAIL", "1")
+	r = g.run()
+	require.Equal(t, 1, r.Code, r.String())
+	require.Contains(t, r.Stderr, "system switch to generation 2 failed")
+	require.Contains(t, r.Stderr, "the repository was not touched")
+	require.Equal(t, repoBefore, g.files())
+	require.Equal(t, g.commits[2], g.headCommit())
+	require.Empty(t, g.h.Run(g.repo, "git", "branch", "--list", "rollback/*"))
+	require.Equal(t, g.tops[2], g.running())
+}
+
+// rebuild-smart records a non-empty jj working-copy commit as the built
+// commit; later edits rewrite it (the id becomes hidden). Going back to
+// that build still works, by commit id, and the later edits are kept.
+func TestJJBuiltFromWorkingCopyCommit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "jj", 3)
+	f.write("hosts/alpha.nix", "built from the working copy\n")
+	built := f.h.Run(f.repo, "jj", "log", "--no-graph", "-r", "@", "-T", "commit_id")
+	builtFiles := f.files()
+	top := f.makeToplevel(4)
+	require.NoError(t, os.Symlink(top, filepath.Join(f.root, "nix/var/nix/profiles/system-4-link")))
+	f.point(4)
+	f.appendHistory(history.Entry{Time: time.Now().UTC(), Host: "alpha", Flake: f.repo, Commit: built, Generation: 4,
+		Toplevel: top, Action: "switch", Outcome: history.OutcomeSuccess, Source: "rebuild-smart"})
+	// Edited after the build: the next jj command's snapshot rewrites @,
+	// hiding the built commit id.
+	f.write("hosts/alpha.nix", "later edit\n")
+	later := f.files()
+	r := f.mustRun("--to", "2")
+	f.requireAt(2)
+	require.NotEqual(t, built, f.h.Run(f.repo, "jj", "log", "--no-graph", "-r", "@-", "-T", "commit_id"))
+	saved := restoreCmd(t, r.Stdout)
+
+	r = f.mustRun("--to", "4")
+	f.requireAt(4)
+	require.Equal(t, builtFiles, f.files())
+	require.Equal(t, f.commits[2], f.headCommit(), "the new change sits on the built commit's parent")
+	require.NotContains(t, f.h.Run(f.repo, "jj", "log", "--no-graph", "-r", "all()", "-T", `if(divergent, "DIVERGENT ")`), "DIVERGENT")
+	require.NotContains(t, r.Stdout, "uncommitted work", "nothing new to save")
+	f.h.Run(f.repo, "sh", "-c", saved)
+	require.Equal(t, later, f.files())
+}
+
+// Asking for what already runs, with the repository already there, does
+// nothing and records nothing.
+func TestNothingToDo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 2)
+	before := f.snapshot()
+	r := f.mustRun("--to", "2")
+	require.Contains(t, r.Stdout, "Nothing to do")
+	require.Equal(t, before, f.snapshot())
+	require.Empty(t, f.calls())
+}
+
+// Awkward work in a git tree: names with spaces, quotes, unicode and a
+// leading dash, a symlink, an executable bit, an intent-to-add file (what
+// rebuild-smart leaves for new files). All of it comes back, modes included.
+func TestGitAwkwardWorkLosesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 2)
+	f.write("with space/fïlé \"quoted\".nix", "1\n")
+	f.write("-leading-dash.nix", "2\n")
+	f.write("intent.nix", "intent to add\n")
+	f.h.Run(f.repo, "git", "add", "--intent-to-add", "intent.nix")
+	require.NoError(t, os.Symlink("hosts/alpha.nix", filepath.Join(f.repo, "link.nix")))
+	require.NoError(t, os.Chmod(filepath.Join(f.repo, "flake.nix"), 0o755))
+	modes := func() map[string]string {
+		out := map[string]string{}
+		for p, c := range f.files() {
+			st, err := os.Lstat(filepath.Join(f.repo, p))
+			require.NoError(t, err)
+			out[p] = st.Mode().String() + " " + c
+		}
+		return out
+	}
+	before := modes()
+
+	r := f.mustRun()
+	f.requireAt(1)
+	require.Equal(t, f.trees[0], f.files())
+	f.h.Run(f.repo, "sh", "-c", restoreCmd(t, r.Stdout))
+	require.Equal(t, before, modes())
+}
+
+// The pre-switch check runs as root and writes into a user's state
+// directory: the history (and any directory it had to create) belongs to
+// that user afterwards.
+func TestRecordAsRootKeepsUserOwnership(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write as root into another user's directory")
+	}
+	f := newFixture(t, "git", 1)
+	userDir := filepath.Join(f.h.Root, "userhome")
+	require.NoError(t, os.MkdirAll(userDir, 0o755))
+	require.NoError(t, os.Chown(userDir, 1234, 1234))
+	stateDir := filepath.Join(userDir, ".local", "state", "nixdots")
+	f.mustRun("--state-dir", stateDir, "--record", f.tops[0])
+	for _, p := range []string{filepath.Join(userDir, ".local"), stateDir, filepath.Join(stateDir, history.FileName)} {
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, uint32(1234), st.Sys().(*syscall.Stat_t).Uid, p)
+	}
+}

@@ -1,0 +1,288 @@
+package rollback
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/history"
+	"github.com/nixdots/nixdots/pkg/nixsys"
+)
+
+// View is the history joined with what the system says: which generation
+// is running and which profile links still exist. Everything here is pure so
+// the selection rules are table-tested without a system.
+type View struct {
+	Entries []history.Entry
+	// Links maps generation number to its toplevel for every profile link
+	// that exists; a generation missing here was garbage-collected (or
+	// never existed).
+	Links map[int]string
+	// ProfileGen is the generation the system profile points at (0:
+	// unknown), RunningToplevel what /run/current-system resolves to.
+	ProfileGen      int
+	RunningToplevel string
+	// SystemKnown is false when the machine has no profile at all (a
+	// repository-only rollback on a non-NixOS box, or a broken root).
+	SystemKnown bool
+	// Root is the system root the links were read under (for messages).
+	Root string
+}
+
+// NewView reads the system side.
+func NewView(entries []history.Entry, sys *nixsys.System) View {
+	v := View{Entries: entries, Links: map[int]string{}, Root: sys.Root}
+	gens, _ := sys.Generations()
+	for _, g := range gens {
+		v.Links[g.Number] = g.Toplevel
+		if g.Current {
+			v.ProfileGen = g.Number
+		}
+	}
+	v.SystemKnown = len(gens) > 0
+	if t, err := sys.CurrentSystem(); err == nil {
+		v.RunningToplevel = t
+	}
+	return v
+}
+
+// GenOf is the generation of e: recorded, else found from its toplevel
+// among the profile links (a pre-switch record of a `test` activation has
+// none).
+func (v View) GenOf(e history.Entry) int {
+	if e.Generation > 0 {
+		return e.Generation
+	}
+	if e.Toplevel != "" {
+		best := 0
+		for n, t := range v.Links {
+			if t == e.Toplevel && n > best {
+				best = n
+			}
+		}
+		return best
+	}
+	return 0
+}
+
+// Current is the running generation: the profile link /run/current-system
+// matches (the profile's own when both match), else the profile's, else —
+// no system to ask — the generation of the last build or rollback the
+// history records.
+func (v View) Current() int {
+	if v.RunningToplevel != "" {
+		if v.Links[v.ProfileGen] == v.RunningToplevel {
+			return v.ProfileGen
+		}
+		best := 0
+		for n, t := range v.Links {
+			if t == v.RunningToplevel && n > best {
+				best = n
+			}
+		}
+		if best > 0 {
+			return best
+		}
+	}
+	if v.ProfileGen > 0 {
+		return v.ProfileGen
+	}
+	for i := len(v.Entries) - 1; i >= 0; i-- {
+		e := v.Entries[i]
+		if e.Successful() || e.Outcome == history.OutcomeRolledBack {
+			if g := v.GenOf(e); g > 0 {
+				return g
+			}
+		}
+	}
+	return 0
+}
+
+// Build is one rollback target: a successful build, its generation when it
+// was activated, and the commit it was built from.
+type Build struct {
+	Generation int
+	Commit     string
+	Toplevel   string
+	Entry      history.Entry // the record describing it best
+}
+
+// Builds merges the successful entries per generation (a pre-switch record
+// and rebuild-smart's record of the same activation are one build; the one
+// naming a commit describes it). Builds without a generation (--build
+// runs) are kept per commit. Oldest first.
+func (v View) Builds() []Build {
+	byGen := map[int]*Build{}
+	var order []*Build
+	byCommit := map[string]*Build{}
+	for _, e := range v.Entries {
+		if !e.Successful() {
+			continue
+		}
+		g := v.GenOf(e)
+		var b *Build
+		switch {
+		case g > 0:
+			b = byGen[g]
+			if b != nil && b.Toplevel != "" && e.Toplevel != "" && b.Toplevel != e.Toplevel {
+				// nix-env numbers a new generation after the highest
+				// existing link, so after a rollback and a garbage
+				// collection a number comes back for another system:
+				// the later build replaces the earlier one.
+				*b = Build{Generation: g}
+			}
+			if b == nil {
+				b = &Build{Generation: g}
+				byGen[g] = b
+				order = append(order, b)
+			}
+		case e.Commit != "":
+			b = byCommit[e.Commit]
+			if b == nil {
+				b = &Build{}
+				byCommit[e.Commit] = b
+				order = append(order, b)
+			}
+		default:
+			continue
+		}
+		if e.Commit != "" || b.Commit == "" {
+			b.Entry = e
+		}
+		if e.Commit != "" {
+			b.Commit = e.Commit
+		}
+		if e.Toplevel != "" {
+			b.Toplevel = e.Toplevel
+		}
+	}
+	out := make([]Build, 0, len(order))
+	for _, b := range order {
+		if b.Toplevel == "" {
+			b.Toplevel = v.Links[b.Generation]
+		}
+		out = append(out, *b)
+	}
+	return out
+}
+
+// Choice is what the user asked for.
+type Choice struct {
+	To         string // --to GENERATION
+	ToCommit   string // --to-commit, already resolved to a full id when possible
+	SystemOnly bool
+	RepoOnly   bool
+}
+
+// badInput is an error the user fixes by asking for something else: exit 2,
+// nothing changed.
+func badInput(format string, a ...any) error {
+	return exitcode.UsageError(fmt.Errorf(format, a...))
+}
+
+// Select picks the build to go back to.
+func (v View) Select(c Choice) (Build, error) {
+	builds := v.Builds()
+	if len(builds) == 0 {
+		return Build{}, badInput("the rebuild history has no successful build to go back to")
+	}
+	var b Build
+	switch {
+	case c.To != "":
+		n, err := strconv.Atoi(strings.TrimSpace(c.To))
+		if err != nil || n <= 0 {
+			return Build{}, badInput("--to %q: a generation is a positive number (see --list)", c.To)
+		}
+		found := false
+		for _, x := range builds {
+			if x.Generation == n {
+				b, found = x, true
+			}
+		}
+		if !found {
+			if _, ok := v.Links[n]; ok && c.SystemOnly {
+				return Build{Generation: n, Toplevel: v.Links[n]}, nil
+			}
+			if _, ok := v.Links[n]; ok {
+				return Build{}, badInput("generation %d is not in the rebuild history, so its commit is unknown; use --system-only to switch to it anyway", n)
+			}
+			return Build{}, badInput("unknown generation %d: not in the rebuild history (known: %s) and no profile link for it", n, knownGens(builds))
+		}
+	case c.ToCommit != "":
+		found := false
+		for _, x := range builds {
+			if x.Commit != "" && (x.Commit == c.ToCommit || len(c.ToCommit) >= 7 && strings.HasPrefix(x.Commit, c.ToCommit)) {
+				if found && x.Commit != b.Commit {
+					return Build{}, badInput("--to-commit %s matches several builds; give more of the commit id", c.ToCommit)
+				}
+				// The newest activated build of that commit wins; one
+				// never activated (--build) only when there is no other.
+				if !found || x.Generation >= b.Generation {
+					b = x
+				}
+				found = true
+			}
+		}
+		if !found {
+			return Build{}, badInput("no successful build of commit %s in the rebuild history (see --list)", shortID(c.ToCommit))
+		}
+	default:
+		cur := v.Current()
+		limit := cur
+		if limit == 0 {
+			// Nothing says what runs: "previous" is the build before the
+			// newest one.
+			for _, x := range builds {
+				limit = max(limit, x.Generation)
+			}
+		}
+		found := false
+		for _, x := range builds {
+			if x.Generation > 0 && x.Generation < limit && (!found || x.Generation > b.Generation) {
+				b, found = x, true
+			}
+		}
+		if !found {
+			return Build{}, badInput("no successful build before generation %d in the rebuild history (see --list)", limit)
+		}
+	}
+	if !c.RepoOnly {
+		if b.Generation == 0 {
+			return Build{}, badInput("the build of commit %s was never activated (no generation); use --repo-only", shortID(b.Commit))
+		}
+		if _, ok := v.Links[b.Generation]; !ok {
+			if !v.SystemKnown {
+				return Build{}, badInput("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(v.Root, "/"))
+			}
+			return Build{}, badInput("generation %d was garbage-collected (its profile link system-%d-link is missing); pick another with --to (see --list), or --repo-only", b.Generation, b.Generation)
+		}
+		b.Toplevel = v.Links[b.Generation]
+	}
+	if !c.SystemOnly && b.Commit == "" && c.RepoOnly {
+		return Build{}, badInput("no commit is recorded for generation %d (activated outside rebuild-smart); nothing to do with --repo-only", b.Generation)
+	}
+	return b, nil
+}
+
+func knownGens(builds []Build) string {
+	var s []string
+	for _, b := range builds {
+		if b.Generation > 0 {
+			s = append(s, strconv.Itoa(b.Generation))
+		}
+	}
+	sort.Slice(s, func(i, j int) bool { a, _ := strconv.Atoi(s[i]); b, _ := strconv.Atoi(s[j]); return a < b })
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,263 @@
+package showconflicts_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/showconflicts"
+	"github.com/nixdots/nixdots/pkg/showconflicts/fixture"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	testharness.CleanupBinaries()
+	os.Exit(code)
+}
+
+func show(h *testharness.Host, args ...string) testharness.Result {
+	return h.Exec("", "chezmoi-show-conflicts", args...)
+}
+
+func requireCode(t *testing.T, want int, r testharness.Result) {
+	t.Helper()
+	require.Equal(t, want, r.Code, r.String())
+}
+
+func scanJSON(t *testing.T, h *testharness.Host, wantCode int, args ...string) (showconflicts.Output, string) {
+	t.Helper()
+	r := show(h, append([]string{"--json"}, args...)...)
+	requireCode(t, wantCode, r)
+	var out showconflicts.Output
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &out), r.Stdout)
+	return out, r.Stdout
+}
+
+func TestMapExit(t *testing.T) {
+	for in, want := range map[int]int{0: 0, 5: 1, 1: 2, 2: 2, 3: 3, 130: 130} {
+		require.Equal(t, want, showconflicts.MapExit(in), "suite code %d", in)
+	}
+}
+
+// Never synced: no .jj, so no conflicts can exist; that is not an error.
+func TestNeverSynced(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	r := show(w.Beta)
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stderr, "jj is not initialised in "+w.Beta.SourceDir())
+	require.Contains(t, r.Stdout, "No conflicts")
+	out, _ := scanJSON(t, w.Beta, 0)
+	require.False(t, out.Initialized)
+	require.Empty(t, out.Conflicts)
+}
+
+// After a successful sync: none.
+func TestNone(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	fixture.InitJJ(w.Beta)
+	fixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	fixture.Capture(w.Beta)
+	fixture.Publish(w.Beta)
+	r := show(w.Beta)
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stdout, "No conflicts in "+w.Beta.SourceDir()+" (host beta).")
+	r = show(w.Beta, "--files-only")
+	requireCode(t, 0, r)
+	require.Empty(t, r.Stdout)
+	_, doc := scanJSON(t, w.Beta, 0)
+	fixture.Golden(t, "none.json", fixture.Normalize(t, doc, w.Paths()), *update)
+}
+
+// conflicts-preserved: beta's edit is parked on sync/beta; its commits are
+// clean, but they conflict with main@origin, and both sides are named.
+func TestParked(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	w.ConflictingEdits()
+	fixture.Park(t, w.Beta)
+	h := w.Beta
+	ops := fixture.OpCount(t, h)
+
+	r := show(h)
+	requireCode(t, 1, r)
+	for _, want := range []string{
+		"1 conflict in " + h.SourceDir() + " (host beta), 1 file:",
+		"sync/beta: parked edits of beta that conflict with main@origin",
+		"dot_bashrc (1 hunk)",
+		`side 1: main@origin: `, `— 1 line: "export EDITOR=nvim"`,
+		`side 2: sync/beta: `, `— 1 line: "export EDITOR=emacs"`,
+		"    cd " + h.SourceDir(),
+		"    jj rebase -b sync/beta -d main@origin",
+		"    jj squash",
+		"    chezmoi-sync",
+	} {
+		require.Contains(t, r.Stdout, want)
+	}
+
+	r = show(h, "--files-only")
+	requireCode(t, 1, r)
+	require.Equal(t, filepath.Join(h.SourceDir(), "dot_bashrc")+"\n", r.Stdout)
+
+	out, doc := scanJSON(t, h, 1)
+	require.Len(t, out.Conflicts, 1)
+	c := out.Conflicts[0]
+	require.Equal(t, showconflicts.KindParked, c.Kind)
+	require.Equal(t, "sync/beta", c.Bookmark)
+	require.True(t, c.ThisHost)
+	require.Len(t, c.Local, 1)
+	require.Len(t, c.Remote, 1)
+	require.Equal(t, "alpha", c.Remote[0].Author)
+	fixture.Golden(t, "parked.json", fixture.Normalize(t, doc, w.Paths()), *update)
+
+	require.Equal(t, ops, fixture.OpCount(t, h), "show-conflicts must not add a jj operation")
+	require.Equal(t, "", strings.TrimSpace(h.Run(h.SourceDir(), "git", "status", "--porcelain")), "nothing written into the repository")
+
+	// Alpha sees beta's parked bookmark only with --all-hosts, and is told
+	// it belongs to beta.
+	w.Alpha.Run(w.Alpha.SourceDir(), "jj", "git", "fetch")
+	requireCode(t, 0, show(w.Alpha))
+	r = show(w.Alpha, "--all-hosts")
+	requireCode(t, 1, r)
+	require.Contains(t, r.Stdout, "sync/beta@origin: parked edits of beta")
+	require.Contains(t, r.Stdout, "# parked by host beta: run chezmoi-show-conflicts there")
+}
+
+// Following the printed recipe resolves the conflict: after the rebase the
+// conflict is a conflicted commit in the working copy (markers in the
+// files); after editing and squashing, none is left.
+func TestRecipeResolves(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	w.ConflictingEdits()
+	fixture.Park(t, w.Beta)
+	h := w.Beta
+	out, _ := scanJSON(t, h, 1)
+	recipe := out.Conflicts[0].Resolve
+
+	run := func(line string) {
+		args := strings.Fields(strings.SplitN(line, "#", 2)[0])
+		h.Run(h.SourceDir(), args[0], args[1:]...)
+	}
+	require.Equal(t, "cd "+h.SourceDir(), recipe[0])
+	require.Equal(t, "jj rebase -b sync/beta -d main@origin", recipe[1])
+	run(recipe[1])
+
+	out, doc := scanJSON(t, h, 1)
+	require.Len(t, out.Conflicts, 1)
+	c := out.Conflicts[0]
+	require.Equal(t, showconflicts.KindCommit, c.Kind)
+	require.Equal(t, "working-copy", c.Where)
+	require.True(t, c.Commit.Conflict)
+	require.Equal(t, "dot_bashrc", c.Files[0].Path)
+	require.Len(t, c.Files[0].Sides, 2)
+	require.Contains(t, c.Files[0].Sides[0].Label, "(rebase destination)")
+	require.Equal(t, "export EDITOR=nvim", c.Files[0].Sides[0].Preview)
+	require.Equal(t, "export EDITOR=emacs", c.Files[0].Sides[1].Preview)
+	fixture.Golden(t, "working-copy-conflict.json", fixture.Normalize(t, doc, w.Paths()), *update)
+
+	// The recipe of the conflicted commit: jj new <change>, edit, squash.
+	require.True(t, strings.HasPrefix(c.Resolve[1], "jj new "), c.Resolve)
+	run(c.Resolve[1])
+	require.Contains(t, h.ReadSource("dot_bashrc"), "<<<<<<<", "the working copy holds the markers to edit")
+	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), "dot_bashrc"), []byte("# bashrc\nexport EDITOR=emacs\nalias ll='ls -l'\n"), 0o644))
+	require.Equal(t, "jj squash", c.Resolve[len(c.Resolve)-2])
+	h.Run(h.SourceDir(), "jj", "squash")
+	r := show(h)
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stdout, "No conflicts")
+}
+
+// The pipe: conflicted paths into xargs, newline- and NUL-separated, with a
+// path holding a space; the files hold jj's conflict markers.
+func TestPipeToXargs(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	for _, h := range []*testharness.Host{w.Alpha, w.Beta} {
+		fixture.InitJJ(h)
+	}
+	notes := ".config/my app/notes.txt"
+	fixture.EditHome(t, w.Alpha, notes, "first note", "alpha's note")
+	fixture.EditHome(t, w.Alpha, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
+	fixture.Capture(w.Alpha)
+	fixture.Publish(w.Alpha)
+	fixture.EditHome(t, w.Beta, notes, "first note", "beta's note")
+	fixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	fixture.Capture(w.Beta)
+	fixture.ConflictInWorkingCopy(t, w.Beta)
+	h := w.Beta
+
+	spaced := filepath.Join(h.SourceDir(), fixture.SpacedFile)
+	bashrc := filepath.Join(h.SourceDir(), "dot_bashrc")
+
+	r := h.Exec(h.SourceDir(), "bash", "-c", `chezmoi-show-conflicts --files-only | xargs -d '\n' grep -l '^<<<<<<<'; echo "show=${PIPESTATUS[0]} xargs=${PIPESTATUS[1]}"`)
+	require.Equal(t, bashrc+"\n"+spaced+"\nshow=1 xargs=0\n", r.Stdout, r.String())
+
+	r = h.Exec(h.SourceDir(), "bash", "-c", `chezmoi-show-conflicts -z | xargs -0 grep -c '^>>>>>>>'; echo "show=${PIPESTATUS[0]} xargs=${PIPESTATUS[1]}"`)
+	require.Equal(t, bashrc+":1\n"+spaced+":1\nshow=1 xargs=0\n", r.Stdout, r.String())
+
+	r = show(h, "-z")
+	require.Equal(t, bashrc+"\x00"+spaced+"\x00", r.Stdout)
+
+	// With nothing in conflict the pipe carries nothing and xargs -r runs nothing.
+	r = w.Alpha.Exec(w.Alpha.SourceDir(), "bash", "-c", `chezmoi-show-conflicts --files-only | xargs -r echo found; echo "show=${PIPESTATUS[0]}"`)
+	require.Equal(t, "show=0\n", r.Stdout, r.String())
+}
+
+func TestSyncRunning(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	w.ConflictingEdits()
+	fixture.Park(t, w.Beta)
+	h := w.Beta
+	lock, err := state.Acquire(context.Background(), h.StateDir(), state.SyncLock, 0,
+		state.Holder{PID: os.Getpid(), Host: "beta", Command: "chezmoi-sync", Since: time.Now()})
+	require.NoError(t, err)
+	defer lock.Release()
+
+	r := show(h)
+	requireCode(t, 1, r)
+	require.Contains(t, r.Stderr, fmt.Sprintf("a sync is running (pid %d on beta (chezmoi-sync)", os.Getpid()))
+	out, _ := scanJSON(t, h, 1)
+	require.True(t, out.SyncRunning)
+	require.Equal(t, os.Getpid(), out.SyncHolder.PID)
+
+	r = show(h, "--wait", "200ms")
+	requireCode(t, 3, r)
+	require.Contains(t, r.Stderr, "another run holds")
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	w := fixture.New(t)
+	h := w.Beta
+	for _, args := range [][]string{
+		{"--no-such-flag"},
+		{"--files-only", "--json"},
+		{"--source-dir", filepath.Join(h.Root, "missing")},
+		{"--branch", ""},
+	} {
+		r := show(h, args...)
+		requireCode(t, 2, r)
+		require.Equal(t, 1, len(strings.Split(strings.TrimSpace(r.Stderr), "\n")), "%v: one line: %q", args, r.Stderr)
+		require.True(t, strings.HasPrefix(r.Stderr, "chezmoi-show-conflicts: "), r.Stderr)
+	}
+	// A source directory that is not a jj repository at all and jj fails in.
+	fixture.InitJJ(h)
+	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), ".jj", "repo", "store", "type"), []byte("bogus"), 0o644))
+	r := show(h)
+	require.GreaterOrEqual(t, r.Code, 2, r.String())
+}

@@ -1,0 +1,556 @@
+package showconflicts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/runner"
+)
+
+// Kinds of conflict.
+const (
+	// KindCommit is a commit jj itself records as conflicted (a rebase that
+	// has not been resolved yet).
+	KindCommit = "commit"
+	// KindParked is a parked sync/<host> bookmark: its commits are clean
+	// where they stand but conflict with <branch>@<remote> (what chezmoi-sync
+	// leaves after a conflicting rebase). Its files come from a merge
+	// computed in a throw-away object directory.
+	KindParked = "parked"
+)
+
+// File is one conflicted file.
+type File struct {
+	Path  string `json:"path"` // relative to the source directory
+	Hunks int    `json:"hunks"`
+	Sides []Side `json:"sides"`
+}
+
+// Conflict is one conflicted commit or one parked bookmark.
+type Conflict struct {
+	Kind     string `json:"kind"`               // commit or parked
+	Where    string `json:"where"`              // working-copy, or the bookmark (sync/<host>, sync/<host>@<remote>)
+	Bookmark string `json:"bookmark,omitempty"` // the sync/<host> bookmark holding it, if any
+	Host     string `json:"host"`               // the host whose edits these are
+	ThisHost bool   `json:"this_host"`
+	// Commit is the conflicted commit (commit) or the bookmark's head (parked).
+	Commit jj.StatusCommit `json:"commit"`
+	// Local are the commits carrying this host's side (parked: <branch>@<remote>..bookmark).
+	Local []jj.StatusCommit `json:"local_commits"`
+	// Remote are the commits of the other side (parked: bookmark..<branch>@<remote>).
+	Remote  []jj.StatusCommit `json:"remote_commits"`
+	Files   []File            `json:"files"`
+	Resolve []string          `json:"resolve"` // the commands to run, in order
+
+	firstChange string // parked: the oldest local commit touching a conflicted file
+}
+
+// Scan is what a scan of one repository found.
+type Scan struct {
+	SourceDir string     `json:"source_dir"`
+	Host      string     `json:"host"`
+	Remote    string     `json:"remote"`
+	Branch    string     `json:"branch"`
+	AllHosts  bool       `json:"all_hosts"`
+	Upstream  string     `json:"upstream"`        // <branch>@<remote>
+	HasRemote bool       `json:"upstream_exists"` // false before the first fetch
+	Conflicts []Conflict `json:"conflicts"`
+	Files     []string   `json:"files"` // every conflicted path, sorted, unique
+}
+
+// Options say where to look.
+type Options struct {
+	Runner    runner.Runner
+	SourceDir string
+	Remote    string
+	Branch    string
+	Host      string
+	AllHosts  bool
+	// TempDir holds the throw-away object directory of the parked-bookmark
+	// merge check ("" = os.TempDir()).
+	TempDir string
+	// CheckWorkingCopy also merges @ with the upstream branch when nothing
+	// else is found: chezmoi-sync parks nothing on a bookmark when the
+	// conflicting edits were never committed (autoCommit off), so its
+	// record's conflicts-preserved is then only visible this way.
+	CheckWorkingCopy bool
+	// Bookmarks, when not nil, are the sync/* bookmarks already listed by
+	// the caller (chezmoi-status), saving a jj process.
+	Bookmarks []jj.StatusBookmark
+}
+
+// UpstreamRevset is <branch>@<remote> as a revset that is empty (not an
+// error) before the first fetch.
+func UpstreamRevset(branch, remote string) string {
+	return fmt.Sprintf("remote_bookmarks(exact:%s, exact:%s)", jj.StatusRevsetString(branch), jj.StatusRevsetString(remote))
+}
+
+// HostKey is the form of a host name used in sync/<host> bookmarks and
+// sync records. It is chezmoi-sync's BookmarkHost, repeated here so that the
+// read-only commands do not depend on the sync's package; a test checks
+// that both agree.
+func HostKey(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !ok {
+			if !dash {
+				b.WriteByte('-')
+				dash = true
+			}
+			continue
+		}
+		dash = r == '-'
+		if dash && b.Len() > 0 && strings.HasSuffix(b.String(), "-") {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	s := b.String()
+	for strings.Contains(s, "..") {
+		s = strings.ReplaceAll(s, "..", ".")
+	}
+	s = strings.Trim(s, "-.")
+	s = strings.Trim(strings.TrimSuffix(s, ".lock"), "-.")
+	if len(s) > 63 {
+		s = strings.Trim(s[:63], "-.")
+	}
+	if s == "" {
+		return "host"
+	}
+	return s
+}
+
+// ErrNoRepo reports a source directory without .jj/.
+var ErrNoRepo = errors.New("jj is not initialised")
+
+// BookmarkPrefix is the prefix chezmoi-sync parks conflicting commits under.
+const BookmarkPrefix = "sync/"
+
+// Run scans the repository. It starts only read-only processes: jj with
+// --ignore-working-copy, and git merge-tree writing into a temporary object
+// directory that is removed afterwards.
+func Run(ctx context.Context, o Options) (*Scan, error) {
+	o.Host = HostKey(o.Host)
+	s := &Scan{SourceDir: o.SourceDir, Host: o.Host, Remote: o.Remote, Branch: o.Branch, AllHosts: o.AllHosts,
+		Upstream: o.Branch + "@" + o.Remote, Conflicts: []Conflict{}, Files: []string{}}
+	if !jj.HasStatusRepo(o.SourceDir) {
+		return s, ErrNoRepo
+	}
+	q := &jj.StatusQuery{Runner: o.Runner, Dir: o.SourceDir}
+	parkedBms, err := parkedBookmarks(ctx, q, o)
+	if err != nil {
+		return nil, err
+	}
+
+	// One jj process finds the upstream head, the parked heads and every
+	// conflicted commit under the working copy or a parked bookmark, each
+	// tagged with where it was found.
+	upstream := UpstreamRevset(o.Branch, o.Remote)
+	classes := []jj.StatusClass{{Name: "upstream", Revset: upstream}, {Name: "wc", Revset: "::@"}}
+	reach := []string{"::@"}
+	heads := []string{upstream}
+	for i, p := range parkedBms {
+		classes = append(classes, jj.StatusClass{Name: fmt.Sprintf("b%d", i), Revset: "::" + p.CommitID})
+		reach = append(reach, "::"+p.CommitID)
+		heads = append(heads, p.CommitID)
+	}
+	commits, err := q.Classified(ctx, fmt.Sprintf("%s | (conflicts() & (%s))", strings.Join(heads, " | "), strings.Join(reach, " | ")), classes)
+	if err != nil {
+		return nil, err
+	}
+	upID := ""
+	byID := map[string]jj.StatusCommit{}
+	conflicted := map[string]bool{}
+	for _, c := range commits {
+		byID[c.CommitID] = c
+		if c.In["upstream"] && upID == "" {
+			upID = c.CommitID
+		}
+		if c.Conflict {
+			conflicted[c.CommitID] = true
+		}
+	}
+	s.HasRemote = upID != ""
+
+	// Conflicted commits: first those under the working copy, then those
+	// only reachable from a parked bookmark.
+	type group struct{ class, where, bookmark, host string }
+	groups := []group{{"wc", "working-copy", "", o.Host}}
+	for i, p := range parkedBms {
+		groups = append(groups, group{fmt.Sprintf("b%d", i), p.where(), p.where(), p.host})
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		for _, c := range commits {
+			if !c.Conflict || !c.In[g.class] || seen[c.CommitID] || inherited(c, conflicted) {
+				continue
+			}
+			seen[c.CommitID] = true
+			conf := Conflict{Kind: KindCommit, Where: g.where, Bookmark: g.bookmark, Host: g.host, ThisHost: g.host == o.Host,
+				Commit: c, Local: []jj.StatusCommit{}, Remote: []jj.StatusCommit{}}
+			paths, err := q.ConflictedPaths(ctx, c.CommitID)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range paths {
+				content, err := q.FileShow(ctx, c.CommitID, p)
+				if err != nil {
+					return nil, err
+				}
+				m := ParseMarkers(content)
+				conf.Files = append(conf.Files, File{Path: p, Hunks: m.Hunks, Sides: nonNilSides(m.Sides)})
+			}
+			conf.Resolve = resolveCommit(o, conf)
+			s.Conflicts = append(s.Conflicts, conf)
+		}
+	}
+
+	// Parked bookmarks whose own commits are clean: do they still conflict
+	// with the upstream branch?
+	if s.HasRemote {
+		for _, p := range parkedBms {
+			if hasConflictUnder(s.Conflicts, p.where()) {
+				continue
+			}
+			conf, err := parkedConflict(ctx, q, o, p, byID[p.CommitID], upID)
+			if err != nil {
+				return nil, err
+			}
+			if conf != nil {
+				s.Conflicts = append(s.Conflicts, *conf)
+			}
+		}
+		if o.CheckWorkingCopy && len(s.Conflicts) == 0 {
+			wc, err := q.Commits(ctx, "@", 1)
+			if err != nil {
+				return nil, err
+			}
+			if len(wc) == 1 {
+				p := parked{StatusBookmark: jj.StatusBookmark{CommitID: wc[0].CommitID}, host: o.Host}
+				conf, err := parkedConflict(ctx, q, o, p, wc[0], upID)
+				if err != nil {
+					return nil, err
+				}
+				if conf != nil {
+					s.Conflicts = append(s.Conflicts, *conf)
+				}
+			}
+		}
+	}
+
+	files := map[string]bool{}
+	for _, c := range s.Conflicts {
+		for _, f := range c.Files {
+			files[f.Path] = true
+		}
+	}
+	for f := range files {
+		s.Files = append(s.Files, f)
+	}
+	sort.Strings(s.Files)
+	return s, nil
+}
+
+// inherited reports a commit that only carries its parent's conflict: it
+// changes nothing itself (the empty working-copy commit on top of a
+// conflicted one), and resolving the parent resolves it.
+func inherited(c jj.StatusCommit, conflicted map[string]bool) bool {
+	if !c.Empty {
+		return false
+	}
+	for _, p := range c.Parents {
+		if conflicted[p] {
+			return true
+		}
+	}
+	return false
+}
+
+func nonNilSides(s []Side) []Side {
+	if s == nil {
+		return []Side{}
+	}
+	return s
+}
+
+func hasConflictUnder(cs []Conflict, where string) bool {
+	for _, c := range cs {
+		if c.Where == where {
+			return true
+		}
+	}
+	return false
+}
+
+// parked is one sync/<host> bookmark to look at.
+type parked struct {
+	jj.StatusBookmark
+	host string
+}
+
+func (p parked) where() string {
+	if p.Name == "" {
+		return "working-copy"
+	}
+	if p.Remote == "" {
+		return p.Name
+	}
+	return p.Name + "@" + p.Remote
+}
+
+// parkedBookmarks lists this host's sync/<host> (local, else its remote
+// copy), and with AllHosts every host's.
+func parkedBookmarks(ctx context.Context, q *jj.StatusQuery, o Options) ([]parked, error) {
+	bms := o.Bookmarks
+	if bms == nil {
+		var err error
+		if bms, err = q.Bookmarks(ctx, BookmarkPrefix+"*"); err != nil {
+			return nil, err
+		}
+	}
+	local := map[string]bool{}
+	for _, b := range bms {
+		if b.Remote == "" {
+			local[b.Name] = true
+		}
+	}
+	var out []parked
+	for _, b := range bms {
+		host := strings.TrimPrefix(b.Name, BookmarkPrefix)
+		if host != o.Host && !o.AllHosts {
+			continue
+		}
+		// The local bookmark is the host's own truth; its copy on the
+		// remote lags until the next sync pushes (or deletes) it.
+		if b.Remote != "" && (b.Remote != o.Remote || local[b.Name]) {
+			continue
+		}
+		if b.CommitID == "" {
+			// A conflicted bookmark (name??) points nowhere in particular:
+			// every target is listed by the conflicted-commit scan below.
+			continue
+		}
+		out = append(out, parked{StatusBookmark: b, host: host})
+	}
+	return out, nil
+}
+
+// parkedConflict merges the parked head with the upstream head in a
+// throw-away object directory (git merge-tree writes the merged trees
+// somewhere; never into the repository) and returns nil when they merge
+// cleanly.
+func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked, head jj.StatusCommit, upID string) (*Conflict, error) {
+	if head.CommitID == "" {
+		return nil, nil
+	}
+	ahead, err := q.Commits(ctx, fmt.Sprintf("%s..%s", upID, p.CommitID), 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(ahead) == 0 {
+		return nil, nil // already part of the upstream branch
+	}
+	markers, paths, err := mergeTreeConflicts(ctx, o, upID, p.CommitID)
+	if err != nil || len(paths) == 0 {
+		return nil, err
+	}
+	conf := &Conflict{Kind: KindParked, Where: p.where(), Host: p.host, ThisHost: p.host == o.Host,
+		Commit: head, Local: ahead, Remote: []jj.StatusCommit{}}
+	if p.Name != "" {
+		conf.Bookmark = p.where()
+	}
+	remote, err := q.Commits(ctx, fmt.Sprintf("%s..%s", p.CommitID, upID), 0)
+	if err != nil {
+		return nil, err
+	}
+	conf.Remote = remote
+	oldest := ""
+	for _, path := range paths {
+		m := markers[path]
+		f := File{Path: path, Hunks: m.Hunks, Sides: []Side{}}
+		// git merge-tree writes the first argument (upstream) as side 1.
+		for i, side := range []struct{ label, from, to string }{
+			{o.Branch + "@" + o.Remote, p.CommitID, upID}, // theirs: what the upstream branch did to the file
+			{p.where(), upID, p.CommitID},                 // ours: what the parked commits did to it
+		} {
+			cs, err := q.Commits(ctx, fmt.Sprintf("files(root-file:%s) & (%s..%s)", jj.StatusRevsetString(path), side.from, side.to), 0)
+			if err != nil {
+				return nil, err
+			}
+			sd := Side{Label: side.label}
+			if i < len(m.Sides) {
+				sd.Lines, sd.Preview = m.Sides[i].Lines, m.Sides[i].Preview
+			}
+			if len(cs) > 0 {
+				sd.Label += fmt.Sprintf(": %s %s %q", short(cs[0].ChangeID), short(cs[0].CommitID), cs[0].Description)
+				if len(cs) > 1 {
+					sd.Label += fmt.Sprintf(" and %d more", len(cs)-1)
+				}
+				if side.to == p.CommitID {
+					oldest = olderOf(ahead, oldest, cs[len(cs)-1].ChangeID)
+				}
+			}
+			f.Sides = append(f.Sides, sd)
+		}
+		conf.Files = append(conf.Files, f)
+	}
+	conf.firstChange = oldest
+	conf.Resolve = resolveParked(o, *conf)
+	return conf, nil
+}
+
+// olderOf returns whichever of a and b comes later in commits (newest
+// first), that is the older one; "" counts as absent.
+func olderOf(commits []jj.StatusCommit, a, b string) string {
+	if a == "" {
+		return b
+	}
+	for _, c := range commits {
+		if c.ChangeID == a {
+			return b
+		}
+		if c.ChangeID == b {
+			return a
+		}
+	}
+	return a
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// mergeTreeConflicts merges a and b with git merge-tree and returns each
+// conflicted path with the conflict markers git wrote into the merged file.
+// Objects go to a temporary directory; the repository's own objects are
+// only read (as an alternate), so the repository is not touched.
+func mergeTreeConflicts(ctx context.Context, o Options, a, b string) (map[string]Markers, []string, error) {
+	tmp, err := os.MkdirTemp(o.TempDir, "show-conflicts-objects-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	gitDir := gitDirOf(o.SourceDir)
+	git := func(args ...string) (runner.Result, error) {
+		return o.Runner.Run(ctx, runner.Cmd{
+			Name: "git",
+			Args: append([]string{"--git-dir", gitDir}, args...),
+			Env: []string{
+				"GIT_OBJECT_DIRECTORY=" + tmp,
+				"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(gitDir, "objects"),
+			},
+			Timeout: time.Minute,
+		})
+	}
+	res, err := git("merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", a, b)
+	if err != nil {
+		var ee *runner.ExitError
+		// Exit 1 is "the merge has conflicts", the answer we are after.
+		if !errors.As(err, &ee) || ee.Code != 1 {
+			return nil, nil, err
+		}
+	}
+	// -z output: the merged tree id, then the conflicted paths, NUL-separated.
+	parts := strings.Split(string(res.Stdout), "\x00")
+	markers := map[string]Markers{}
+	var paths []string
+	for i, p := range parts {
+		if i == 0 || p == "" {
+			continue
+		}
+		if _, dup := markers[p]; dup {
+			continue
+		}
+		m := Markers{}
+		// A modify/delete conflict has no file with markers: Markers stays empty.
+		if blob, err := git("cat-file", "blob", parts[0]+":"+p); err == nil {
+			m = ParseMarkers(string(blob.Stdout))
+		}
+		markers[p] = m
+		paths = append(paths, p)
+	}
+	return markers, paths, nil
+}
+
+// gitDirOf finds the git repository behind a jj repository: .git when
+// colocated (what chezmoi-sync creates), else the store jj points at.
+func gitDirOf(dir string) string {
+	colocated := filepath.Join(dir, ".git")
+	if st, err := os.Stat(colocated); err == nil && st.IsDir() {
+		return colocated
+	}
+	store := filepath.Join(dir, ".jj", "repo", "store")
+	if target, err := os.ReadFile(filepath.Join(store, "git_target")); err == nil {
+		p := strings.TrimSpace(string(target))
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(store, p)
+		}
+		return filepath.Clean(p)
+	}
+	return colocated
+}
+
+// resolveCommit is the recipe for a conflicted commit, following jj's own
+// advice: work on a new commit on top of it, resolve, squash the resolution
+// into it, then let chezmoi-sync publish.
+func resolveCommit(o Options, c Conflict) []string {
+	if !c.ThisHost {
+		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+	}
+	cmds := []string{"cd " + shellQuote(o.SourceDir), "jj new " + short(c.Commit.ChangeID)}
+	for _, f := range c.Files {
+		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
+	}
+	return append(cmds, "jj squash", "chezmoi-sync")
+}
+
+// resolveParked is the recipe for a parked bookmark: replay it onto the
+// upstream branch (the conflict then appears in the files), then as above.
+func resolveParked(o Options, c Conflict) []string {
+	if !c.ThisHost {
+		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+	}
+	up := o.Branch + "@" + o.Remote
+	cmds := []string{
+		"cd " + shellQuote(o.SourceDir),
+		fmt.Sprintf("jj rebase -b %s -d %s", orAt(c.Bookmark), up),
+		"jj log -r 'conflicts()'   # the commits that now hold conflict markers",
+	}
+	if c.firstChange != "" {
+		cmds = append(cmds, "jj new "+short(c.firstChange))
+	} else {
+		cmds = append(cmds, "jj new <the oldest change id listed by the command above>")
+	}
+	for _, f := range c.Files {
+		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
+	}
+	return append(cmds, "jj squash", "chezmoi-sync")
+}
+
+func orAt(bookmark string) string {
+	if bookmark == "" {
+		return "@"
+	}
+	return bookmark
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@,+%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
