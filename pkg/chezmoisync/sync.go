@@ -239,7 +239,11 @@ func (s *syncer) source(ctx context.Context) error {
 }
 
 // guessSource is the source directory before chezmoi is asked: the
-// configured one, else chezmoi's default ($XDG_DATA_HOME/chezmoi).
+// configured one, else chezmoi's default ($XDG_DATA_HOME/chezmoi). The
+// early jj check runs there only when it holds .jj/; if chezmoi's config
+// names another directory, the worst case is one snapshot of that other
+// jj repository (a recorded operation, no content change), and the check
+// is repeated on the right one.
 func (s *syncer) guessSource() string {
 	if s.cm.Source != "" {
 		return s.cm.Source

@@ -478,3 +478,90 @@ func TestInterruptedRun(t *testing.T) {
 	require.Equal(t, syncstate.Success, record(t, a).Status)
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--term")
 }
+
+// The network fails between fetch and push (a reference-transaction hook
+// moves the remote away right after our fetch): push-failed, exit 0 (4 with
+// --exit-code), the commit kept; the next run pushes it.
+func TestPushFailureIsPushedNextRun(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	marker := filepath.Join(a.Root, "cut")
+	hook := fmt.Sprintf("#!/bin/sh\n# test-only: the network goes away after the fetch\n[ \"$1\" = committed ] || exit 0\n[ -e %[1]q ] && exit 0\n: > %[1]q\nmv %[2]q %[2]q.away\n", marker, remote)
+	hookPath := filepath.Join(a.SourceDir(), ".git", "hooks", "reference-transaction")
+	require.NoError(t, os.MkdirAll(filepath.Dir(hookPath), 0o755))
+	require.NoError(t, os.WriteFile(hookPath, []byte(hook), 0o755))
+
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --cut'")
+	r := sync(a, "--exit-code")
+	require.Equal(t, 4, r.Code, r.String())
+	rec := record(t, a)
+	require.Equal(t, syncstate.PushFailed, rec.Status)
+	require.False(t, rec.Pushed)
+	require.Equal(t, 1, rec.PendingPush)
+	require.NotEmpty(t, rec.NextStep)
+	require.Contains(t, jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "description"), "chore(alpha)")
+
+	require.NoError(t, os.Rename(remote+".away", remote))
+	mustSync(t, a)
+	rec = record(t, a)
+	require.Equal(t, syncstate.Success, rec.Status)
+	require.True(t, rec.Pushed)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--cut")
+}
+
+// Three hosts, edits on disjoint lines of one file and in another file,
+// syncing in turn: after two rounds every home and the remote hold all
+// three edits, with one commit per host and edit.
+func TestThreeHostsConverge(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	hosts := []*testharness.Host{newHost(t, remote, "alpha"), newHost(t, remote, "beta"), newHost(t, remote, "gamma")}
+	editLine(t, hosts[0], ".bashrc", 0, "# bashrc (alpha)")
+	editLine(t, hosts[1], ".bashrc", 2, "alias ll='ls -l --beta'")
+	editLine(t, hosts[2], ".config/app/config.toml", 1, "font = 14")
+	for round := 0; round < 2; round++ {
+		for _, h := range hosts {
+			mustSync(t, h)
+		}
+	}
+	for _, h := range hosts {
+		require.Equal(t, "# bashrc (alpha)\nexport EDITOR=vi\nalias ll='ls -l --beta'\n", h.ReadHome(".bashrc"), h.Name)
+		require.Contains(t, h.ReadHome(".config/app/config.toml"), "font = 14", h.Name)
+		require.Equal(t, syncstate.Success, record(t, h).Status, h.Name)
+	}
+	log := hosts[0].Run(remote, "git", "log", "--format=%s", "main")
+	require.Len(t, strings.Split(log, "\n"), 4, log)
+}
+
+// With autoCommit off the captured edit stays in the working-copy commit:
+// rebased along with incoming changes, never pushed; turning it on later
+// commits and pushes it.
+func TestAutoCommitOff(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	editLine(t, b, ".config/app/config.toml", 0, `theme = "light"`)
+	mustSync(t, b)
+
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --wip'")
+	r := mustSync(t, a, "--no-auto-commit")
+	require.Contains(t, r.Stdout, "autoCommit is off")
+	rec := record(t, a)
+	require.False(t, rec.Pushed)
+	require.Empty(t, rec.Committed)
+	require.Equal(t, 1, rec.Incoming)
+	require.Contains(t, a.ReadHome(".config/app/config.toml"), `theme = "light"`)
+	require.Contains(t, a.ReadSource("dot_bashrc"), "--wip")
+	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--wip")
+	require.Equal(t, "false", jjOut(a, "log", "--no-graph", "-r", "@", "-T", "empty"))
+
+	mustSync(t, a)
+	require.True(t, record(t, a).Pushed)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--wip")
+}

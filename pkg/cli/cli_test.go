@@ -235,3 +235,11 @@ func TestHoldChild(t *testing.T) {
 	}
 	os.Exit(Main(testSpec, &testCmd{}, []string{"--state-dir", dir, "--hold"}, OS()))
 }
+
+// Children see NIXDOTS_RUNNING so hooks can tell they run inside the suite.
+func TestChildrenSeeRunningMarker(t *testing.T) {
+	_, _, _, c := run(t, []string{"PATH=" + os.Getenv("PATH")})
+	res, err := c.app.Runner.Run(context.Background(), runner.Cmd{Name: "sh", Args: []string{"-c", `printf %s "$NIXDOTS_RUNNING"`}})
+	require.NoError(t, err)
+	require.Equal(t, "tool", res.Out())
+}

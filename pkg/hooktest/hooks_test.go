@@ -181,6 +181,16 @@ func TestFailingActionIsReportedNotFatal(t *testing.T) {
 	require.Equal(t, f.repo, strings.TrimSpace(f.h.Run(f.repo, "git", "rev-parse", "--show-toplevel")))
 	// And the fetch did happen.
 	require.Equal(t, f.pusher.Run(f.pushDir, "git", "rev-parse", "HEAD"), f.h.Run(f.repo, "git", "rev-parse", "origin/main"))
+
+	// A foreground action that hangs is stopped after nixdots.hook.timeout.
+	f.install("--action", "sleep 30")
+	f.h.Run(f.repo, "git", "config", "nixdots.hook.timeout", "1")
+	f.push()
+	start := time.Now()
+	r = f.h.Exec(f.repo, "git", "fetch", "-q")
+	require.Equal(t, 0, r.Code, r.String())
+	require.Less(t, time.Since(start), 15*time.Second)
+	require.Contains(t, r.Stderr, "timeout after 1s")
 }
 
 // The report action prints what came in on the fetch's stderr.

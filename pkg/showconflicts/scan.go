@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,41 +94,8 @@ func UpstreamRevset(branch, remote string) string {
 }
 
 // HostKey is the form of a host name used in sync/<host> bookmarks and
-// sync records. It is chezmoi-sync's BookmarkHost, repeated here so that the
-// read-only commands do not depend on the sync's package; a test checks
-// that both agree.
-func HostKey(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range name {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
-		if !ok {
-			if !dash {
-				b.WriteByte('-')
-				dash = true
-			}
-			continue
-		}
-		dash = r == '-'
-		if dash && b.Len() > 0 && strings.HasSuffix(b.String(), "-") {
-			continue
-		}
-		b.WriteRune(r)
-	}
-	s := b.String()
-	for strings.Contains(s, "..") {
-		s = strings.ReplaceAll(s, "..", ".")
-	}
-	s = strings.Trim(s, "-.")
-	s = strings.Trim(strings.TrimSuffix(s, ".lock"), "-.")
-	if len(s) > 63 {
-		s = strings.Trim(s[:63], "-.")
-	}
-	if s == "" {
-		return "host"
-	}
-	return s
-}
+// sync records (see hostkey.Sanitize).
+func HostKey(name string) string { return hostkey.Sanitize(name) }
 
 // ErrNoRepo reports a source directory without .jj/.
 var ErrNoRepo = errors.New("jj is not initialised")

@@ -20,8 +20,20 @@ func WriteFile(path string, data []byte) error {
 // WriteFileMode is WriteFile with an explicit file mode, for the few files
 // other users must read (the Prometheus textfile node_exporter scrapes). A
 // missing directory is created 0700, or 0755 when perm lets others read.
-func WriteFileMode(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
+func WriteFileMode(path string, data []byte, perm os.FileMode) error {
+	return WriteFiles(filepath.Dir(path), perm, File{Name: filepath.Base(path), Data: data})
+}
+
+// File is one file for WriteFiles.
+type File struct {
+	Name string // base name inside the directory
+	Data []byte
+}
+
+// WriteFiles replaces several files of one directory, each atomically (temp
+// file, fsync, rename) and with a single fsync of the directory at the end:
+// a run that records its outcome in two files pays for one directory sync.
+func WriteFiles(dir string, perm os.FileMode, files ...File) (err error) {
 	if perm&0o044 != 0 {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("directory %s: %w", dir, err)
@@ -29,9 +41,34 @@ func WriteFileMode(path string, data []byte, perm os.FileMode) (err error) {
 	} else if err := Ensure(dir); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	temps := make([]string, 0, len(files))
+	defer func() {
+		if err != nil {
+			for _, t := range temps {
+				_ = os.Remove(t)
+			}
+		}
+	}()
+	for _, f := range files {
+		tmp, err := writeTemp(dir, f, perm)
+		if err != nil {
+			return err
+		}
+		temps = append(temps, tmp)
+	}
+	for i, f := range files {
+		if err = os.Rename(temps[i], filepath.Join(dir, f.Name)); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, f.Name), err)
+		}
+	}
+	return syncDir(dir)
+}
+
+func writeTemp(dir string, f File, perm os.FileMode) (name string, err error) {
+	path := filepath.Join(dir, f.Name)
+	tmp, err := os.CreateTemp(dir, "."+f.Name+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -40,21 +77,18 @@ func WriteFileMode(path string, data []byte, perm os.FileMode) (err error) {
 		}
 	}()
 	if err = tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if _, err = tmp.Write(f.Data); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return tmp.Name(), nil
 }
 
 func syncDir(dir string) error {

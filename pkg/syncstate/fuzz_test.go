@@ -73,7 +73,6 @@ func FuzzStateFiles(f *testing.F) {
 	})
 }
 
-
 // fuzzDir is a scratch directory on tmpfs when there is one: the state
 // writers fsync, and on a disk that limits the fuzzer to a few runs a
 // second.

@@ -108,10 +108,16 @@ func Save(dir string, r *Record) error {
 	if r.Steps == nil {
 		r.Steps = []Step{}
 	}
-	if err := state.WriteJSON(filepath.Join(dir, RecordFile), r); err != nil {
-		return err
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Join(dir, RecordFile), err)
 	}
-	if err := state.WriteFile(filepath.Join(dir, StatusFile), []byte(r.Status+"\n")); err != nil {
+	// The record and the word are what readers trust: both atomic, one
+	// directory sync for the pair (this is on every no-op sync's path).
+	if err := state.WriteFiles(dir, 0o600,
+		state.File{Name: RecordFile, Data: append(data, '\n')},
+		state.File{Name: StatusFile, Data: []byte(r.Status + "\n")},
+	); err != nil {
 		return err
 	}
 	return appendHistory(dir, r)
@@ -140,17 +146,55 @@ func LoadWord(dir string) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
+// historyTrimBytes is the size past which the log is rewritten down to its
+// last HistoryKeep lines; below it an append is one write.
+const historyTrimBytes = 1 << 20
+
+// appendHistory adds one line with O_APPEND and no fsync: the log is
+// informational (the record is authoritative), and a line torn by a crash is
+// skipped by History. Only when the file has grown past historyTrimBytes is it
+// rewritten, atomically, to the last HistoryKeep lines.
 func appendHistory(dir string, r *Record) error {
 	path := filepath.Join(dir, HistoryFile)
-	lines, _ := readLines(path)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	lines = append(lines, line)
-	if len(lines) > HistoryKeep {
-		lines = lines[len(lines)-HistoryKeep:]
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
 	}
+	st, serr := f.Stat()
+	// A crash mid-append can leave a last line without its newline; start a
+	// fresh line so this record is not glued onto the torn one.
+	if serr == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			line = append([]byte{'\n'}, line...)
+		}
+	}
+	_, werr := f.Write(append(line, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("history %s: %w", path, werr)
+	}
+	if serr != nil || st.Size()+int64(len(line)) <= historyTrimBytes {
+		return nil
+	}
+	lines, err := readLines(path)
+	if err != nil {
+		return &state.CorruptError{Path: path, Err: err}
+	}
+	// Keep at most HistoryKeep lines and half the threshold, so the next
+	// rewrite is many appends away.
+	keep, size := 0, 0
+	for i := len(lines) - 1; i >= 0 && keep < HistoryKeep && (keep == 0 || size+len(lines[i])+1 <= historyTrimBytes/2); i-- {
+		keep++
+		size += len(lines[i]) + 1
+	}
+	lines = lines[len(lines)-keep:]
 	return state.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'))
 }
 
@@ -171,7 +215,7 @@ func readLines(path string) ([][]byte, error) {
 	return out, sc.Err()
 }
 
-// History returns up to limit past records, newest first. Lines that do not
+// History returns up to limit (at most HistoryKeep) past records, newest first. Lines that do not
 // parse are skipped: the log is informational, the record is authoritative.
 func History(dir string, limit int) ([]Record, error) {
 	lines, err := readLines(filepath.Join(dir, HistoryFile))
@@ -181,8 +225,11 @@ func History(dir string, limit int) ([]Record, error) {
 	if err != nil {
 		return nil, &state.CorruptError{Path: filepath.Join(dir, HistoryFile), Err: err}
 	}
+	if limit <= 0 || limit > HistoryKeep {
+		limit = HistoryKeep
+	}
 	var out []Record
-	for i := len(lines) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+	for i := len(lines) - 1; i >= 0 && len(out) < limit; i-- {
 		var r Record
 		if json.Unmarshal(lines[i], &r) == nil {
 			out = append(out, r)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,4 +61,32 @@ func TestHistoryIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, h, HistoryKeep)
 	require.Equal(t, int64(HistoryKeep+4), h[0].DurationMS)
+}
+
+func TestHistoryFileIsTrimmedPastThreshold(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("x", 8*1024)
+	n := historyTrimBytes/len(big) + HistoryKeep/2
+	for i := 0; i < n; i++ {
+		require.NoError(t, appendHistory(dir, &Record{Status: Failed, Error: big, DurationMS: int64(i)}))
+	}
+	lines, err := readLines(filepath.Join(dir, HistoryFile))
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(lines), HistoryKeep+historyTrimBytes/len(big))
+	st, err := os.Stat(filepath.Join(dir, HistoryFile))
+	require.NoError(t, err)
+	require.LessOrEqual(t, st.Size(), int64(historyTrimBytes+len(big)+1024))
+	h, err := History(dir, 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(n-1), h[0].DurationMS, "newest kept")
+}
+
+func TestAppendAfterTornLineKeepsNewRecord(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(`{"status":"succ`), 0o600))
+	require.NoError(t, appendHistory(dir, &Record{Status: PushFailed}))
+	h, err := History(dir, 5)
+	require.NoError(t, err)
+	require.Len(t, h, 1)
+	require.Equal(t, PushFailed, h[0].Status)
 }
