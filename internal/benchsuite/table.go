@@ -89,9 +89,35 @@ var Targets = map[string]struct {
 	"x-vs-raw": {1.1, "<= 1.10"},
 }
 
+// Pairs are benchmarks that report plain ns/op side by side (the thing and
+// its baseline); the table shows their quotient as a ratio.
+var Pairs = []struct{ Package, Bench, Base, Unit string }{
+	{"pkg/metrics", "WriteFileAtomic", "WriteFilePlain", "atomic/plain"},
+	{"pkg/userhooks", "RunHook", "ExecDirect", "hook/exec"},
+}
+
+// Derive adds the Pairs' ratios to ms.
+func Derive(ms []Metric) []Metric {
+	nsop := map[string]float64{}
+	for _, m := range ms {
+		if m.Unit == "ns/op" {
+			nsop[m.Package+" "+m.Bench] = m.Value
+		}
+	}
+	for _, p := range Pairs {
+		a, okA := nsop[p.Package+" "+p.Bench]
+		b, okB := nsop[p.Package+" "+p.Base]
+		if okA && okB && b > 0 {
+			ms = append(ms, Metric{Package: p.Package, Bench: p.Bench, Unit: p.Unit, Value: a / b})
+		}
+	}
+	return ms
+}
+
 // Render prints the ratios as a table (then, with all, every other metric
 // too), sorted by package and benchmark.
 func Render(w io.Writer, ms []Metric, all bool) {
+	ms = Derive(ms)
 	sort.SliceStable(ms, func(i, j int) bool {
 		if ms[i].Package != ms[j].Package {
 			return ms[i].Package < ms[j].Package

@@ -17,6 +17,9 @@ ok  	github.com/nixdots/nixdots/pkg/chezmoisync	12.3s
 pkg: github.com/nixdots/nixdots/pkg/rebuildsmart
 BenchmarkParallelUpstreamDotfiles-2   	      50	  80000000 ns/op	         1.63 sequential/parallel
 BenchmarkBroken-2 garbage
+pkg: github.com/nixdots/nixdots/pkg/metrics
+BenchmarkWriteFileAtomic-2   	     100	   1500000 ns/op
+BenchmarkWriteFilePlain-2    	     100	   1000000 ns/op
 `
 
 func TestParseAndRender(t *testing.T) {
@@ -24,7 +27,7 @@ func TestParseAndRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 10 {
+	if len(ms) != 12 {
 		t.Fatalf("got %d metrics: %+v", len(ms), ms)
 	}
 	if ms[1].Package != "pkg/chezmoisync" || ms[1].Bench != "NoOpSync/source-path" || ms[1].Unit != "x-vs-raw" || ms[1].Value != 1.04 {
@@ -33,7 +36,7 @@ func TestParseAndRender(t *testing.T) {
 	var b bytes.Buffer
 	Render(&b, ms, true)
 	out := b.String()
-	for _, want := range []string{"x-vs-raw", "1.04", "<= 1.10 met", "1.21", "<= 1.10 MISSED", "sequential/parallel", "1.63", "subprocs"} {
+	for _, want := range []string{"x-vs-raw", "1.04", "<= 1.10 met", "1.21", "<= 1.10 MISSED", "sequential/parallel", "1.63", "subprocs", "atomic/plain", "1.50"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}

@@ -25,7 +25,8 @@ func BenchmarkNoOpSync(b *testing.B) {
 	}
 	remote := testharness.NewRemote(b, files)
 	for _, mode := range []string{
-		"source-path", // source directory from `chezmoi source-path`
+		"default",     // no chezmoi config file: chezmoi's default source directory, no source-path call
+		"source-path", // a chezmoi config file exists: the source directory comes from `chezmoi source-path`
 		"source-dir",  // sourceDir configured (the NixOS module sets it)
 		"state-tmpfs", // source-dir, and the state directory on tmpfs: what the record's fsyncs cost
 	} {
@@ -33,6 +34,8 @@ func BenchmarkNoOpSync(b *testing.B) {
 			h := newHost(b, remote, "bench-"+mode)
 			var args []string
 			switch mode {
+			case "source-path":
+				h.WriteHome(".config/chezmoi/chezmoi.toml", "[data]\n  bench = true\n")
 			case "source-dir":
 				args = []string{"--source-dir", h.SourceDir()}
 			case "state-tmpfs":

@@ -194,6 +194,9 @@ func (s *syncer) source(ctx context.Context) error {
 	t := time.Now()
 	dir := s.cm.Source // the configured directory, set before any goroutine started
 	if dir == "" {
+		dir, _ = chezmoi.DefaultSourceDir(s.app.Getenv) // chezmoi has no config file: its default
+	}
+	if dir == "" {
 		p, err := s.cm.SourcePath(ctx)
 		if err != nil {
 			return fmt.Errorf("cannot ask chezmoi for its source directory (set --source-dir): %w", err)
@@ -249,7 +252,7 @@ func (s *syncer) guessSource() string {
 		return s.cm.Source
 	}
 	if d := s.app.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "chezmoi")
+		return filepath.Join(d, "chezmoi") // a guess even with a config file; checked later
 	}
 	if h := s.app.Getenv("HOME"); h != "" {
 		return filepath.Join(h, ".local", "share", "chezmoi")

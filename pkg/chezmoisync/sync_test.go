@@ -275,10 +275,21 @@ func TestNoOpSync(t *testing.T) {
 	require.Equal(t, head, rec.BeforeLocal)
 	require.Equal(t, head, rec.AfterLocal)
 	n := strings.Count(r.Stderr, "\n+ ") + boolInt(strings.HasPrefix(r.Stderr, "+ "))
-	// source-path, chezmoi status, conflict check, fetch, incoming check.
-	require.Equal(t, 5, n, "subprocesses on the no-op path:\n%s", r.Stderr)
+	// chezmoi status, conflict check, fetch, incoming check; no
+	// `chezmoi source-path`, since chezmoi has no config file here.
+	require.Equal(t, 4, n, "subprocesses on the no-op path:\n%s", r.Stderr)
+	require.NotContains(t, r.Stderr, "source-path")
 	require.NotContains(t, r.Stderr, " apply")
 	require.NotContains(t, r.Stderr, " push")
+
+	// With a chezmoi config file (which may move the source directory),
+	// chezmoi is asked where its source is: one more subprocess.
+	a.WriteHome(".config/chezmoi/chezmoi.toml", "[data]\n  email = \"alpha@example.test\"\n")
+	r = mustSync(t, a, "--verbose")
+	require.Contains(t, r.Stderr, "source-path")
+	n = strings.Count(r.Stderr, "\n+ ") + boolInt(strings.HasPrefix(r.Stderr, "+ "))
+	require.Equal(t, 5, n, "subprocesses on the no-op path with a chezmoi config:\n%s", r.Stderr)
+	require.Equal(t, ops, opCount(t, a), "a no-op sync created a jj operation")
 
 	// --json: stdout is exactly the record; the human lines go to stderr.
 	r = mustSync(t, a, "--json")

@@ -35,7 +35,8 @@ type Location struct {
 }
 
 // Resolve fills in the defaults: the host name, and the source directory
-// from `chezmoi source-path` when not given.
+// (chezmoi's default when it has no config file, else `chezmoi source-path`)
+// when not given.
 func (f *SyncFlags) Resolve(ctx context.Context, app *cli.App) (Location, error) {
 	loc := Location{SourceDir: f.SourceDir, Remote: f.Remote, Branch: f.Branch, Host: f.Hostname}
 	if loc.Host == "" {
@@ -43,6 +44,9 @@ func (f *SyncFlags) Resolve(ctx context.Context, app *cli.App) (Location, error)
 	}
 	if loc.Remote == "" || loc.Branch == "" {
 		return loc, exitcode.UsageError(fmt.Errorf("--remote and --branch must not be empty"))
+	}
+	if loc.SourceDir == "" {
+		loc.SourceDir, _ = chezmoi.DefaultSourceDir(app.Getenv) // no chezmoi config file: its default
 	}
 	if loc.SourceDir == "" {
 		q := &chezmoi.Client{Runner: app.Exec, Timeout: 20 * time.Second}

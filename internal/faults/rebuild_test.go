@@ -1,0 +1,172 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/internal/fakes/testflake"
+	"github.com/nixdots/nixdots/internal/soak"
+	"github.com/nixdots/nixdots/pkg/history"
+	"github.com/nixdots/nixdots/pkg/nixsys"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/testharness"
+)
+
+// rebuildWorld: a nix-config flake repository (git) with its remote, and a
+// fake system root, as pkg/rebuildsmart's tests build it.
+type rebuildWorld struct {
+	h          *testharness.Host
+	root, repo string
+}
+
+func newRebuildWorld(t *testing.T) *rebuildWorld {
+	t.Helper()
+	testharness.Require(t, "git", "nix")
+	h := testharness.NewHost(t, "alpha").WithBinaries()
+	w := &rebuildWorld{h: h, root: filepath.Join(h.Root, "sysroot"), repo: filepath.Join(h.Root, "nix-config")}
+	must(t, os.MkdirAll(w.root, 0o755))
+	h.Setenv(nixsys.RootEnv, w.root)
+	h.Setenv("NIX_CONFIG", testflake.NixConfig)
+	remote := filepath.Join(h.Root, "remote", "nix-config.git")
+	h.Run("", "git", "init", "--quiet", "--bare", "--initial-branch=main", remote)
+	seed := filepath.Join(h.Root, "seed")
+	h.Run("", "git", "clone", "--quiet", remote, seed)
+	must(t, testflake.Write(seed, nil))
+	h.Run(seed, "git", "add", ".")
+	h.Run(seed, "git", "commit", "--quiet", "-m", "init")
+	h.Run(seed, "git", "push", "--quiet", "origin", "HEAD:main")
+	h.Run("", "git", "clone", "--quiet", remote, w.repo)
+	return w
+}
+
+// calls counts the fake tools' recorded invocations of tool.
+func (w *rebuildWorld) calls(tool string) int {
+	data, _ := os.ReadFile(filepath.Join(w.root, "fake-calls.jsonl"))
+	n := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		var c struct {
+			Tool string `json:"tool"`
+		}
+		if json.Unmarshal([]byte(l), &c) == nil && c.Tool == tool {
+			n++
+		}
+	}
+	return n
+}
+
+// survivors lists live processes started for this test (their environment
+// names our system root): after the run is gone there must be none.
+func (w *rebuildWorld) survivors() []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	needle := []byte(nixsys.RootEnv + "=" + w.root + "\x00")
+	for _, p := range procs {
+		env, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(env, needle) {
+			continue
+		}
+		pid := filepath.Base(filepath.Dir(p))
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+		if n, _ := strconv.Atoi(pid); n == os.Getpid() {
+			continue
+		}
+		out = append(out, pid+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return out
+}
+
+// TestSIGTERMDuringSwitch: systemctl stop (SIGTERM) while rebuild-smart is
+// in its rebuild/switch phase (the fake nh is building and about to
+// activate). rebuild-smart must stop promptly with exit 130, take its
+// children with it (nothing activates behind its back later), release the
+// lock, leave the repository and the system as they were, keep the
+// history readable, and the next rebuild must work.
+func TestSIGTERMDuringSwitch(t *testing.T) {
+	w := newRebuildWorld(t)
+	h := w.h
+	// Something to switch to: a new host configuration.
+	must(t, os.WriteFile(filepath.Join(w.repo, "hosts", "alpha.conf"), []byte("v2\n"), 0o644))
+	h.Run(w.repo, "git", "commit", "--quiet", "-am", "v2")
+	repoBefore, err := soak.HashTree(w.repo, nil)
+	must(t, err)
+	sysSkip := func(rel string) bool { return rel == "fake-calls.jsonl" }
+	sysBefore, err := soak.HashTree(w.root, sysSkip)
+	must(t, err)
+
+	h.Setenv("FAKE_NH_DELAY", "30s")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := h.Command(ctx, w.repo, "rebuild-smart", "--skip-dotfiles", "--offline")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(90 * time.Second)
+	for w.calls("nh") == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("rebuild-smart ended (%v) before the switch phase:\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("the switch phase never started:\n%s", out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	sent := time.Now()
+	must(t, cmd.Process.Signal(syscall.SIGTERM)) // the main process only, as systemd's first signal
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("rebuild-smart did not stop within 15 s of SIGTERM:\n%s", out.String())
+	}
+	stopped := time.Since(sent)
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d after SIGTERM, want 130:\n%s", code, out.String())
+	}
+	noPanic(t, out.String())
+	t.Logf("stopped %s after SIGTERM; last line: %s", stopped.Round(time.Millisecond), lastLine(out.String()))
+
+	// Nothing may go on behind its back.
+	time.Sleep(time.Second)
+	if s := w.survivors(); len(s) > 0 {
+		t.Fatalf("processes left running after rebuild-smart exited: %v", s)
+	}
+	sysAfter, _ := soak.HashTree(w.root, sysSkip)
+	if d := soak.Diff(sysBefore, sysAfter); len(d) > 0 {
+		t.Fatalf("the system changed although the switch was interrupted: %v", d)
+	}
+	repoAfter, _ := soak.HashTree(w.repo, nil)
+	if d := soak.Diff(repoBefore, repoAfter); len(d) > 0 {
+		for _, p := range d {
+			if p[1:] != ".git" && !strings.HasPrefix(p[1:], ".git/") {
+				t.Fatalf("the repository changed: %v", d)
+			}
+		}
+		t.Logf("note: git metadata touched (no working-tree change): %v", d)
+	}
+	if busy, holder, err := state.Busy(h.StateDir(), state.RebuildLock); err != nil || busy {
+		t.Fatalf("the rebuild lock is still held: %v %+v", err, holder)
+	}
+	if _, err := history.Load(h.StateDir()); err != nil && !os.IsNotExist(err) {
+		t.Fatalf("history unreadable after the interrupt: %v", err)
+	}
+
+	h.Setenv("FAKE_NH_DELAY", "")
+	r := h.Exec(w.repo, "rebuild-smart", "--skip-dotfiles", "--offline")
+	if r.Code != 0 {
+		t.Fatalf("the next rebuild failed:\n%s", r)
+	}
+	cur, err := os.Readlink(filepath.Join(w.root, "run", "current-system"))
+	if err != nil || !strings.Contains(cur, "nixos-system-alpha") {
+		t.Fatalf("the next rebuild did not switch: %q %v", cur, err)
+	}
+}

@@ -1,0 +1,263 @@
+package faults
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/testharness"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testharness.CleanupBinaries()
+	os.Exit(code)
+}
+
+// world: a remote, host alpha (synced once: jj initialised) with wrappers
+// for jj and chezmoi on PATH, and beta, another host.
+type world struct {
+	remote      string
+	alpha, beta *testharness.Host
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	testharness.RequireSync(t)
+	w := &world{remote: testharness.NewRemote(t, testharness.DefaultDotfiles())}
+	w.alpha = testharness.NewHost(t, "alpha").WithBinaries()
+	w.alpha.CloneDotfiles(w.remote)
+	installWrappers(t, w.alpha, "jj", "chezmoi")
+	if r := w.alpha.Exec("", "chezmoi-sync"); r.Code != 0 {
+		t.Fatalf("first sync: %s", r)
+	}
+	w.beta = testharness.NewHost(t, "beta").WithBinaries()
+	w.beta.CloneDotfiles(w.remote)
+	return w
+}
+
+const (
+	localEdit    = "export LOCAL_EDIT=kept\n" // alpha's edit that must never be lost
+	incomingEdit = "[alias]\n\tst = status\n" // beta's edit that must arrive
+)
+
+// incoming makes beta publish an edit of .gitconfig, so alpha's next sync
+// has something to fetch, rebase onto and apply.
+func (w *world) incoming(t *testing.T) {
+	t.Helper()
+	w.beta.WriteHome(".gitconfig", w.beta.ReadHome(".gitconfig")+incomingEdit)
+	if r := w.beta.Exec("", "chezmoi-sync"); r.Code != 0 {
+		t.Fatalf("beta: %s", r)
+	}
+}
+
+// recovered runs a normal sync after the fault and checks the promises:
+// it is not blocked by a stale lock, it succeeds, the state is readable,
+// alpha's edit is in the remote, beta's (when made) in alpha's home, the
+// repository is healthy for jj and HOME matches the source state.
+func (w *world) recovered(t *testing.T, withIncoming bool) {
+	t.Helper()
+	h := w.alpha
+	if busy, holder, err := state.Busy(h.StateDir(), state.SyncLock); err != nil || busy {
+		t.Fatalf("the lock is still held after the kill: %v %+v", err, holder)
+	}
+	start := time.Now()
+	r := h.Exec("", "chezmoi-sync")
+	if r.Code == exitcode.Locked {
+		t.Fatalf("a stale lock blocks the next run:\n%s", r)
+	}
+	if r.Code != 0 {
+		t.Fatalf("the run after the fault failed (exit %d):\n%s\n%s", r.Code, r, diag(h))
+	}
+	t.Logf("recovery run: %s, %s", time.Since(start).Round(time.Millisecond), lastLine(r.Stdout))
+	rec, err := syncstate.Load(h.StateDir())
+	if err != nil || rec.Status != syncstate.Success {
+		t.Fatalf("state after recovery: %+v %v", rec, err)
+	}
+	if got := testharness.RemoteFile(t, w.remote, "main", "dot_bashrc"); !strings.Contains(got, localEdit) {
+		t.Fatalf("alpha's edit is not in the remote:\n%s\n%s", got, diag(h))
+	}
+	if withIncoming && !strings.Contains(h.ReadHome(".gitconfig"), incomingEdit) {
+		t.Fatalf("beta's edit did not reach alpha's home:\n%s", h.ReadHome(".gitconfig"))
+	}
+	src := h.SourceDir()
+	for _, c := range [][]string{{"status"}, {"op", "log", "-n", "3"}, {"log", "-r", "::@", "-n", "5"}} {
+		if res := h.Exec(src, "jj", c...); res.Code != 0 {
+			t.Fatalf("jj %v fails after the fault: %s", c, res)
+		}
+	}
+	if out := h.Run(src, "jj", "log", "--no-graph", "-r", "conflicts()", "-T", `commit_id ++ "\n"`); out != "" {
+		t.Fatalf("conflicted commits after recovery: %s", out)
+	}
+	if out := h.Run(src, "jj", "bookmark", "list", "--all-remotes"); strings.Contains(out, "conflict") || strings.Contains(out, "??") {
+		t.Fatalf("conflicted bookmarks after recovery:\n%s", out)
+	}
+	if res := h.Exec("", "chezmoi", "verify"); res.Code != 0 {
+		t.Fatalf("HOME does not match the source state after recovery:\n%s", h.Exec("", "chezmoi", "status").Stdout)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(h.StateDir(), ".*.tmp-*")); len(tmps) > 0 {
+		t.Logf("note: temporary files left in the state directory by the killed run: %v", tmps)
+	}
+}
+
+func diag(h *testharness.Host) string {
+	r := h.Exec(h.SourceDir(), "jj", "--ignore-working-copy", "log", "-r", "all()", "-n", "12")
+	return "jj log:\n" + r.Stdout + r.Stderr
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestKillNine: SIGKILL at each point of a sync, then a normal run.
+func TestKillNine(t *testing.T) {
+	points := []struct {
+		name     string
+		fault    fault
+		incoming bool
+		knownBug string // reported in docs/proof.md; skipped unless NIXDOTS_PROOF_KNOWN_BUGS is set
+	}{
+		{"after-re-add", fault{"chezmoi", " re-add ", "after"}, false, ""},
+		{"after-commit", fault{"jj", " commit ", "after"}, false, ""},
+		{"before-fetch", fault{"jj", " git fetch ", "before"}, true, ""},
+		{"during-fetch", fault{"jj", " git fetch ", "during"}, true, ""},
+		{"during-rebase", fault{"jj", " rebase ", "during"}, true,
+			"SIGKILL inside jj rebase: the next sync imports the moved git HEAD, snapshots the old files as a change and pushes a revert of the incoming commits (fails about 2 runs in 3)"},
+		{"after-rebase", fault{"jj", " rebase ", "after"}, true, ""},
+		{"during-push", fault{"jj", " git push ", "during"}, false, ""},
+		{"after-push", fault{"jj", " git push ", "after"}, true, ""},
+		{"during-apply", fault{"chezmoi", " apply ", "during"}, true, ""},
+	}
+	for _, p := range points {
+		t.Run(p.name, func(t *testing.T) {
+			if p.knownBug != "" && os.Getenv("NIXDOTS_PROOF_KNOWN_BUGS") == "" {
+				t.Skip("known bug, reported (NIXDOTS_PROOF_KNOWN_BUGS=1 runs it): " + p.knownBug)
+			}
+			t.Parallel()
+			w := newWorld(t)
+			if p.incoming {
+				w.incoming(t)
+			}
+			w.alpha.WriteHome(".bashrc", w.alpha.ReadHome(".bashrc")+localEdit)
+			a := startFaulty(t, w.alpha, p.fault, "chezmoi-sync")
+			pid := a.waitReached(t)
+			if p.fault.When == "during" {
+				time.Sleep(time.Duration(5+time.Now().UnixNano()%20) * time.Millisecond)
+			}
+			a.kill9(t, pid)
+			w.recovered(t, p.incoming)
+		})
+	}
+}
+
+// TestKillDuringStateWrite stops chezmoi-sync inside the write of its
+// record: the temporary file is written and the rename that publishes it
+// is held back (strace delays that one system call), then SIGKILL. The
+// previous record must still be readable, and the next run must succeed.
+// Without strace the kill is aimed at random moments right after the last
+// subprocess (statistical; the test says how many kills landed inside).
+func TestKillDuringStateWrite(t *testing.T) {
+	w := newWorld(t)
+	h := w.alpha
+	prev, err := syncstate.Load(h.StateDir())
+	must(t, err)
+	h.WriteHome(".bashrc", h.ReadHome(".bashrc")+localEdit)
+	record := filepath.Join(h.StateDir(), syncstate.RecordFile)
+	strace, err := testharness.Look("strace")
+	if err != nil {
+		strace = "/usr/bin/strace"
+	}
+	if _, err := os.Stat(strace); err != nil {
+		t.Skip("strace not installed: the precise state-write kill needs it")
+	}
+	// -P limits the delay to system calls touching the record's path.
+	a := startFaulty(t, h, fault{}, strace, "-f", "-qq", "-o", "/dev/null",
+		"-e", "trace=rename,renameat,renameat2", "-e", "inject=rename,renameat,renameat2:delay_enter=60000000",
+		"-P", record, "chezmoi-sync")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		tmps, _ := filepath.Glob(filepath.Join(h.StateDir(), "."+syncstate.RecordFile+".tmp-*"))
+		if len(tmps) > 0 {
+			if st, err := os.Stat(tmps[0]); err == nil && st.Size() > 0 {
+				break
+			}
+		}
+		select {
+		case err := <-a.done:
+			t.Fatalf("the run ended (%v) before its state write was held:\n%s", err, a.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no state write seen:\n%s", a.out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the rename is now being delayed
+	_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
+	<-a.done
+	got, err := syncstate.Load(h.StateDir())
+	if err != nil {
+		t.Fatalf("the record is unreadable after a kill inside its write: %v", err)
+	}
+	if !got.Start.Equal(prev.Start) {
+		t.Fatalf("the record changed although its rename never happened: %+v", got)
+	}
+	// The sync's work (commit and push) was done before the state write.
+	if r := testharness.RemoteFile(t, w.remote, "main", "dot_bashrc"); !strings.Contains(r, localEdit) {
+		t.Fatalf("the edit was not pushed before the state write:\n%s", r)
+	}
+	w.recovered(t, false)
+}
+
+// TestRemoteDisappearsMidRun: the remote vanishes after the fetch (moved
+// away while the sync runs). The push fails: state push-failed, exit 0
+// (4 with --exit-code), the commit kept locally; with the remote back the
+// next run pushes it.
+func TestRemoteDisappearsMidRun(t *testing.T) {
+	for _, exitCodeFlag := range []bool{false, true} {
+		name := "default"
+		if exitCodeFlag {
+			name = "exit-code"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.incoming(t)
+			h := w.alpha
+			h.WriteHome(".bashrc", h.ReadHome(".bashrc")+localEdit)
+			var args []string
+			want := 0
+			if exitCodeFlag {
+				args, want = []string{"--exit-code"}, exitcode.Offline
+			}
+			a := startFaulty(t, h, fault{"jj", " git fetch ", "after"}, "chezmoi-sync", args...)
+			a.waitReached(t)
+			gone := w.remote + ".gone"
+			must(t, os.Rename(w.remote, gone))
+			code := a.proceed(t)
+			if code != want {
+				t.Fatalf("exit %d, want %d:\n%s", code, want, a.out)
+			}
+			rec, err := syncstate.Load(h.StateDir())
+			if err != nil || rec.Status != syncstate.PushFailed || rec.PendingPush == 0 {
+				t.Fatalf("state: %+v %v\n%s", rec, err, a.out)
+			}
+			if !strings.Contains(h.ReadSource("dot_bashrc"), localEdit) {
+				t.Fatal("the edit is not in the source directory any more")
+			}
+			pending := h.Run(h.SourceDir(), "jj", "--ignore-working-copy", "log", "--no-graph", "-r", "main@origin..@ ~ empty()", "-T", `description.first_line() ++ "\n"`)
+			if !strings.Contains(pending, "sync dotfiles") {
+				t.Fatalf("no local commit waiting to be pushed: %q", pending)
+			}
+			must(t, os.Rename(gone, w.remote))
+			w.recovered(t, true)
+		})
+	}
+}

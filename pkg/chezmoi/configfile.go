@@ -1,0 +1,58 @@
+package chezmoi
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// HasConfigFile reports whether chezmoi would read a config file: any
+// chezmoi.* in $XDG_CONFIG_HOME/chezmoi (default ~/.config/chezmoi) or in
+// one of $XDG_CONFIG_DIRS/chezmoi (default /etc/xdg/chezmoi). Without one,
+// chezmoi's source directory is its default, $XDG_DATA_HOME/chezmoi
+// (~/.local/share/chezmoi), and asking `chezmoi source-path` — a process on
+// every sync's no-op path — can be skipped.
+func HasConfigFile(getenv func(string) string) bool {
+	var dirs []string
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		dirs = append(dirs, d)
+	} else if h := getenv("HOME"); h != "" {
+		dirs = append(dirs, filepath.Join(h, ".config"))
+	} else {
+		return true // cannot tell: ask chezmoi
+	}
+	sys := getenv("XDG_CONFIG_DIRS")
+	if sys == "" {
+		sys = "/etc/xdg"
+	}
+	dirs = append(dirs, strings.Split(sys, ":")...)
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(d, "chezmoi", "chezmoi.*"))
+		if err != nil || len(matches) > 0 {
+			return true
+		}
+		if _, err := os.Stat(filepath.Join(d, "chezmoi")); err != nil && !os.IsNotExist(err) {
+			return true // unreadable: let chezmoi decide
+		}
+	}
+	return false
+}
+
+// DefaultSourceDir is chezmoi's source directory when it has no config
+// file: $XDG_DATA_HOME/chezmoi, else ~/.local/share/chezmoi. ok is false
+// when a config file exists (ask `chezmoi source-path`) or HOME is unknown.
+func DefaultSourceDir(getenv func(string) string) (dir string, ok bool) {
+	if HasConfigFile(getenv) {
+		return "", false
+	}
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "chezmoi"), true
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "chezmoi"), true
+	}
+	return "", false
+}
