@@ -107,6 +107,7 @@ type sweepCase struct {
 	code           int
 	why            string   // where the exit code is documented
 	stderr         string   // a substring the one-line error must hold
+	stdout         string   // a substring stdout must hold (cases that exit 0)
 	mayChange      []string // paths relative to the host root the run may change
 	// recordsFailure: the run got past argument parsing and, as designed,
 	// records the failed attempt (last-sync.json, last-sync-status,
@@ -161,6 +162,9 @@ func (w *world) run(t *testing.T, c sweepCase) {
 	}
 	if c.stderr != "" && !strings.Contains(r.Stderr, c.stderr) {
 		t.Fatalf("%s %q: stderr does not mention %q:\n%s", c.bin, c.args, c.stderr, r.Stderr)
+	}
+	if c.stdout != "" && !strings.Contains(r.Stdout, c.stdout) {
+		t.Fatalf("%s %q: stdout does not mention %q:\n%s", c.bin, c.args, c.stdout, r.Stdout)
 	}
 	var changed []string
 	for _, d := range soak.Diff(hostBefore, hostAfter) {
@@ -278,7 +282,9 @@ func specificCases(w *world) []sweepCase {
 			setup: func(w *world) { w.stateFile("last-sync.json", `{"status": "succ`) }, cleanup: rmState("last-sync.json"), stderr: "last-sync.json"},
 		{name: "chezmoi-status/binary-state", bin: "chezmoi-status", code: 0, why: "shown, with a warning",
 			setup: func(w *world) { w.stateFile("last-sync.json", "\x00\x01\xff") }, cleanup: rmState("last-sync.json"), stderr: "last-sync.json"},
+		{name: "chezmoi-status/source-not-a-repo", bin: "chezmoi-status", args: []string{"--source-dir", notRepo}, code: 0, why: "docs/chezmoi-status.md: works before jj is initialised and says so", stdout: "not initialised"},
 		// chezmoi-show-conflicts
+		{name: "chezmoi-show-conflicts/source-not-a-repo", bin: "chezmoi-show-conflicts", args: []string{"--source-dir", notRepo}, code: 0, why: "docs/chezmoi-show-conflicts.md: 0 no conflicts (jj not initialised)", stderr: "not initialised"},
 		{name: "chezmoi-show-conflicts/source-missing", bin: "chezmoi-show-conflicts", args: []string{"--source-dir", missing}, code: 2, why: "docs/chezmoi-show-conflicts.md: 2 an error", stderr: "does not exist"},
 		{name: "chezmoi-show-conflicts/null-without-files", bin: "chezmoi-show-conflicts", args: []string{"-z", "--json"}, code: 2, why: "usage error"},
 		// rebuild-smart

@@ -1,0 +1,48 @@
+package soak
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestResolveKeepsEverySide: the soak's simulated user resolves a jj
+// conflict (jj 0.46's default "diff" markers) by keeping every token of
+// every side; the soak's "no edit lost" check depends on it.
+func TestResolveKeepsEverySide(t *testing.T) {
+	names := []string{"host0", "host1"}
+	conflicted := RenderHot([]string{"tok-r1-host0-1"}) + `<<<<<<< conflict 1 of 1
+%%%%%%% diff from: abc "base" (parents of rebased revision)
+\\\\\\\        to: def "mine" (rebased revision)
++tok-r2-host1-2
+-tok-r0-host1-0
++++++++ ghi "theirs" (rebase destination)
+tok-r2-host0-3
+>>>>>>> conflict 1 of 1 ends
+`
+	got, err := Resolve(HotFile, names, conflicted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RenderHot([]string{"tok-r1-host0-1", "tok-r2-host1-2", "tok-r0-host1-0", "tok-r2-host0-3"})
+	if got != want {
+		t.Fatalf("hot.conf resolved to\n%s\nwant\n%s", got, want)
+	}
+	shared := strings.Replace(RenderShared(names, map[string][]string{"host0": {"tok-r1-host0-1"}}), "[end host1]", "<<<<<<<\n+tok-r3-host1-4\n>>>>>>>\n[end host1]", 1)
+	got, err = Resolve(SharedFile, names, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := RenderShared(names, map[string][]string{"host0": {"tok-r1-host0-1"}, "host1": {"tok-r3-host1-4"}}); got != want {
+		t.Fatalf("shared.conf resolved to\n%s\nwant\n%s", got, want)
+	}
+	if _, err := Resolve(".bashrc", names, "x"); err == nil {
+		t.Fatal("Resolve accepted a file it has no rule for")
+	}
+	if got := Tokens("a tok-r1-host0-1 b tok-r1-host0-1 tok-r12-host7-30"); !reflect.DeepEqual(got, []string{"tok-r1-host0-1", "tok-r12-host7-30"}) {
+		t.Fatalf("Tokens = %v", got)
+	}
+	if SourcePath(".config/fleet/hot.conf") != "dot_config/fleet/hot.conf" || homeRel("dot_config/fleet/hot.conf") != ".config/fleet/hot.conf" {
+		t.Fatal("source/home path mapping")
+	}
+}
