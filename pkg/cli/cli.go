@@ -203,6 +203,7 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	defer stop()
 
 	streams := ui.New(env.Stdout, env.Stderr, ui.Options{NoColor: g.NoColor, JSON: g.JSON, Getenv: getenv})
+	streams.Prefix = spec.Name
 	// Children learn that a suite binary started them, so the git hooks in
 	// hooks/ never start a second sync from inside this run's own fetch.
 	x := &runner.Exec{Env: runner.MergeEnv(env.Environ, []string{"NIXDOTS_RUNNING=" + spec.Name})}

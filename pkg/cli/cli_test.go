@@ -243,3 +243,13 @@ func TestChildrenSeeRunningMarker(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "tool", res.Out())
 }
+
+// A config value of the wrong type is reported with the file and key.
+func TestConfigValueOfWrongTypeNamesFileAndKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(p, []byte(`{"chezmoiSync": {"autoPush": "yes"}}`), 0o600))
+	code, _, errOut, cmd := run(t, nil, "--config", p)
+	require.Equal(t, exitcode.Usage, code)
+	require.Contains(t, errOut, p+": chezmoiSync.autoPush must be true or false, not \"yes\"")
+	require.False(t, cmd.ran)
+}

@@ -16,8 +16,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/nixdots/nixdots/pkg/exitcode"
@@ -258,9 +260,62 @@ func (f *File) Resolver(section string, getenv func(string) string) kong.Resolve
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, exitcode.UsageError(fmt.Errorf("config file %s: %s.%s: %w", f.Path, section, key, err))
 		}
+		if err := checkType(flag.Value.Target, v); err != nil {
+			return nil, exitcode.UsageError(fmt.Errorf("config file %s: %s.%s %w", f.Path, section, key, err))
+		}
 		if n, ok := v.(float64); ok && n == float64(int64(n)) {
 			return fmt.Sprint(int64(n)), nil
 		}
 		return v, nil
 	})
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// checkType rejects a config value of the wrong JSON type here, so the
+// error names the file and key instead of kong's flag name.
+func checkType(target reflect.Value, v any) error {
+	if !target.IsValid() {
+		return nil
+	}
+	switch {
+	case target.Type() == durationType:
+		str, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("must be a duration string such as \"90s\" or \"1h\", not %s", jsonKind(v))
+		}
+		if _, err := time.ParseDuration(str); err != nil {
+			return fmt.Errorf("is not a duration: %q", str)
+		}
+	case target.Kind() == reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("must be true or false, not %s", jsonKind(v))
+		}
+	case target.Kind() == reflect.String:
+		if _, ok := v.(string); !ok {
+			return fmt.Errorf("must be a string, not %s", jsonKind(v))
+		}
+	case target.Kind() >= reflect.Int && target.Kind() <= reflect.Uint64:
+		if n, ok := v.(float64); !ok || n != float64(int64(n)) {
+			return fmt.Errorf("must be a whole number, not %s", jsonKind(v))
+		}
+	}
+	return nil
+}
+
+func jsonKind(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return fmt.Sprint(v)
+	case float64:
+		return fmt.Sprint(v)
+	case string:
+		return fmt.Sprintf("%q", v)
+	case []any:
+		return "a list"
+	default:
+		return "an object"
+	}
 }

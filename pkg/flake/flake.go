@@ -134,7 +134,9 @@ func ParseLock(data []byte) (*Lock, error) {
 			in.Type, _ = n.Locked["type"].(string)
 			in.Rev, _ = n.Locked["rev"].(string)
 			in.NarHash, _ = n.Locked["narHash"].(string)
-			if f, ok := n.Locked["lastModified"].(float64); ok {
+			// Only times JSON can carry back out (years 0-9999); nix never
+			// writes others, and a garbled value must not break --json.
+			if f, ok := n.Locked["lastModified"].(float64); ok && f >= minUnix && f <= maxUnix {
 				in.LastModified = time.Unix(int64(f), 0).UTC()
 			}
 			in.URL = describe(n.Locked)
@@ -179,6 +181,12 @@ func Hash(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
+
+// Bounds of lastModified values kept: 0000-01-01 and 9999-12-31 (UTC).
+const (
+	minUnix = -62167219200
+	maxUnix = 253402300799
+)
 
 // Stale returns the inputs whose lastModified is older than olderThan at
 // now, sorted. Follows-inputs and inputs without a date are never stale.

@@ -31,6 +31,7 @@ func FuzzParseLock(f *testing.F) {
 	f.Add([]byte(`{"nodes":{"root":{"inputs":{"a":"missing"}}},"root":"root"}`))
 	f.Add([]byte(`{"nodes":{"r":{"inputs":{"a":"a"}},"a":{"locked":{"lastModified":"soon","rev":5}}},"root":"r"}`))
 	f.Add([]byte(`{"nodes":null,"root":""}`))
+	f.Add([]byte(`{"nodes":{"r":{"inputs":{"a":"a"}},"a":{"locked":{"lastModified":1e15,"rev":"x"}}},"root":"r"}`)) // year > 9999
 	f.Add([]byte("\x00\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := flake.ParseLock(data)

@@ -61,15 +61,50 @@ func Append(dir string, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("history %s: %w", path, err)
 	}
 	defer f.Close()
+	// A crash mid-append leaves a last line without its newline (Load
+	// ignores it); drop that torn line so this entry starts a line of its
+	// own and the file stays loadable.
+	if err := dropTornTail(f); err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
+	}
 	if _, err := f.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("history %s: %w", path, err)
 	}
 	return f.Sync()
+}
+
+// dropTornTail truncates f after its last newline when it does not end
+// with one.
+func dropTornTail(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	const chunk = 4096
+	end := st.Size()
+	buf := make([]byte, chunk)
+	for pos := end; pos > 0; {
+		n := int64(chunk)
+		if pos < n {
+			n = pos
+		}
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if pos+int64(i)+1 == end {
+				return nil // ends with a newline: nothing torn
+			}
+			return f.Truncate(pos + int64(i) + 1)
+		}
+	}
+	return f.Truncate(0) // one torn line and nothing else
 }
 
 // Load returns every entry, oldest first. A missing file yields an error

@@ -46,3 +46,15 @@ func TestTruncatedLastLineIgnoredGarbledLineIsError(t *testing.T) {
 	require.Contains(t, err.Error(), "line 2")
 	require.Contains(t, err.Error(), p)
 }
+
+// After a crash mid-append, the next Append must still leave a readable
+// history that holds the new entry.
+func TestAppendAfterTornLine(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), []byte(`{"generation": 1, "outc`), 0o600))
+	require.NoError(t, Append(dir, Entry{Generation: 2, Outcome: OutcomeSuccess}))
+	es, err := Load(dir)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	require.Equal(t, 2, es[0].Generation)
+}

@@ -185,7 +185,12 @@ func ClassifyRemoteError(stderr string) RemoteErrorKind {
 		return RemoteConflicted
 	case strings.Contains(s, "stale info"), strings.Contains(s, "fetch first"),
 		strings.Contains(s, "non-fast-forward"), strings.Contains(s, "[rejected]"),
-		strings.Contains(s, "unexpectedly moved on the remote"):
+		strings.Contains(s, "unexpectedly moved on the remote"),
+		// Two pushes landing at the same instant: the remote's ref update
+		// lost the race inside git (receive-pack's compare-and-swap), seen
+		// as one of these rather than "stale info". The remote moved, so
+		// it is a push race like the others: fetch, rebase, push again.
+		strings.Contains(s, "incorrect old value provided"), strings.Contains(s, "cannot lock ref"):
 		return RemoteStale
 	case strings.Contains(s, "could not find repository"), strings.Contains(s, "could not read from remote"),
 		strings.Contains(s, "could not resolve host"), strings.Contains(s, "unable to access"),

@@ -89,6 +89,10 @@ func TestClassifyRemoteError(t *testing.T) {
 		{"Warning: No matching remotes for names: upstream\nError: No git remotes to fetch from", RemoteUnknown},
 		{"Error: Non-tracking remote bookmark main@origin exists\nHint: Run `jj bookmark track main@origin`", RemoteNotTracking},
 		{"Error: Won't push commit 0123 since it has conflicts", RemoteConflicted},
+		// Two hosts pushing at the same instant (seen in the fleet soak).
+		{"Changes to push to origin:\n  Move forward bookmark main from 1 to 2\nError: Failed to push some bookmarks\nHint: The following references unexpectedly moved on the remote:\n  refs/heads/main (reason: incorrect old value provided)\n", RemoteStale},
+		{"remote: error: cannot lock ref 'refs/heads/main': is at 1111 but expected 2222\nError: Failed to push some bookmarks", RemoteStale},
+		{"error: failed to push some refs: refs/heads/main (reason: Incorrect Old Value Provided)", RemoteStale},
 		{"Error: something new", RemoteOther},
 	} {
 		if got := ClassifyRemoteError(tc.stderr); got != tc.want {

@@ -138,7 +138,7 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"soon", "-1d", "d", "3x"} {
+	for _, bad := range []string{"soon", "-1d", "d", "3x", "107000d", "1e300d", "NaNd", "Infw", "-Infd"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}

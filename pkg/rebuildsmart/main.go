@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,7 +54,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
 		if num, ok := strings.CutSuffix(s, u.suffix); ok {
 			n, err := strconv.ParseFloat(num, 64)
-			if err != nil || n < 0 {
+			// NaN fails every comparison; the bound keeps the product from
+			// overflowing into a negative duration.
+			if err != nil || !(n >= 0) || n*float64(u.unit) >= math.MaxInt64 {
 				return 0, fmt.Errorf("invalid duration %q (examples: 12h, 7d, 2w)", s)
 			}
 			return time.Duration(n * float64(u.unit)), nil

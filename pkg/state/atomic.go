@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // WriteFile replaces path atomically: a temp file in the same directory is
@@ -60,8 +61,23 @@ func WriteFiles(dir string, perm os.FileMode, files ...File) (err error) {
 		if err = os.Rename(temps[i], filepath.Join(dir, f.Name)); err != nil {
 			return fmt.Errorf("write %s: %w", filepath.Join(dir, f.Name), err)
 		}
+		removeStaleTemps(dir, f.Name)
 	}
 	return syncDir(dir)
+}
+
+// staleTempAge is how old a temp file must be before a later write removes
+// it: far longer than any write takes, so only a killed writer's leftovers go.
+const staleTempAge = 10 * time.Minute
+
+// removeStaleTemps deletes temp files a killed writer of name left behind.
+func removeStaleTemps(dir, name string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+name+".tmp-*"))
+	for _, m := range matches {
+		if st, err := os.Lstat(m); err == nil && time.Since(st.ModTime()) > staleTempAge {
+			_ = os.Remove(m)
+		}
+	}
 }
 
 func writeTemp(dir string, f File, perm os.FileMode) (name string, err error) {

@@ -5,7 +5,11 @@
 package state
 
 import (
+	"errors"
+	"syscall"
+
 	"fmt"
+	"github.com/nixdots/nixdots/pkg/exitcode"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,9 +41,13 @@ func Dir(flag string, getenv func(string) string) string {
 	return filepath.Join(xdg.StateHome, SuiteName)
 }
 
-// Ensure creates dir (and parents) with mode 0700.
+// Ensure creates dir (and parents) with mode 0700. A path that exists but
+// is not a directory is bad input (exit 2), not a failure.
 func Ensure(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() || errors.Is(err, syscall.ENOTDIR) {
+			return exitcode.UsageError(fmt.Errorf("state directory %s is not a directory", dir))
+		}
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
 	return nil

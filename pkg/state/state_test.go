@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/stretchr/testify/require"
 )
 
@@ -173,4 +174,29 @@ func TestBusyProbeNeverBlocksAcquire(t *testing.T) {
 		require.NoError(t, err, "attempt %d", i)
 		require.NoError(t, l.Release())
 	}
+}
+
+func TestStaleTempFilesAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, ".x.json.tmp-123")
+	fresh := filepath.Join(dir, ".x.json.tmp-456")
+	require.NoError(t, os.WriteFile(old, []byte("partial"), 0o600))
+	require.NoError(t, os.WriteFile(fresh, []byte("in flight"), 0o600))
+	past := time.Now().Add(-time.Hour)
+	require.NoError(t, os.Chtimes(old, past, past))
+	require.NoError(t, WriteFile(filepath.Join(dir, "x.json"), []byte("{}")))
+	_, err := os.Stat(old)
+	require.True(t, os.IsNotExist(err), "a killed writer's leftover is removed")
+	_, err = os.Stat(fresh)
+	require.NoError(t, err, "a concurrent writer's temp file is left alone")
+}
+
+func TestStateDirThatIsAFileIsUsageError(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(f, nil, 0o600))
+	err := Ensure(f)
+	require.Error(t, err)
+	require.Equal(t, 2, exitcode.FromError(err))
+	require.Contains(t, err.Error(), "is not a directory")
+	require.Equal(t, 2, exitcode.FromError(Ensure(filepath.Join(f, "sub"))))
 }

@@ -24,7 +24,10 @@ type Streams struct {
 	Color bool      // ANSI colour allowed
 	TTY   bool      // Human is an interactive terminal (spinners allowed)
 	JSON  bool
-	mu    sync.Mutex
+	// Prefix names the program on warnings ("chezmoi-sync: warning: ..."),
+	// so a line in a journal or a pipeline says where it came from.
+	Prefix string
+	mu     sync.Mutex
 }
 
 // Options decide the streams' behaviour.
@@ -137,7 +140,11 @@ func (s *Streams) Printf(format string, a ...any) {
 func (s *Streams) Warnf(format string, a ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintln(s.Err, s.Yellow("warning: ")+fmt.Sprintf(format, a...))
+	prefix := ""
+	if s.Prefix != "" {
+		prefix = s.Prefix + ": "
+	}
+	fmt.Fprintln(s.Err, prefix+s.Yellow("warning: ")+fmt.Sprintf(format, a...))
 }
 
 // WriteJSON writes v as the single JSON document on Out.

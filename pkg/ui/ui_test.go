@@ -56,3 +56,11 @@ func TestFormatDurationAndAgo(t *testing.T) {
 	require.Equal(t, "never", Ago(now, time.Time{}))
 	require.Equal(t, "5.0s ago", Ago(now, now.Add(-5*time.Second)))
 }
+
+func TestWarningsNameTheProgram(t *testing.T) {
+	var out, errb bytes.Buffer
+	s := New(&out, &errb, Options{Getenv: env(nil)})
+	s.Prefix = "chezmoi-status"
+	s.Warnf("state file %s is unreadable", "/x")
+	require.Equal(t, "chezmoi-status: warning: state file /x is unreadable\n", errb.String())
+}
