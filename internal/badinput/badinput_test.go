@@ -231,14 +231,11 @@ func commonCases(w *world) []sweepCase {
 			sweepCase{name: bin + "/config-is-a-directory", bin: bin, args: []string{"--config", w.bad}, code: exitcode.Usage, why: "configuration error"},
 		)
 	}
-	// A state directory that is a regular file: every binary stops with a
-	// one-line error naming it (1: a step failed; show-conflicts maps every
-	// error to 2, like grep).
+	// A state directory that is a regular file is bad input: every binary
+	// stops with a one-line error naming it and exit 2 (show-conflicts maps
+	// every error to 2, like grep).
 	for _, bin := range binaries {
-		code := exitcode.Failure
-		if bin == "chezmoi-show-conflicts" {
-			code = 2
-		}
+		code := exitcode.Usage
 		cs = append(cs, sweepCase{name: bin + "/state-dir-is-a-file", bin: bin, args: []string{"--state-dir", filepath.Join(w.bad, "a-file")}, code: code, why: "docs/<binary>.md exit codes", stderr: "a-file"})
 	}
 	// Wrong value types in the configuration of the two commands that read
@@ -345,16 +342,6 @@ func TestCorruptSyncStateIsRewritten(t *testing.T) {
 	}
 }
 
-// knownBugs runs the tests of bugs found by this sweep and reported to
-// their owners (docs/proof.md, "Bugs found"); they are skipped otherwise so
-// the suite stays green until the fix lands.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("NIXDOTS_PROOF_KNOWN_BUGS") == "" {
-		t.Skip("known bug, reported (set NIXDOTS_PROOF_KNOWN_BUGS=1 to run): " + what)
-	}
-}
-
 // TestBinaryAndUnicodeDotfiles: a binary file (NUL bytes, invalid UTF-8)
 // and a file whose path holds a space and non-ASCII letters travel from
 // one host through the remote to another byte for byte, a no-op sync
@@ -414,12 +401,12 @@ func (w *world) noOpChangesNothing(t *testing.T) {
 }
 
 // TestHugeDotfile: a new 20 MB dotfile added with `chezmoi add` must reach
-// the remote and the other hosts, or the sync must say it did not. Today
-// jj refuses to snapshot new files over snapshot.max-new-file-size (1 MiB
-// by default), the file stays untracked, and chezmoi-sync reports success:
-// an edit silently never leaves the machine.
+// the remote and the other hosts, or the sync must say it did not. jj
+// refuses to snapshot new files over snapshot.max-new-file-size (1 MiB by
+// default); chezmoi-sync used to report success with the file left
+// untracked (docs/proof.md bug 5, fixed: it raises the limit and fails on
+// jj's refusal).
 func TestHugeDotfile(t *testing.T) {
-	knownBug(t, "chezmoi-sync reports success while jj refused to snapshot a new file over 1 MiB")
 	w := newWorld(t)
 	big := make([]byte, 20<<20)
 	_, err := rand.Read(big)

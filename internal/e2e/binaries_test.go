@@ -25,7 +25,7 @@ func TestEveryBinaryHelpVersionAndBadFlag(t *testing.T) {
 		r := h.Exec("", b, "--help")
 		require.Equal(t, 0, r.Code, "%s --help: %s", b, r)
 		require.Contains(t, r.Stdout, "Usage: "+b)
-		require.Contains(t, r.Stdout, "Exit codes:")
+		require.Contains(t, r.Stdout, "Exit codes")
 		require.Contains(t, r.Stdout, "--state-dir")
 
 		r = h.Exec("", b, "--version")

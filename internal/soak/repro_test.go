@@ -43,10 +43,6 @@ func TestParkAgainAfterResolving(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := Sync(ctx, b)
-	knownBugHere := r.Code == 1 && strings.Contains(r.Output, "did not give back the same files")
-	if knownBugHere && knownBugsTolerated() {
-		t.Skipf("known bug (reported): re-parking a resolved commit fails:\n%s", r.Output)
-	}
 	if r.Code != 5 && r.Code != 0 {
 		t.Fatalf("b after resolving against a stale main: exit %d, want 5 (parked again) or 0\n%s", r.Code, r.Output)
 	}
@@ -90,9 +86,6 @@ func TestHomeEditAfterResolvingKeepsUpstream(t *testing.T) {
 	}
 	main := testharness.RemoteFile(t, f.Remote, "main", SourcePath(HotFile))
 	if strings.Contains(main, "tok-r1-host1-1") && !strings.Contains(main, "tok-r1-host0-1") {
-		if knownBugsTolerated() {
-			t.Skipf("known bug (reported): b's sync published a revert of a's edit:\nmain:%s\n%s", main, r.Output)
-		}
 		t.Fatalf("a's edit was reverted on main by b's sync:\nmain:\n%s\nsync output:\n%s", main, r.Output)
 	}
 	for _, tok := range []string{"tok-r1-host0-1", "tok-r1-host1-1", "tok-r2-host1-2"} {
@@ -144,9 +137,6 @@ func TestHomeEditAfterFailedPushKeepsUpstream(t *testing.T) {
 	}
 	main := testharness.RemoteFile(t, f.Remote, "main", SourcePath(SharedFile))
 	if !strings.Contains(main, "tok-r1-host0-1") {
-		if knownBugsTolerated() {
-			t.Skipf("known bug (reported): b's sync published a revert of a's edit:\nmain:%s\n%s", main, r.Output)
-		}
 		t.Fatalf("a's edit was reverted on main by b's sync:\nmain:\n%s\nsync output:\n%s", main, r.Output)
 	}
 	if !strings.Contains(main, "tok-r2-host1-2") || !strings.Contains(b.ReadHome(SharedFile), "tok-r1-host0-1") {

@@ -45,9 +45,7 @@ type soakStats struct {
 	DistinctParks       int // times a host went from clean to parked
 	ResolvedDuringSoak  int
 	PushesRetried       int
-	PushRaceFailures    int // known bug: a lost push race reported as push-failed, exit 1
 	PushGaveUp          int // push-failed after --push-retries races lost in a row (exit 1, by design)
-	WorkaroundApplies   int // chezmoi apply run by the test after a run that did not apply (known bug)
 	RoundsToConvergence int
 	Total               time.Duration
 }
@@ -107,16 +105,6 @@ func TestFleetSoak(t *testing.T) {
 	}
 	record := func(res SyncResult) {
 		st.Syncs++
-		if knownPushRaceBug(res) {
-			// Reported (docs/proof.md, "Bugs found"): the commits stay
-			// local and the next run pushes them, which the checks
-			// below verify; only the exit code and status are wrong.
-			st.PushRaceFailures++
-			if res.Record != nil {
-				st.PushesRetried += res.Record.PushRetries
-			}
-			return
-		}
 		if res.Code == 1 && res.Record != nil && res.Record.Status == syncstate.PushFailed &&
 			strings.Contains(res.Output, "gave up after") {
 			// Bounded retries (docs/chezmoi-sync.md): with every host
@@ -158,28 +146,6 @@ func TestFleetSoak(t *testing.T) {
 		}
 	}
 
-	// workaround: a run that brought commits into the source directory but
-	// did not apply them (push failed, or a resolution parked again) leaves
-	// HOME behind the source; the next capture would re-add the stale home
-	// file over the source and publish a revert (the capture bug reported
-	// in docs/proof.md, TestHomeEditAfterFailedPushKeepsUpstream). Until it
-	// is fixed, the simulated user runs `chezmoi apply` after such a run
-	// (HOME holds nothing uncaptured at that moment). With
-	// NIXDOTS_PROOF_KNOWN_BUGS set the soak runs without the workaround.
-	workaround := func(h *Host, r SyncResult) {
-		if !knownBugsTolerated() || r.Record == nil || r.Record.Status == syncstate.Success {
-			return
-		}
-		if res := h.Exec(h.SourceDir(), "jj", "resolve", "--list"); res.Code == 0 {
-			return // conflicts in the working copy: never apply over them
-		}
-		if st := h.Exec("", "chezmoi", "status"); strings.TrimSpace(st.Stdout) == "" {
-			return
-		}
-		h.Run("", "chezmoi", "apply", "--force")
-		st.WorkaroundApplies++
-	}
-
 	for round := 1; round <= rounds; round++ {
 		for _, h := range f.Hosts {
 			for n := 1 + rng.Intn(3); n > 0; n-- {
@@ -202,9 +168,8 @@ func TestFleetSoak(t *testing.T) {
 			}(i, f.Hosts[idx], delays[i])
 		}
 		wg.Wait()
-		for i, r := range results {
+		for _, r := range results {
 			record(r)
-			workaround(f.Hosts[order[i]], r)
 		}
 		// Half of the parked hosts' users resolve now, as people would.
 		for _, h := range f.Hosts {
@@ -215,7 +180,6 @@ func TestFleetSoak(t *testing.T) {
 				st.ResolvedDuringSoak++
 				r := Sync(ctx, h)
 				record(r)
-				workaround(h, r)
 			}
 		}
 	}
@@ -225,7 +189,6 @@ func TestFleetSoak(t *testing.T) {
 	for _, h := range f.Hosts {
 		r := Sync(ctx, h)
 		record(r)
-		workaround(h, r)
 	}
 	found := map[string]bool{}
 	for _, ref := range append([]string{"main"}, f.ParkedRefs()...) {
@@ -262,7 +225,6 @@ func TestFleetSoak(t *testing.T) {
 			}
 			r := Sync(ctx, h)
 			record(r)
-			workaround(h, r)
 		}
 		if f.converged(t, parked) {
 			st.RoundsToConvergence = pass
@@ -297,17 +259,6 @@ func TestFleetSoak(t *testing.T) {
 	fmt.Fprintf(os.Stderr, "fleet soak: %s\n", st.line())
 }
 
-// knownPushRaceBug: two hosts pushing at the same instant make git answer
-// "incorrect old value provided" (or "cannot lock ref"), which pkg/jj's
-// ClassifyRemoteError does not count as a push race: chezmoi-sync stops
-// with push-failed and exit 1 instead of fetching, rebasing and pushing
-// again. Tolerated unless NIXDOTS_PROOF_KNOWN_BUGS is set.
-func knownPushRaceBug(res SyncResult) bool {
-	return os.Getenv("NIXDOTS_PROOF_KNOWN_BUGS") == "" && res.Code == 1 && res.Record != nil &&
-		res.Record.Status == syncstate.PushFailed &&
-		(strings.Contains(res.Output, "incorrect old value provided") || strings.Contains(res.Output, "cannot lock ref"))
-}
-
 // converged: no host parked, no sync/<host> branch on the remote, every
 // host's home equal to its source state and to main.
 func (f *Fleet) converged(t *testing.T, parked map[string]bool) bool {
@@ -337,8 +288,8 @@ func (f *Fleet) converged(t *testing.T, parked map[string]bool) bool {
 }
 
 func (s soakStats) line() string {
-	return fmt.Sprintf("%d hosts x %d rounds (seed %d): edits made %d, found after the rounds in main or sync/<host> %d, found in main after convergence %d; syncs %d; conflicts parked %d runs (%d times a host got parked, %d resolved mid-soak); pushes retried %d (runs that gave up after the retries: %d; push races lost to the known bug: %d; workaround applies: %d); rounds to convergence %d; total %s",
-		s.Hosts, s.Rounds, s.Seed, s.EditsMade, s.EditsFoundParked, s.EditsFoundMain, s.Syncs, s.ConflictsParked, s.DistinctParks, s.ResolvedDuringSoak, s.PushesRetried, s.PushGaveUp, s.PushRaceFailures, s.WorkaroundApplies, s.RoundsToConvergence, s.Total.Round(time.Millisecond))
+	return fmt.Sprintf("%d hosts x %d rounds (seed %d): edits made %d, found after the rounds in main or sync/<host> %d, found in main after convergence %d; syncs %d; conflicts parked %d runs (%d times a host got parked, %d resolved mid-soak); pushes retried %d (runs that gave up after the retries: %d); rounds to convergence %d; total %s",
+		s.Hosts, s.Rounds, s.Seed, s.EditsMade, s.EditsFoundParked, s.EditsFoundMain, s.Syncs, s.ConflictsParked, s.DistinctParks, s.ResolvedDuringSoak, s.PushesRetried, s.PushGaveUp, s.RoundsToConvergence, s.Total.Round(time.Millisecond))
 }
 
 func (s soakStats) String() string {
@@ -354,9 +305,7 @@ func (s soakStats) String() string {
 		"hosts parked (times)":      fmt.Sprint(s.DistinctParks),
 		"resolved mid-soak":         fmt.Sprint(s.ResolvedDuringSoak),
 		"pushes retried":            fmt.Sprint(s.PushesRetried),
-		"push races lost (bug)":     fmt.Sprint(s.PushRaceFailures),
 		"pushes given up (retries)": fmt.Sprint(s.PushGaveUp),
-		"workaround applies (bug)":  fmt.Sprint(s.WorkaroundApplies),
 		"rounds to convergence":     fmt.Sprint(s.RoundsToConvergence),
 		"total time":                s.Total.Round(time.Millisecond).String(),
 	}
@@ -373,10 +322,6 @@ func (s soakStats) String() string {
 
 // Host is the harness host (short name for this file).
 type Host = testharness.Host
-
-// knownBugsTolerated: tests of bugs found here and reported to their owners
-// skip (or tolerate the symptom) until NIXDOTS_PROOF_KNOWN_BUGS is set.
-func knownBugsTolerated() bool { return os.Getenv("NIXDOTS_PROOF_KNOWN_BUGS") == "" }
 
 // diagnose dumps a host's jj state after an unexpected failure.
 func diagnose(h *Host) string {

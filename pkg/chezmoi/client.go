@@ -84,3 +84,35 @@ func (c *Client) ReAdd(ctx context.Context, targets []string) error {
 func (c *Client) Apply(ctx context.Context) (runner.Result, error) {
 	return c.Runner.Run(ctx, c.cmd(true, "apply", "--error-on-conflict", "--keep-going"))
 }
+
+// LastWritten returns, per absolute target path, the SHA-256 (hex) of the
+// contents chezmoi last wrote there or captured from there (apply, add and
+// re-add record it in the entryState bucket of chezmoi's persistent state).
+// Comparing it with the target state's hash tells whether the source
+// changed since then, which `chezmoi status` cannot say: a home edit
+// alone already shows as "MM".
+func (c *Client) LastWritten(ctx context.Context) (map[string]string, error) {
+	res, err := c.Runner.Run(ctx, c.cmd(false, "state", "get-bucket", "--bucket", "entryState", "--format", "json"))
+	if err != nil {
+		return nil, err
+	}
+	return ParseEntryState(res.Stdout)
+}
+
+// Cat returns the target state of one target (what apply would write).
+func (c *Client) Cat(ctx context.Context, target string) ([]byte, error) {
+	res, err := c.Runner.Run(ctx, c.cmd(false, "cat", "--", target))
+	if err != nil {
+		return nil, err
+	}
+	return res.Stdout, nil
+}
+
+// SourceFile returns the source-directory path of one target.
+func (c *Client) SourceFile(ctx context.Context, target string) (string, error) {
+	res, err := c.Runner.Run(ctx, c.cmd(false, "source-path", "--", target))
+	if err != nil {
+		return "", err
+	}
+	return res.Out(), nil
+}

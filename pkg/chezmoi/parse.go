@@ -1,6 +1,7 @@
 package chezmoi
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -109,4 +110,27 @@ func Differing(entries []Change) []string {
 		}
 	}
 	return out
+}
+
+// ParseEntryState parses `chezmoi state get-bucket --bucket entryState
+// --format json`: {"/abs/path": {"contentsSHA256": "...", ...}}. Entries
+// without a hash (directories, scripts) are left out.
+func ParseEntryState(data []byte) (map[string]string, error) {
+	var raw map[string]struct {
+		SHA  string `json:"contentsSHA256"`
+		Type string `json:"type"`
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return map[string]string{}, nil
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("cannot parse chezmoi's entryState: %w", err)
+	}
+	out := make(map[string]string, len(raw))
+	for path, e := range raw {
+		if e.SHA != "" && (e.Type == "" || e.Type == "file") {
+			out[path] = e.SHA
+		}
+	}
+	return out, nil
 }

@@ -59,3 +59,24 @@ func TestParseManagedNul(t *testing.T) {
 		t.Fatal("empty output")
 	}
 }
+
+func TestParseEntryState(t *testing.T) {
+	// chezmoi 2.73's output, trimmed.
+	out := `{
+  "/home/a/.bashrc": {"contentsSHA256": "87428fc5", "mode": 420, "type": "file"},
+  "/home/a/.config": {"mode": 2147484141, "type": "dir"}
+}`
+	got, err := ParseEntryState([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["/home/a/.bashrc"] != "87428fc5" {
+		t.Fatalf("got %v", got)
+	}
+	if _, err := ParseEntryState([]byte("{garbage")); err == nil {
+		t.Fatal("garbage parsed")
+	}
+	if got, err := ParseEntryState(nil); err != nil || len(got) != 0 {
+		t.Fatalf("empty: %v %v", got, err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 )
@@ -44,6 +45,8 @@ type Command struct {
 	AutoPush    bool   `name:"auto-push" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_PUSH" config:"autoPush" help:"Push the branch after a clean rebase."`
 	ExitCode    bool   `name:"exit-code" env:"CHEZMOI_SYNC_EXIT_CODE" help:"Exit 4 when the remote is unreachable (fetch-failed, push-failed) instead of 0."`
 	PushRetries int    `name:"push-retries" default:"3" env:"CHEZMOI_SYNC_PUSH_RETRIES" help:"How often to fetch, rebase and push again when another host pushed first."`
+	// jj's own default (1 MiB) silently leaves bigger new files untracked.
+	MaxNewFileSize int64 `name:"max-new-file-size" default:"67108864" placeholder:"BYTES" env:"CHEZMOI_SYNC_MAX_NEW_FILE_SIZE" help:"Largest new file jj may snapshot (bytes); a bigger one fails the run, naming the file."`
 }
 
 // Main runs chezmoi-sync with args and returns its exit code.
@@ -87,6 +90,10 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 			rec.Status = syncstate.Failed
 		}
 		rec.Error = oneLine(runErr.Error())
+		var big *jj.SnapshotRefusedError
+		if errors.As(runErr, &big) {
+			rec.NextStep = fmt.Sprintf("nothing was committed; list the file(s) in .chezmoiignore and .gitignore of %s if they are not dotfiles, or raise --max-new-file-size (CHEZMOI_SYNC_MAX_NEW_FILE_SIZE) above their size", rec.SourceDir)
+		}
 		code = exitcode.FromError(runErr)
 	case rec.Status == syncstate.ConflictsPreserved:
 		code = exitcode.Conflicts
@@ -127,6 +134,9 @@ func (c *Command) validate() error {
 		if v == "" || strings.ContainsAny(v, " \t\n\"'\\:^~?*[") || strings.HasPrefix(v, "-") {
 			return exitcode.UsageError(fmt.Errorf("%s %q is not a valid git name", name, v))
 		}
+	}
+	if c.MaxNewFileSize <= 0 {
+		return exitcode.UsageError(fmt.Errorf("--max-new-file-size %d must be a positive number of bytes", c.MaxNewFileSize))
 	}
 	if c.PushRetries < 0 || c.PushRetries > 20 {
 		return exitcode.UsageError(fmt.Errorf("--push-retries %d is out of range (0-20)", c.PushRetries))

@@ -43,6 +43,11 @@ type syncer struct {
 	// mutatedSinceAnalysis: a rebase ran after the latest analysis, so its
 	// view of @- is stale.
 	mutatedSinceAnalysis bool
+	// rebasedClean: a rebase of this run brought incoming commits into the
+	// source directory without conflicts.
+	rebasedClean bool
+	marked       bool       // this run wrote (or took over) the run marker: remove it at the end
+	recovered    *runMarker // the marker of an interrupted earlier run, when one was found
 }
 
 func newSyncer(c *Command, app *cli.App, rec *syncstate.Record) *syncer {
@@ -51,7 +56,7 @@ func newSyncer(c *Command, app *cli.App, rec *syncstate.Record) *syncer {
 		host:      rec.Host,
 		park:      "sync/" + rec.Host,
 		remoteRef: jj.RemoteRef(c.Branch, c.Remote),
-		jj:        &jj.Client{Runner: app.Runner, IgnoreWorkingCopy: app.DryRun},
+		jj:        &jj.Client{Runner: app.Runner, IgnoreWorkingCopy: app.DryRun, MaxNewFileSize: c.MaxNewFileSize},
 		cm:        &chezmoi.Client{Runner: app.Runner, Source: configuredSource(c, app)},
 	}
 }
@@ -79,6 +84,16 @@ func (s *syncer) done(name, status, detail string, start time.Time) {
 
 func (s *syncer) run(ctx context.Context) (err error) {
 	defer s.finalHead(ctx)
+	// Killed runs first (one stat when there were none): before any jj
+	// command below snapshots the working copy.
+	if err := s.recoverInterrupted(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if ctx.Err() == nil || err == nil {
+			s.unmark()
+		}
+	}()
 	// Three read-only questions open every run: where the source directory
 	// is (chezmoi source-path), what changed at home (chezmoi status) and
 	// whether the history is conflict-free (jj). They are most of the no-op
@@ -122,6 +137,9 @@ func (s *syncer) run(ctx context.Context) (err error) {
 	if err != nil || !ok {
 		return err
 	}
+	if wc, err = s.dropRevertArtifacts(ctx, wc); err != nil {
+		return err
+	}
 	if scanErr != nil {
 		return scanErr
 	}
@@ -132,13 +150,22 @@ func (s *syncer) run(ctx context.Context) (err error) {
 		return err
 	}
 	var last *analysis
+	// Every way out after a clean rebase goes through apply: the rebase
+	// brought incoming commits into the source directory, and a source
+	// ahead of HOME is what made later captures unsafe (a failed push no
+	// longer leaves it so). apply does not need the push.
+	var failErr error
+loop:
 	for attempt := 0; ; attempt++ {
-		if ok, err := s.fetch(ctx); err != nil || !ok {
-			return err
+		ok, err := s.fetch(ctx)
+		if err != nil || !ok {
+			failErr = err
+			break
 		}
 		a, err := s.analyse(ctx)
 		if err != nil {
-			return err
+			failErr = err
+			break
 		}
 		last = a
 		s.last, s.mutatedSinceAnalysis = a, false
@@ -156,21 +183,39 @@ func (s *syncer) run(ctx context.Context) (err error) {
 			return s.planRest(ctx, a)
 		}
 		parked, err := s.rebase(ctx, a)
-		if err != nil || parked {
+		if err != nil {
+			// A failed rebase leaves the repository in a state only the
+			// next run's checks may judge: no apply over it.
 			return err
+		}
+		if parked {
+			// The local commits are back where they were, conflict-free
+			// (checked). If they hold changes HOME has not seen yet (a
+			// resolution made in the source directory that conflicted
+			// again, a source edit), apply them now: leaving the source
+			// ahead of HOME is what makes later captures diverge. Nothing
+			// incoming is in this tree, and home edits are never
+			// overwritten.
+			if len(s.plan.Pending) > 0 {
+				if err := s.apply(ctx); err != nil {
+					s.io.Warnf("could not apply the parked local changes to the home directory: %v", err)
+				}
+			}
+			return nil
 		}
 		retry, err := s.push(ctx)
-		if err != nil {
-			return err
-		}
-		if !retry {
-			break
-		}
-		if attempt >= s.c.PushRetries {
+		switch {
+		case err != nil:
+			failErr = err
+			break loop
+		case !retry:
+			break loop
+		case attempt >= s.c.PushRetries:
 			s.rec.Status = syncstate.PushFailed
 			s.rec.PendingPush = len(s.local)
 			s.rec.NextStep = "other hosts kept pushing; your commits are safe locally and the next sync pushes them"
-			return fmt.Errorf("%s kept moving: gave up after %d push retries", s.remoteName(), attempt)
+			failErr = fmt.Errorf("%s kept moving: gave up after %d push retries", s.remoteName(), attempt)
+			break loop
 		}
 		s.rec.PushRetries++
 		select {
@@ -179,13 +224,25 @@ func (s *syncer) run(ctx context.Context) (err error) {
 		case <-time.After(backoff(attempt, s.host)):
 		}
 	}
-	if s.rec.Status != "" {
-		return nil
+	if ctx.Err() != nil {
+		return failErr
 	}
-	if err := s.unpark(ctx, last); err != nil {
+	if failErr == nil && s.rec.Status == "" {
+		if err := s.unpark(ctx, last); err != nil {
+			return err
+		}
+	}
+	if (failErr != nil || s.rec.Status != "") && !s.rebasedClean {
+		return failErr // stopped before anything came in: as before, no apply
+	}
+	if err := s.apply(ctx); err != nil {
+		if failErr != nil {
+			s.io.Warnf("%v", err)
+			return failErr
+		}
 		return err
 	}
-	return s.apply(ctx)
+	return failErr
 }
 
 // source finds the chezmoi source directory and makes sure it is a
@@ -370,10 +427,10 @@ func (s *syncer) scan(ctx context.Context) error {
 }
 
 // capture re-adds the home files edited since chezmoi last wrote them,
-// before anything comes in from the remote.
+// before anything comes in from the remote. A file whose source changed
+// too is merged first, or left alone and reported (merge.go).
 func (s *syncer) capture(ctx context.Context, t time.Time) error {
 	s.rec.Templates = s.plan.Uncapturable
-	s.rec.Captured = s.plan.Capture
 	if n := len(s.plan.Uncapturable); n > 0 {
 		s.io.Warnf("%d edited file(s) come from templates, which re-add cannot capture; they are left as they are and never overwritten. Move the edit into the .tmpl source (chezmoi edit <file>): %s",
 			n, strings.Join(s.plan.Uncapturable, ", "))
@@ -382,10 +439,33 @@ func (s *syncer) capture(ctx context.Context, t time.Time) error {
 		s.done("capture", ui.Skipped, "no home-directory edits", t)
 		return nil
 	}
-	if err := s.cm.ReAdd(ctx, s.plan.Capture); err != nil {
+	readd, unmerged, err := s.splitCapture(ctx, s.plan.Capture)
+	if err != nil {
+		return err
+	}
+	s.plan.Capture = readd
+	s.rec.Captured = readd
+	if len(unmerged) > 0 {
+		s.rec.Unmerged = unmerged
+		s.rec.NextStep = fmt.Sprintf("merge by hand what changed both at home and in the source directory: chezmoi merge %s (then run chezmoi-sync again)", strings.Join(unmerged, " "))
+	}
+	if len(readd) == 0 {
+		s.done("capture", ui.Warn, fmt.Sprintf("%d file(s) changed on both sides left alone", len(unmerged)), t)
+		return nil
+	}
+	if err := s.cm.ReAdd(ctx, readd); err != nil {
 		return fmt.Errorf("chezmoi re-add: %w", err)
 	}
-	s.done("capture", ui.OK, fmt.Sprintf("%d file(s) re-added", len(s.plan.Capture)), t)
+	detail := fmt.Sprintf("%d file(s) re-added", len(readd))
+	if n := len(s.rec.Merged); n > 0 {
+		detail += fmt.Sprintf(" (%d merged with a source change first)", n)
+	}
+	status := ui.OK
+	if len(unmerged) > 0 {
+		status = ui.Warn
+		detail += fmt.Sprintf(", %d changed on both sides left alone", len(unmerged))
+	}
+	s.done("capture", status, detail, t)
 	return nil
 }
 
@@ -412,6 +492,9 @@ func (s *syncer) commit(ctx context.Context, wc jj.Commit) error {
 		return nil
 	}
 	msg := fmt.Sprintf("chore(%s): sync dotfiles - %s", s.host, s.app.Now().Format(time.RFC3339))
+	if err := s.markRunning(s.rec.BeforeLocal); err != nil {
+		return err
+	}
 	var err error
 	if wc.Description != "" {
 		// Someone described the working copy by hand: keep their message.
@@ -549,6 +632,13 @@ func (s *syncer) rebase(ctx context.Context, a *analysis) (bool, error) {
 	}
 	// No --skip-emptied: on conflict every local commit must go back, even
 	// one that became empty; emptied commits are abandoned below instead.
+	parent := ""
+	if p := a.parent(); p != nil {
+		parent = p.CommitID
+	}
+	if err := s.markRunning(parent); err != nil {
+		return false, err
+	}
 	s.mutated, s.mutatedSinceAnalysis = true, true
 	if err := s.jj.RebaseBranch(ctx, "@", s.remoteRef); err != nil {
 		return false, fmt.Errorf("rebase onto %s: %w", s.remoteName(), err)
@@ -591,6 +681,7 @@ func (s *syncer) rebase(ctx context.Context, a *analysis) (bool, error) {
 		}
 	}
 	s.local = local
+	s.rebasedClean = true
 	detail := fmt.Sprintf("%d local commit(s) onto %d incoming", len(local), len(a.incoming))
 	if len(local) == 0 {
 		detail = fmt.Sprintf("no local commits; moved onto %d incoming", len(a.incoming))
@@ -755,7 +846,9 @@ func (s *syncer) unpark(ctx context.Context, a *analysis) error {
 // since chezmoi last wrote them are left alone and reported.
 func (s *syncer) apply(ctx context.Context) error {
 	t := time.Now()
-	if s.rec.Incoming == 0 && len(s.plan.Pending) == 0 {
+	// After an interrupted run the source may be ahead of HOME in ways the
+	// opening scan did not see (it ran before the repair): apply anyway.
+	if s.rec.Incoming == 0 && len(s.plan.Pending) == 0 && s.recovered == nil {
 		s.done("apply", ui.Skipped, "nothing came in", t)
 		return nil
 	}

@@ -10,6 +10,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,6 +277,19 @@ var durationType = reflect.TypeOf(time.Duration(0))
 // error names the file and key instead of kong's flag name.
 func checkType(target reflect.Value, v any) error {
 	if !target.IsValid() {
+		return nil
+	}
+	// Types that parse their own text (custom durations, enums) accept a
+	// string and say themselves what is wrong with it.
+	if target.CanAddr() {
+		if _, ok := target.Addr().Interface().(encoding.TextUnmarshaler); ok {
+			if _, isString := v.(string); !isString {
+				return fmt.Errorf("must be a string, not %s", jsonKind(v))
+			}
+			return nil
+		}
+	}
+	if _, ok := target.Interface().(kong.MapperValue); ok {
 		return nil
 	}
 	switch {

@@ -7,6 +7,8 @@ package jj
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/runner"
@@ -24,12 +26,38 @@ type Client struct {
 	// Timeout bounds each local command; network commands get NetTimeout.
 	Timeout    time.Duration
 	NetTimeout time.Duration
+	// MaxNewFileSize, when > 0, is passed as snapshot.max-new-file-size
+	// (jj's default, 1 MiB, silently leaves bigger new files out of every
+	// snapshot), and a command whose stderr says jj still refused to
+	// snapshot a file fails with *SnapshotRefusedError instead of
+	// succeeding with a file left behind.
+	MaxNewFileSize int64
+}
+
+// DefaultMaxNewFileSize is the snapshot limit chezmoi-sync uses: generous
+// for dotfiles, still a guard against a stray disk image in the source
+// directory.
+const DefaultMaxNewFileSize = 64 << 20
+
+// SnapshotRefusedError: jj left new files out of the snapshot because they
+// are larger than snapshot.max-new-file-size.
+type SnapshotRefusedError struct {
+	Files []string // as jj names them, relative to the repository
+	Limit int64
+}
+
+func (e *SnapshotRefusedError) Error() string {
+	return fmt.Sprintf("jj refused to snapshot %d new file(s) larger than %d bytes (snapshot.max-new-file-size), so they would never be synced: %s",
+		len(e.Files), e.Limit, joinQuoted(e.Files))
 }
 
 func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
 	full := []string{"--no-pager", "--color=never"}
 	if c.IgnoreWorkingCopy {
 		full = append(full, "--ignore-working-copy")
+	}
+	if c.MaxNewFileSize > 0 {
+		full = append(full, "--config", "snapshot.max-new-file-size="+strconv.FormatInt(c.MaxNewFileSize, 10))
 	}
 	full = append(full, args...)
 	t := c.Timeout
@@ -46,7 +74,31 @@ func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
 }
 
 func (c *Client) run(ctx context.Context, mutates bool, args ...string) (runner.Result, error) {
-	return c.Runner.Run(ctx, c.cmd(mutates, false, args...))
+	return c.exec(ctx, c.cmd(mutates, false, args...))
+}
+
+// exec runs cmd and, with MaxNewFileSize set, turns jj's "Refused to
+// snapshot" warning (the command itself exits 0) into an error.
+func (c *Client) exec(ctx context.Context, cmd runner.Cmd) (runner.Result, error) {
+	res, err := c.Runner.Run(ctx, cmd)
+	if err != nil && cmd.Mutates && CommitExists(err) {
+		// Redoing a command a killed run had already done (recovery) within
+		// the same second writes the very same git commit (git keeps
+		// seconds), and jj 0.46 fails with an internal error. One second
+		// later the commit differs.
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(1100 * time.Millisecond):
+		}
+		res, err = c.Runner.Run(ctx, cmd)
+	}
+	if err == nil && c.MaxNewFileSize > 0 {
+		if files := ParseRefusedSnapshot(string(res.Stderr)); len(files) > 0 {
+			return res, &SnapshotRefusedError{Files: files, Limit: c.MaxNewFileSize}
+		}
+	}
+	return res, err
 }
 
 // Log runs `jj log --no-graph -r revset -T template` and returns stdout.
@@ -96,12 +148,12 @@ func (c *Client) Commit(ctx context.Context, message string) error {
 
 // Fetch fetches every bookmark of remote.
 func (c *Client) Fetch(ctx context.Context, remote string) (runner.Result, error) {
-	return c.Runner.Run(ctx, c.cmd(true, true, "git", "fetch", "--remote", remote))
+	return c.exec(ctx, c.cmd(true, true, "git", "fetch", "--remote", remote))
 }
 
 // Push pushes one bookmark (a deleted bookmark is deleted on the remote).
 func (c *Client) Push(ctx context.Context, remote, bookmark string) (runner.Result, error) {
-	return c.Runner.Run(ctx, c.cmd(true, true, "git", "push", "--remote", remote, "-b", "exact:"+bookmark))
+	return c.exec(ctx, c.cmd(true, true, "git", "push", "--remote", remote, "-b", "exact:"+bookmark))
 }
 
 // RebaseBranch runs `jj rebase -b rev -d dest`: rev and every ancestor not
@@ -164,3 +216,26 @@ func (c *Client) New(ctx context.Context) error {
 	_, err := c.run(ctx, true, "new")
 	return err
 }
+
+// UpdateStale runs `jj workspace update-stale`: after a jj command was
+// killed between recording its operation and rewriting the files, it
+// brings the files to the recorded working-copy commit (a no-op, without a
+// new operation, when the working copy is not stale).
+func (c *Client) UpdateStale(ctx context.Context) (runner.Result, error) {
+	return c.run(ctx, true, "workspace", "update-stale")
+}
+
+// RestoreFrom gives the working-copy commit the content of rev for the
+// given repository-relative paths (`jj restore --from rev`).
+func (c *Client) RestoreFrom(ctx context.Context, rev string, paths []string) error {
+	args := []string{"restore", "--from", rev, "--"}
+	for _, p := range paths {
+		args = append(args, RootFile(p))
+	}
+	_, err := c.run(ctx, true, args...)
+	return err
+}
+
+// RootFile is the fileset of exactly one repository-relative path, quoted
+// so any character in the name is literal.
+func RootFile(path string) string { return "root-file:" + TemplateString(path) }

@@ -222,3 +222,51 @@ func MissingRevision(err error) bool {
 	var ee *runner.ExitError
 	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "doesn't exist")
 }
+
+// ParseRefusedSnapshot lists the files of jj's warning
+//
+//	Warning: Refused to snapshot some files:
+//	  big: 1.9MiB (2000000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)
+//
+// (jj 0.46); no warning yields nil.
+func ParseRefusedSnapshot(stderr string) []string {
+	var files []string
+	in := false
+	for _, line := range strings.Split(stderr, "\n") {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case strings.Contains(line, "Refused to snapshot"):
+			in = true
+		case in && strings.HasPrefix(line, "  "):
+			entry := strings.TrimSpace(line)
+			// The path is followed by ": <size> (<n> bytes); ...": cut at
+			// the last ": " before "(" so a path holding ": " survives.
+			if i := strings.Index(entry, " bytes)"); i > 0 {
+				head := entry[:i]
+				if j := strings.LastIndex(head, ": "); j > 0 {
+					entry = head[:j]
+				}
+			}
+			files = append(files, entry)
+		default:
+			in = false
+		}
+	}
+	return files
+}
+
+func joinQuoted(files []string) string {
+	q := make([]string, len(files))
+	for i, f := range files {
+		q[i] = fmt.Sprintf("%q", f)
+	}
+	return strings.Join(q, ", ")
+}
+
+// CommitExists reports jj's internal error "Newly-created commit <id>
+// already exists": the command created a commit identical, timestamp
+// included, to one already in the store.
+func CommitExists(err error) bool {
+	var ee *runner.ExitError
+	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "Newly-created commit") && strings.Contains(ee.Stderr, "already exists")
+}

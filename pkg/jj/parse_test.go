@@ -130,3 +130,31 @@ func TestNoConflictsAndMissingRevision(t *testing.T) {
 		t.Error("MissingRevision matched a non-exec error")
 	}
 }
+
+func TestParseRefusedSnapshot(t *testing.T) {
+	// jj 0.46's warning, verbatim, for two files (one with ": " in its name).
+	stderr := "Warning: Refused to snapshot some files:\n" +
+		"  big: 1.9MiB (2000000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)\n" +
+		"  dot_a: b blob: 20.0MiB (20971520 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)\n" +
+		"Hint: This is to prevent large files from being added by accident. To fix this:\n" +
+		"  * Add the file(s) to `.gitignore`\n"
+	got := ParseRefusedSnapshot(stderr)
+	want := []string{"big", "dot_a: b blob"}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("ParseRefusedSnapshot = %q, want %q", got, want)
+	}
+	if got := ParseRefusedSnapshot("Working copy changes:\nM  a\n"); got != nil {
+		t.Fatalf("no warning: got %q", got)
+	}
+}
+
+func TestCommitExists(t *testing.T) {
+	// jj 0.46, redoing a killed rebase within the same second.
+	err := &runner.ExitError{Code: 255, Stderr: "Internal error: Unexpected error from backend | Caused by: Newly-created commit 5914e89fb8d2 already exists"}
+	if !CommitExists(err) {
+		t.Error("CommitExists missed jj's message")
+	}
+	if CommitExists(&runner.ExitError{Code: 1, Stderr: "Error: Revision already exists"}) || CommitExists(errors.New("Newly-created commit x already exists")) {
+		t.Error("CommitExists matched something else")
+	}
+}

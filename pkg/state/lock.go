@@ -141,6 +141,9 @@ func (l *Lock) Release() error {
 // Busy reports, without blocking and without taking it, whether the lock in
 // dir is held, and by whom. Status commands use it to say "a sync is running".
 func Busy(dir, name string) (bool, Holder, error) {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return false, Holder{}, exitcode.UsageError(fmt.Errorf("state directory %s is not a directory", dir))
+	}
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return false, Holder{}, nil

@@ -76,9 +76,11 @@ type Record struct {
 	PushRetries int        `json:"push_retries,omitempty"` // push races retried
 	Parked      string     `json:"parked,omitempty"`       // sync/<host> bookmark holding parked commits
 	Conflicts   []Conflict `json:"conflicts"`
-	Skipped     []string   `json:"skipped_files"`        // home files apply refused to overwrite
-	Templates   []string   `json:"uncaptured_templates"` // .tmpl targets re-add cannot capture
-	Captured    []string   `json:"captured,omitempty"`   // home files re-added into the source by this run
+	Skipped     []string   `json:"skipped_files"`            // home files apply refused to overwrite
+	Templates   []string   `json:"uncaptured_templates"`     // .tmpl targets re-add cannot capture
+	Captured    []string   `json:"captured,omitempty"`       // home files re-added into the source by this run
+	Merged      []string   `json:"merged,omitempty"`         // of those, home edits merged with a source change first (3-way)
+	Unmerged    []string   `json:"unmerged_files,omitempty"` // home edits NOT captured: the source changed too and no clean merge exists
 	Steps       []Step     `json:"steps"`
 	Error       string     `json:"error,omitempty"`
 	NextStep    string     `json:"next_step,omitempty"` // what the user should do now

@@ -1,0 +1,181 @@
+package chezmoisync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/runner"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/ui"
+)
+
+// Surviving a run killed inside a jj command (SIGKILL, power loss).
+//
+// A jj command that moves the working copy (commit, rebase, abandon) does,
+// in order: write the new commits, point git HEAD at the new parent of @
+// (colocated repository), record the operation, then rewrite the files of
+// the working copy. Observed with jj 0.46 (a reproduction is in
+// recover_test.go):
+//   - killed after moving git HEAD but before recording the operation: the
+//     next jj command "imports git head": it puts a new @ on the rebased
+//     commit and snapshots the files on disk, still the old ones, as a
+//     change of @: a revert of everything that came in, which a sync would
+//     commit and push;
+//   - killed after recording the operation but before rewriting the files:
+//     every jj command fails with "The working copy is stale" until
+//     `jj workspace update-stale`.
+//
+// So before the first jj command that moves the working copy, a run
+// writes runMarkerFile in the state directory (no cost on the no-op path,
+// which moves nothing) and removes it when it ends. A run that finds the
+// marker knows the previous one died mid-way and, before any jj command
+// snapshots: puts git HEAD back on jj's recorded parent of @ (so nothing
+// is imported) and runs `jj workspace update-stale` (so the files match
+// jj's recorded @). After that the working copy holds only real edits.
+// As a last guard (someone ran jj by hand in between, which imports the
+// moved HEAD before we can repair it), a change in @ that only restores
+// files to their content before the interrupted run's rebase, although
+// the new parent has other content, is recognised as that revert and
+// dropped from @ (the dropped content is the pre-rebase version, still in
+// the history): it is never committed.
+
+const runMarkerFile = "sync-run.json"
+
+// runMarker is what an unfinished run leaves behind.
+type runMarker struct {
+	PID          int       `json:"pid"`
+	Start        time.Time `json:"start"`
+	SourceDir    string    `json:"source_dir"`
+	ParentBefore string    `json:"parent_before"` // @- before the working copy was moved
+}
+
+// markRunning records, before a jj command that moves the working copy,
+// where the working copy was (parent is @- at that moment).
+func (s *syncer) markRunning(parent string) error {
+	if s.dry {
+		return nil
+	}
+	m := runMarker{PID: os.Getpid(), Start: s.rec.Start, SourceDir: s.rec.SourceDir, ParentBefore: parent}
+	if err := state.WriteJSON(filepath.Join(s.app.StateDir, runMarkerFile), m); err != nil {
+		return fmt.Errorf("cannot record the run in the state directory before changing the repository: %w", err)
+	}
+	s.marked = true
+	return nil
+}
+
+// unmark removes the marker at the end of a run that was not killed.
+func (s *syncer) unmark() {
+	if s.marked {
+		if err := os.Remove(filepath.Join(s.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.io.Warnf("cannot remove %s: %v", runMarkerFile, err)
+		}
+	}
+}
+
+// recoverInterrupted repairs the source directory after a killed run. It
+// costs one stat when there is nothing to repair.
+func (s *syncer) recoverInterrupted(ctx context.Context) error {
+	var m runMarker
+	err := state.ReadJSON(filepath.Join(s.app.StateDir, runMarkerFile), &m)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		s.io.Warnf("an earlier run was interrupted, and its marker is unreadable (%v): checking the source directory anyway", err)
+	}
+	dir := m.SourceDir
+	if dir == "" {
+		dir = s.cm.Source
+	}
+	if s.dry {
+		s.io.Warnf("an earlier chezmoi-sync (pid %d, started %s) did not finish; a real run repairs the source directory first", m.PID, m.Start.Format(time.RFC3339))
+		return nil
+	}
+	s.marked = true // replaced or removed by this run
+	s.recovered = &m
+	if dir == "" || !isDir(filepath.Join(dir, ".jj")) {
+		return nil
+	}
+	t := time.Now()
+	var did []string
+	// jj's view, without snapshotting (which would import the moved HEAD).
+	view := jj.Client{Runner: s.app.Runner, Dir: dir, IgnoreWorkingCopy: true}
+	parents, err := view.Log(ctx, "@-", `commit_id ++ "\n"`)
+	if err != nil {
+		return fmt.Errorf("an earlier run was interrupted and the repository in %s cannot be read (jj op log shows what happened): %w", dir, err)
+	}
+	ids := jj.ParseLines(parents)
+	head, herr := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"rev-parse", "--verify", "-q", "HEAD"}, Dir: dir, Timeout: time.Minute})
+	if len(ids) == 1 && (herr != nil || head.Out() != ids[0]) {
+		if _, err := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"update-ref", "--no-deref", "HEAD", ids[0]}, Dir: dir, Timeout: time.Minute, Mutates: true}); err != nil {
+			return fmt.Errorf("an earlier run was interrupted; cannot put git HEAD back on %s: %w", short(ids[0]), err)
+		}
+		did = append(did, "git HEAD put back on "+short(ids[0])+" (it had moved to "+short(head.Out())+")")
+	}
+	wc := jj.Client{Runner: s.app.Runner, Dir: dir, MaxNewFileSize: s.jj.MaxNewFileSize}
+	res, err := wc.UpdateStale(ctx)
+	if err != nil {
+		return fmt.Errorf("an earlier run was interrupted; jj workspace update-stale failed: %w", err)
+	}
+	if strings.Contains(string(res.Stdout)+string(res.Stderr), "Updated working copy") {
+		did = append(did, "working copy updated to jj's recorded state")
+	}
+	detail := fmt.Sprintf("the previous run (pid %d, started %s) was interrupted", m.PID, m.Start.Format(time.RFC3339))
+	if len(did) > 0 {
+		detail += ": " + strings.Join(did, "; ")
+	} else {
+		detail += ": nothing to repair"
+	}
+	s.done("recover", ui.Warn, detail, t)
+	return nil
+}
+
+// dropRevertArtifacts is the last guard after an interrupted run: paths
+// that @ changes back to their content before that run's rebase (its
+// parent_before) although @- holds another content are the snapshot of
+// stale files, not an edit. It returns the working-copy commit afresh when
+// it changed it.
+func (s *syncer) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Commit, error) {
+	m := s.recovered
+	if m == nil || m.ParentBefore == "" || wc.Empty {
+		return wc, nil
+	}
+	changed, err := s.jj.DiffNames(ctx, "@-", "@")
+	if err != nil {
+		return wc, err
+	}
+	fromBefore, err := s.jj.DiffNames(ctx, m.ParentBefore, "@")
+	if err != nil {
+		return wc, nil // the old parent is gone: nothing to compare with
+	}
+	differs := map[string]bool{}
+	for _, p := range fromBefore {
+		differs[p] = true
+	}
+	var stale []string
+	for _, p := range changed {
+		if !differs[p] {
+			stale = append(stale, p)
+		}
+	}
+	if len(stale) == 0 {
+		return wc, nil
+	}
+	if err := s.jj.RestoreFrom(ctx, "@-", stale); err != nil {
+		return wc, fmt.Errorf("cannot drop the stale files an interrupted run left in the working copy (%s): %w", strings.Join(stale, ", "), err)
+	}
+	s.io.Warnf("the working copy held %s as they were before the interrupted run's rebase (a jj command imported the moved git HEAD and snapshotted stale files): dropped from the working copy, not committed; those versions stay in the history (%s)",
+		strings.Join(stale, ", "), short(m.ParentBefore))
+	cs, err := s.jj.Commits(ctx, "@", []jj.Class{{Name: "wc", Revset: "@"}})
+	if err != nil || len(cs) != 1 {
+		return wc, err
+	}
+	return cs[0], nil
+}
