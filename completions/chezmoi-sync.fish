@@ -11,6 +11,7 @@ complete -c chezmoi-sync -l exit-code -d 'Exit 4 when the remote is unreachable 
 complete -c chezmoi-sync -l help -s h -d 'Show context-sensitive help.'
 complete -c chezmoi-sync -l hostname -r -d 'Host name for commit messages and the sync/<host> bookmark (default: the system host name).'
 complete -c chezmoi-sync -l json -d 'Print one JSON document on stdout; human text goes to stderr.'
+complete -c chezmoi-sync -l max-new-file-size -r -d 'Largest new file jj may snapshot (bytes); a bigger one fails the run, naming the file.'
 complete -c chezmoi-sync -l no-color -d 'Never colour output (also: NO_COLOR set, not a TTY, under systemd).'
 complete -c chezmoi-sync -l push-retries -r -d 'How often to fetch, rebase and push again when another host pushed first.'
 complete -c chezmoi-sync -l remote -r -d 'git remote shared by all hosts.'

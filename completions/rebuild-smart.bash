@@ -7,12 +7,12 @@ _rebuild_smart() {
         --flake|-f|--state-dir)
             COMPREPLY=($(compgen -d -- "$cur"))
             return ;;
-        --config|--secrets-path)
+        --config|--metrics-file|--secrets-path)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --host|-H|--secrets-input|--secrets-timeout|--stale|--stale-after|--update-input|--wait)
+        --build-host|--host|-H|--randomized-delay|--secrets-input|--secrets-timeout|--stale|--stale-after|--target-host|--update-input|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--ask --auto-commit --no-auto-commit --auto-push --no-auto-push --boot --build --config --dry-run --flake --force-switch --help --host --json --no-color --offline --rollback-on-failure --secrets-input --secrets-path --secrets-timeout --skip-dotfiles --skip-secrets --skip-update --skip-upstream --stale --stale-after --state-dir --sync-dotfiles --no-sync-dotfiles --tag --test --update --update-input --verbose --version --wait -n -f -h -H -u -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--ask --auto-commit --no-auto-commit --auto-push --no-auto-push --boot --build --build-host --config --dry-run --flake --force-switch --help --host --json --metrics-file --no-color --offline --randomized-delay --rollback-on-failure --secrets-input --secrets-path --secrets-timeout --skip-dotfiles --skip-secrets --skip-update --skip-upstream --stale --stale-after --state-dir --sync-dotfiles --no-sync-dotfiles --tag --target-host --test --unattended --update --update-input --verbose --version --wait -n -f -h -H -u -v' -- "$cur"))
 }
 complete -F _rebuild_smart rebuild-smart

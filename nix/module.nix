@@ -21,7 +21,12 @@
 #   StateDirectory=nixdots), chezmoi-sync-manual.service, chezmoi-pre-update.service
 #   (ordered before nixos-upgrade.service when system.autoUpgrade is on) and a
 #   system.preSwitchChecks entry (hooks/pre-switch-check) that records every
-#   activation for rebuild-rollback and can sync the dotfiles before a switch.
+#   activation for rebuild-rollback and can sync the dotfiles before a switch;
+# - with chezmoiSync.users (several dotfiles users): a templated
+#   chezmoi-sync@.service (User=%i, StateDirectory=nixdots/%i: one state
+#   directory, lock and history per user) with one chezmoi-sync@<user>.timer each;
+# - with rebuild.smart.schedule: rebuild-smart-unattended.service (root,
+#   `rebuild-smart --unattended`) and its timer (docs/fleet.md, "Unattended mode").
 {
   config,
   lib,
@@ -58,6 +63,21 @@ let
     pkgs.openssh
   ];
 
+  # Dotfiles users: chezmoiSync.users plus the single-user form `user`.
+  syncUsers = lib.unique (sync.users ++ lib.optional (sync.user != null) sync.user);
+  # Several users (or the list form): templated units, one state directory each.
+  multiUser = sync.users != [ ];
+
+  # With several dotfiles users, each one's chezmoi tools use that user's
+  # state directory (the one chezmoi-sync@<user> writes); rebuild-smart and
+  # rebuild-rollback keep the shared one (one system, one history).
+  stateDirArgs =
+    b:
+    if multiUser && lib.hasPrefix "chezmoi-" b then
+      "--run 'export STATE_DIRECTORY=${stateDir}/\${USER:-$(id -un)}'"
+    else
+      "--set-default STATE_DIRECTORY ${stateDir}";
+
   # STATE_DIRECTORY is what systemd's StateDirectory= sets and what the
   # binaries honour; --set-default keeps a unit's own value.
   wrapped = pkgs.symlinkJoin {
@@ -67,7 +87,7 @@ let
     postBuild = lib.concatMapStrings (b: ''
       if [ -e "$out/bin/${b}" ]; then
         wrapProgram "$out/bin/${b}" \
-          --set-default STATE_DIRECTORY ${stateDir} \
+          ${stateDirArgs b} \
           --suffix PATH : ${lib.makeBinPath runtimeTools}
       fi
     '') binaries;
@@ -113,7 +133,13 @@ let
     ) { } keys.${sectionName};
 
   # Owner of the state directory: the dotfiles user, else rebuild-smart's.
-  owner = if sync.enable && sync.user != null then sync.user else smart.user;
+  owner =
+    if sync.enable && sync.user != null then
+      sync.user
+    else if sync.enable && multiUser && smart.user == null then
+      builtins.head syncUsers
+    else
+      smart.user;
 
   userHome = user: (config.users.users.${user} or { }).home or "/home/${user}";
 
@@ -151,6 +177,20 @@ let
       default = null;
       example = "rain";
       description = "User whose dotfiles are synced; the services run as this user and own ${stateDir}.";
+    };
+    users = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [
+        "alice"
+        "bob"
+      ];
+      description = ''
+        Several users whose dotfiles are synced (together with {option}`user` when set). The module
+        then defines a templated chezmoi-sync@.service (User=%i, StateDirectory=nixdots/%i) and one
+        chezmoi-sync@<user>.timer per user: each user has their own state directory
+        (${stateDir}/<user>), lock, status and history, and the chezmoi tools a user runs read it.
+      '';
     };
     interval = mkOption {
       type = types.nullOr types.str;
@@ -198,6 +238,20 @@ let
         activations as this user. Null: records are written as root.
       '';
     };
+    schedule = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "04:00";
+      description = ''
+        When set (a systemd calendar expression: "04:00", "hourly", "Mon *-*-* 03:00"), a timer runs
+        rebuild-smart-unattended.service, a oneshot running `rebuild-smart --unattended` as root
+        (pull-based deployment, as comin does) on the flake {option}`flake`. Root, because the
+        activation needs it and a timer cannot answer sudo; the trade-off: with autoCommit, root
+        commits into that checkout (use a checkout of its own, e.g. /etc/nixos, rather than a
+        user's working copy). It never races a person: a running interactive rebuild-smart (the
+        shared lock) or manual nixos-rebuild makes it step aside until the next run.
+      '';
+    };
   };
   # options: rebuildSmart end
 
@@ -222,6 +276,30 @@ let
     }:$PATH \
     ${wrapped}/share/nixdots/hooks/pre-switch-check "$1" "$2" || true
   '';
+
+  # One templated unit per user: User=%i, its own state directory and lock.
+  syncTemplate = {
+    description = "Sync chezmoi dotfiles of %i through jj (chezmoi-sync)";
+    after = [ "network-online.target" ];
+    wants = [ "network-online.target" ];
+    path = runtimeTools;
+    # systemd sets HOME and USER from the account for units with User=.
+    environment = lib.optionalAttrs (sync.metricsFile != null) {
+      # One textfile per user: node_exporter rejects duplicate series.
+      CHEZMOI_SYNC_METRICS_FILE = "${dirOf sync.metricsFile}/chezmoi-sync-%i.prom";
+    };
+    serviceConfig = {
+      Type = "oneshot";
+      User = "%i";
+      StateDirectory = "nixdots/%i";
+      StateDirectoryMode = "0750";
+      ExecStart = "${wrapped}/bin/chezmoi-sync";
+      SuccessExitStatus = [ 3 ];
+      TimeoutStartSec = "15min";
+      Nice = 10;
+      IOSchedulingClass = "idle";
+    };
+  };
 
   syncUnit = extra: lib.recursiveUpdate {
     after = [ "network-online.target" ];
@@ -264,14 +342,14 @@ in
     (mkIf sync.enable {
       assertions = [
         {
-          assertion = sync.user != null;
-          message = "myModules.services.dotfiles.chezmoiSync.user must name the user whose dotfiles are synced.";
+          assertion = syncUsers != [ ];
+          message = "myModules.services.dotfiles.chezmoiSync.user (or .users) must name the user whose dotfiles are synced.";
         }
       ];
     })
 
     # The units need the user; without one the assertion above explains why.
-    (mkIf (sync.enable && sync.user != null) {
+    (mkIf (sync.enable && sync.user != null && !multiUser) {
       systemd.services.chezmoi-sync = syncUnit {
         description = "Sync chezmoi dotfiles through jj (chezmoi-sync)";
         documentation = [ "file:${wrapped}/share/doc/nixdots/quickstart.md" ];
@@ -301,9 +379,103 @@ in
       );
     })
 
-    # Present before the first service run, for interactive runs.
+    # Several users: chezmoi-sync@<user>.service from one template, a timer each.
+    (mkIf (sync.enable && multiUser) {
+      systemd.services."chezmoi-sync@" = syncTemplate;
+      systemd.timers = mkIf (sync.interval != null) (
+        builtins.listToAttrs (
+          map (u: {
+            name = "chezmoi-sync@${u}";
+            value = {
+              description = "Periodic chezmoi dotfile sync of ${u}";
+              wantedBy = [ "timers.target" ];
+              timerConfig = {
+                OnBootSec = "5min";
+                OnUnitInactiveSec = sync.interval;
+                RandomizedDelaySec = "2min";
+              };
+            };
+          }) syncUsers
+        )
+      );
+      # Every user's sync before an automatic upgrade; a failed sync never
+      # blocks the upgrade ("-").
+      systemd.services.chezmoi-pre-update = mkIf sync.syncBeforeUpdate (
+        {
+          description = "Sync every user's chezmoi dotfiles before an automatic OS upgrade";
+          serviceConfig = {
+            Type = "oneshot";
+            ExecStart = "-${pkgs.systemd}/bin/systemctl start ${
+              lib.concatMapStringsSep " " (u: "chezmoi-sync@${u}.service") syncUsers
+            }";
+          };
+        }
+        // lib.optionalAttrs config.system.autoUpgrade.enable {
+          before = [ "nixos-upgrade.service" ];
+          wantedBy = [ "nixos-upgrade.service" ];
+        }
+      );
+    })
+
+    (mkIf smart.enable {
+      assertions = [
+        {
+          assertion = smart.schedule == null || smart.flake != null;
+          message = "myModules.services.rebuild.smart.schedule needs myModules.services.rebuild.smart.flake (the flake the timer rebuilds).";
+        }
+      ];
+    })
+
+    # Pull-based deployment: rebuild-smart --unattended on a calendar.
+    (mkIf (smart.enable && smart.schedule != null && smart.flake != null) {
+      systemd.services.rebuild-smart-unattended = {
+        description = "Unattended NixOS rebuild from the flake (rebuild-smart --unattended)";
+        after = [ "network-online.target" ];
+        wants = [ "network-online.target" ];
+        # The switch must not stop the unit that is running it.
+        restartIfChanged = false;
+        path = runtimeTools ++ [
+          pkgs.nix
+          pkgs.nixos-rebuild
+        ];
+        environment = {
+          HOME = "/root";
+          # Root works in a checkout it may not own: allow git there.
+          GIT_CONFIG_COUNT = "1";
+          GIT_CONFIG_KEY_0 = "safe.directory";
+          GIT_CONFIG_VALUE_0 = smart.flake;
+        };
+        serviceConfig = {
+          Type = "oneshot";
+          # Dotfiles are the users' (their own chezmoi-sync timers); root has none,
+          # and must never clone a user's repoUrl into /root.
+          ExecStart = "${wrapped}/bin/rebuild-smart --unattended --skip-dotfiles";
+          # 3: a person's rebuild holds the lock, or a manual nixos-rebuild
+          # runs; the next timer run tries again.
+          SuccessExitStatus = [ 3 ];
+          TimeoutStartSec = "3h";
+        }
+        // lib.optionalAttrs (owner != null) {
+          # The state directory is shared with the user's interactive runs:
+          # hand back what root created there (history, lock, metrics).
+          ExecStopPost = "${pkgs.coreutils}/bin/chown -R ${owner} ${stateDir}";
+        };
+      };
+      systemd.timers.rebuild-smart-unattended = {
+        description = "Scheduled unattended rebuild-smart";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = smart.schedule;
+          # A run missed while the machine was off happens at the next boot.
+          Persistent = "true";
+        };
+      };
+    })
+
+    # Present before the first service run, for interactive runs. With
+    # several dotfiles users each one needs to reach their own subdirectory.
     (mkIf ((sync.enable || smart.enable) && owner != null) {
-      systemd.tmpfiles.rules = [ "d ${stateDir} 0750 ${owner} - -" ];
+      systemd.tmpfiles.rules = [ "d ${stateDir} ${if multiUser then "0755" else "0750"} ${owner} - -" ];
     })
 
     # system.preSwitchChecks exists in NixOS >= 24.11; older systems get no check.

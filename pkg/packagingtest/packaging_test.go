@@ -168,8 +168,8 @@ func TestNixFilesParse(t *testing.T) {
 // moduleOnly are the options that configure the NixOS side (services,
 // timers, users) rather than a binary; they are not config keys.
 var moduleOnly = map[string][]string{
-	config.SectionSync:    {"enable", "user", "interval", "syncBeforeUpdate"},
-	config.SectionRebuild: {"enable", "user"},
+	config.SectionSync:    {"enable", "user", "users", "interval", "syncBeforeUpdate"},
+	config.SectionRebuild: {"enable", "user", "schedule"},
 }
 
 var optionLineRe = regexp.MustCompile(`(?m)^    ([A-Za-z0-9_]+) = mk(?:Option|EnableOption)\b`)

@@ -17,8 +17,10 @@ import (
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/flake"
+	"github.com/nixdots/nixdots/pkg/fleet"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
+	"github.com/nixdots/nixdots/pkg/remotetarget"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -105,6 +107,13 @@ type Command struct {
 	ForceSwitch       bool `name:"force-switch" help:"Activate even when the new system equals /run/current-system."`
 	RollbackOnFailure bool `name:"rollback-on-failure" help:"When the switch fails after changing the system, go back to the previous generation."`
 
+	// Fleet and unattended use (docs/fleet.md).
+	Unattended      bool     `name:"unattended" help:"Run for a timer: no prompts, boot instead of switch when unattended.boot is set or switch inhibitors changed, step aside for a running manual rebuild."`
+	RandomizedDelay Duration `name:"randomized-delay" placeholder:"DURATION" env:"REBUILD_SMART_RANDOMIZED_DELAY" config:"unattended.randomizedDelay" help:"With --unattended, first sleep a random time below DURATION."`
+	TargetHost      string   `name:"target-host" placeholder:"[USER@]HOST" help:"Activate the new system on this machine over ssh (needs --host)."`
+	BuildHost       string   `name:"build-host" placeholder:"[USER@]HOST" help:"Build the new system on this machine over ssh."`
+	MetricsFile     string   `name:"metrics-file" placeholder:"PATH" env:"REBUILD_SMART_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
+
 	// Hooks, when set (by a test or a later feature), is called around
 	// every phase and at the end.
 	Hooks Hooks `kong:"-"`
@@ -146,6 +155,14 @@ type Run struct {
 	Nix    *flake.Nix
 	NixVer flake.Version
 	HasNH  bool
+
+	// Fleet side (fleet.go): where the system goes, the user hooks,
+	// notifications and metrics.
+	Target          remotetarget.Target
+	Fleet           *fleet.Rebuild
+	HostFromDefault bool   // Host is this machine's name (no --host, no #host)
+	TargetPrev      string // the target's running system, read over ssh
+	ActionReason    string // why Mode differs from the requested action
 
 	RemoteURL     string // the flake repository's remote ("" when none)
 	Online        bool
@@ -216,13 +233,16 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 			f()
 		}
 	}()
+	if err := r.setupFleet(); err != nil {
+		return r.refuse(err)
+	}
+	if err := r.beforeLock(ctx); err != nil {
+		return r.refuse(err)
+	}
 	if !app.DryRun {
-		lock, err := app.Lock(ctx, state.RebuildLock)
+		lock, err := r.lock(ctx)
 		if err != nil {
-			if c.JSON {
-				_ = r.IO.WriteJSON(r.report(nil, exitcode.FromError(err), err))
-			}
-			return err
+			return r.refuse(err)
 		}
 		defer lock.Release()
 	} else if busy, holder, err := state.Busy(app.StateDir, state.RebuildLock); err == nil && busy {
@@ -240,6 +260,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	}
 	code := r.exitCode(ctx, err)
 	rep := r.report(results, code, err)
+	r.finishFleet(ctx, &rep)
 	if c.Hooks != nil {
 		c.Hooks.Finish(ctx, r, &rep)
 	}
@@ -266,6 +287,15 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 
 func headerDetail(r *Run) string {
 	parts := []string{r.Mode}
+	if r.Target.Remote() {
+		parts = append(parts, "on "+r.Target.TargetHost)
+	}
+	if r.Target.BuildHost != "" {
+		parts = append(parts, "built on "+r.Target.BuildHost)
+	}
+	if r.Cmd.Unattended {
+		parts = append(parts, "unattended")
+	}
 	if r.App.DryRun {
 		parts = append(parts, "dry run: nothing will change")
 	}
@@ -292,7 +322,9 @@ func (r *Run) recordHistory() error {
 	default:
 		return nil
 	}
-	if r.App.DryRun {
+	if r.App.DryRun || r.Target.Remote() {
+		// A remote target's build is not this machine's: rebuild-rollback
+		// here must never offer it (docs/fleet.md, "Remote targets").
 		return nil
 	}
 	commit := r.BuiltCommit

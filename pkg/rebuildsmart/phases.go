@@ -19,6 +19,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/flake"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
+	"github.com/nixdots/nixdots/pkg/remotetarget"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -47,6 +48,11 @@ func (prepare) Run(ctx context.Context, r *Run) (Outcome, error) {
 	}
 	if r.Host == "" {
 		r.Host = r.App.Hostname()
+		r.HostFromDefault = true
+	}
+	if r.HostFromDefault && r.Target.Remote() {
+		// This machine's name is the wrong configuration for another one.
+		return Outcome{}, exitcode.UsageError(fmt.Errorf("--target-host %s needs --host NAME (or --flake DIR#NAME): the target's nixosConfigurations attribute", r.Target.TargetHost))
 	}
 	if err := flake.Check(r.Flake.Dir); err != nil {
 		return Outcome{}, exitcode.UsageError(fmt.Errorf("%v: pass --flake DIR or set NH_OS_FLAKE", err))
@@ -120,8 +126,14 @@ func (prepare) Run(ctx context.Context, r *Run) (Outcome, error) {
 	if r.PrevGeneration > 0 {
 		gen = fmt.Sprintf("generation %d", r.PrevGeneration)
 	}
-	return Outcome{Detail: fmt.Sprintf("%s (%s) host %s, commit %s, %s, nix %s, %s",
-		r.Flake.Dir, repo.Kind(), r.Host, short(r.CommitBefore), gen, r.NixVer, network)}, nil
+	detail := fmt.Sprintf("%s (%s) host %s, commit %s, %s, nix %s, %s",
+		r.Flake.Dir, repo.Kind(), r.Host, short(r.CommitBefore), gen, r.NixVer, network)
+	// Last, once the flake and host are known and before anything changes:
+	// a failing pre hook vetoes the run (exit 9).
+	if err := r.preHooks(ctx); err != nil {
+		return Outcome{Detail: oneLine(err.Error())}, err
+	}
+	return Outcome{Detail: detail}, nil
 }
 
 // privateIndex copies <repo>/.git/index to a temporary file and returns its
@@ -240,6 +252,9 @@ func (dotfiles) Skip(r *Run) string {
 		return "--skip-dotfiles"
 	case !r.Cmd.SyncDotfiles:
 		return "syncDotfiles is off"
+	case r.Target.Remote():
+		_, note := remotetarget.PhasePlan(remotetarget.PhaseDotfiles, r.Target)
+		return note
 	case !r.Online:
 		return r.OfflineReason + "; run chezmoi-sync later"
 	}
@@ -461,6 +476,13 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 		return Outcome{Detail: "evaluation failed"}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("evaluating %s: %w", r.Host, err))
 	}
 	r.Toplevel = top
+	r.readTargetSystem(ctx)
+	if err := r.chooseForInhibitors(ctx); err != nil {
+		r.BuildOutcome = history.OutcomeFailed
+		r.undoIntentToAdd(ctx)
+		r.NextStep = "the system is unchanged; activate with --boot and reboot"
+		return Outcome{Detail: firstLine(err.Error())}, exitcode.Wrap(exitcode.Failure, err)
+	}
 	if !r.Cmd.ForceSwitch && r.Mode != "build" && top == r.activeFor(r.Mode) {
 		r.BuildOutcome = "nothing-to-switch"
 		r.Generation = r.PrevGeneration
@@ -472,7 +494,7 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 		_, _ = r.App.Runner.Run(ctx, cmd)
 		return Outcome{Detail: "would build " + top + " with: " + cmd.String()}, nil
 	}
-	if r.Cmd.Ask && !r.HasNH && r.Mode != "build" {
+	if r.Cmd.Ask && !r.HasNH && r.Mode != "build" && !r.Target.Remote() {
 		if !r.confirm(fmt.Sprintf("Activate %s (%s)? [y/N] ", top, r.Mode)) {
 			r.BuildOutcome = ""
 			return Outcome{Status: ui.Skipped, Detail: "not activated (answered no)"}, nil
@@ -487,6 +509,9 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 	if runErr == nil {
 		r.BuildOutcome = history.OutcomeSuccess
 		return Outcome{Detail: r.builtDetail()}, nil
+	}
+	if r.Target.Remote() {
+		return r.remoteFailure(ctx, res, runErr)
 	}
 	// nixos-rebuild passes switch-to-configuration's exit 4 through; nh
 	// reports every activation error alike, so also look at what happened:
@@ -509,6 +534,9 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 // activeFor is what counts as "already running" for mode: the current
 // system for switch and test, the profile's generation for boot.
 func (r *Run) activeFor(mode string) string {
+	if r.Target.Remote() {
+		return r.TargetPrev
+	}
 	if mode == nixsys.ActionBoot {
 		if g, err := r.Sys.CurrentGeneration(); err == nil {
 			return g.Toplevel
@@ -543,7 +571,8 @@ func (r *Run) switchCommand() runner.Cmd {
 	if r.Cmd.Verbose {
 		c.Stream = r.IO.Human
 	}
-	return c
+	// --target-host / --build-host the way each tool understands them.
+	return remotetarget.Apply(c, r.Target, remotetarget.Options{})
 }
 
 func (r *Run) confirm(prompt string) bool {
@@ -558,6 +587,9 @@ func (r *Run) confirm(prompt string) bool {
 
 // noteSystem records the generation and toplevel after an activation.
 func (r *Run) noteSystem() {
+	if r.Target.Remote() {
+		return // the target's generations are not read (docs/fleet.md)
+	}
 	switch r.Mode {
 	case nixsys.ActionSwitch, nixsys.ActionBoot:
 		if g, ok := r.Sys.GenerationOf(r.Toplevel); ok {
@@ -569,6 +601,9 @@ func (r *Run) noteSystem() {
 }
 
 func (r *Run) builtDetail() string {
+	if r.Target.Remote() && r.Mode != "build" {
+		return fmt.Sprintf("%s %s on %s", r.Mode, r.Toplevel, r.Target.TargetHost)
+	}
 	switch r.Mode {
 	case "build":
 		return "built " + r.Toplevel + " (not activated)"
@@ -683,6 +718,9 @@ func (postChecks) Skip(r *Run) string {
 		return "dry run: nothing was activated"
 	case r.BuildOutcome == "":
 		return "nothing was activated"
+	case r.Target.Remote():
+		_, note := remotetarget.PhasePlan(remotetarget.PhasePostChecks, r.Target)
+		return note
 	}
 	return ""
 }

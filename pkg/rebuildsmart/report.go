@@ -17,7 +17,7 @@ import (
 // Add fields, never rename them.
 type Report struct {
 	Version        int               `json:"version"` // schema version, 1
-	Outcome        string            `json:"outcome"` // success, nothing-to-switch, units-failed, failed, bad-input, locked, interrupted, dry-run
+	Outcome        string            `json:"outcome"` // success, nothing-to-switch, units-failed, failed, vetoed, bad-input, locked, interrupted, dry-run
 	ExitCode       int               `json:"exit_code"`
 	Host           string            `json:"host"`
 	Flake          string            `json:"flake"`
@@ -48,6 +48,13 @@ type Report struct {
 	RollbackCmd    string            `json:"rollback_command,omitempty"`
 	RolledBack     bool              `json:"rolled_back,omitempty"`
 	NextStep       string            `json:"next_step,omitempty"`
+	TargetHost     string            `json:"target_host,omitempty"`
+	BuildHost      string            `json:"build_host,omitempty"`
+	Unattended     bool              `json:"unattended,omitempty"`
+	// ActionReason says why the action differs from the one asked for
+	// (unattended.boot, changed switch inhibitors).
+	ActionReason string `json:"action_reason,omitempty"`
+	HooksFailed  int    `json:"hooks_failed,omitempty"`
 }
 
 func (r *Run) report(results []PhaseResult, code int, err error) Report {
@@ -60,6 +67,8 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 		SwitchCommand: r.SwitchCmd, Changelog: r.Changelog, IntentToAdd: r.Added, FailedUnits: r.FailedUnits,
 		Upstream: r.Upstream, Dotfiles: r.Dotfiles, Phases: results, Warnings: r.Warnings,
 		RollbackCmd: r.RollbackHint, RolledBack: r.RolledBack, NextStep: r.NextStep,
+		TargetHost: r.Target.TargetHost, BuildHost: r.Target.BuildHost, Unattended: r.Cmd.Unattended,
+		ActionReason: r.ActionReason,
 	}
 	if rep.Changelog == nil {
 		rep.Changelog = []flake.Change{}
@@ -83,6 +92,8 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 		rep.Outcome = "bad-input"
 	case code == exitcode.Locked:
 		rep.Outcome = "locked"
+	case code == exitcode.Vetoed:
+		rep.Outcome = OutcomeVetoed
 	case code == exitcode.UnitsFailed:
 		rep.Outcome = history.OutcomeUnitsFailed
 	case code != exitcode.OK:

@@ -242,7 +242,9 @@ func (e *ManualRebuildError) Error() string {
 	for i, p := range e.Procs {
 		names[i] = p.String()
 	}
-	return "a manual rebuild is running (" + strings.Join(names, "; ") + "); the unattended run steps aside and the next timer run tries again"
+	// The caller says what it does about it (rebuild-smart: the unattended
+	// run steps aside and the next timer run tries again).
+	return "a manual rebuild is running (" + strings.Join(names, "; ") + ")"
 }
 
 // ExitCode implements exitcode.Coder: 3, as for a held lock.

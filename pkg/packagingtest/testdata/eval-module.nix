@@ -57,6 +57,10 @@ let
     inherit recursiveUpdate setAttrByPath;
     splitString = sep: s: builtins.filter builtins.isString (builtins.split (if sep == "." then "\\." else sep) s);
     concatMapStrings = f: l: builtins.concatStringsSep "" (map f l);
+    concatMapStringsSep = sep: f: l: builtins.concatStringsSep sep (map f l);
+    optional = cond: x: if cond then [ x ] else [ ];
+    unique = builtins.foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ];
+    hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
     makeBinPath = ps: builtins.concatStringsSep ":" (map (p: "${p}/bin") ps);
     escapeShellArg = s: "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] s}'";
     filterAttrs =
@@ -96,6 +100,9 @@ let
     coreutils = store "coreutils";
     util-linux = store "util-linux";
     getent = store "getent";
+    systemd = store "systemd";
+    nix = store "nix";
+    nixos-rebuild = store "nixos-rebuild";
   };
 
   # Option values as the module system would merge them: the settings over
