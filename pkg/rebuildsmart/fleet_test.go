@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/fakes/fakesys"
 	"github.com/nixdots/nixdots/pkg/metrics"
+	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/state"
 )
 
@@ -291,6 +293,13 @@ func TestRemoteTargetArguments(t *testing.T) {
 		t.Fatalf("a remote target without --host: %s", res)
 	}
 	res, rep := e.rsJSON("--host", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test")
+	if res.Code != 0 {
+		t.Fatalf("remote rebuild with nh:\n%s", res)
+	}
+	target := &nixsys.System{Root: fakesys.TargetRoot(e.root, "root@vm.test")}
+	if cur, err := target.CurrentSystem(); err != nil || cur != rep["toplevel"] {
+		t.Fatalf("the target runs %q (%v), want %v", cur, err, rep["toplevel"])
+	}
 	nh := e.called("nh")
 	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test"}) {
 		t.Fatalf("nh argv %+v\n%s", nh, res)
@@ -300,7 +309,9 @@ func TestRemoteTargetArguments(t *testing.T) {
 	}
 
 	e.hideTools("nh")
-	e.rs("--host", "alpha", "--skip-dotfiles", "--target-host", "alice@vm.test")
+	if res := e.rs("--host", "alpha", "--skip-dotfiles", "--target-host", "alice@vm.test"); res.Code != 0 {
+		t.Fatalf("remote rebuild with nixos-rebuild:\n%s", res)
+	}
 	nr := e.called("nixos-rebuild")
 	if len(nr) != 1 || !slices.Equal(nr[0].Argv, []string{"switch", "--flake", e.repo + "#alpha", "--target-host", "alice@vm.test", "--use-remote-sudo"}) {
 		t.Fatalf("nixos-rebuild argv %+v", nr)

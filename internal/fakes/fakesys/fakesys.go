@@ -182,3 +182,41 @@ func SwitchGeneration(root string, n int) error {
 func ProfileToplevel(root string) (string, error) {
 	return filepath.EvalSymlinks(ProfilePath(root))
 }
+
+// Remote is the --target-host / --build-host part of a fake's command line.
+type Remote struct {
+	TargetHost string
+	BuildHost  string
+	Sudo       bool // --use-remote-sudo / --sudo
+}
+
+// TargetRoot is the simulated root of a remote target under the test
+// root: <root>/targets/<host> (the user@ part dropped). The fakes build
+// here, then "copy" and activate there, as the real tools do over ssh.
+func TargetRoot(root, targetHost string) string {
+	host := targetHost
+	if _, h, ok := strings.Cut(targetHost, "@"); ok {
+		host = h
+	}
+	return filepath.Join(root, "targets", host)
+}
+
+// EnterTarget makes the rest of the fake act on the target's root: the
+// profile and the activation (switch-to-configuration reads
+// NIXDOTS_SYSTEM_ROOT) happen "over there", elevated there, not through
+// the local sudo. It refuses, as the real activation does, a non-root
+// ssh user without remote sudo.
+func EnterTarget(tool, root string, r Remote, needSudoFlag bool) string {
+	tr := TargetRoot(root, r.TargetHost)
+	user, _, hasUser := strings.Cut(r.TargetHost, "@")
+	if needSudoFlag && !r.Sudo && (!hasUser || user != "root") {
+		Die(tool, 1, "error: opening lock file '/nix/var/nix/profiles/system.lock': Permission denied (on %s; use --use-remote-sudo or ssh as root)", r.TargetHost)
+	}
+	if err := os.MkdirAll(filepath.Join(tr, "run"), 0o755); err != nil {
+		Die(tool, 1, "%v", err)
+	}
+	os.Setenv("NIXDOTS_SYSTEM_ROOT", tr)
+	os.Setenv("NIXDOTS_SUDO", "never")
+	fmt.Fprintf(os.Stderr, "%s: copying the closure to %s and activating there\n", tool, r.TargetHost)
+	return tr
+}

@@ -2,6 +2,7 @@
 // the subcommands the suite uses:
 //
 //	nh os switch|boot|test|build [FLAKE] [-H HOST] [--ask] [--dry] [-u]
+//	    [--target-host H] [--build-host B]
 //	nh os rollback [--to N]
 //
 // It builds the host's toplevel with the real nix, makes a profile
@@ -37,6 +38,7 @@ func main() {
 	verb := args[1]
 	var flake, host string
 	var ask, dry bool
+	var remote fakesys.Remote
 	to := 0
 	for i := 2; i < len(args); i++ {
 		a := args[i]
@@ -50,6 +52,16 @@ func main() {
 			i++
 			if i < len(args) {
 				to, _ = strconv.Atoi(args[i])
+			}
+		case a == "--target-host" || a == "--build-host":
+			i++
+			if i >= len(args) {
+				fakesys.Die(tool, 2, "a value is required for '%s <HOST>'", a)
+			}
+			if a == "--target-host" {
+				remote.TargetHost = args[i]
+			} else {
+				remote.BuildHost = args[i]
 			}
 		case a == "-a" || a == "--ask":
 			ask = true
@@ -110,6 +122,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "Exiting...")
 			return
 		}
+	}
+	if remote.TargetHost != "" {
+		// nh elevates on the target by itself.
+		root = fakesys.EnterTarget(tool, root, remote, false)
 	}
 	if verb != "test" {
 		if err := fakesys.SetProfile(root, top); err != nil {

@@ -1,6 +1,11 @@
 // Command nixos-rebuild is a test fake of nixos-rebuild for
 //
 //	nixos-rebuild switch|boot|test|build|dry-activate --flake FLAKE[#HOST] [--rollback]
+//	    [--target-host H] [--build-host B] [--use-remote-sudo|--sudo]
+//
+// With --target-host the profile and the activation happen under
+// <root>/targets/<host> (fakesys.TargetRoot) and a non-root ssh user needs
+// --use-remote-sudo or --sudo, as on a real target.
 //
 // It builds with the real nix, makes a profile generation with the real
 // nix-env (switch, boot; --rollback goes back one generation instead of
@@ -26,6 +31,7 @@ func main() {
 	fakesys.Record(root, tool, args)
 	var verb, ref string
 	rollback := false
+	var remote fakesys.Remote
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -36,6 +42,18 @@ func main() {
 			}
 		case a == "--rollback":
 			rollback = true
+		case a == "--target-host" || a == "--build-host":
+			i++
+			if i >= len(args) {
+				fakesys.Die(tool, 1, "%s needs a host", a)
+			}
+			if a == "--target-host" {
+				remote.TargetHost = args[i]
+			} else {
+				remote.BuildHost = args[i]
+			}
+		case a == "--use-remote-sudo" || a == "--sudo":
+			remote.Sudo = true
 		case strings.HasPrefix(a, "-"):
 			fakesys.Die(tool, 1, "unknown option '%s'", a)
 		case verb == "":
@@ -84,6 +102,9 @@ func main() {
 				fakesys.Die(tool, 1, "%v", err)
 			}
 			return
+		}
+		if remote.TargetHost != "" && verb != "build" {
+			root = fakesys.EnterTarget(tool, root, remote, true)
 		}
 		if verb == "switch" || verb == "boot" {
 			if err := fakesys.SetProfile(root, top); err != nil {
