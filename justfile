@@ -16,12 +16,9 @@ test *ARGS:
 demo:
     scripts/demo
 
-# Benchmarks (ratios against the raw tool commands; see docs/testing.md)
+# Every benchmark, printed as one table of ratios (see docs/proof.md); PATTERN filters benchmarks
 bench PATTERN="." *ARGS:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    eval "$(scripts/install-tools.sh)"
-    go test -run '^$' -bench '{{ PATTERN }}' -benchtime 5x {{ ARGS }} ./...
+    BENCH='{{ PATTERN }}' scripts/bench {{ ARGS }}
 
 # Build the five binaries into ./bin
 build:

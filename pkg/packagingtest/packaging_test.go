@@ -114,7 +114,7 @@ func TestDeveloperRecipes(t *testing.T) {
 		"completions":   "go run ./cmd/nixdots-gendocs -out . -only completions",
 		"man":           "go run ./cmd/nixdots-gendocs -out . -only man",
 		"docs":          "go run ./cmd/nixdots-gendocs -out .",
-		"bench":         "go test -run '^$' -bench",
+		"bench":         "scripts/bench",
 		"vendor-hash":   "go mod vendor",
 		"rebuild-smart": "rebuild-smart",
 	} {
