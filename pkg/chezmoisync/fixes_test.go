@@ -218,3 +218,48 @@ func TestNewFileOverTheLimitFailsTheRun(t *testing.T) {
 	mustSync(t, a) // the default limit takes it
 	require.Equal(t, 0, a.Exec(remote, "git", "cat-file", "-e", "main:dot_too big").Code)
 }
+
+// A `jj git fetch` killed inside git leaves refs/remotes/origin/main.lock
+// behind; every later fetch then failed ("reference already exists") and
+// the sync stayed fetch-failed for ever (seen as a flake of the faults
+// suite's KillNine/during-fetch). The next run removes the stale lock and
+// fetches again.
+func TestStaleRemoteRefLockFromKilledFetch(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	b.WriteHome(".gitconfig", "[core]\n\tpager = less -R\n")
+	mustSync(t, b)
+	lock := filepath.Join(a.SourceDir(), ".git", "refs", "remotes", "origin", "main.lock")
+	require.NoError(t, os.WriteFile(lock, []byte(strings.Repeat("0", 40)+"\n"), 0o644))
+	r := mustSync(t, a)
+	require.Equal(t, syncstate.Success, record(t, a).Status, r.String())
+	require.Contains(t, r.Stderr, "main.lock")
+	require.Contains(t, a.ReadHome(".gitconfig"), "pager = less -R")
+}
+
+// A push killed on this machine kills a local remote's receive-pack too,
+// leaving refs/heads/main.lock in the remote: every later push failed
+// ("reason: reference already exists", seen as a flake of the faults
+// suite's KillNine/during-push). A lock that old is removed and the push
+// retried; a fresh one (a live push) is waited for like a push race.
+func TestStaleLockOnLocalRemoteIsCleared(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	lock := filepath.Join(remote, "refs", "heads", "main.lock")
+	require.NoError(t, os.WriteFile(lock, nil, 0o644))
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --unlocked'")
+	r := mustSync(t, a)
+	rec := record(t, a)
+	require.Equal(t, syncstate.Success, rec.Status, r.String())
+	require.True(t, rec.Pushed)
+	require.Contains(t, r.Stdout, "stale lock", r.String())
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--unlocked")
+	_, err := os.Stat(lock)
+	require.True(t, os.IsNotExist(err))
+}

@@ -16,3 +16,19 @@ func TestBackoffGrowsAndDiffersPerHost(t *testing.T) {
 		t.Fatalf("two hosts back off in step")
 	}
 }
+
+func TestLocalRepoPath(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ url, want string }{
+		{dir, dir},
+		{"file://" + dir, dir},
+		{"git@github.com:me/dotfiles.git", ""},
+		{"ssh://host/srv/dotfiles.git", ""},
+		{"https://example.test/dotfiles.git", ""},
+		{dir + "/missing", ""},
+	} {
+		if got := localRepoPath(tc.url, "/"); got != tc.want {
+			t.Errorf("localRepoPath(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}

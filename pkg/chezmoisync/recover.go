@@ -64,7 +64,14 @@ func (s *syncer) markRunning(parent string) error {
 	}
 	m := runMarker{PID: os.Getpid(), Start: s.rec.Start, SourceDir: s.rec.SourceDir, ParentBefore: parent}
 	if err := state.WriteJSON(filepath.Join(s.app.StateDir, runMarkerFile), m); err != nil {
-		return fmt.Errorf("cannot record the run in the state directory before changing the repository: %w", err)
+		// The marker only matters if this run is killed inside jj; a full
+		// or read-only state directory must not stop the sync itself (the
+		// record write at the end fails the run and says so).
+		if !s.markWarned {
+			s.io.Warnf("cannot record the run in the state directory (a kill during it would need a manual check: jj op log): %v", err)
+			s.markWarned = true
+		}
+		return nil
 	}
 	s.marked = true
 	return nil
@@ -105,6 +112,14 @@ func (s *syncer) recoverInterrupted(ctx context.Context) error {
 	}
 	t := time.Now()
 	var did []string
+	// git's lock files the killed jj (or its git) left: with them every
+	// later jj command that updates git's index, HEAD or refs fails
+	// ("File exists ... .git/index.lock"). The previous run is dead and
+	// this one holds the sync lock; git's index and ref locks guard caches
+	// jj rewrites, so removing them loses nothing.
+	if locks := removeGitLocks(dir); len(locks) > 0 {
+		did = append(did, "removed stale git lock file(s) "+strings.Join(locks, ", "))
+	}
 	// jj's view, without snapshotting (which would import the moved HEAD).
 	view := jj.Client{Runner: s.app.Runner, Dir: dir, IgnoreWorkingCopy: true}
 	parents, err := view.Log(ctx, "@-", `commit_id ++ "\n"`)
@@ -178,4 +193,65 @@ func (s *syncer) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Comm
 		return wc, err
 	}
 	return cs[0], nil
+}
+
+// clearStaleRefLocks: a `jj git fetch` killed inside git leaves
+// .git/refs/remotes/<remote>/<branch>.lock behind, and every later fetch
+// fails ("fetching ref refs/remotes/origin/main failed: reference already
+// exists", observed with jj 0.46 / git 2.53). Only when a fetch failed that
+// way are lock files under refs/remotes/<remote>/ removed: this run holds
+// the sync lock, and remote-tracking refs are a cache of the remote that the
+// retried fetch rewrites, so nothing can be lost. Returns what it removed.
+func (s *syncer) clearStaleRefLocks(res runner.Result, err error) []string {
+	if s.dry {
+		return nil
+	}
+	var ee *runner.ExitError
+	msg := string(res.Stderr)
+	if errors.As(err, &ee) {
+		msg += ee.Stderr
+	}
+	if !strings.Contains(msg, "reference already exists") && !strings.Contains(msg, ".lock") {
+		return nil
+	}
+	root := filepath.Join(s.rec.SourceDir, ".git", "refs", "remotes", s.c.Remote)
+	var removed []string
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
+			if os.Remove(path) == nil {
+				rel, _ := filepath.Rel(s.rec.SourceDir, path)
+				removed = append(removed, rel)
+			}
+		}
+		return nil
+	})
+	return removed
+}
+
+// removeGitLocks removes *.lock files directly in .git (index.lock,
+// HEAD.lock, packed-refs.lock) and under .git/refs; it returns their paths
+// relative to dir.
+func removeGitLocks(dir string) []string {
+	var removed []string
+	rm := func(path string) {
+		if os.Remove(path) == nil {
+			rel, _ := filepath.Rel(dir, path)
+			removed = append(removed, rel)
+		}
+	}
+	gitDir := filepath.Join(dir, ".git")
+	if entries, err := os.ReadDir(gitDir); err == nil {
+		for _, e := range entries {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".lock") {
+				rm(filepath.Join(gitDir, e.Name()))
+			}
+		}
+	}
+	_ = filepath.WalkDir(filepath.Join(gitDir, "refs"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
+			rm(path)
+		}
+		return nil
+	})
+	return removed
 }

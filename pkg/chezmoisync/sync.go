@@ -48,6 +48,7 @@ type syncer struct {
 	rebasedClean bool
 	marked       bool       // this run wrote (or took over) the run marker: remove it at the end
 	recovered    *runMarker // the marker of an interrupted earlier run, when one was found
+	markWarned   bool       // the marker could not be written (warned once)
 }
 
 func newSyncer(c *Command, app *cli.App, rec *syncstate.Record) *syncer {
@@ -516,6 +517,12 @@ func (s *syncer) commit(ctx context.Context, wc jj.Commit) error {
 func (s *syncer) fetch(ctx context.Context) (bool, error) {
 	t := time.Now()
 	res, err := s.jj.Fetch(ctx, s.c.Remote)
+	if err != nil && ctx.Err() == nil {
+		if locks := s.clearStaleRefLocks(res, err); len(locks) > 0 {
+			s.io.Warnf("removed lock file(s) a killed git fetch left behind: %s", strings.Join(locks, ", "))
+			res, err = s.jj.Fetch(ctx, s.c.Remote)
+		}
+	}
 	if err == nil {
 		s.done("fetch", ui.OK, s.c.Remote, t)
 		return true, nil
@@ -783,6 +790,18 @@ func (s *syncer) push(ctx context.Context) (bool, error) {
 	}
 	if ctx.Err() != nil {
 		return false, err
+	}
+	if locked(res, err) {
+		// The remote's ref is locked: another push holds it right now, or
+		// a push killed on this machine (a local remote's receive-pack
+		// dies with it) left the lock behind. Retry like a race; a stale
+		// lock of a local remote is removed once it is old (remote.go).
+		detail := s.remoteName() + " is locked by another push: trying again"
+		if lock := s.clearStaleRemoteLock(ctx); lock != "" {
+			detail = "removed the stale lock " + lock + " a killed push left on " + s.c.Remote + ": pushing again"
+		}
+		s.done("push", ui.Warn, detail, t)
+		return true, nil
 	}
 	switch jj.RemoteKind(res, err) {
 	case jj.RemoteStale:
