@@ -7,12 +7,12 @@ _chezmoi_sync() {
         --source-dir|--state-dir)
             COMPREPLY=($(compgen -d -- "$cur"))
             return ;;
-        --config)
+        --config|--metrics-file)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --branch|--hostname|--max-new-file-size|--push-retries|--remote|--repo-url|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--auto-commit --no-auto-commit --auto-push --no-auto-push --branch --config --dry-run --exit-code --help --hostname --json --max-new-file-size --no-color --push-retries --remote --repo-url --source-dir --state-dir --verbose --version --wait -n -h -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--auto-commit --no-auto-commit --auto-push --no-auto-push --branch --config --dry-run --exit-code --help --hostname --json --max-new-file-size --metrics-file --no-color --push-retries --remote --repo-url --source-dir --state-dir --verbose --version --wait -n -h -v' -- "$cur"))
 }
 complete -F _chezmoi_sync chezmoi-sync

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nixdots/nixdots/pkg/fleet"
 	"io/fs"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ type Command struct {
 	PushRetries int    `name:"push-retries" default:"3" env:"CHEZMOI_SYNC_PUSH_RETRIES" help:"How often to fetch, rebase and push again when another host pushed first."`
 	// jj's own default (1 MiB) silently leaves bigger new files untracked.
 	MaxNewFileSize int64 `name:"max-new-file-size" default:"67108864" placeholder:"BYTES" env:"CHEZMOI_SYNC_MAX_NEW_FILE_SIZE" help:"Largest new file jj may snapshot (bytes); a bigger one fails the run, naming the file."`
+	// Fleet side (docs/fleet.md): node_exporter textfile; the notify.*
+	// settings come from the config file (rebuildSmart's, overridden by ours).
+	MetricsFile string `name:"metrics-file" placeholder:"PATH" env:"CHEZMOI_SYNC_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
 }
 
 // Main runs chezmoi-sync with args and returns its exit code.
@@ -57,6 +61,11 @@ func Main(args []string, env cli.Env) int {
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if err := c.validate(); err != nil {
+		return err
+	}
+	// Bad notify.* settings are bad input (exit 2), refused before anything runs.
+	notifyCfg, err := fleet.LoadSyncConfig(app.Config)
+	if err != nil {
 		return err
 	}
 	host := c.Hostname
@@ -113,6 +122,10 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 			}
 		}
 	}
+	// After Save (LastSuccess carried forward): notify on parked conflicts
+	// and failures, write the metrics file; never changes the outcome.
+	(&fleet.Sync{Notify: notifyCfg, Runner: app.Runner, Env: app.Environ, DryRun: app.DryRun,
+		MetricsFile: c.MetricsFile, User: fleet.CurrentUser(app.Getenv), Warn: app.IO.Warnf}).Finish(ctx, rec)
 	s.summary(code)
 	if c.JSON {
 		if err := app.IO.WriteJSON(rec); err != nil {
