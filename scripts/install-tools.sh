@@ -21,7 +21,8 @@ print_env() {
 
 tools_ok() {
   [ -x "$PREFIX/usr/bin/jj" ] && [ -x "$PREFIX/usr/bin/git" ] && [ -x "$PREFIX/usr/bin/chezmoi" ] && [ -x "$PREFIX/usr/bin/just" ] || return 1
-  (eval "$(print_env)"; jj --version && git --version && chezmoi --version && just --version && nix --version) >/dev/null 2>&1
+  (eval "$(print_env)"; jj --version && git --version && chezmoi --version && just --version && nix --version) >/dev/null 2>&1 || return 1
+  for t in patchelf strace groff zsh fish runuser; do command -v "$t" >/dev/null || return 1; done
 }
 
 if [ "${1:-}" = "--env" ]; then print_env; exit 0; fi
@@ -38,6 +39,14 @@ need_apt=()
 command -v patchelf >/dev/null || need_apt+=(patchelf)
 command -v nix >/dev/null || need_apt+=(nix-bin)
 command -v curl >/dev/null || need_apt+=(curl)
+# Also driven by tests: strace (a precise kill during the state write),
+# groff (man pages are clean roff), zsh and fish (completions parse),
+# util-linux's runuser (the pre-switch check switches users as root).
+command -v strace >/dev/null || need_apt+=(strace)
+command -v groff >/dev/null || need_apt+=(groff-base)
+command -v zsh >/dev/null || need_apt+=(zsh)
+command -v fish >/dev/null || need_apt+=(fish)
+command -v runuser >/dev/null || need_apt+=(util-linux)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
