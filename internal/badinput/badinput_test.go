@@ -16,11 +16,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // homeName puts a space and non-ASCII letters into every path of the
 // sweep: HOME, the source directory, the state directory, the remote.

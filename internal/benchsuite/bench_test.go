@@ -13,11 +13,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // managedFiles returns DefaultDotfiles plus n files spread over
 // directories of 100 (a realistic tree, not one huge directory).

@@ -14,11 +14,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // world: a remote, host alpha (synced once: jj initialised) with wrappers
 // for jj and chezmoi on PATH, and beta, another host.

@@ -19,12 +19,7 @@ import (
 
 var long = flag.Bool("soak.long", false, "run the long fleet soak (8 hosts x 50 rounds; SOAK_HOSTS / SOAK_ROUNDS override)")
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {

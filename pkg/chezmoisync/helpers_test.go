@@ -12,11 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // newHost is a simulated machine that cloned the remote with plain git and
 // applied it, as `chezmoi init --apply URL` leaves it: no .jj yet.

@@ -12,11 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // hooksDir is the repository's hooks/ directory (the files under test).
 func hooksDir() string { return filepath.Join(testharness.ModuleRoot(), "hooks") }

@@ -20,11 +20,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // env is one simulated machine with a nix-config repository, its remote and
 // a fake system root.

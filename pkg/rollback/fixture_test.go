@@ -17,11 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // fixture is one NixOS machine with a flake repository (plain git or jj
 // colocated) and a fake system root holding one profile generation per

@@ -20,12 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 func show(h *testharness.Host, args ...string) testharness.Result {
 	return h.Exec("", "chezmoi-show-conflicts", args...)

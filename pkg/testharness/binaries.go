@@ -57,3 +57,13 @@ func CleanupBinaries() {
 		_ = os.RemoveAll(buildDir)
 	}
 }
+
+// Main is a test package's TestMain: it runs the tests, removes the built
+// binaries and exits with the tests' code.
+//
+//	func TestMain(m *testing.M) { testharness.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	CleanupBinaries()
+	os.Exit(code)
+}

@@ -9,11 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { Main(m) }
 
 // Two simulated hosts exchange a commit through the bare remote with real
 // jj (colocated), the path every sync takes.

@@ -11,11 +11,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testharness.CleanupBinaries()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testharness.Main(m) }
 
 // The fakes behave like the real tools on a test root: generations,
 // current-system, rollbacks, exit 4, failed units, and they refuse to touch
