@@ -3,6 +3,7 @@ package rebuildsmart
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -71,6 +72,12 @@ func (e *Engine) Execute(ctx context.Context, r *Run, stages []Stage) ([]PhaseRe
 	var results []PhaseResult
 	var fatal error
 	n := 0
+	if e.IO != nil {
+		// A spinner on the live line of a TTY while phases run (a no-op
+		// under systemd or in a pipe, where finished-phase lines suffice).
+		stop := e.IO.StartSpinner()
+		defer stop()
+	}
 	for _, st := range stages {
 		first := n
 		n += len(st)
@@ -119,7 +126,14 @@ func (e *Engine) runPhase(ctx context.Context, r *Run, p Phase, num int) (PhaseR
 		res.Status, res.Detail = ui.Skipped, why
 	} else {
 		var o Outcome
+		label := fmt.Sprintf("Phase %d: %s", num, p.Name())
+		if e.IO != nil {
+			e.IO.Running(label, true)
+		}
 		o, err = p.Run(ctx, r)
+		if e.IO != nil {
+			e.IO.Running(label, false)
+		}
 		res.Status, res.Detail = o.Status, o.Detail
 		if res.Status == "" {
 			res.Status = ui.OK
@@ -144,13 +158,5 @@ func (e *Engine) line(res PhaseResult) {
 	if e.IO == nil {
 		return
 	}
-	name := "Phase " + itoa(res.Number) + ": " + res.Name
-	e.IO.Step(res.Status, name, res.Detail, res.Duration)
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
+	e.IO.Step(res.Status, fmt.Sprintf("Phase %d: %s", res.Number, res.Name), res.Detail, res.Duration)
 }

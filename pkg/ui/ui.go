@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,11 @@ type Streams struct {
 	// so a line in a journal or a pipeline says where it came from.
 	Prefix string
 	mu     sync.Mutex
+
+	// The live line of a TTY (live.go): what is running, with a spinner.
+	running []string
+	frame   int
+	drawn   bool
 }
 
 // Options decide the streams' behaviour.
@@ -126,14 +132,20 @@ func (s *Streams) Step(status, name, detail string, d time.Duration) {
 func (s *Streams) Println(a ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.clearLocked()
 	fmt.Fprintln(s.Human, a...)
+	s.drawLocked()
 }
 
 // Printf writes human text to Human.
 func (s *Streams) Printf(format string, a ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.clearLocked()
 	fmt.Fprintf(s.Human, format, a...)
+	if strings.HasSuffix(format, "\n") {
+		s.drawLocked()
+	}
 }
 
 // Warnf writes a warning line to Err.
@@ -144,6 +156,9 @@ func (s *Streams) Warnf(format string, a ...any) {
 	if s.Prefix != "" {
 		prefix = s.Prefix + ": "
 	}
+	// Stderr usually shares the terminal with the live line: clear it first.
+	s.clearLocked()
+	defer s.drawLocked()
 	fmt.Fprintln(s.Err, prefix+s.Yellow("warning: ")+fmt.Sprintf(format, a...))
 }
 

@@ -64,3 +64,30 @@ func TestWarningsNameTheProgram(t *testing.T) {
 	s.Warnf("state file %s is unreadable", "/x")
 	require.Equal(t, "chezmoi-status: warning: state file /x is unreadable\n", errb.String())
 }
+
+// On a TTY the live line shows what runs and is erased before every
+// finished line; off a TTY nothing but the finished lines is written.
+func TestLiveLine(t *testing.T) {
+	var out bytes.Buffer
+	s := New(&out, &out, Options{Getenv: env(nil)})
+	s.TTY = true
+	stop := s.StartSpinner()
+	s.Running("Phase 2: Upstream sync", true)
+	s.Running("Phase 3: Dotfiles", true)
+	require.Contains(t, out.String(), "Phase 2: Upstream sync, Phase 3: Dotfiles")
+	s.Running("Phase 2: Upstream sync", false)
+	s.Step(OK, "Phase 2: Upstream sync", "", 0)
+	stop()
+	got := out.String()
+	require.Contains(t, got, "\r\033[K[ok] Phase 2: Upstream sync\n")
+	require.True(t, len(got) > 0 && got[len(got)-1] != ' ')
+	require.True(t, bytes.HasSuffix(out.Bytes(), []byte("\r\033[K")), "stop clears the live line: %q", got)
+
+	out.Reset()
+	s = New(&out, &out, Options{Getenv: env(nil)})
+	stop = s.StartSpinner()
+	s.Running("Phase 2: Upstream sync", true)
+	s.Step(OK, "Phase 2: Upstream sync", "", 0)
+	stop()
+	require.Equal(t, "[ok] Phase 2: Upstream sync\n", out.String())
+}
