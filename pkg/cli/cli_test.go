@@ -195,11 +195,20 @@ func TestSIGTERMReleasesLock(t *testing.T) {
 	child.Env = append(os.Environ(), "NIXDOTS_HOLD_CHILD="+dir)
 	stdout, err := child.StdoutPipe()
 	require.NoError(t, err)
-	var childErr bytes.Buffer
-	child.Stderr = &childErr
+	// The child's stderr goes to a file: reading a bytes.Buffer while exec
+	// copies into it would be a data race.
+	childErr, err := os.Create(filepath.Join(t.TempDir(), "child.stderr"))
+	require.NoError(t, err)
+	defer childErr.Close()
+	child.Stderr = childErr
 	require.NoError(t, child.Start())
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, childErr.String())
+	if err != nil {
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		stderr, _ := os.ReadFile(childErr.Name())
+		t.Fatalf("child: %v: %s", err, stderr)
+	}
 	require.Equal(t, "locked\n", line)
 
 	code, _, errOut, _ := run(t, nil, "--state-dir", dir, "--hold")
