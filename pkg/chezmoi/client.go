@@ -108,6 +108,20 @@ func (c *Client) Cat(ctx context.Context, target string) ([]byte, error) {
 	return res.Stdout, nil
 }
 
+// SourceFiles maps several targets (absolute paths) to their source files
+// in one call. `chezmoi source-path` prints its answers sorted, not in the
+// order asked, so `chezmoi managed -f json -p all`, keyed by target, is used.
+func (c *Client) SourceFiles(ctx context.Context, targets []string) (map[string]string, error) {
+	if len(targets) == 0 {
+		return map[string]string{}, nil
+	}
+	res, err := c.Runner.Run(ctx, c.cmd(false, append([]string{"managed", "-i", "files", "-f", "json", "-p", "all", "--"}, targets...)...))
+	if err != nil {
+		return nil, err
+	}
+	return ParseManagedPaths(res.Stdout)
+}
+
 // SourceFile returns the source-directory path of one target.
 func (c *Client) SourceFile(ctx context.Context, target string) (string, error) {
 	res, err := c.Runner.Run(ctx, c.cmd(false, "source-path", "--", target))

@@ -56,3 +56,35 @@ func DefaultSourceDir(getenv func(string) string) (dir string, ok bool) {
 	}
 	return "", false
 }
+
+// PlainCopy reports whether a source file's content is its target's
+// content byte for byte, judged by chezmoi's source-state attributes in its
+// name: templates, encrypted files, symlinks, modify and run scripts are
+// not (their target content needs `chezmoi cat`); dot_, private_,
+// executable_, readonly_, empty_, exact_, create_, literal_ only change
+// names and modes.
+func PlainCopy(sourceFile string) bool {
+	base := filepath.Base(sourceFile)
+	for _, suffix := range []string{".tmpl", ".age", ".asc"} {
+		if strings.HasSuffix(base, suffix) {
+			return false
+		}
+	}
+	for name := base; ; {
+		switch {
+		case strings.HasPrefix(name, "literal_"):
+			return true // what follows is the name itself
+		case strings.HasPrefix(name, "encrypted_"), strings.HasPrefix(name, "symlink_"),
+			strings.HasPrefix(name, "modify_"), strings.HasPrefix(name, "run_"):
+			return false
+		}
+		next := name
+		for _, attr := range []string{"create_", "empty_", "exact_", "executable_", "private_", "readonly_", "remove_", "external_"} {
+			next = strings.TrimPrefix(next, attr)
+		}
+		if next == name {
+			return true
+		}
+		name = next
+	}
+}

@@ -134,3 +134,22 @@ func ParseEntryState(data []byte) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// ParseManagedPaths parses `chezmoi managed -f json -p all` into a map from
+// absolute target path to absolute source path.
+func ParseManagedPaths(data []byte) (map[string]string, error) {
+	var raw map[string]struct {
+		Absolute       string `json:"absolute"`
+		SourceAbsolute string `json:"sourceAbsolute"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("chezmoi managed: %w", err)
+	}
+	out := make(map[string]string, len(raw))
+	for _, e := range raw {
+		if e.Absolute != "" && e.SourceAbsolute != "" {
+			out[e.Absolute] = e.SourceAbsolute
+		}
+	}
+	return out, nil
+}

@@ -80,3 +80,17 @@ func TestParseEntryState(t *testing.T) {
 		t.Fatalf("empty: %v %v", got, err)
 	}
 }
+
+func TestParseManagedPaths(t *testing.T) {
+	got, err := ParseManagedPaths([]byte(`{".a": {"absolute": "/h/.a", "sourceAbsolute": "/s/dot_a", "sourceRelative": "dot_a"},
+ ".x": {"absolute": "/h/.x"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["/h/.a"] != "/s/dot_a" {
+		t.Fatalf("got %v", got)
+	}
+	if _, err := ParseManagedPaths([]byte("not json")); err == nil {
+		t.Fatal("garbage accepted")
+	}
+}
