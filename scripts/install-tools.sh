@@ -27,6 +27,16 @@ tools_ok() {
 
 if [ "${1:-}" = "--env" ]; then print_env; exit 0; fi
 
+# Not Debian (NixOS, say): nothing to install from here; use the tools on
+# PATH (`nix develop` gives them all) and the machine's own nix daemon.
+if ! command -v apt-get >/dev/null; then
+  for t in git jj chezmoi just nix; do
+    command -v "$t" >/dev/null || { echo "install-tools: $t not found and no apt-get here: run inside 'nix develop' (the flake's devShell) or install it" >&2; exit 1; }
+  done
+  echo "export NIX_CONFIG='experimental-features = nix-command flakes'"
+  exit 0
+fi
+
 if tools_ok; then
   echo "tools already installed in $PREFIX" >&2
   print_env
