@@ -17,24 +17,8 @@ import (
 // nothing lost), as docs/chezmoi-sync.md promises for every conflict.
 // Found by the fleet soak (seed 42, 8 hosts).
 func TestParkAgainAfterResolving(t *testing.T) {
-	testharness.RequireSync(t)
 	ctx := context.Background()
-	f := NewFleet(t, 2)
-	a, b := f.Hosts[0], f.Hosts[1]
-	for _, h := range f.Hosts {
-		if r := Sync(ctx, h); r.Code != 0 {
-			t.Fatalf("first sync: %s", r.Output)
-		}
-	}
-	appendHot := func(h *Host, tok string) { h.WriteHome(HotFile, h.ReadHome(HotFile)+tok+"\n") }
-	appendHot(a, "tok-r1-host0-1")
-	if r := Sync(ctx, a); r.Code != 0 {
-		t.Fatalf("a: %s", r.Output)
-	}
-	appendHot(b, "tok-r1-host1-1")
-	if r := Sync(ctx, b); r.Code != 5 {
-		t.Fatalf("b should park: exit %d\n%s", r.Code, r.Output)
-	}
+	f, a, b := parkedPair(t, ctx)
 	appendHot(a, "tok-r2-host0-2")
 	if r := Sync(ctx, a); r.Code != 0 {
 		t.Fatalf("a again: %s", r.Output)
@@ -58,24 +42,8 @@ func TestParkAgainAfterResolving(t *testing.T) {
 // (chezmoi status "MM"), committing a revert of a's edit, which then
 // rebases cleanly and is pushed.
 func TestHomeEditAfterResolvingKeepsUpstream(t *testing.T) {
-	testharness.RequireSync(t)
 	ctx := context.Background()
-	f := NewFleet(t, 2)
-	a, b := f.Hosts[0], f.Hosts[1]
-	for _, h := range f.Hosts {
-		if r := Sync(ctx, h); r.Code != 0 {
-			t.Fatalf("first sync: %s", r.Output)
-		}
-	}
-	appendHot := func(h *Host, tok string) { h.WriteHome(HotFile, h.ReadHome(HotFile)+tok+"\n") }
-	appendHot(a, "tok-r1-host0-1")
-	if r := Sync(ctx, a); r.Code != 0 {
-		t.Fatalf("a: %s", r.Output)
-	}
-	appendHot(b, "tok-r1-host1-1")
-	if r := Sync(ctx, b); r.Code != 5 {
-		t.Fatalf("b should park: exit %d\n%s", r.Code, r.Output)
-	}
+	f, _, b := parkedPair(t, ctx)
 	if _, err := f.ResolveParked(b); err != nil {
 		t.Fatal(err)
 	}
@@ -106,15 +74,8 @@ func TestHomeEditAfterResolvingKeepsUpstream(t *testing.T) {
 // HOME does not. b then edits the same dotfile; the next sync re-adds the
 // home file over the source and publishes a revert of a's edit.
 func TestHomeEditAfterFailedPushKeepsUpstream(t *testing.T) {
-	testharness.RequireSync(t)
 	ctx := context.Background()
-	f := NewFleet(t, 2)
-	a, b := f.Hosts[0], f.Hosts[1]
-	for _, h := range f.Hosts {
-		if r := Sync(ctx, h); r.Code != 0 {
-			t.Fatalf("first sync: %s", r.Output)
-		}
-	}
+	f, a, b := syncedPair(t, ctx)
 	addShared := func(h *Host, tok string) {
 		marker := "[end " + h.Name + "]"
 		h.WriteHome(SharedFile, strings.Replace(h.ReadHome(SharedFile), marker, tok+"\n"+marker, 1))
@@ -143,6 +104,38 @@ func TestHomeEditAfterFailedPushKeepsUpstream(t *testing.T) {
 		t.Fatalf("b's edit not published or a's not applied:\nmain:\n%s\nb home:\n%s", main, b.ReadHome(SharedFile))
 	}
 }
+
+// syncedPair is a fleet of two hosts that have each synced once.
+func syncedPair(t *testing.T, ctx context.Context) (*Fleet, *Host, *Host) {
+	t.Helper()
+	testharness.RequireSync(t)
+	f := NewFleet(t, 2)
+	for _, h := range f.Hosts {
+		if r := Sync(ctx, h); r.Code != 0 {
+			t.Fatalf("first sync: %s", r.Output)
+		}
+	}
+	return f, f.Hosts[0], f.Hosts[1]
+}
+
+// parkedPair is syncedPair after both hosts appended to the same dotfile:
+// a's edit is on main, b's is parked (its sync exited 5).
+func parkedPair(t *testing.T, ctx context.Context) (*Fleet, *Host, *Host) {
+	t.Helper()
+	f, a, b := syncedPair(t, ctx)
+	appendHot(a, "tok-r1-host0-1")
+	if r := Sync(ctx, a); r.Code != 0 {
+		t.Fatalf("a: %s", r.Output)
+	}
+	appendHot(b, "tok-r1-host1-1")
+	if r := Sync(ctx, b); r.Code != 5 {
+		t.Fatalf("b should park: exit %d\n%s", r.Code, r.Output)
+	}
+	return f, a, b
+}
+
+// appendHot appends a token line to the dotfile every host edits.
+func appendHot(h *Host, tok string) { h.WriteHome(HotFile, h.ReadHome(HotFile)+tok+"\n") }
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -48,13 +48,21 @@ func DefaultSourceDir(getenv func(string) string) (dir string, ok bool) {
 	if HasConfigFile(getenv) {
 		return "", false
 	}
+	dir = XDGSourceDir(getenv)
+	return dir, dir != ""
+}
+
+// XDGSourceDir is chezmoi's built-in default source directory,
+// $XDG_DATA_HOME/chezmoi, else ~/.local/share/chezmoi ("" without HOME),
+// whatever a config file may say.
+func XDGSourceDir(getenv func(string) string) string {
 	if d := getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "chezmoi"), true
+		return filepath.Join(d, "chezmoi")
 	}
 	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".local", "share", "chezmoi"), true
+		return filepath.Join(h, ".local", "share", "chezmoi")
 	}
-	return "", false
+	return ""
 }
 
 // PlainCopy reports whether a source file's content is its target's

@@ -309,13 +309,7 @@ func (s *syncer) guessSource() string {
 	if s.cm.Source != "" {
 		return s.cm.Source
 	}
-	if d := s.app.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "chezmoi") // a guess even with a config file; checked later
-	}
-	if h := s.app.Getenv("HOME"); h != "" {
-		return filepath.Join(h, ".local", "share", "chezmoi")
-	}
-	return ""
+	return chezmoi.XDGSourceDir(s.app.Getenv) // a guess even with a config file; checked later
 }
 
 func (s *syncer) clone(ctx context.Context, dir string, t time.Time) error {
