@@ -37,7 +37,7 @@ buildGoModule {
   };
 
   # The hash of `go mod vendor` for go.mod/go.sum. When they change, print the
-  # new one with `just vendor-hash` (pkg/packagingtest checks it is current).
+  # new one with `just vendor-hash` (internal/packagingtest checks it is current).
   vendorHash = "sha256-AkpnrOaCGN4pNubffyJAL1jetqywJv60aRZJ0RD4RqA=";
 
   subPackages = map (b: "cmd/${b}") binaries;

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/soak"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/exitcode"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 func TestMain(m *testing.M) { testharness.Main(m) }

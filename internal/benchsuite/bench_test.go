@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 )
 
 func TestMain(m *testing.M) { testharness.Main(m) }

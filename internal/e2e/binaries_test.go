@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/stretchr/testify/require"
 )
 

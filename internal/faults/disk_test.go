@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/soak"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 var panicMarks = []string{"panic:", "goroutine ", "runtime error"}

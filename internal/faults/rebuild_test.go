@@ -14,10 +14,10 @@ import (
 
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
 	"github.com/nixdots/nixdots/internal/soak"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/state"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 // rebuildWorld: a nix-config flake repository (git) with its remote, and a

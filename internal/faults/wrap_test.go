@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 )
 
 // wrapperScript stops a chosen call of a tool. FAULT_TOOL names the tool,

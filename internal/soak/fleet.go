@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testharness"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 // The fleet's dotfiles. Each kind of edit only ever adds a token line, so
@@ -198,7 +199,7 @@ func (f *Fleet) Files() []string {
 func (f *Fleet) ParkedRefs() []string {
 	var out []string
 	for _, r := range testharness.RemoteRefs(f.t, f.Remote) {
-		if strings.HasPrefix(r, "sync/") {
+		if strings.HasPrefix(r, hostkey.ParkPrefix) {
 			out = append(out, r)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 // TestParkAgainAfterResolving: a host resolves its parked conflict against

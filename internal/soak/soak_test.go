@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 var long = flag.Bool("soak.long", false, "run the long fleet soak (8 hosts x 50 rounds; SOAK_HOSTS / SOAK_ROUNDS override)")

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/showconflicts/fixture"
+	"github.com/nixdots/nixdots/internal/conflictfixture"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 // BenchmarkStatus runs chezmoi-status on a healthy host and, side by side,
@@ -17,13 +17,13 @@ import (
 //
 //	go test ./pkg/chezmoistatus -run '^$' -bench Status -benchtime 20x
 func BenchmarkStatus(b *testing.B) {
-	w := fixture.New(b)
+	w := conflictfixture.New(b)
 	h := w.Beta
-	fixture.InitJJ(h)
-	fixture.EditHome(b, h, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	fixture.Capture(h)
-	fixture.Publish(h)
-	fixture.Save(b, h, syncstate.Record{Status: syncstate.Success, Start: time.Now()})
+	conflictfixture.InitJJ(h)
+	conflictfixture.EditHome(b, h, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	conflictfixture.Capture(h)
+	conflictfixture.Publish(h)
+	conflictfixture.Save(b, h, syncstate.Record{Status: syncstate.Success, Start: time.Now()})
 	dir := h.SourceDir()
 	raw := [][]string{
 		{"chezmoi", "status"},

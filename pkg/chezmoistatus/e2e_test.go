@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/conflictfixture"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
-	"github.com/nixdots/nixdots/pkg/showconflicts/fixture"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,7 +23,7 @@ import (
 // leaves both commands reporting a healthy host.
 func TestEndToEndWithChezmoiSync(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	a, b := w.Alpha, w.Beta
 	runSync := func(h *testharness.Host) testharness.Result { return h.Exec("", "chezmoi-sync") }
 	for _, h := range []*testharness.Host{a, b} {
@@ -32,9 +32,9 @@ func TestEndToEndWithChezmoiSync(t *testing.T) {
 		requireCode(t, 0, status(h, "--check"))
 	}
 
-	fixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
+	conflictfixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
 	requireCode(t, 0, runSync(a))
-	fixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
 	r := runSync(b)
 	require.NotEqual(t, 0, r.Code, "a parked conflict is reported by the sync: %s", r)
 	rec, err := syncstate.Load(b.StateDir())
@@ -90,7 +90,7 @@ func TestEndToEndWithChezmoiSync(t *testing.T) {
 // show-conflicts answer at once and name it; --wait waits for it.
 func TestEndToEndDuringRealSync(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
 	requireCode(t, 0, h.Exec("", "chezmoi-sync"))
 	mark, release := filepath.Join(h.Root, "sync-in-fetch"), filepath.Join(h.Root, "release-sync")
@@ -135,12 +135,12 @@ while [ ! -e '`+release+`' ]; do sleep 0.05; done
 // fetch-failed and push-failed produced by the real chezmoi-sync.
 func TestEndToEndRemoteUnreachable(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
 	requireCode(t, 0, h.Exec("", "chezmoi-sync"))
 	moved := w.Remote + ".away"
 	require.NoError(t, os.Rename(w.Remote, moved))
-	fixture.EditHome(t, h, ".gitconfig", "pager = less", "pager = delta")
+	conflictfixture.EditHome(t, h, ".gitconfig", "pager = less", "pager = delta")
 	r := h.Exec("", "chezmoi-sync")
 	require.Equal(t, 0, r.Code, "a systemd unit must not fail offline: %s", r)
 
@@ -161,14 +161,14 @@ func TestEndToEndRemoteUnreachable(t *testing.T) {
 // edit stays in the working copy, and both commands still find it.
 func TestEndToEndConflictWithoutAutoCommit(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	a, b := w.Alpha, w.Beta
 	for _, h := range []*testharness.Host{a, b} {
 		requireCode(t, 0, h.Exec("", "chezmoi-sync"))
 	}
-	fixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
+	conflictfixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
 	requireCode(t, 0, a.Exec("", "chezmoi-sync"))
-	fixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
 	r := b.Exec("", "chezmoi-sync", "--no-auto-commit")
 	rec, err := syncstate.Load(b.StateDir())
 	require.NoError(t, err)

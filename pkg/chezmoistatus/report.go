@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
@@ -144,7 +145,7 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 		return recordCorrupt, false
 	}
 	q := &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
-	bms, err := q.Bookmarks(ctx, showconflicts.BookmarkPrefix+"*")
+	bms, err := q.Bookmarks(ctx, hostkey.ParkPrefix+"*")
 	if err != nil {
 		warn("jj bookmark list failed: %v", err)
 		return recordCorrupt, true
@@ -165,7 +166,7 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 		if b.Remote != "" && (b.Remote != rep.Remote || pushed[b.Name]) {
 			continue // other remotes; or the same parked state, listed once as pushed
 		}
-		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, showconflicts.BookmarkPrefix), CommitID: b.CommitID}
+		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, hostkey.ParkPrefix), CommitID: b.CommitID}
 		p.ThisHost, p.Pushed = p.Host == showconflicts.HostKey(rep.Host), pushed[b.Name]
 		rep.Parked = append(rep.Parked, p)
 	}

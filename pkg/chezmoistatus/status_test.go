@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/showconflicts/fixture"
+	"github.com/nixdots/nixdots/internal/conflictfixture"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 
@@ -86,7 +86,7 @@ func requireCode(t *testing.T, want int, r testharness.Result) {
 // plainly, changes nothing, and --check calls it stale.
 func TestNeverSynced(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
 	r := status(h)
 	requireCode(t, 0, r)
@@ -103,7 +103,7 @@ func TestNeverSynced(t *testing.T) {
 	require.False(t, rep.JJInitialized)
 	require.True(t, rep.SourceExists)
 	require.Equal(t, 7, rep.Check.Code)
-	fixture.Golden(t, "never-synced.json", fixture.Normalize(t, doc, w.Paths()), *update)
+	conflictfixture.Golden(t, "never-synced.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 
 	_, err := os.Stat(h.StateDir())
 	require.ErrorIs(t, err, os.ErrNotExist, "status must not create the state directory")
@@ -125,14 +125,14 @@ func TestNoSourceDirectory(t *testing.T) {
 
 func TestSuccess(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
-	fixture.InitJJ(h)
-	fixture.EditHome(t, h, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	fixture.Capture(h)
-	fixture.Publish(h)
-	fixture.Save(t, h, syncstate.Record{Status: syncstate.Success, Start: time.Now().Add(-2 * time.Minute), Pushed: true})
-	ops := fixture.OpCount(t, h)
+	conflictfixture.InitJJ(h)
+	conflictfixture.EditHome(t, h, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	conflictfixture.Capture(h)
+	conflictfixture.Publish(h)
+	conflictfixture.Save(t, h, syncstate.Record{Status: syncstate.Success, Start: time.Now().Add(-2 * time.Minute), Pushed: true})
+	ops := conflictfixture.OpCount(t, h)
 
 	r := status(h)
 	requireCode(t, 0, r)
@@ -155,22 +155,22 @@ func TestSuccess(t *testing.T) {
 	require.NotNil(t, rep.LastSuccess)
 	require.Empty(t, rep.PendingPush)
 	require.Equal(t, "healthy", rep.Check.Status)
-	fixture.Golden(t, "success.json", fixture.Normalize(t, doc, w.Paths()), *update)
+	conflictfixture.Golden(t, "success.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 
-	require.Equal(t, ops, fixture.OpCount(t, h), "status must not add a jj operation (no snapshot)")
+	require.Equal(t, ops, conflictfixture.OpCount(t, h), "status must not add a jj operation (no snapshot)")
 }
 
 // fetch-failed: the local commit is kept, not pushed; the previous success
 // carries forward; --check reports the failure before staleness.
 func TestFetchFailed(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
-	fixture.InitJJ(h)
-	fixture.Save(t, h, syncstate.Record{Status: syncstate.Success, Start: time.Now().Add(-3 * time.Hour)})
-	fixture.EditHome(t, h, ".gitconfig", "pager = less", "pager = delta")
-	fixture.Capture(h)
-	fixture.Save(t, h, syncstate.Record{
+	conflictfixture.InitJJ(h)
+	conflictfixture.Save(t, h, syncstate.Record{Status: syncstate.Success, Start: time.Now().Add(-3 * time.Hour)})
+	conflictfixture.EditHome(t, h, ".gitconfig", "pager = less", "pager = delta")
+	conflictfixture.Capture(h)
+	conflictfixture.Save(t, h, syncstate.Record{
 		Status: syncstate.FetchFailed, Start: time.Now().Add(-time.Minute), PendingPush: 1,
 		Error:    "jj git fetch: exit 1: Error: Could not find repository at '/nowhere'",
 		NextStep: "the commit is kept; the next chezmoi-sync pushes it once the remote is reachable",
@@ -193,21 +193,21 @@ func TestFetchFailed(t *testing.T) {
 	require.Len(t, rep.PendingPush, 1)
 	require.Contains(t, rep.PendingPush[0].Description, "chore(beta): sync dotfiles")
 	require.Equal(t, []string{"fetch-failed", "success"}, []string{rep.History[0].Status, rep.History[1].Status})
-	fixture.Golden(t, "fetch-failed.json", fixture.Normalize(t, doc, w.Paths()), *update)
+	conflictfixture.Golden(t, "fetch-failed.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 }
 
 // push-failed: captured, fetched and rebased, main moved locally, the push
 // did not reach the remote.
 func TestPushFailed(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
-	fixture.InitJJ(h)
-	fixture.EditHome(t, h, ".bashrc", "alias ll='ls -l'", "alias ll='ls -la'")
-	fixture.Capture(h)
+	conflictfixture.InitJJ(h)
+	conflictfixture.EditHome(t, h, ".bashrc", "alias ll='ls -l'", "alias ll='ls -la'")
+	conflictfixture.Capture(h)
 	h.Run(h.SourceDir(), "jj", "git", "fetch")
 	h.Run(h.SourceDir(), "jj", "bookmark", "set", "main", "-r", "@-")
-	fixture.Save(t, h, syncstate.Record{Status: syncstate.PushFailed, Start: time.Now(), PendingPush: 1,
+	conflictfixture.Save(t, h, syncstate.Record{Status: syncstate.PushFailed, Start: time.Now(), PendingPush: 1,
 		Error: "jj git push: exit 1: fatal: Could not read from remote repository."})
 
 	r := status(h)
@@ -218,7 +218,7 @@ func TestPushFailed(t *testing.T) {
 	r = status(h, "--check")
 	requireCode(t, 6, r)
 	require.Contains(t, r.Stdout, "the last sync ended push-failed (jj git push: exit 1")
-	fixture.Golden(t, "push-failed.json", fixture.Normalize(t, statusOut(t, h), w.Paths()), *update)
+	conflictfixture.Golden(t, "push-failed.json", conflictfixture.Normalize(t, statusOut(t, h), w.Paths()), *update)
 }
 
 func statusOut(t *testing.T, h *testharness.Host) string {
@@ -231,17 +231,17 @@ func statusOut(t *testing.T, h *testharness.Host) string {
 // sees beta's parked bookmark but is itself healthy.
 func TestConflictsPreserved(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	w.ConflictingEdits()
-	fixture.Save(t, w.Alpha, syncstate.Record{Status: syncstate.Success, Start: time.Now()})
-	change := fixture.Park(t, w.Beta)
-	fixture.Save(t, w.Beta, syncstate.Record{
+	conflictfixture.Save(t, w.Alpha, syncstate.Record{Status: syncstate.Success, Start: time.Now()})
+	change := conflictfixture.Park(t, w.Beta)
+	conflictfixture.Save(t, w.Beta, syncstate.Record{
 		Status: syncstate.ConflictsPreserved, Start: time.Now(), Parked: "sync/beta", PendingPush: 1,
 		Conflicts: []syncstate.Conflict{{ChangeID: change, Paths: []string{"dot_bashrc"}}},
 		NextStep:  "run chezmoi-show-conflicts",
 	})
 	h := w.Beta
-	ops := fixture.OpCount(t, h)
+	ops := conflictfixture.OpCount(t, h)
 
 	r := status(h)
 	requireCode(t, 0, r)
@@ -260,8 +260,8 @@ func TestConflictsPreserved(t *testing.T) {
 	require.Len(t, rep.Parked, 1)
 	require.True(t, rep.Parked[0].ThisHost)
 	require.True(t, rep.Parked[0].Pushed)
-	fixture.Golden(t, "conflicts-preserved.json", fixture.Normalize(t, doc, w.Paths()), *update)
-	require.Equal(t, ops, fixture.OpCount(t, h), "status must not add a jj operation")
+	conflictfixture.Golden(t, "conflicts-preserved.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
+	require.Equal(t, ops, conflictfixture.OpCount(t, h), "status must not add a jj operation")
 
 	// Alpha, after fetching, sees beta's parked bookmark; its own check is fine.
 	r = status(w.Alpha, "--fetch", "--check")
@@ -274,10 +274,10 @@ func TestConflictsPreserved(t *testing.T) {
 // waits only when asked.
 func TestSyncRunning(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
-	fixture.InitJJ(h)
-	fixture.Save(t, h, syncstate.Record{Status: syncstate.Success, Start: time.Now()})
+	conflictfixture.InitJJ(h)
+	conflictfixture.Save(t, h, syncstate.Record{Status: syncstate.Success, Start: time.Now()})
 	lock, err := state.Acquire(context.Background(), h.StateDir(), state.SyncLock, 0,
 		state.Holder{PID: os.Getpid(), Host: "beta", Command: "chezmoi-sync", Since: time.Now()})
 	require.NoError(t, err)
@@ -315,12 +315,12 @@ func TestSyncRunning(t *testing.T) {
 // Incoming commits are counted as of the last fetch; --fetch refreshes.
 func TestFetchRefreshesIncoming(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
-	fixture.InitJJ(w.Beta)
-	fixture.InitJJ(w.Alpha)
-	fixture.EditHome(t, w.Alpha, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
-	fixture.Capture(w.Alpha)
-	fixture.Publish(w.Alpha)
+	w := conflictfixture.New(t)
+	conflictfixture.InitJJ(w.Beta)
+	conflictfixture.InitJJ(w.Alpha)
+	conflictfixture.EditHome(t, w.Alpha, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
+	conflictfixture.Capture(w.Alpha)
+	conflictfixture.Publish(w.Alpha)
 
 	rep, _ := statusJSON(t, w.Beta)
 	require.Empty(t, rep.Incoming, "no network by default")
@@ -336,13 +336,13 @@ func TestFetchRefreshesIncoming(t *testing.T) {
 // Home-directory drift and templates re-add cannot capture.
 func TestDriftAndTemplates(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
-	fixture.InitJJ(h)
+	conflictfixture.InitJJ(h)
 	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), "dot_profile.tmpl"), []byte("# profile for {{ .chezmoi.username }}\n"), 0o644))
 	h.Run("", "chezmoi", "apply", "--force")
 	h.WriteHome(".profile", "# edited by hand\n")
-	fixture.EditHome(t, h, ".gitconfig", "pager = less", "pager = delta")
+	conflictfixture.EditHome(t, h, ".gitconfig", "pager = less", "pager = delta")
 
 	rep, _ := statusJSON(t, h)
 	require.ElementsMatch(t, []string{".gitconfig", ".profile"}, rep.Drift.ChangedLocally)
@@ -354,7 +354,7 @@ func TestDriftAndTemplates(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
 	r := status(h, "--no-such-flag")
 	requireCode(t, 2, r)
@@ -376,7 +376,7 @@ func TestBadInput(t *testing.T) {
 // they do for chezmoi-sync.
 func TestLocationFromConfig(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
 	other := filepath.Join(h.Root, "elsewhere")
 	require.NoError(t, os.Rename(h.SourceDir(), other))

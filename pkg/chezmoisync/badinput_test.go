@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nixdots/nixdots/internal/testharness"
+	"github.com/nixdots/nixdots/pkg/syncstate"
 )
 
 // 7. Bad input: a clear one-line error and a documented exit code, never a

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 )
 
 // BenchmarkNoOpSync runs a no-op chezmoi-sync and, alternating with it, the

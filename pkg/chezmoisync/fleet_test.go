@@ -12,8 +12,8 @@ import (
 	gosync "sync"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/metrics"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 

@@ -12,10 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nixdots/nixdots/pkg/fleet"
 	"io/fs"
 	"strings"
 	"time"
+
+	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/hostkey"
+	"github.com/nixdots/nixdots/pkg/runhooks"
 
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
@@ -64,7 +67,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		return err
 	}
 	// Bad notify.* settings are bad input (exit 2), refused before anything runs.
-	notifyCfg, err := fleet.LoadSyncConfig(app.Config)
+	notifyCfg, err := runhooks.LoadSyncConfig(app.Config)
 	if err != nil {
 		return err
 	}
@@ -73,7 +76,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		host = app.Hostname()
 	}
 	rec := &syncstate.Record{
-		Start: app.Now(), Host: BookmarkHost(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
+		Start: app.Now(), Host: hostkey.Sanitize(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
 	}
 	lock, err := app.Lock(ctx, state.SyncLock)
 	if err != nil {
@@ -98,7 +101,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		if rec.Status == "" || rec.Status == syncstate.Success {
 			rec.Status = syncstate.Failed
 		}
-		rec.Error = oneLine(runErr.Error())
+		rec.Error = brief.Line(runErr.Error())
 		var big *jj.SnapshotRefusedError
 		if errors.As(runErr, &big) {
 			rec.NextStep = fmt.Sprintf("nothing was committed; list the file(s) in .chezmoiignore and .gitignore of %s if they are not dotfiles, or raise --max-new-file-size (CHEZMOI_SYNC_MAX_NEW_FILE_SIZE) above their size", rec.SourceDir)
@@ -124,8 +127,8 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	}
 	// After Save (LastSuccess carried forward): notify on parked conflicts
 	// and failures, write the metrics file; never changes the outcome.
-	(&fleet.Sync{Notify: notifyCfg, Runner: app.Runner, Env: app.Environ, DryRun: app.DryRun,
-		MetricsFile: c.MetricsFile, User: fleet.CurrentUser(app.Getenv), Warn: app.IO.Warnf}).Finish(ctx, rec)
+	(&runhooks.Sync{Notify: notifyCfg, Runner: app.Runner, Env: app.Environ, DryRun: app.DryRun,
+		MetricsFile: c.MetricsFile, User: runhooks.CurrentUser(app.Getenv), Warn: app.IO.Warnf}).Finish(ctx, rec)
 	s.summary(code)
 	if c.JSON {
 		if err := app.IO.WriteJSON(rec); err != nil {
@@ -155,10 +158,6 @@ func (c *Command) validate() error {
 		return exitcode.UsageError(fmt.Errorf("--push-retries %d is out of range (0-20)", c.PushRetries))
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")), " ")
 }
 
 // backoff is the pause before push retry n (0-based): 200ms, 400ms, 800ms...

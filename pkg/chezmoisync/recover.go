@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/state"
@@ -130,9 +131,9 @@ func (s *syncer) recoverInterrupted(ctx context.Context) error {
 	head, herr := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"rev-parse", "--verify", "-q", "HEAD"}, Dir: dir, Timeout: time.Minute})
 	if len(ids) == 1 && (herr != nil || head.Out() != ids[0]) {
 		if _, err := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"update-ref", "--no-deref", "HEAD", ids[0]}, Dir: dir, Timeout: time.Minute, Mutates: true}); err != nil {
-			return fmt.Errorf("an earlier run was interrupted; cannot put git HEAD back on %s: %w", short(ids[0]), err)
+			return fmt.Errorf("an earlier run was interrupted; cannot put git HEAD back on %s: %w", brief.ID(ids[0]), err)
 		}
-		did = append(did, "git HEAD put back on "+short(ids[0])+" (it had moved to "+short(head.Out())+")")
+		did = append(did, "git HEAD put back on "+brief.ID(ids[0])+" (it had moved to "+brief.ID(head.Out())+")")
 	}
 	wc := jj.Client{Runner: s.app.Runner, Dir: dir, MaxNewFileSize: s.jj.MaxNewFileSize}
 	res, err := wc.UpdateStale(ctx)
@@ -187,7 +188,7 @@ func (s *syncer) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Comm
 		return wc, fmt.Errorf("cannot drop the stale files an interrupted run left in the working copy (%s): %w", strings.Join(stale, ", "), err)
 	}
 	s.io.Warnf("the working copy held %s as they were before the interrupted run's rebase (a jj command imported the moved git HEAD and snapshotted stale files): dropped from the working copy, not committed; those versions stay in the history (%s)",
-		strings.Join(stale, ", "), short(m.ParentBefore))
+		strings.Join(stale, ", "), brief.ID(m.ParentBefore))
 	cs, err := s.jj.Commits(ctx, "@", []jj.Class{{Name: "wc", Revset: "@"}})
 	if err != nil || len(cs) != 1 {
 		return wc, err

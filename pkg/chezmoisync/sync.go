@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/syncstate"
@@ -55,7 +57,7 @@ func newSyncer(c *Command, app *cli.App, rec *syncstate.Record) *syncer {
 	return &syncer{
 		c: c, app: app, io: app.IO, rec: rec, dry: app.DryRun,
 		host:      rec.Host,
-		park:      "sync/" + rec.Host,
+		park:      hostkey.ParkBookmark(rec.Host),
 		remoteRef: jj.RemoteRef(c.Branch, c.Remote),
 		jj:        &jj.Client{Runner: app.Runner, IgnoreWorkingCopy: app.DryRun, MaxNewFileSize: c.MaxNewFileSize},
 		cm:        &chezmoi.Client{Runner: app.Runner, Source: configuredSource(c, app)},
@@ -529,7 +531,7 @@ func (s *syncer) fetch(ctx context.Context) (bool, error) {
 		return false, exitcode.UsageError(fmt.Errorf("the repository in %s has no git remote named %s (set --remote)", s.rec.SourceDir, s.c.Remote))
 	default:
 		s.rec.Status = syncstate.FetchFailed
-		s.rec.Error = oneLine(errText(res, err))
+		s.rec.Error = brief.Line(errText(res, err))
 		s.rec.NextStep = "your edits are committed locally; the next sync with " + s.c.Remote + " reachable pushes them"
 		s.done("fetch", ui.Failed, s.c.Remote+" unreachable: "+s.rec.Error, t)
 		return false, nil
@@ -751,7 +753,7 @@ func (s *syncer) pushParked(ctx context.Context, a *analysis) string {
 		}
 	}
 	if res, err := s.jj.Push(ctx, s.c.Remote, s.park); err != nil {
-		s.io.Warnf("could not push %s (the commits are safe locally): %s", s.park, oneLine(errText(res, err)))
+		s.io.Warnf("could not push %s (the commits are safe locally): %s", s.park, brief.Line(errText(res, err)))
 		return " (not pushed: " + s.c.Remote + " unreachable)"
 	}
 	return " and pushed to " + s.c.Remote
@@ -809,14 +811,14 @@ func (s *syncer) push(ctx context.Context) (bool, error) {
 		return true, nil
 	case jj.RemoteUnreachable:
 		s.rec.Status = syncstate.PushFailed
-		s.rec.Error = oneLine(errText(res, err))
+		s.rec.Error = brief.Line(errText(res, err))
 		s.rec.NextStep = "your commits are safe locally; the next sync with " + s.c.Remote + " reachable pushes them"
 		s.done("push", ui.Failed, s.c.Remote+" unreachable: "+s.rec.Error, t)
 		return false, nil
 	default:
 		s.rec.Status = syncstate.PushFailed
 		s.rec.NextStep = "your commits are safe locally; fix the push error and run chezmoi-sync again"
-		s.done("push", ui.Failed, oneLine(errText(res, err)), t)
+		s.done("push", ui.Failed, brief.Line(errText(res, err)), t)
 		return false, fmt.Errorf("push %s: %w", s.c.Branch, err)
 	}
 }
@@ -845,7 +847,7 @@ func (s *syncer) unpark(ctx context.Context, a *analysis) error {
 		if !s.c.AutoPush {
 			detail += " (autoPush off: still on " + s.c.Remote + ")"
 		} else if res, err := s.jj.Push(ctx, s.c.Remote, s.park); err != nil {
-			s.io.Warnf("could not delete %s on %s: %s", s.park, s.c.Remote, oneLine(errText(res, err)))
+			s.io.Warnf("could not delete %s on %s: %s", s.park, s.c.Remote, brief.Line(errText(res, err)))
 			detail += " (still on " + s.c.Remote + ")"
 		} else {
 			detail += " and on " + s.c.Remote
@@ -952,7 +954,7 @@ func (s *syncer) summary(code int) {
 		parts = append(parts, fmt.Sprintf("%d captured", n))
 	}
 	if r.Committed != "" {
-		parts = append(parts, "committed "+short(r.Committed))
+		parts = append(parts, "committed "+brief.ID(r.Committed))
 	}
 	if r.Pushed {
 		parts = append(parts, "pushed")
@@ -988,13 +990,6 @@ func (s *syncer) summary(code int) {
 	if r.NextStep != "" {
 		s.io.Println("next: " + r.NextStep)
 	}
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 func uniq(in []string) []string {

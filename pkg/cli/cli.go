@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/config"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/runner"
@@ -141,7 +143,7 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	}
 	fail := func(c int, err error) int {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, oneLine(msg))
+			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, brief.Line(msg))
 		}
 		return mapExit(c)
 	}
@@ -243,11 +245,6 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
 }
 
 // SuiteExitCodes renders the exit-code table for --help.

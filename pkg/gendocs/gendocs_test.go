@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/chezmoistatus"
 	"github.com/nixdots/nixdots/pkg/chezmoisync"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/rebuildsmart"
 	"github.com/nixdots/nixdots/pkg/rollback"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 

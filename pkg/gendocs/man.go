@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/config"
 )
@@ -16,7 +17,7 @@ func Man(b Binary, version string) string {
 	fmt.Fprintf(&s, ".\\\" %s\n", generatedBy)
 	fmt.Fprintf(&s, ".TH %s 1 \"\" \"nixdots %s\" \"nixdots manual\"\n", strings.ToUpper(roffText(name)), roffText(version))
 	s.WriteString(".SH NAME\n")
-	fmt.Fprintf(&s, "%s \\- %s\n", roffText(name), roffText(lowerFirst(strings.TrimSuffix(firstLine(b.Spec.Description), "."))))
+	fmt.Fprintf(&s, "%s \\- %s\n", roffText(name), roffText(lowerFirst(strings.TrimSuffix(brief.First(b.Spec.Description), "."))))
 
 	s.WriteString(".SH SYNOPSIS\n")
 	fmt.Fprintf(&s, ".B %s\n", roffText(name))
@@ -41,7 +42,7 @@ func Man(b Binary, version string) string {
 	if ps := b.Positionals(); len(ps) > 0 {
 		s.WriteString(".SH ARGUMENTS\n")
 		for _, p := range ps {
-			fmt.Fprintf(&s, ".TP\n.I %s\n%s\n", roffText(strings.ToUpper(p.Name)), roffLine(firstLine(p.Help)))
+			fmt.Fprintf(&s, ".TP\n.I %s\n%s\n", roffText(strings.ToUpper(p.Name)), roffLine(brief.First(p.Help)))
 		}
 	}
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoistatus"
 	"github.com/nixdots/nixdots/pkg/chezmoisync"
 	"github.com/nixdots/nixdots/pkg/cli"
@@ -124,7 +126,7 @@ func (b Binary) Commands() []Command {
 		if c.Hidden || c.Type != kong.CommandNode {
 			continue
 		}
-		out = append(out, Command{Name: c.Name, Help: firstLine(c.Help)})
+		out = append(out, Command{Name: c.Name, Help: brief.First(c.Help)})
 	}
 	return out
 }
@@ -136,7 +138,7 @@ func convert(f *kong.Flag, command string) Flag {
 	out := Flag{
 		Name:    f.Name,
 		Short:   f.Short,
-		Help:    firstLine(f.Help),
+		Help:    brief.First(f.Help),
 		Takes:   !f.IsBool() && !f.IsCounter(),
 		Envs:    f.Envs,
 		Default: f.Default,
@@ -180,14 +182,6 @@ func (f Flag) ValueKind() string {
 	default:
 		return "any"
 	}
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 // funcName turns a binary name into a shell identifier.

@@ -45,3 +45,10 @@ func Sanitize(name string) string {
 	}
 	return s
 }
+
+// ParkPrefix starts every bookmark chezmoi-sync parks conflicting commits on.
+const ParkPrefix = "sync/"
+
+// ParkBookmark is the bookmark that holds a host's parked commits:
+// sync/<sanitised host>.
+func ParkBookmark(host string) string { return ParkPrefix + Sanitize(host) }

@@ -24,3 +24,9 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+func TestParkBookmark(t *testing.T) {
+	if got := ParkBookmark("my laptop"); got != "sync/my-laptop" {
+		t.Errorf("ParkBookmark = %q", got)
+	}
+}

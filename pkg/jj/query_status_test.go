@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/runner"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 

@@ -17,10 +17,10 @@ import (
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/flake"
-	"github.com/nixdots/nixdots/pkg/fleet"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/remotetarget"
+	"github.com/nixdots/nixdots/pkg/runhooks"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -159,7 +159,7 @@ type Run struct {
 	// Fleet side (fleet.go): where the system goes, the user hooks,
 	// notifications and metrics.
 	Target          remotetarget.Target
-	Fleet           *fleet.Rebuild
+	Fleet           *runhooks.Rebuild
 	HostFromDefault bool   // Host is this machine's name (no --host, no #host)
 	TargetPrev      string // the target's running system, read over ssh
 	ActionReason    string // why Mode differs from the requested action

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/flake"
 	"github.com/nixdots/nixdots/pkg/history"
@@ -131,7 +132,7 @@ func (prepare) Run(ctx context.Context, r *Run) (Outcome, error) {
 	// Last, once the flake and host are known and before anything changes:
 	// a failing pre hook vetoes the run (exit 9).
 	if err := r.preHooks(ctx); err != nil {
-		return Outcome{Detail: oneLine(err.Error())}, err
+		return Outcome{Detail: brief.Line(err.Error())}, err
 	}
 	return Outcome{Detail: detail}, nil
 }
@@ -232,7 +233,7 @@ func (upstream) Run(ctx context.Context, r *Run) (Outcome, error) {
 	}
 	if err != nil {
 		r.Warn("building on stale upstream: %v", err)
-		return Outcome{Status: ui.Warn, Detail: "building on stale upstream: " + firstLine(err.Error())}, nil
+		return Outcome{Status: ui.Warn, Detail: "building on stale upstream: " + brief.First(err.Error())}, nil
 	}
 	if res.Conflict {
 		r.Warn("upstream: %s; resolve it by hand when convenient (git: `git rebase <upstream>`; jj: `jj rebase -b @ -d <bookmark>@origin`)", res.Detail)
@@ -295,7 +296,7 @@ func (dotfiles) Run(ctx context.Context, r *Run) (Outcome, error) {
 	}
 	what := ""
 	if err != nil {
-		what = firstLine(err.Error())
+		what = brief.First(err.Error())
 	}
 	if r.Dotfiles != nil {
 		what = r.Dotfiles.Status
@@ -359,7 +360,7 @@ func updateInputs(ctx context.Context, r *Run, inputs []string, timeout time.Dur
 		if ctx.Err() != nil {
 			return Outcome{}, ctx.Err()
 		}
-		r.Warn("flake update failed, building with the old flake.lock: %v", firstLine(err.Error()))
+		r.Warn("flake update failed, building with the old flake.lock: %v", brief.First(err.Error()))
 		return Outcome{Status: ui.Warn, Detail: "update failed; building with the old flake.lock"}, nil
 	}
 	after, _, err := flake.ReadLock(r.Flake.Dir)
@@ -481,7 +482,7 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 		r.BuildOutcome = history.OutcomeFailed
 		r.undoIntentToAdd(ctx)
 		r.NextStep = "the system is unchanged; activate with --boot and reboot"
-		return Outcome{Detail: firstLine(err.Error())}, exitcode.Wrap(exitcode.Failure, err)
+		return Outcome{Detail: brief.First(err.Error())}, exitcode.Wrap(exitcode.Failure, err)
 	}
 	if !r.Cmd.ForceSwitch && r.Mode != "build" && top == r.activeFor(r.Mode) {
 		r.BuildOutcome = "nothing-to-switch"
@@ -528,7 +529,7 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 	r.undoIntentToAdd(ctx)
 	r.showTail(res, runErr)
 	r.failureHint(ctx, runErr, top)
-	return Outcome{Detail: "build failed: " + firstLine(runErr.Error())}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("%s failed (repository left as it was): %w", r.Mode, runErr))
+	return Outcome{Detail: "build failed: " + brief.First(runErr.Error())}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("%s failed (repository left as it was): %w", r.Mode, runErr))
 }
 
 // activeFor is what counts as "already running" for mode: the current
@@ -928,7 +929,7 @@ func (r *Run) push(ctx context.Context, parts *[]string, status *string) {
 		return
 	}
 	if err := r.Repo.Push(ctx); err != nil {
-		r.Warn("push failed; the commit stays local and the next online run pushes it: %v", firstLine(err.Error()))
+		r.Warn("push failed; the commit stays local and the next online run pushes it: %v", brief.First(err.Error()))
 		*status = ui.Warn
 		*parts = append(*parts, "push failed")
 		return
@@ -939,12 +940,4 @@ func (r *Run) push(ctx context.Context, parts *[]string, status *string) {
 	}
 	r.Pushed = true
 	*parts = append(*parts, "pushed")
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/state"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 // Each --skip-* flag skips its phase, says so, and the rebuild still runs.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/flake"
 	"github.com/nixdots/nixdots/pkg/history"
@@ -83,7 +84,7 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 		rep.VCS = r.Repo.Kind()
 	}
 	if err != nil {
-		rep.Error = oneLine(err.Error())
+		rep.Error = brief.Line(err.Error())
 	}
 	switch {
 	case code == exitcode.Interrupted:
@@ -106,10 +107,6 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 		rep.Outcome = history.OutcomeSuccess
 	}
 	return rep
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
 }
 
 // printSummary prints the table the seed shows, then the outcome line and,

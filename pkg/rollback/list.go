@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/history"
 )
@@ -79,7 +80,7 @@ func list(app *cli.App, v View) error {
 		if r.Generation > 0 {
 			gen = strconv.Itoa(r.Generation)
 		}
-		commit := shortID(r.Commit)
+		commit := brief.ID(r.Commit)
 		if commit == "" {
 			commit = "-"
 		}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/config"
 	"github.com/nixdots/nixdots/pkg/exitcode"
@@ -190,7 +191,7 @@ func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System
 	if doRepo {
 		target, err = repo.Resolve(ctx, build.Commit)
 		if err != nil {
-			return exitcode.UsageError(fmt.Errorf("commit %s of generation %d is not in %s (fetch it, or use --system-only): %w", shortID(build.Commit), build.Generation, repo.Root, err))
+			return exitcode.UsageError(fmt.Errorf("commit %s of generation %d is not in %s (fetch it, or use --system-only): %w", brief.ID(build.Commit), build.Generation, repo.Root, err))
 		}
 		if st, err = repo.Inspect(ctx, false); err != nil {
 			return err
@@ -255,7 +256,7 @@ func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System
 			if !c.RepoOnly && !sp.Unchanged {
 				sysNote = fmt.Sprintf("the system is at generation %d but ", build.Generation)
 			}
-			return fmt.Errorf("%sthe repository %s could not be moved to %s: %w%s", sysNote, repo.Root, shortID(target), err, where)
+			return fmt.Errorf("%sthe repository %s could not be moved to %s: %w%s", sysNote, repo.Root, brief.ID(target), err, where)
 		}
 		reportRepo(app, res, time.Since(start))
 	}
@@ -343,7 +344,7 @@ func (c *Command) printPlan(app *cli.App, b Build, sp systemPlan, repo *reposave
 		what = "the build"
 	}
 	if b.Commit != "" {
-		what += ", commit " + shortID(b.Commit)
+		what += ", commit " + brief.ID(b.Commit)
 	}
 	if !b.Entry.Time.IsZero() {
 		what += ", built " + b.Entry.Time.UTC().Format("2006-01-02 15:04 UTC")
@@ -371,39 +372,39 @@ func (c *Command) printPlan(app *cli.App, b Build, sp systemPlan, repo *reposave
 
 func repoPlan(repo *reposave.Repo, st *reposave.State, target string) string {
 	if st.AtTarget(target) {
-		return fmt.Sprintf("%s (%s) is already at %s", repo.Root, repo.Kind, shortID(target))
+		return fmt.Sprintf("%s (%s) is already at %s", repo.Root, repo.Kind, brief.ID(target))
 	}
 	if repo.Kind == reposave.JJ {
-		return fmt.Sprintf("%s (jj): the working-copy change %s stays as it is, with its edits; a new working-copy change on %s", repo.Root, shortID(st.Change), shortID(target))
+		return fmt.Sprintf("%s (jj): the working-copy change %s stays as it is, with its edits; a new working-copy change on %s", repo.Root, brief.ID(st.Change), brief.ID(target))
 	}
 	save := ""
 	switch {
 	case st.Changes > 0:
 		save = fmt.Sprintf("save %d uncommitted change(s), untracked files included, to a new branch rollback/<time>, then ", st.Changes)
 	case st.Unreachable:
-		save = fmt.Sprintf("keep the detached commit %s on a new branch rollback/<time>, then ", shortID(st.Head))
+		save = fmt.Sprintf("keep the detached commit %s on a new branch rollback/<time>, then ", brief.ID(st.Head))
 	}
-	return fmt.Sprintf("%s (git): %sgit checkout --detach %s", repo.Root, save, shortID(target))
+	return fmt.Sprintf("%s (git): %sgit checkout --detach %s", repo.Root, save, brief.ID(target))
 }
 
 func reportRepo(app *cli.App, res *reposave.Result, d time.Duration) {
 	io := app.IO
 	if !res.Moved && res.SavedTo == "" {
-		io.Step(ui.Skipped, "repository", "already at "+shortID(res.To), 0)
+		io.Step(ui.Skipped, "repository", "already at "+brief.ID(res.To), 0)
 		return
 	}
-	detail := fmt.Sprintf("%s now at %s", res.Root, shortID(res.To))
+	detail := fmt.Sprintf("%s now at %s", res.Root, brief.ID(res.To))
 	if res.Kind == reposave.Git && res.Branch != "" {
 		detail += fmt.Sprintf(" (detached; branch %s unchanged, back with: git switch %s)", res.Branch, res.Branch)
 	}
 	if res.Kind == reposave.JJ && res.NewChange != "" {
-		detail += fmt.Sprintf(" (new working-copy change %s)", shortID(res.NewChange))
+		detail += fmt.Sprintf(" (new working-copy change %s)", brief.ID(res.NewChange))
 	}
 	io.Step(ui.OK, "repository", detail, d)
 	if res.SavedTo != "" {
 		where := "branch " + res.SavedTo
 		if res.Kind == reposave.JJ {
-			where = fmt.Sprintf("change %s (commit %s)", shortID(res.SavedTo), shortID(res.SavedCommit))
+			where = fmt.Sprintf("change %s (commit %s)", brief.ID(res.SavedTo), brief.ID(res.SavedCommit))
 		}
 		io.Printf("  your uncommitted work is in %s; to get it back: %s\n", where, res.Restore)
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
@@ -226,7 +227,7 @@ func (v View) Select(c Choice) (Build, error) {
 			}
 		}
 		if !found {
-			return Build{}, badInput("no successful build of commit %s in the rebuild history (see --list)", shortID(c.ToCommit))
+			return Build{}, badInput("no successful build of commit %s in the rebuild history (see --list)", brief.ID(c.ToCommit))
 		}
 	default:
 		cur := v.Current()
@@ -250,7 +251,7 @@ func (v View) Select(c Choice) (Build, error) {
 	}
 	if !c.RepoOnly {
 		if b.Generation == 0 {
-			return Build{}, badInput("the build of commit %s was never activated (no generation); use --repo-only", shortID(b.Commit))
+			return Build{}, badInput("the build of commit %s was never activated (no generation); use --repo-only", brief.ID(b.Commit))
 		}
 		if _, ok := v.Links[b.Generation]; !ok {
 			if !v.SystemKnown {
@@ -278,11 +279,4 @@ func knownGens(builds []Build) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -6,9 +6,9 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/conflictfixture"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
-	"github.com/nixdots/nixdots/pkg/showconflicts/fixture"
 	"github.com/nixdots/nixdots/pkg/state"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,7 +49,7 @@ func TestMapExit(t *testing.T) {
 // Never synced: no .jj, so no conflicts can exist; that is not an error.
 func TestNeverSynced(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	r := show(w.Beta)
 	requireCode(t, 0, r)
 	require.Contains(t, r.Stderr, "jj is not initialised in "+w.Beta.SourceDir())
@@ -62,11 +62,11 @@ func TestNeverSynced(t *testing.T) {
 // After a successful sync: none.
 func TestNone(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
-	fixture.InitJJ(w.Beta)
-	fixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	fixture.Capture(w.Beta)
-	fixture.Publish(w.Beta)
+	w := conflictfixture.New(t)
+	conflictfixture.InitJJ(w.Beta)
+	conflictfixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	conflictfixture.Capture(w.Beta)
+	conflictfixture.Publish(w.Beta)
 	r := show(w.Beta)
 	requireCode(t, 0, r)
 	require.Contains(t, r.Stdout, "No conflicts in "+w.Beta.SourceDir()+" (host beta).")
@@ -74,18 +74,18 @@ func TestNone(t *testing.T) {
 	requireCode(t, 0, r)
 	require.Empty(t, r.Stdout)
 	_, doc := scanJSON(t, w.Beta, 0)
-	fixture.Golden(t, "none.json", fixture.Normalize(t, doc, w.Paths()), *update)
+	conflictfixture.Golden(t, "none.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 }
 
 // conflicts-preserved: beta's edit is parked on sync/beta; its commits are
 // clean, but they conflict with main@origin, and both sides are named.
 func TestParked(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	w.ConflictingEdits()
-	fixture.Park(t, w.Beta)
+	conflictfixture.Park(t, w.Beta)
 	h := w.Beta
-	ops := fixture.OpCount(t, h)
+	ops := conflictfixture.OpCount(t, h)
 
 	r := show(h)
 	requireCode(t, 1, r)
@@ -116,9 +116,9 @@ func TestParked(t *testing.T) {
 	require.Len(t, c.Local, 1)
 	require.Len(t, c.Remote, 1)
 	require.Equal(t, "alpha", c.Remote[0].Author)
-	fixture.Golden(t, "parked.json", fixture.Normalize(t, doc, w.Paths()), *update)
+	conflictfixture.Golden(t, "parked.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 
-	require.Equal(t, ops, fixture.OpCount(t, h), "show-conflicts must not add a jj operation")
+	require.Equal(t, ops, conflictfixture.OpCount(t, h), "show-conflicts must not add a jj operation")
 	require.Equal(t, "", strings.TrimSpace(h.Run(h.SourceDir(), "git", "status", "--porcelain")), "nothing written into the repository")
 
 	// Alpha sees beta's parked bookmark only with --all-hosts, and is told
@@ -136,9 +136,9 @@ func TestParked(t *testing.T) {
 // files); after editing and squashing, none is left.
 func TestRecipeResolves(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	w.ConflictingEdits()
-	fixture.Park(t, w.Beta)
+	conflictfixture.Park(t, w.Beta)
 	h := w.Beta
 	out, _ := scanJSON(t, h, 1)
 	recipe := out.Conflicts[0].Resolve
@@ -162,7 +162,7 @@ func TestRecipeResolves(t *testing.T) {
 	require.Contains(t, c.Files[0].Sides[0].Label, "(rebase destination)")
 	require.Equal(t, "export EDITOR=nvim", c.Files[0].Sides[0].Preview)
 	require.Equal(t, "export EDITOR=emacs", c.Files[0].Sides[1].Preview)
-	fixture.Golden(t, "working-copy-conflict.json", fixture.Normalize(t, doc, w.Paths()), *update)
+	conflictfixture.Golden(t, "working-copy-conflict.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 
 	// The recipe of the conflicted commit: jj new <change>, edit, squash.
 	require.True(t, strings.HasPrefix(c.Resolve[1], "jj new "), c.Resolve)
@@ -180,22 +180,22 @@ func TestRecipeResolves(t *testing.T) {
 // path holding a space; the files hold jj's conflict markers.
 func TestPipeToXargs(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	for _, h := range []*testharness.Host{w.Alpha, w.Beta} {
-		fixture.InitJJ(h)
+		conflictfixture.InitJJ(h)
 	}
 	notes := ".config/my app/notes.txt"
-	fixture.EditHome(t, w.Alpha, notes, "first note", "alpha's note")
-	fixture.EditHome(t, w.Alpha, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
-	fixture.Capture(w.Alpha)
-	fixture.Publish(w.Alpha)
-	fixture.EditHome(t, w.Beta, notes, "first note", "beta's note")
-	fixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	fixture.Capture(w.Beta)
-	fixture.ConflictInWorkingCopy(t, w.Beta)
+	conflictfixture.EditHome(t, w.Alpha, notes, "first note", "alpha's note")
+	conflictfixture.EditHome(t, w.Alpha, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
+	conflictfixture.Capture(w.Alpha)
+	conflictfixture.Publish(w.Alpha)
+	conflictfixture.EditHome(t, w.Beta, notes, "first note", "beta's note")
+	conflictfixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	conflictfixture.Capture(w.Beta)
+	conflictfixture.ConflictInWorkingCopy(t, w.Beta)
 	h := w.Beta
 
-	spaced := filepath.Join(h.SourceDir(), fixture.SpacedFile)
+	spaced := filepath.Join(h.SourceDir(), conflictfixture.SpacedFile)
 	bashrc := filepath.Join(h.SourceDir(), "dot_bashrc")
 
 	r := h.Exec(h.SourceDir(), "bash", "-c", `chezmoi-show-conflicts --files-only | xargs -d '\n' grep -l '^<<<<<<<'; echo "show=${PIPESTATUS[0]} xargs=${PIPESTATUS[1]}"`)
@@ -214,9 +214,9 @@ func TestPipeToXargs(t *testing.T) {
 
 func TestSyncRunning(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	w.ConflictingEdits()
-	fixture.Park(t, w.Beta)
+	conflictfixture.Park(t, w.Beta)
 	h := w.Beta
 	lock, err := state.Acquire(context.Background(), h.StateDir(), state.SyncLock, 0,
 		state.Holder{PID: os.Getpid(), Host: "beta", Command: "chezmoi-sync", Since: time.Now()})
@@ -237,7 +237,7 @@ func TestSyncRunning(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	w := fixture.New(t)
+	w := conflictfixture.New(t)
 	h := w.Beta
 	for _, args := range [][]string{
 		{"--no-such-flag"},
@@ -251,7 +251,7 @@ func TestBadInput(t *testing.T) {
 		require.True(t, strings.HasPrefix(r.Stderr, "chezmoi-show-conflicts: "), r.Stderr)
 	}
 	// A source directory that is not a jj repository at all and jj fails in.
-	fixture.InitJJ(h)
+	conflictfixture.InitJJ(h)
 	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), ".jj", "repo", "store", "type"), []byte("bogus"), 0o644))
 	r := show(h)
 	require.GreaterOrEqual(t, r.Code, 2, r.String())

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/stretchr/testify/require"
 )
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/jj"
@@ -215,7 +216,7 @@ func commitLine(c jj.StatusCommit) string {
 	if desc == "" {
 		desc = "(no description)"
 	}
-	return fmt.Sprintf("%s %s %q (%s, %s)", short(c.ChangeID), short(c.CommitID), desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("%s %s %q (%s, %s)", brief.ID(c.ChangeID), brief.ID(c.CommitID), desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // commitList summarises one side's commits on one line.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nixdots/nixdots/pkg/hostkey"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/runner"
@@ -99,9 +101,6 @@ func HostKey(name string) string { return hostkey.Sanitize(name) }
 
 // ErrNoRepo reports a source directory without .jj/.
 var ErrNoRepo = errors.New("jj is not initialised")
-
-// BookmarkPrefix is the prefix chezmoi-sync parks conflicting commits under.
-const BookmarkPrefix = "sync/"
 
 // Run scans the repository. It starts only read-only processes: jj with
 // --ignore-working-copy, and git merge-tree writing into a temporary object
@@ -281,7 +280,7 @@ func parkedBookmarks(ctx context.Context, q *jj.StatusQuery, o Options) ([]parke
 	bms := o.Bookmarks
 	if bms == nil {
 		var err error
-		if bms, err = q.Bookmarks(ctx, BookmarkPrefix+"*"); err != nil {
+		if bms, err = q.Bookmarks(ctx, hostkey.ParkPrefix+"*"); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +292,7 @@ func parkedBookmarks(ctx context.Context, q *jj.StatusQuery, o Options) ([]parke
 	}
 	var out []parked
 	for _, b := range bms {
-		host := strings.TrimPrefix(b.Name, BookmarkPrefix)
+		host := strings.TrimPrefix(b.Name, hostkey.ParkPrefix)
 		if host != o.Host && !o.AllHosts {
 			continue
 		}
@@ -359,7 +358,7 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 				sd.Lines, sd.Preview = m.Sides[i].Lines, m.Sides[i].Preview
 			}
 			if len(cs) > 0 {
-				sd.Label += fmt.Sprintf(": %s %s %q", short(cs[0].ChangeID), short(cs[0].CommitID), cs[0].Description)
+				sd.Label += fmt.Sprintf(": %s %s %q", brief.ID(cs[0].ChangeID), brief.ID(cs[0].CommitID), cs[0].Description)
 				if len(cs) > 1 {
 					sd.Label += fmt.Sprintf(" and %d more", len(cs)-1)
 				}
@@ -391,13 +390,6 @@ func olderOf(commits []jj.StatusCommit, a, b string) string {
 		}
 	}
 	return a
-}
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // mergeTreeConflicts merges a and b with git merge-tree and returns each
@@ -477,7 +469,7 @@ func resolveCommit(o Options, c Conflict) []string {
 	if !c.ThisHost {
 		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
 	}
-	cmds := []string{"cd " + shellQuote(o.SourceDir), "jj new " + short(c.Commit.ChangeID)}
+	cmds := []string{"cd " + shellQuote(o.SourceDir), "jj new " + brief.ID(c.Commit.ChangeID)}
 	for _, f := range c.Files {
 		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
 	}
@@ -497,7 +489,7 @@ func resolveParked(o Options, c Conflict) []string {
 		"jj log -r 'conflicts()'   # the commits that now hold conflict markers",
 	}
 	if c.firstChange != "" {
-		cmds = append(cmds, "jj new "+short(c.firstChange))
+		cmds = append(cmds, "jj new "+brief.ID(c.firstChange))
 	} else {
 		cmds = append(cmds, "jj new <the oldest change id listed by the command above>")
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/nixsys"
-	"github.com/nixdots/nixdots/pkg/testharness"
 )
 
 func TestMain(m *testing.M) { testharness.Main(m) }

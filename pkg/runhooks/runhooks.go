@@ -1,10 +1,10 @@
-// Package fleet puts together what a run does for fleets and unattended use
+// Package runhooks puts together what a run does for fleets and unattended use
 // (docs/fleet.md): the user hooks around a rebuild, the notifications and
 // the metrics file, read from one place in the config. It is the seam the
 // two binaries call, so that wiring them is a few lines: PreHooks before
 // anything changes, Finish at the end. The parts live in their own packages
 // (userhooks, notify, metrics, unattended, remotetarget).
-package fleet
+package runhooks
 
 import (
 	"context"

@@ -9,12 +9,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
-	"github.com/nixdots/nixdots/pkg/fleet"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/metrics"
 	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/remotetarget"
+	"github.com/nixdots/nixdots/pkg/runhooks"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -23,7 +24,7 @@ import (
 )
 
 // The fleet side of a run (docs/fleet.md): user hooks, notifications,
-// metrics, --unattended and remote targets. The parts live in pkg/fleet and
+// metrics, --unattended and remote targets. The parts live in pkg/runhooks and
 // its packages; this file only attaches them to the run.
 
 // OutcomeVetoed is the --json outcome of a run a pre hook refused (exit 9).
@@ -44,7 +45,7 @@ func (r *Run) setupFleet() error {
 	if c.Unattended && c.Ask {
 		return exitcode.UsageError(errors.New("--ask and --unattended exclude each other: nobody is there to answer"))
 	}
-	cfg, err := fleet.LoadRebuildConfig(app.Config)
+	cfg, err := runhooks.LoadRebuildConfig(app.Config)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (r *Run) setupFleet() error {
 	if !c.Verbose {
 		stream = nil
 	}
-	r.Fleet = &fleet.Rebuild{
+	r.Fleet = &runhooks.Rebuild{
 		Config: cfg, Runner: app.Runner, Env: app.Environ, HooksDir: userhooks.Dir(app.Getenv),
 		DryRun: app.DryRun, Unattended: c.Unattended, MetricsFile: c.MetricsFile,
 		Warn: r.Warn, Stream: stream,
@@ -176,7 +177,7 @@ func (r *Run) finishFleet(ctx context.Context, rep *Report) {
 	if entries, err := history.Load(r.App.StateDir); err == nil {
 		last = metrics.LastRebuildSuccess(entries, r.Host)
 	}
-	fin := r.Fleet.Finish(ctx, fleet.RebuildResult{
+	fin := r.Fleet.Finish(ctx, runhooks.RebuildResult{
 		Details: r.hookDetails(rep.Outcome, failed), Start: r.Start, Generation: r.Generation,
 		UnitsFailed: len(r.FailedUnits), LastSuccess: last, Error: rep.Error, NextStep: rep.NextStep,
 		Record: *rep,
@@ -235,7 +236,7 @@ func (r *Run) readTargetSystem(ctx context.Context) {
 	cmd.Timeout = 20 * time.Second
 	res, err := r.App.Runner.Run(ctx, cmd)
 	if err != nil {
-		r.IO.Println(fmt.Sprintf("    %s's running system not read (%s): activating without the nothing-to-switch check", r.Target.TargetHost, firstLine(err.Error())))
+		r.IO.Println(fmt.Sprintf("    %s's running system not read (%s): activating without the nothing-to-switch check", r.Target.TargetHost, brief.First(err.Error())))
 		return
 	}
 	r.TargetPrev = res.Out()
@@ -255,5 +256,5 @@ func (r *Run) remoteFailure(ctx context.Context, res runner.Result, runErr error
 	r.undoIntentToAdd(ctx)
 	r.showTail(res, runErr)
 	r.NextStep = fmt.Sprintf("this machine and the repository are unchanged; check %s with `ssh %s readlink /run/current-system`, go back there with `ssh %s sudo nixos-rebuild switch --rollback` if it changed", h, h, h)
-	return Outcome{Detail: "failed on " + h + ": " + firstLine(runErr.Error())}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("%s on %s failed (repository left as it was): %w", r.Mode, h, runErr))
+	return Outcome{Detail: "failed on " + h + ": " + brief.First(runErr.Error())}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("%s on %s failed (repository left as it was): %w", r.Mode, h, runErr))
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/config"
-	"github.com/nixdots/nixdots/pkg/testharness"
 	"github.com/stretchr/testify/require"
 )
 
@@ -59,7 +59,7 @@ func evalModule(t *testing.T, settings map[string]any, autoUpgrade, preSwitch bo
   settings = builtins.fromJSON (builtins.readFile %q);
   autoUpgrade = %t;
   hasPreSwitchChecks = %t;
-}`, filepath.Join(root(), "pkg", "packagingtest", "testdata", "eval-module.nix"), filepath.Join(root(), "nix", "module.nix"), f, autoUpgrade, preSwitch)
+}`, filepath.Join(root(), "internal", "packagingtest", "testdata", "eval-module.nix"), filepath.Join(root(), "nix", "module.nix"), f, autoUpgrade, preSwitch)
 	r := host(t).Exec("", "nix-instantiate", "--eval", "--strict", "--json", "--expr", expr)
 	require.Equal(t, 0, r.Code, r.String())
 	var out moduleEval

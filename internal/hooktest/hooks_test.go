@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/stretchr/testify/require"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/testharness"
+	"github.com/nixdots/nixdots/internal/testharness"
 )
 
 // benchRepo is a clone with (or without) the hooks installed.
