@@ -21,6 +21,8 @@ const (
 	Stale       = 7   // chezmoi-status --check: last success older than --max-age
 	UnitsFailed = 8   // rebuild-smart: switched, but some systemd units failed
 	Vetoed      = 9   // rebuild-smart: a pre-rebuild hook refused the run
+	Refused     = 10  // chezmoi-sync: a repository or remote state it will not touch; nothing was changed
+	Waiting     = 11  // chezmoi-status --check: home edits wait for you (the sync cannot capture them)
 	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
 )
 
@@ -93,5 +95,7 @@ var Table = []struct {
 	{Stale, "stale", "chezmoi-status --check: last success older than --max-age"},
 	{UnitsFailed, "units-failed", "rebuild-smart: switched, but some systemd units failed"},
 	{Vetoed, "vetoed", "rebuild-smart: a pre-rebuild hook refused the run"},
+	{Refused, "refused", "chezmoi-sync: a repository or remote state it will not touch (nothing was changed)"},
+	{Waiting, "edits-waiting", "chezmoi-status --check: home edits wait for you (the sync cannot capture them)"},
 	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
 }

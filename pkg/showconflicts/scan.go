@@ -462,41 +462,74 @@ func gitDirOf(dir string) string {
 	return colocated
 }
 
-// resolveCommit is the recipe for a conflicted commit, following jj's own
-// advice: work on a new commit on top of it, resolve, squash the resolution
-// into it, then let chezmoi-sync publish.
+// resolveCommit is the recipe for a conflicted commit of this host: the
+// one recipe (Recipe) whatever the number of commits.
 func resolveCommit(o Options, c Conflict) []string {
 	if !c.ThisHost {
-		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+		return otherHost(c)
 	}
-	cmds := []string{"cd " + shellQuote(o.SourceDir), "jj new " + brief.ID(c.Commit.ChangeID)}
-	for _, f := range c.Files {
-		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
-	}
-	return append(cmds, "jj squash", "chezmoi-sync")
+	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, filePaths(c.Files))
 }
 
-// resolveParked is the recipe for a parked bookmark: replay it onto the
-// upstream branch (the conflict then appears in the files), then as above.
+// resolveParked is the recipe for a parked bookmark: the same one.
 func resolveParked(o Options, c Conflict) []string {
 	if !c.ThisHost {
-		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+		return otherHost(c)
 	}
-	up := o.Branch + "@" + o.Remote
-	cmds := []string{
-		"cd " + shellQuote(o.SourceDir),
-		fmt.Sprintf("jj rebase -b %s -d %s", orAt(c.Bookmark), up),
-		"jj log -r 'conflicts()'   # the commits that now hold conflict markers",
+	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, filePaths(c.Files))
+}
+
+func otherHost(c Conflict) []string {
+	return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+}
+
+func filePaths(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
 	}
-	if c.firstChange != "" {
-		cmds = append(cmds, "jj new "+brief.ID(c.firstChange))
-	} else {
-		cmds = append(cmds, "jj new <the oldest change id listed by the command above>")
+	return out
+}
+
+// Recipe is the one way to resolve this host's parked or conflicted sync
+// commits, however many runs parked them: replay every local commit onto
+// the upstream branch (the conflict markers then appear in the working
+// copy's files), fix the files, run chezmoi-sync (which folds the
+// conflicted commits into the resolution, publishes it, deletes
+// sync/<host> and applies it). chezmoi-sync's next step,
+// chezmoi-show-conflicts and docs/chezmoi-sync.md print exactly these
+// lines (a test compares them). files are relative to sourceDir.
+func Recipe(sourceDir, upstream string, files []string) []string {
+	edit := "${EDITOR:-vi} " + strings.Join(quoteAll(files), " ") + "   # keep what you want, delete the conflict markers"
+	if len(files) == 0 {
+		edit = "${EDITOR:-vi} $(chezmoi-show-conflicts --files-only)   # keep what you want, delete the conflict markers"
 	}
-	for _, f := range c.Files {
-		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
+	return []string{
+		"cd " + shellQuote(sourceDir),
+		"jj rebase -b @ -d " + upstream + "   # replay your commits onto " + upstream + ": the conflicts appear in the files",
+		edit,
+		"chezmoi-sync   # publishes the resolution, deletes sync/<host>, applies it to your home directory",
 	}
-	return append(cmds, "jj squash", "chezmoi-sync")
+}
+
+// RecipeLine is Recipe as one shell line (comments dropped), for records
+// and notifications.
+func RecipeLine(sourceDir, upstream string, files []string) string {
+	lines := Recipe(sourceDir, upstream, files)
+	for i, l := range lines {
+		if j := strings.Index(l, "   #"); j >= 0 {
+			lines[i] = l[:j]
+		}
+	}
+	return strings.Join(lines, " && ")
+}
+
+func quoteAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = shellQuote(s)
+	}
+	return out
 }
 
 func orAt(bookmark string) string {
