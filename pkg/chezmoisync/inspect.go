@@ -140,7 +140,7 @@ func (r *run) conflictRefusal(conflicted []jj.Commit) error {
 	paths = uniq(paths)
 	return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
 		msg:  fmt.Sprintf("%d commit(s) in the working copy's history hold unresolved conflicts (%s): nothing was changed", len(conflicted), strings.Join(paths, ", ")),
-		next: "resolve them: " + showconflicts.RecipeLine(r.workTree, r.remoteName(), paths)}
+		next: "resolve them: " + showconflicts.RecipeLine(r.workTree, r.remoteName(), r.park, paths)}
 }
 
 func (r *run) recordConflicts(ctx context.Context, commits []jj.Commit) {

@@ -185,8 +185,8 @@ func (r *run) parkConflicts(ctx context.Context, conflicted []jj.Commit) (outcom
 		return outcome{}, err
 	}
 	r.rec.PendingPush = len(a.local)
-	r.rec.NextStep = "resolve: " + showconflicts.RecipeLine(r.workTree, r.remoteName(), paths)
-	r.recipe = showconflicts.Recipe(r.workTree, r.remoteName(), paths)
+	r.rec.NextStep = "resolve: " + showconflicts.RecipeLine(r.workTree, r.remoteName(), r.park, paths)
+	r.recipe = showconflicts.Recipe(r.workTree, r.remoteName(), r.park, paths)
 	return outcome{status: ui.Failed, next: "apply", detail: fmt.Sprintf("conflicts in %s: local commits put back and parked %s; %s and the home directory untouched",
 		strings.Join(paths, ", "), where, r.c.Branch)}, nil
 }

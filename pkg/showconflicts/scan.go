@@ -468,7 +468,7 @@ func resolveCommit(o Options, c Conflict) []string {
 	if !c.ThisHost {
 		return otherHost(c)
 	}
-	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, filePaths(c.Files))
+	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, hostkey.ParkBookmark(c.Host), filePaths(c.Files))
 }
 
 // resolveParked is the recipe for a parked bookmark: the same one.
@@ -476,7 +476,7 @@ func resolveParked(o Options, c Conflict) []string {
 	if !c.ThisHost {
 		return otherHost(c)
 	}
-	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, filePaths(c.Files))
+	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, hostkey.ParkBookmark(c.Host), filePaths(c.Files))
 }
 
 func otherHost(c Conflict) []string {
@@ -496,10 +496,10 @@ func filePaths(files []File) []string {
 // the upstream branch (the conflict markers then appear in the working
 // copy's files), fix the files, run chezmoi-sync (which folds the
 // conflicted commits into the resolution, publishes it, deletes
-// sync/<host> and applies it). chezmoi-sync's next step,
+// the bookmark sync/<host> and applies it). chezmoi-sync's next step,
 // chezmoi-show-conflicts and docs/chezmoi-sync.md print exactly these
 // lines (a test compares them). files are relative to sourceDir.
-func Recipe(sourceDir, upstream string, files []string) []string {
+func Recipe(sourceDir, upstream, bookmark string, files []string) []string {
 	edit := "${EDITOR:-vi} " + strings.Join(quoteAll(files), " ") + "   # keep what you want, delete the conflict markers"
 	if len(files) == 0 {
 		edit = "${EDITOR:-vi} $(chezmoi-show-conflicts --files-only)   # keep what you want, delete the conflict markers"
@@ -508,14 +508,14 @@ func Recipe(sourceDir, upstream string, files []string) []string {
 		"cd " + shellQuote(sourceDir),
 		"jj rebase -b @ -d " + upstream + "   # replay your commits onto " + upstream + ": the conflicts appear in the files",
 		edit,
-		"chezmoi-sync   # publishes the resolution, deletes sync/<host>, applies it to your home directory",
+		"chezmoi-sync   # publishes the resolution, deletes " + bookmark + ", applies it to your home directory",
 	}
 }
 
 // RecipeLine is Recipe as one shell line (comments dropped), for records
 // and notifications.
-func RecipeLine(sourceDir, upstream string, files []string) string {
-	lines := Recipe(sourceDir, upstream, files)
+func RecipeLine(sourceDir, upstream, bookmark string, files []string) string {
+	lines := Recipe(sourceDir, upstream, bookmark, files)
 	for i, l := range lines {
 		if j := strings.Index(l, "   #"); j >= 0 {
 			lines[i] = l[:j]
