@@ -38,6 +38,7 @@ func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
 		}
 		r.scanned = true
 		r.noteWaiting(r.cls.Waiting)
+		r.noteWarnings(r.warnings)
 	}
 	c := r.cls
 	does := "apply to the home directory"
@@ -62,6 +63,7 @@ func (applyStep) run(ctx context.Context, r *run) (outcome, error) {
 		targets = applyTargets(r.managed, r.cls.Protected, r.app.Getenv("HOME"))
 	}
 	res, err := r.cm.Apply(ctx, targets...)
+	r.noteWarnings(chezmoi.ParseWarnings(string(res.Stderr)))
 	detail := ""
 	if len(r.rec.Backups) > 0 {
 		detail = fmt.Sprintf("%s chezmoi never wrote copied to %s first", plural(len(r.rec.Backups), "file"), r.backupDir())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nixdots/nixdots/pkg/chezmoi"
@@ -140,7 +141,11 @@ func (r *run) noteWaiting(ws []chezmoi.Waiting) {
 // becomes the next step (chezmoi keeps using the old config until then).
 func (r *run) noteWarnings(ws []string) {
 	for _, w := range uniq(ws) {
-		r.warn("chezmoi: %s", w)
+		msg := "chezmoi: " + w
+		if slices.Contains(r.rec.Warnings, msg) {
+			continue
+		}
+		r.warn("%s", msg)
 		if strings.Contains(w, "config file template has changed") && r.rec.NextStep == "" {
 			r.rec.NextStep = "the config file template changed: run chezmoi init to regenerate your chezmoi config"
 		}
