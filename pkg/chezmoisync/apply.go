@@ -27,7 +27,7 @@ type applyStep struct{}
 func (applyStep) name() string { return "apply" }
 
 func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
-	if !r.rebasedClean && !r.remoteMoved && len(r.cls.Pending)+len(r.cls.Scripts) == 0 && r.recovered == nil {
+	if !r.rebasedClean && !r.remoteMoved && len(r.rewound) == 0 && len(r.cls.Pending)+len(r.cls.Scripts) == 0 && r.recovered == nil {
 		return plan{skip: "nothing came in"}, nil
 	}
 	if r.rebasedClean || !r.scanned {

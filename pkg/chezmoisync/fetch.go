@@ -158,10 +158,11 @@ func (r *run) analysisClasses() []jj.Class {
 		{Name: "local", Revset: rr + "..@"}, {Name: "incoming", Revset: "@.." + rr},
 		{Name: "base", Revset: "roots(" + rr + "..@)-"},
 		{Name: "anon", Revset: "(author_email(exact:\"\") | committer_email(exact:\"\")) & (" + rr + "..@) ~ @"},
+		{Name: "anonAuthor", Revset: "author_email(exact:\"\") & (" + rr + "..@) ~ @"},
 		{Name: "parkedLocal", Revset: jj.LocalBookmark(r.park)}, {Name: "parkedRemote", Revset: jj.RemoteBookmarks(r.park, r.c.Remote)},
 		{Name: "ancestor", Revset: "::@"},
 	}
-	if acc := r.acceptedRemote(); acc != "" {
+	if acc := r.acceptedRemote(); acc != "" && isHex(acc) {
 		classes = append(classes, jj.Class{Name: "dropped", Revset: "::present(" + acc + ") ~ ::" + rr})
 	}
 	return classes
@@ -220,7 +221,7 @@ func (r *run) missingRemote() error {
 }
 
 func (r *run) acceptedRemoteOr() string {
-	if acc := r.acceptedRemote(); acc != "" {
+	if acc := r.acceptedRemote(); acc != "" && isHex(acc) {
 		return acc
 	}
 	return "@-"
@@ -266,4 +267,14 @@ func describe(cs []jj.Commit) string {
 		parts = append(parts, fmt.Sprintf("%s %q", brief.ID(c.CommitID), c.Description))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// isHex: a commit id from a record (never put a garbled one in a revset).
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }

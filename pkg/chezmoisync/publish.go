@@ -64,8 +64,24 @@ func (authorStep) plan(_ context.Context, r *run) (plan, error) {
 }
 
 func (authorStep) run(ctx context.Context, r *run) (outcome, error) {
-	if err := r.jj.UpdateAuthor(ctx, strings.Join(commitIDs(r.a.anon), " | ")); err != nil {
-		return outcome{}, fmt.Errorf("cannot set the author of the local commits: %w", err)
+	var noAuthor, noCommitter []string
+	for _, c := range r.a.anon {
+		if c.Is("anonAuthor") {
+			noAuthor = append(noAuthor, c.CommitID)
+		} else {
+			noCommitter = append(noCommitter, c.CommitID)
+		}
+	}
+	for _, set := range []struct {
+		ids    []string
+		author bool
+	}{{noCommitter, false}, {noAuthor, true}} {
+		if len(set.ids) == 0 {
+			continue
+		}
+		if err := r.jj.Reidentify(ctx, strings.Join(set.ids, " | "), set.author); err != nil {
+			return outcome{}, fmt.Errorf("cannot set the identity of the local commits: %w", err)
+		}
 	}
 	r.mutated, r.stale = true, true
 	return outcome{detail: fmt.Sprintf("%s now carry your identity", plural(len(r.a.anon), "commit"))}, nil
@@ -236,9 +252,11 @@ type pushStep struct{}
 func (pushStep) name() string { return "push" }
 
 func (pushStep) plan(_ context.Context, r *run) (plan, error) {
-	ahead := len(r.local)
+	// Planned but not run (a dry run): the commit the commit step makes,
+	// the dropped commits the rewind leaves behind.
+	ahead := len(r.local) - len(r.rewound)
 	if r.committedPlan() {
-		ahead++ // the commit the commit step makes (planned, not made: a dry run)
+		ahead++
 	}
 	r.rec.PendingPush = ahead
 	switch {
@@ -269,6 +287,11 @@ func (pushStep) run(ctx context.Context, r *run) (outcome, error) {
 	res, err := r.jj.Push(ctx, r.c.Remote, r.c.Branch)
 	if err == nil {
 		r.rec.Pushed, r.rec.PendingPush = true, 0
+		// The remote now holds this head: a later rewind is measured from it.
+		if cs, qerr := r.jj.Commits(ctx, jj.LocalBookmark(r.c.Branch), nil); qerr == nil && len(cs) == 1 {
+			r.accepted = cs[0].CommitID
+			r.rec.AcceptedRemote = r.accepted
+		}
 		return outcome{detail: fmt.Sprintf("%s to %s", plural(ahead, "commit"), r.remoteName())}, nil
 	}
 	if ctx.Err() != nil {

@@ -293,10 +293,16 @@ func (c *Client) Squash(ctx context.Context, from, into, message string) error {
 	return err
 }
 
-// UpdateAuthor sets the author (and committer) of the commits in revset to
-// the configured identity: commits made without one cannot be pushed.
-func (c *Client) UpdateAuthor(ctx context.Context, revset string) error {
-	_, err := c.run(ctx, true, "metaedit", "--update-author", "-r", revset)
+// Reidentify rewrites the commits in revset with the configured identity
+// as committer (and, with author, as author too): commits made without an
+// identity cannot be pushed. --force-rewrite: without it jj skips a
+// commit whose author already matches.
+func (c *Client) Reidentify(ctx context.Context, revset string, author bool) error {
+	args := []string{"metaedit", "--force-rewrite"}
+	if author {
+		args = append(args, "--update-author")
+	}
+	_, err := c.run(ctx, true, append(args, "-r", revset)...)
 	return err
 }
 
