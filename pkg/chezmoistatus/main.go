@@ -33,8 +33,9 @@ var Spec = cli.Spec{
     5  --check: conflicts exist (conflicted commits or a parked sync/<host> bookmark)
     6  --check: the last sync did not succeed
     7  --check: never synced, or the last success is older than --max-age
+   11  --check: home edits wait for you (the sync cannot capture them)
   130  interrupted
-When several --check problems apply, the first in the order 5, 6, 7 is returned.`,
+When several --check problems apply, the first in the order 5, 11, 6, 7 is returned.`,
 }
 
 // Command is the kong model of chezmoi-status.
@@ -43,7 +44,7 @@ type Command struct {
 	showconflicts.SyncFlags
 	Fetch  bool          `name:"fetch" help:"Fetch from the remote first (takes the sync lock for the fetch; skipped while a sync runs). Default: no network, as of the last fetch."`
 	Limit  int           `name:"limit" default:"5" placeholder:"N" help:"Show the last N sync runs and commits (0: none)."`
-	Check  bool          `name:"check" help:"Exit non-zero when unhealthy: 5 conflicts, 6 last sync failed, 7 stale or never synced."`
+	Check  bool          `name:"check" help:"Exit non-zero when unhealthy: 5 conflicts, 11 edits waiting for you, 6 last sync failed, 7 stale or never synced."`
 	MaxAge time.Duration `name:"max-age" default:"0s" placeholder:"DURATION" env:"CHEZMOI_STATUS_MAX_AGE" help:"With --check: the last success must be younger than DURATION (e.g. 36h; 0: no age limit)."`
 }
 

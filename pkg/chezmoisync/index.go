@@ -61,8 +61,14 @@ func (r *run) checkIndex() {
 	case r.configSig != "" && ix.Meta["config"] != r.configSig:
 		r.indexDirty = "chezmoi's config changed"
 	default:
-		if p := ix.Changed(statindex.Snapshot(ix.Paths(), nil)); p != "" {
+		now := statindex.Snapshot(ix.Paths(), nil)
+		if p := ix.Changed(now); p != "" {
 			r.indexDirty = p + " changed"
+		} else if len(ix.Racily()) > 0 {
+			// Clean, but some entries were racily clean when taken (the
+			// previous run had just written them): they cost a content
+			// hash on every check until the index is written again.
+			r.snap = now
 		}
 	}
 }

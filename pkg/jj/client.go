@@ -42,6 +42,12 @@ type Client struct {
 	Env []string
 }
 
+// TerminalEnv is given to every jj command: without a terminal, jj 0.46
+// asks `tput cols` and `tput lines` for the size of one (two processes per
+// jj command, observed with strace); machine output does not wrap, so any
+// size will do.
+var TerminalEnv = []string{"COLUMNS=512", "LINES=64"}
+
 // DefaultMaxNewFileSize is the snapshot limit chezmoi-sync uses: generous
 // for dotfiles, still a guard against a stray disk image in the source
 // directory.
@@ -81,7 +87,7 @@ func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
 			t = 3 * time.Minute
 		}
 	}
-	return runner.Cmd{Name: "jj", Args: full, Dir: c.Dir, Timeout: t, Mutates: mutates, Env: c.Env}
+	return runner.Cmd{Name: "jj", Args: full, Dir: c.Dir, Timeout: t, Mutates: mutates, Env: append(append([]string(nil), TerminalEnv...), c.Env...)}
 }
 
 func (c *Client) run(ctx context.Context, mutates bool, args ...string) (runner.Result, error) {
