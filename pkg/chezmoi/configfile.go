@@ -90,3 +90,32 @@ func ConfigFiles(getenv func(string) string) []string {
 	}
 	return out
 }
+
+// WorkTree is the repository holding the source directory dir: dir
+// itself when it holds .git or .jj, else the ancestor whose .chezmoiroot
+// names dir (chezmoi's author keeps his source in home/ that way, and
+// `chezmoi source-path` then prints the directory inside the repository).
+func WorkTree(dir string) string {
+	if isRepo(dir) {
+		return dir
+	}
+	for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+		data, err := os.ReadFile(filepath.Join(p, ".chezmoiroot"))
+		if err != nil {
+			continue
+		}
+		if filepath.Clean(filepath.Join(p, strings.TrimSpace(string(data)))) == filepath.Clean(dir) && isRepo(p) {
+			return p
+		}
+	}
+	return dir
+}
+
+func isRepo(dir string) bool {
+	for _, d := range []string{".jj", ".git"} {
+		if _, err := os.Lstat(filepath.Join(dir, d)); err == nil {
+			return true
+		}
+	}
+	return false
+}

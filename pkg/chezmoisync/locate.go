@@ -35,7 +35,7 @@ func (locateStep) run(ctx context.Context, r *run) (outcome, error) {
 		return outcome{}, err
 	}
 	r.cm.Source = dir
-	r.workTree = workTreeOf(dir)
+	r.workTree = chezmoi.WorkTree(dir)
 	r.rec.SourceDir = r.workTree
 	r.jj.Dir = r.workTree
 	return outcome{}, nil
@@ -82,28 +82,6 @@ func configSignature(files []string) string {
 		fmt.Fprintf(&b, "%s:%d:%d:%d:%d;", f, e.Size, e.Mtime, e.Ctime, e.Ino)
 	}
 	return b.String()
-}
-
-// workTreeOf is the repository holding the source directory dir: dir
-// itself, or the directory whose .chezmoiroot names dir.
-func workTreeOf(dir string) string {
-	if isRepo(dir) {
-		return dir
-	}
-	for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
-		data, err := os.ReadFile(filepath.Join(p, ".chezmoiroot"))
-		if err != nil {
-			continue
-		}
-		if filepath.Clean(filepath.Join(p, strings.TrimSpace(string(data)))) == filepath.Clean(dir) && isRepo(p) {
-			return p
-		}
-	}
-	return dir
-}
-
-func isRepo(dir string) bool {
-	return exists(filepath.Join(dir, ".jj")) || exists(filepath.Join(dir, ".git"))
 }
 
 // prepareStep makes the source directory a colocated jj repository that

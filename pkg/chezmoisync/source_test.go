@@ -1,6 +1,7 @@
 package chezmoisync_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,17 @@ func TestChezmoiRootLayout(t *testing.T) {
 	require.Contains(t, a.ReadHome(".gitconfig"), "most")
 	_, err := os.Stat(filepath.Join(a.Home, "README.md"))
 	require.True(t, os.IsNotExist(err), "a file outside .chezmoiroot reached HOME")
+	// chezmoi-status and chezmoi-show-conflicts find the same repository.
+	st := b.Exec("", "chezmoi-status", "--json")
+	require.Equal(t, 0, st.Code, st.String())
+	var rep struct {
+		SourceDir     string `json:"source_dir"`
+		JJInitialized bool   `json:"jj_initialized"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(st.Stdout), &rep))
+	require.Equal(t, b.SourceDir(), rep.SourceDir)
+	require.True(t, rep.JJInitialized)
+	require.Equal(t, 0, b.Exec("", "chezmoi-show-conflicts").Code)
 }
 
 // .chezmoiignore, .chezmoiremove, .chezmoidata and .chezmoitemplates: an
