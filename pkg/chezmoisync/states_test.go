@@ -343,3 +343,39 @@ func TestParkedTwiceThenRecipe(t *testing.T) {
 		}
 	}
 }
+
+// The old recipe (jj new on the first conflicted commit, resolve, squash)
+// leaves the later parked commits outside the working copy's history:
+// publishing then dropped them from main and HOME. Refused (exit 5,
+// nothing changed); the next step brings them back, and nothing is lost.
+func TestParkedCommitsOutsideTheWorkingCopyAreRefused(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
+	mustSync(t, a)
+	editLine(t, b, ".bashrc", 2, "alias ll='ls -lh'")
+	syncCode(t, b, 5)
+	b.WriteHome(".gitconfig", "[core]\n\tpager = second-park\n")
+	syncCode(t, b, 5)
+
+	src := b.SourceDir()
+	b.Run(src, "jj", "rebase", "-b", "sync/beta", "-d", "main@origin")
+	first := strings.TrimSpace(jjOut(b, "log", "--no-graph", "-r", "roots(conflicts() & (main@origin..sync/beta))", "-T", "change_id"))
+	b.Run(src, "jj", "new", first)
+	require.NoError(t, os.WriteFile(filepath.Join(src, "dot_bashrc"), []byte("# bashrc\nexport EDITOR=vi\nalias ll='ls -lah'\n"), 0o644))
+	b.Run(src, "jj", "squash")
+	before := everything(t, b, remote)
+	r := syncCode(t, b, 5)
+	require.Contains(t, r.Stderr, "not under the working copy")
+	require.Contains(t, record(t, b).NextStep, "jj rebase -b @ -d sync/beta")
+	require.Equal(t, before, everything(t, b, remote), "a refused run changed something")
+
+	b.Run(src, "jj", "rebase", "-b", "@", "-d", "sync/beta")
+	mustSync(t, b)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "second-park")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lah")
+	require.Contains(t, b.ReadHome(".gitconfig"), "second-park")
+}
