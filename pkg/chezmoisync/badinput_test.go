@@ -135,5 +135,11 @@ func TestTemplateEditsAreReportedAndKept(t *testing.T) {
 	require.NotContains(t, rec.Captured, rec.Templates[0], "a template edit counted as captured")
 	require.Contains(t, b.ReadHome(".profile"), "export LOCAL=1", "a template target edited at home was overwritten")
 	require.Contains(t, b.ReadHome(".bashrc"), "# from alpha")
+	// Every later run reports it again (no stat index lets a run skip it).
+	for i := 0; i < 2; i++ {
+		r = mustSync(t, b)
+		require.Equal(t, syncstate.EditsWaiting, record(t, b).Status, r.String())
+		require.Contains(t, r.Stdout, "waiting: "+rec.Templates[0])
+	}
 	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_profile.tmpl"), "LOCAL")
 }

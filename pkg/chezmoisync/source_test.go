@@ -53,6 +53,11 @@ func TestChezmoiRootLayout(t *testing.T) {
 	require.Equal(t, b.SourceDir(), rep.SourceDir)
 	require.True(t, rep.JJInitialized)
 	require.Equal(t, 0, b.Exec("", "chezmoi-show-conflicts").Code)
+	// sourceDir set to the directory chezmoi reads (inside the repository).
+	editLine(t, a, ".bashrc", 0, "# inner source dir")
+	mustSync(t, a, "--source-dir", filepath.Join(a.SourceDir(), "home"))
+	require.Equal(t, a.SourceDir(), record(t, a).SourceDir)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "home/dot_bashrc"), "# inner source dir")
 }
 
 // .chezmoiignore, .chezmoiremove, .chezmoidata and .chezmoitemplates: an
