@@ -55,7 +55,7 @@ func TestLoadNeverSyncedAndCorrupt(t *testing.T) {
 func TestHistoryIsBounded(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < HistoryKeep+5; i++ {
-		require.NoError(t, appendHistory(dir, &Record{Status: Success, DurationMS: int64(i)}))
+		require.NoError(t, appendIn(t, dir, &Record{Status: Success, DurationMS: int64(i)}))
 	}
 	h, err := History(dir, 0)
 	require.NoError(t, err)
@@ -68,9 +68,9 @@ func TestHistoryFileIsTrimmedPastThreshold(t *testing.T) {
 	big := strings.Repeat("x", 8*1024)
 	n := historyTrimBytes/len(big) + HistoryKeep/2
 	for i := 0; i < n; i++ {
-		require.NoError(t, appendHistory(dir, &Record{Status: Failed, Error: big, DurationMS: int64(i)}))
+		require.NoError(t, appendIn(t, dir, &Record{Status: Failed, Error: big, DurationMS: int64(i)}))
 	}
-	lines, err := readLines(filepath.Join(dir, HistoryFile))
+	lines, err := readHistory(dir)
 	require.NoError(t, err)
 	require.LessOrEqual(t, len(lines), HistoryKeep+historyTrimBytes/len(big))
 	st, err := os.Stat(filepath.Join(dir, HistoryFile))
@@ -84,9 +84,18 @@ func TestHistoryFileIsTrimmedPastThreshold(t *testing.T) {
 func TestAppendAfterTornLineKeepsNewRecord(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(`{"status":"succ`), 0o600))
-	require.NoError(t, appendHistory(dir, &Record{Status: PushFailed}))
+	require.NoError(t, appendIn(t, dir, &Record{Status: PushFailed}))
 	h, err := History(dir, 5)
 	require.NoError(t, err)
 	require.Len(t, h, 1)
 	require.Equal(t, PushFailed, h[0].Status)
+}
+
+// appendIn appends r to the log of dir, as Save does.
+func appendIn(t *testing.T, dir string, r *Record) error {
+	t.Helper()
+	h, err := state.OpenDir(dir)
+	require.NoError(t, err)
+	defer h.Close()
+	return appendHistory(h, r)
 }
