@@ -99,3 +99,28 @@ func appendIn(t *testing.T, dir string, r *Record) error {
 	defer h.Close()
 	return appendHistory(h, r)
 }
+
+// A sync-history.jsonl (or record) planted as a link is refused: its target
+// is neither appended to nor replaced, and the refusal names the file.
+func TestSaveRefusesPlantedLinks(t *testing.T) {
+	for _, name := range []string{HistoryFile, RecordFile, StatusFile} {
+		t.Run(name, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "state")
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			victim := filepath.Join(base, "victim")
+			require.NoError(t, os.WriteFile(victim, []byte("precious\n"), 0o600))
+			require.NoError(t, os.Symlink(victim, filepath.Join(dir, name)))
+			err := Save(dir, &Record{Status: Success, Start: time.Now()})
+			var ue *state.UnsafeError
+			require.ErrorAs(t, err, &ue)
+			require.Contains(t, err.Error(), filepath.Join(dir, name))
+			data, _ := os.ReadFile(victim)
+			require.Equal(t, "precious\n", string(data))
+			if name == HistoryFile {
+				_, err = History(dir, 1)
+				require.ErrorAs(t, err, &ue, "read through the link")
+			}
+		})
+	}
+}
