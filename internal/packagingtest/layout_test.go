@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,7 +104,7 @@ func TestModuleStateLayoutWithRealBinaries(t *testing.T) {
 	// The user's sync state (chezmoi-sync fails here without the user's
 	// tools, and records that): root reads it read-only.
 	l.user(-1, "chezmoi-sync")
-	before := snapshot(t, mine)
+	before := testuser.Snapshot(t, mine)
 	var rep struct {
 		StateDir string `json:"state_dir"`
 		LastSync *struct {
@@ -121,7 +120,7 @@ func TestModuleStateLayoutWithRealBinaries(t *testing.T) {
 	out = l.root(10, "rebuild-rollback", "--state-dir", mine, "--record", l.tops[0])
 	require.Contains(t, out, "refusing the state directory "+mine)
 	l.root(10, "chezmoi-sync", "--state-dir", mine)
-	require.Equal(t, before, snapshot(t, mine), "root changed the user's state")
+	require.Equal(t, before, testuser.Snapshot(t, mine), "root changed the user's state")
 	// And the user cannot write root's.
 	l.user(10, "rebuild-rollback", "--state-dir", base, "--record", l.tops[1])
 }
@@ -280,27 +279,4 @@ func stat(t *testing.T, p string) *syscall.Stat_t {
 	st, err := os.Stat(p)
 	require.NoError(t, err)
 	return st.Sys().(*syscall.Stat_t)
-}
-
-// snapshot lists every entry under dir with mode, owner, size and content.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		sys := info.Sys().(*syscall.Stat_t)
-		fmt.Fprintf(&b, "%s %s %d %d\n", p, info.Mode(), sys.Uid, info.Size())
-		if info.Mode().IsRegular() {
-			data, _ := os.ReadFile(p)
-			b.Write(data)
-		}
-		return nil
-	}))
-	return b.String()
 }

@@ -9,13 +9,16 @@ package testuser
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,6 +217,29 @@ func Main(m *testing.M) {
 	Cleanup()
 	testharness.CleanupBinaries()
 	os.Exit(code)
+}
+
+// Snapshot lists every entry under dir with its mode, owner, size and the
+// content of regular files, to show that a refused run changed nothing.
+func Snapshot(t testing.TB, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	must(t, filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %s %d %d\n", p, info.Mode(), info.Sys().(*syscall.Stat_t).Uid, info.Size())
+		if info.Mode().IsRegular() {
+			data, _ := os.ReadFile(p)
+			b.Write(data)
+		}
+		return nil
+	}))
+	return b.String()
 }
 
 func copyFile(from, to string) error {

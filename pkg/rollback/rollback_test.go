@@ -3,8 +3,6 @@ package rollback_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -610,7 +608,7 @@ func TestRecordAsRootRefusesUserState(t *testing.T) {
 		require.NoError(t, os.Chown(p, u.UID, u.GID))
 	}
 	require.NoError(t, os.Lchown(filepath.Join(stateDir, history.FileName), u.UID, u.GID))
-	before := dirSnapshot(t, userDir)
+	before := testuser.Snapshot(t, userDir)
 
 	r := f.run("--state-dir", stateDir, "--record", f.tops[0])
 	require.Equal(t, 10, r.Code, r.String())
@@ -622,33 +620,11 @@ func TestRecordAsRootRefusesUserState(t *testing.T) {
 	st, err := os.Stat(victim)
 	require.NoError(t, err)
 	require.Equal(t, uint32(0), st.Sys().(*syscall.Stat_t).Uid, "the target was chowned")
-	require.Equal(t, before, dirSnapshot(t, userDir))
+	require.Equal(t, before, testuser.Snapshot(t, userDir))
 
 	// Nor does root create anything inside a user's directory.
 	fresh := filepath.Join(userDir, "fresh", "nixdots")
 	r = f.run("--state-dir", fresh, "--record", f.tops[0])
 	require.Equal(t, 10, r.Code, r.String())
 	require.NoDirExists(t, filepath.Join(userDir, "fresh"))
-}
-
-// dirSnapshot lists every entry under dir with mode, owner and content.
-func dirSnapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %s %d\n", p, info.Mode(), info.Sys().(*syscall.Stat_t).Uid)
-		if info.Mode().IsRegular() {
-			data, _ := os.ReadFile(p)
-			b.Write(data)
-		}
-		return nil
-	}))
-	return b.String()
 }

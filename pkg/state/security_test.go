@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -346,7 +345,7 @@ func TestOtherUsersStateAsRoot(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(state, "last-sync-status"), []byte("success\n"), 0o600))
 	require.NoError(t, os.Chown(state, u.UID, u.GID))
 	require.NoError(t, os.Chown(filepath.Join(state, "last-sync-status"), u.UID, u.GID))
-	before := snapshot(t, userDir)
+	before := testuser.Snapshot(t, userDir)
 
 	_, err := hold(state)
 	requireUnsafe(t, err, state, "owned by "+u.Name)
@@ -360,7 +359,7 @@ func TestOtherUsersStateAsRoot(t *testing.T) {
 	busy, _, err := Busy(state, SyncLock)
 	require.NoError(t, err)
 	require.False(t, busy)
-	require.Equal(t, before, snapshot(t, userDir), "root changed the user's directory")
+	require.Equal(t, before, testuser.Snapshot(t, userDir), "root changed the user's directory")
 
 	// A user's file in root's own directory is refused too.
 	f := newFixture(t)
@@ -405,14 +404,14 @@ func TestUnsafeStateAsUser(t *testing.T) {
 	require.NoError(t, os.Mkdir(rootState, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(rootState, "rebuild-history.jsonl"), []byte("{}\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(rootState, RebuildLock), nil, 0o644))
-	before := snapshot(t, rootState)
+	before := testuser.Snapshot(t, rootState)
 	out := runAsUser(t, u, "^(TestUnsafeStateIsRefused|TestModesCreatedAndTightened|TestLockFileIsNeverTruncated|TestReplaceFileOnlyReplacesRegularFiles|TestRootStateAsUserChild)$",
 		"NIXDOTS_TEST_ROOT_STATE="+rootState)
 	for _, name := range []string{"TestUnsafeStateIsRefused", "TestModesCreatedAndTightened", "TestLockFileIsNeverTruncated", "TestReplaceFileOnlyReplacesRegularFiles", "TestRootStateAsUserChild"} {
 		require.Contains(t, out, "--- PASS: "+name, "did not run as the user")
 	}
 	require.Contains(t, out, "uid="+strconv.Itoa(u.UID))
-	require.Equal(t, before, snapshot(t, rootState), "the user changed root's state")
+	require.Equal(t, before, testuser.Snapshot(t, rootState), "the user changed root's state")
 }
 
 // TestRootStateAsUserChild runs as the test user (TestUnsafeStateAsUser):
@@ -448,31 +447,6 @@ func runAsUser(t *testing.T, u *testuser.User, pattern string, env ...string) st
 	err := cmd.Run()
 	require.NoError(t, err, "as %s:\n%s", u.Name, out.String())
 	return out.String()
-}
-
-// snapshot lists every entry under dir with its mode, owner, size and
-// content, to show nothing changed.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		st, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		sys := st.Sys().(*syscall.Stat_t)
-		b.WriteString(p + " " + st.Mode().String() + " " + strconv.Itoa(int(sys.Uid)) + " " + strconv.Itoa(int(st.Size())))
-		if st.Mode().IsRegular() {
-			data, _ := os.ReadFile(p)
-			b.Write(data)
-		}
-		b.WriteByte('\n')
-		return nil
-	}))
-	return b.String()
 }
 
 // The metrics file: written beside and renamed, so only a regular file is
