@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/nixdots/nixdots/pkg/brief"
-	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/config"
 )
 
@@ -15,9 +14,9 @@ func Man(b Binary, version string) string {
 	var s strings.Builder
 	name := b.Spec.Name
 	fmt.Fprintf(&s, ".\\\" %s\n", generatedBy)
-	fmt.Fprintf(&s, ".TH %s 1 \"\" \"nixdots %s\" \"nixdots manual\"\n", strings.ToUpper(roffText(name)), roffText(version))
+	fmt.Fprintf(&s, ".TH %s 1 \"\" \"%s\" \"nixdots manual\"\n", strings.ToUpper(roffText(name)), roffText(strings.TrimSpace("nixdots "+version)))
 	s.WriteString(".SH NAME\n")
-	fmt.Fprintf(&s, "%s \\- %s\n", roffText(name), roffText(lowerFirst(strings.TrimSuffix(brief.First(b.Spec.Description), "."))))
+	fmt.Fprintf(&s, "%s \\- %s\n", roffText(name), roffText(lowerFirst(strings.TrimSuffix(b.Spec.Summary(), "."))))
 
 	s.WriteString(".SH SYNOPSIS\n")
 	fmt.Fprintf(&s, ".B %s\n", roffText(name))
@@ -46,52 +45,24 @@ func Man(b Binary, version string) string {
 		}
 	}
 
+	var envs []string
 	s.WriteString(".SH OPTIONS\n")
-	var envs, keys []string
+	for _, g := range b.Groups() {
+		fmt.Fprintf(&s, ".SS %s\n", roffQuoted(g.Title))
+		for _, f := range g.Flags {
+			envs = append(envs, manFlag(&s, b, f)...)
+		}
+	}
+	// Subcommands' flags (none of the suite's binaries has any today).
 	for _, f := range b.Flags() {
-		s.WriteString(".TP\n")
-		var names []string
-		if f.Short != 0 {
-			names = append(names, "\\fB\\-"+roffText(string(f.Short))+"\\fR")
-		}
-		long := "\\fB\\-\\-" + roffText(f.Name) + "\\fR"
-		if f.Takes {
-			long += "=\\fI" + roffText(f.Place) + "\\fR"
-		}
-		names = append(names, long)
-		if f.Negation != "" {
-			names = append(names, "\\fB\\-\\-"+roffText(f.Negation)+"\\fR")
-		}
-		s.WriteString(strings.Join(names, ", ") + "\n")
-		help := f.Help
 		if f.Command != "" {
-			help = "(" + f.Command + ") " + help
-		}
-		s.WriteString(roffLine(help) + "\n")
-		var extra []string
-		if len(f.Enum) > 0 {
-			extra = append(extra, "One of: "+strings.Join(f.Enum, ", ")+".")
-		}
-		if f.Default != "" && f.Takes {
-			extra = append(extra, "Default: "+f.Default+".")
-		}
-		if len(f.Envs) > 0 {
-			extra = append(extra, "Environment: "+strings.Join(f.Envs, ", ")+".")
-			for _, e := range f.Envs {
-				envs = append(envs, e+"\t--"+f.Name)
-			}
-		}
-		if f.Config != "" && b.Spec.Section != "" {
-			extra = append(extra, "Config key: "+b.Spec.Section+"."+f.Config+".")
-			keys = append(keys, f.Config)
-		}
-		if len(extra) > 0 {
-			s.WriteString(".br\n" + roffLine(strings.Join(extra, " ")) + "\n")
+			envs = append(envs, manFlag(&s, b, f)...)
 		}
 	}
 
 	s.WriteString(".SH CONFIGURATION\n")
-	s.WriteString(roffParagraphs("Every option resolves as flag > environment > config file > default. " +
+	s.WriteString(roffParagraphs("Every option marked \"Config key\" resolves as flag > environment > config file > default; " +
+		"the other flags say what to do in this run only and have no config key. " +
 		"The config file is --config, else $NIXDOTS_CONFIG, else $XDG_CONFIG_HOME/nixdots/config.json, " +
 		"else nixdots/config.json in $XDG_CONFIG_DIRS, else /etc/nixdots/config.json (written by the NixOS module)."))
 	if sec := b.Spec.Section; sec != "" && len(config.Keys[sec]) > 0 {
@@ -109,15 +80,20 @@ func Man(b Binary, version string) string {
 		}
 	}
 
-	s.WriteString(".SH EXIT STATUS\n.nf\n")
-	codes := b.Spec.ExitCodes
-	if codes == "" {
-		codes = cli.SuiteExitCodes()
+	if len(b.Spec.Examples) > 0 {
+		s.WriteString(".SH EXAMPLES\n")
+		for _, e := range b.Spec.Examples {
+			fmt.Fprintf(&s, ".TP\n\\fB%s\\fR\n%s\n", roffText(e.Command), roffLine(e.Explain))
+		}
 	}
-	for _, line := range strings.Split(strings.TrimSpace(codes), "\n") {
-		s.WriteString(roffLine(line) + "\n")
+
+	s.WriteString(".SH EXIT STATUS\n")
+	for _, u := range b.Spec.ExitCodes {
+		fmt.Fprintf(&s, ".TP\n.B %d\n%s\n", u.Code, roffLine(u.Describe()))
 	}
-	s.WriteString(".fi\n")
+	if b.Spec.ExitNote != "" {
+		s.WriteString(".PP\n" + roffLine(b.Spec.ExitNote) + "\n")
+	}
 
 	s.WriteString(".SH FILES\n")
 	s.WriteString(".TP\n.I /etc/nixdots/config.json\nConfiguration written by the NixOS module.\n")
@@ -132,6 +108,56 @@ func Man(b Binary, version string) string {
 	}
 	s.WriteString(strings.Join(see, ", ") + ", \\fBjj\\fR(1), \\fBchezmoi\\fR(1), \\fBnh\\fR(1)\n")
 	return s.String()
+}
+
+// manFlag writes one flag's entry and returns its "VARIABLE\t--flag"
+// environment lines.
+func manFlag(s *strings.Builder, b Binary, f Flag) (envs []string) {
+	s.WriteString(".TP\n")
+	var names []string
+	if f.Short != 0 {
+		names = append(names, "\\fB\\-"+roffText(string(f.Short))+"\\fR")
+	}
+	long := "\\fB\\-\\-" + roffText(f.Name) + "\\fR"
+	if f.Takes {
+		long += "=\\fI" + roffText(f.Place) + "\\fR"
+	}
+	names = append(names, long)
+	if f.Negation != "" {
+		names = append(names, "\\fB\\-\\-"+roffText(f.Negation)+"\\fR")
+	}
+	s.WriteString(strings.Join(names, ", ") + "\n")
+	help := f.Help
+	if f.Command != "" {
+		help = "(" + f.Command + ") " + help
+	}
+	s.WriteString(roffLine(help) + "\n")
+	var extra []string
+	if len(f.Enum) > 0 {
+		extra = append(extra, "One of: "+strings.Join(f.Enum, ", ")+".")
+	}
+	if f.Default != "" && f.Takes {
+		extra = append(extra, "Default: "+f.Default+".")
+	}
+	if len(f.Envs) > 0 {
+		extra = append(extra, "Environment: "+strings.Join(f.Envs, ", ")+".")
+		for _, e := range f.Envs {
+			envs = append(envs, e+"\t--"+f.Name)
+		}
+	}
+	if f.Config != "" && b.Spec.Section != "" {
+		extra = append(extra, "Config key: "+b.Spec.Section+"."+f.Config+".")
+	}
+	if len(extra) > 0 {
+		s.WriteString(".br\n" + roffLine(strings.Join(extra, " ")) + "\n")
+	}
+	return envs
+}
+
+// roffQuoted is an argument of a request (.SS "Title"), quoted so spaces
+// stay inside it.
+func roffQuoted(s string) string {
+	return `"` + strings.ReplaceAll(roffText(s), `"`, `\(dq`) + `"`
 }
 
 // roffText escapes backslashes and hyphens.
