@@ -128,3 +128,21 @@ func TestVersionFromVCS(t *testing.T) {
 	require.NotContains(t, version, "dev ")
 	require.True(t, strings.HasPrefix(version, "rebuild-rollback "), version)
 }
+
+// The settings that got config keys reach their flags from the file: a
+// value out of range is refused exactly as the flag's would be.
+func TestNewConfigKeysReachTheirFlags(t *testing.T) {
+	h := testharness.NewHost(t, "e2e").WithBinaries()
+	cfg := filepath.Join(h.Root, "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"chezmoiSync": {"pushRetries": 99, "maxNewFileSize": 0},
+		"rebuildSmart": {"secretsTimeout": "soon", "tag": true, "rollbackOnFailure": true, "secretsPath": "/x"}}`), 0o600))
+	r := h.Exec("", "chezmoi-sync", "--config", cfg, "--max-new-file-size", "1")
+	require.Equal(t, 2, r.Code, r.String())
+	require.Contains(t, r.Stderr, "--push-retries 99 is out of range")
+	r = h.Exec("", "chezmoi-sync", "--config", cfg, "--push-retries", "1")
+	require.Equal(t, 2, r.Code, r.String())
+	require.Contains(t, r.Stderr, "--max-new-file-size 0 must be a positive number")
+	r = h.Exec("", "rebuild-smart", "--config", cfg, "--dry-run")
+	require.Equal(t, 2, r.Code, r.String())
+	require.Contains(t, r.Stderr, "soon")
+}
