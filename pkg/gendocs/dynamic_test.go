@@ -54,10 +54,7 @@ func completionWorld(t *testing.T) (env []string, stateDir string) {
 func TestDynamicCompletionBash(t *testing.T) {
 	testharness.Require(t, "bash")
 	env, stateDir := completionWorld(t)
-	bins, err := Binaries()
-	require.NoError(t, err)
-	i := slices.IndexFunc(bins, func(b Binary) bool { return b.Spec.Name == "rebuild-rollback" })
-	script := Bash(bins[i])
+	script := Bash(binaryNamed(t, "rebuild-rollback"))
 	run := func(words string, cword int) string {
 		cmd := exec.Command("bash", "-c", script+"\nCOMP_WORDS=("+words+"); COMP_CWORD="+fmt.Sprint(cword)+
 			"; _rebuild_rollback; printf '%s\\n' \"${COMPREPLY[@]}\"")
@@ -78,11 +75,8 @@ func TestDynamicCompletionBash(t *testing.T) {
 func TestDynamicCompletionFish(t *testing.T) {
 	testharness.Require(t, "fish")
 	env, stateDir := completionWorld(t)
-	bins, err := Binaries()
-	require.NoError(t, err)
-	i := slices.IndexFunc(bins, func(b Binary) bool { return b.Spec.Name == "rebuild-rollback" })
 	f := filepath.Join(t.TempDir(), "rebuild-rollback.fish")
-	require.NoError(t, os.WriteFile(f, []byte(Fish(bins[i])), 0o644))
+	require.NoError(t, os.WriteFile(f, []byte(Fish(binaryNamed(t, "rebuild-rollback"))), 0o644))
 	cmd := exec.Command("fish", "--no-config", "-c", fmt.Sprintf("source %s; complete -C 'rebuild-rollback --state-dir \"%s\" --to '", f, stateDir))
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
@@ -111,7 +105,7 @@ func TestDynamicAndHostFlagsInEveryShell(t *testing.T) {
 			require.Contains(t, Fish(b), "-x -k -a '("+call+" "+flag+" (commandline -opc)[2..-1] 2>/dev/null)'", b.Spec.Name)
 		}
 	}
-	rs := bins[slices.IndexFunc(bins, func(b Binary) bool { return b.Spec.Name == "rebuild-smart" })]
+	rs := binaryNamed(t, "rebuild-smart")
 	require.Contains(t, Bash(rs), "--build-host|--target-host)\n            COMPREPLY=($(compgen -A hostname")
 	require.Contains(t, Zsh(rs), `@\]host:_hosts'`)
 	require.Contains(t, Fish(rs), "-l target-host -x -a '(__fish_print_hostnames)'")
@@ -161,6 +155,15 @@ func TestEveryFlagGroupedAndConfigTagsKnown(t *testing.T) {
 			}
 		}
 	}
+}
+
+func binaryNamed(t *testing.T, name string) Binary {
+	t.Helper()
+	bins, err := Binaries()
+	require.NoError(t, err)
+	i := slices.IndexFunc(bins, func(b Binary) bool { return b.Spec.Name == name })
+	require.GreaterOrEqual(t, i, 0, name)
+	return bins[i]
 }
 
 func keyKnown(section, key string) bool {
