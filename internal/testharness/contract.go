@@ -35,8 +35,9 @@ var exitLine = regexp.MustCompile(`^\s+(\d+)  \S`)
 // happened. Runs killed by a signal are not judged.
 func checkContract(t testing.TB, path string, env, args []string, res Result) {
 	t.Helper()
+	dir, _ := built.Load().(string)
 	real, err := filepath.EvalSymlinks(path)
-	if err != nil || buildDir == "" || filepath.Dir(real) != buildDir || !suiteBinaries[filepath.Base(real)] || res.Code < 0 {
+	if err != nil || dir == "" || filepath.Dir(real) != dir || !suiteBinaries[filepath.Base(real)] || res.Code < 0 {
 		return
 	}
 	name := filepath.Base(real)
