@@ -33,6 +33,11 @@
 #   directory, lock and history per user) with one chezmoi-sync@<user>.timer each;
 # - with rebuild.smart.schedule: rebuild-smart-unattended.service (root,
 #   `rebuild-smart --unattended`) and its timer (docs/fleet.md, "Unattended mode").
+#
+# What it does not do: write chezmoi's own config file (the user's, often
+# generated from .chezmoi.toml.tmpl). `chezmoi update` on a synced host needs
+# update.command = "chezmoi-sync" there; the enable option's description and
+# docs/chezmoi-sync.md ("chezmoi update, chezmoi git, chezmoi cd") show the lines.
 {
   config,
   lib,
@@ -150,7 +155,23 @@ let
 
   # options: chezmoiSync begin
   syncOptions = {
-    enable = mkEnableOption "automatic chezmoi dotfile synchronisation through jj (chezmoi-sync)";
+    enable = mkEnableOption "automatic chezmoi dotfile synchronisation through jj (chezmoi-sync)" // {
+      description = ''
+        Whether to sync the chezmoi dotfiles through jj (chezmoi-sync): the service, the timer and the
+        pre-update sync below.
+
+        Once chezmoi-sync has run, the source directory is a colocated jj repository whose git HEAD is
+        detached, so chezmoi's own `chezmoi update` (a `git pull`) fails. chezmoi's config file belongs
+        to the user and this module does not write it; route `chezmoi update` to chezmoi-sync there
+        (or in the source directory's `.chezmoi.toml.tmpl`, so every host gets it):
+
+        ```toml
+        [update]
+            command = "chezmoi-sync"
+            apply = false # chezmoi-sync applies what came in itself, keeping local edits
+        ```
+      '';
+    };
     repoUrl = mkOption {
       type = types.nullOr types.str;
       default = null;
