@@ -50,7 +50,7 @@ func TestLiblaf(t *testing.T) {
 func liblafDataChange(t *testing.T) {
 	f, a, b := pair(t, Liblaf)
 	e := a.EditSource("home/.chezmoidata/mirrors.toml", "pypi mirror changed", func(old, tok string) string {
-		return strings.Replace(old, `pypi = "https://mirrors.cernet.edu.cn/pypi/web"`, `pypi = "https://`+tok+`.example/pypi/web"`, 1)
+		return strings.Replace(old, `pypi = "https://mirror.example/pypi/web"`, `pypi = "https://`+tok+`.example/pypi/web"`, 1)
 	})
 	syncAll(t, a, b)
 	assert.True(t, e.In(f.Remote, "main"), "the data change is on main")
