@@ -4,7 +4,7 @@ _rebuild_rollback() {
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     case "$prev" in
-        --state-dir)
+        --read-state-dir|--state-dir)
             COMPREPLY=($(compgen -d -- "$cur"))
             return ;;
         --config|--flake)
@@ -13,6 +13,6 @@ _rebuild_rollback() {
         --to|--to-commit|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--config --dry-run --flake --help --json --list --no-color --repo-only --state-dir --system-only --to --to-commit --verbose --version --wait -n -h -l -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--config --dry-run --flake --help --json --list --no-color --read-state-dir --repo-only --state-dir --system-only --to --to-commit --verbose --version --wait -n -h -l -v' -- "$cur"))
 }
 complete -F _rebuild_rollback rebuild-rollback

@@ -19,6 +19,7 @@ complete -c rebuild-smart -l metrics-file -r -F -d 'Write Prometheus metrics (no
 complete -c rebuild-smart -l no-color -d 'Never colour output (also: NO_COLOR set, not a TTY, under systemd).'
 complete -c rebuild-smart -l offline -d 'Skip every network phase.'
 complete -c rebuild-smart -l randomized-delay -r -d 'With --unattended, first sleep a random time below DURATION.'
+complete -c rebuild-smart -l read-state-dir -r -a '(__fish_complete_directories)' -d 'Also respect the rebuild lock and read the rebuild history of this other state directory, read-only (repeatable; default: $NIXDOTS_READ_STATE_DIRS, colon-separated).'
 complete -c rebuild-smart -l rollback-on-failure -d 'When the switch fails after changing the system, go back to the previous generation.'
 complete -c rebuild-smart -l secrets-input -r -d 'Flake input updated on every online rebuild.'
 complete -c rebuild-smart -l secrets-path -r -F -d 'Where sops-nix puts decrypted secrets (checked after the switch).'

@@ -33,6 +33,7 @@ var Spec = cli.Spec{
     5  --check: conflicts exist (conflicted commits or a parked sync/<host> bookmark)
     6  --check: the last sync did not succeed
     7  --check: never synced, or the last success is older than --max-age
+   10  the state directory or a state file is unsafe (a link, another user's, writable by others)
   130  interrupted
 When several --check problems apply, the first in the order 5, 6, 7 is returned.`,
 }
@@ -98,7 +99,10 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		c.fetch(ctx, app, rep)
 	}
 
-	corrupt, scanFailed := gather(ctx, app.Exec, rep, app.Getenv("HOME"), c.Limit)
+	corrupt, scanFailed, unsafe := gather(ctx, app.Exec, rep, app.Getenv("HOME"), c.Limit)
+	if unsafe != nil {
+		return unsafe
+	}
 	in := checkInput{rep: rep, recordCorrupt: corrupt, scanFailed: scanFailed, maxAge: c.MaxAge, now: app.Now()}
 	rep.Check = evaluate(in)
 

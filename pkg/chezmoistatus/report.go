@@ -100,11 +100,16 @@ func homeRel(home, p string) string {
 
 // gather collects the report. Failures of single queries become warnings:
 // a status command should show what it can.
-func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool) {
+func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool, unsafe error) {
 	warn := func(format string, a ...any) { rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, a...)) }
 
 	rec, err := syncstate.Load(rep.StateDir)
+	var ue *state.UnsafeError
 	switch {
+	case errors.As(err, &ue):
+		// A link or another user's file where the record belongs is not
+		// read, and not a "corrupt record" either: refused (exit 10).
+		return false, false, err
 	case err == nil:
 		rep.LastSync, rep.Synced = rec, true
 		if !rec.LastSuccess.IsZero() {
@@ -116,7 +121,9 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 		recordCorrupt = true
 		warn("%v", err)
 	}
-	if hist, err := syncstate.History(rep.StateDir, limit); err != nil {
+	if hist, err := syncstate.History(rep.StateDir, limit); errors.As(err, &ue) {
+		return false, false, err
+	} else if err != nil {
 		warn("%v", err)
 	} else {
 		rep.History = append(rep.History, hist...)
@@ -142,13 +149,13 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	}()
 
 	if !rep.JJInitialized {
-		return recordCorrupt, false
+		return recordCorrupt, false, nil
 	}
 	q := &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
 	bms, err := q.Bookmarks(ctx, hostkey.ParkPrefix+"*")
 	if err != nil {
 		warn("jj bookmark list failed: %v", err)
-		return recordCorrupt, true
+		return recordCorrupt, true, nil
 	}
 	local := map[string]string{}
 	for _, b := range bms {
@@ -196,7 +203,7 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	commits, err := q.Classified(ctx, strings.Join(revsets, " | "), classes)
 	if err != nil {
 		warn("jj log failed: %v", err)
-		return recordCorrupt, true
+		return recordCorrupt, true, nil
 	}
 	for _, c := range commits {
 		if c.In["up"] {
@@ -239,7 +246,7 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 			warn("jj log failed: %v", err)
 		}
 	}
-	return recordCorrupt, scanFailed
+	return recordCorrupt, scanFailed, nil
 }
 
 // nonNil keeps an empty list distinct from "not listed yet".

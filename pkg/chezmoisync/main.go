@@ -121,7 +121,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		if err := syncstate.Save(app.StateDir, rec); err != nil {
 			app.IO.Warnf("cannot save the sync state: %v", err)
 			if runErr == nil && code == exitcode.OK {
-				runErr, code = err, exitcode.Failure
+				runErr, code = err, exitcode.FromError(err)
 			}
 		}
 	}

@@ -51,8 +51,20 @@ type DryRunFlag struct {
 // IsDryRun is promoted to the embedding struct.
 func (d *DryRunFlag) IsDryRun() bool { return d.DryRun }
 
+// ReadStateFlag adds --read-state-dir to the binaries that share the rebuild
+// lock and history with the other side (rebuild-smart, rebuild-rollback):
+// on a NixOS host root's runs and a user's keep state directories of their
+// own, and each reads the other's, never writing it.
+type ReadStateFlag struct {
+	ReadStateDir []string `name:"read-state-dir" placeholder:"DIR" sep:"none" help:"Also respect the rebuild lock and read the rebuild history of this other state directory, read-only (repeatable; default: $$NIXDOTS_READ_STATE_DIRS, colon-separated)."`
+}
+
+// ReadStateDirs is promoted to the embedding struct.
+func (r *ReadStateFlag) ReadStateDirs() []string { return r.ReadStateDir }
+
 type withGlobals interface{ G() *Globals }
 type withDryRun interface{ IsDryRun() bool }
+type withReadState interface{ ReadStateDirs() []string }
 
 // Env is what the process gives a binary: arguments aside, everything it may
 // read from outside comes through here so tests can call Main in-process.
@@ -77,10 +89,13 @@ type App struct {
 	Environ  []string
 	Config   *config.File
 	StateDir string
-	Globals  *Globals
-	DryRun   bool
-	Stdin    io.Reader
-	Now      func() time.Time
+	// ReadStateDirs are the other side's state directories (--read-state-dir,
+	// NIXDOTS_READ_STATE_DIRS): read, and their locks respected, never written.
+	ReadStateDirs []string
+	Globals       *Globals
+	DryRun        bool
+	Stdin         io.Reader
+	Now           func() time.Time
 }
 
 // Getenv reads the explicit environment.
@@ -95,11 +110,23 @@ func (a *App) Hostname() string {
 	return h
 }
 
-// Lock takes the named lock in the state directory, honouring --wait.
+// Lock takes the named lock in the state directory, honouring --wait and
+// the same lock of the other side's directories (ReadStateDirs).
 func (a *App) Lock(ctx context.Context, name string) (*state.Lock, error) {
 	return state.Acquire(ctx, a.StateDir, name, a.Globals.Wait, state.Holder{
 		PID: os.Getpid(), Host: a.Hostname(), Command: a.Name, Since: a.Now(),
-	})
+	}, a.ReadStateDirs...)
+}
+
+// Busy reports whether the named lock is held here or in one of the other
+// side's directories (ReadStateDirs), and by whom, without taking it.
+func (a *App) Busy(name string) (bool, state.Holder, error) {
+	for _, dir := range append([]string{a.StateDir}, a.ReadStateDirs...) {
+		if busy, holder, err := state.Busy(dir, name); err != nil || busy {
+			return busy, holder, err
+		}
+	}
+	return false, state.Holder{}, nil
 }
 
 // Spec describes one binary.
@@ -196,6 +223,10 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	if d, ok := cmd.(withDryRun); ok {
 		dry = d.IsDryRun()
 	}
+	var readDirs []string
+	if rs, ok := cmd.(withReadState); ok {
+		readDirs = readStateDirs(rs.ReadStateDirs(), getenv)
+	}
 
 	ctx := env.Ctx
 	if ctx == nil {
@@ -218,7 +249,7 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	}
 	app := &App{
 		Name: spec.Name, IO: streams, Runner: r, Exec: x, Environ: env.Environ, Config: cfg,
-		StateDir: state.Dir(g.StateDir, getenv), Globals: g, DryRun: dry, Stdin: env.Stdin, Now: time.Now,
+		StateDir: state.Dir(g.StateDir, getenv), ReadStateDirs: readDirs, Globals: g, DryRun: dry, Stdin: env.Stdin, Now: time.Now,
 	}
 	err = cmd.Run(ctx, app)
 	if err == nil {
@@ -228,6 +259,21 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		return fail(exitcode.Interrupted, errors.New("interrupted"))
 	}
 	return fail(exitcode.FromError(err), err)
+}
+
+// readStateDirs is --read-state-dir, else $NIXDOTS_READ_STATE_DIRS split at
+// colons (empty parts dropped, as in PATH-like lists set by the module).
+func readStateDirs(flag []string, getenv func(string) string) []string {
+	if len(flag) > 0 {
+		return flag
+	}
+	var out []string
+	for _, d := range strings.Split(getenv("NIXDOTS_READ_STATE_DIRS"), ":") {
+		if d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // flagValue pre-scans args for --name VALUE or --name=VALUE; the config file

@@ -21,6 +21,7 @@ const (
 	Stale       = 7   // chezmoi-status --check: last success older than --max-age
 	UnitsFailed = 8   // rebuild-smart: switched, but some systemd units failed
 	Vetoed      = 9   // rebuild-smart: a pre-rebuild hook refused the run
+	Unsafe      = 10  // a state directory or file (or metrics file) is unsafe to use: a link, another user's, writable by others
 	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
 )
 
@@ -93,5 +94,6 @@ var Table = []struct {
 	{Stale, "stale", "chezmoi-status --check: last success older than --max-age"},
 	{UnitsFailed, "units-failed", "rebuild-smart: switched, but some systemd units failed"},
 	{Vetoed, "vetoed", "rebuild-smart: a pre-rebuild hook refused the run"},
+	{Unsafe, "unsafe-state", "a state directory or file is unsafe to use (a link, another user's, writable by others); nothing was written to it"},
 	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
 }

@@ -75,6 +75,7 @@ func ParseDuration(s string) (time.Duration, error) {
 type Command struct {
 	cli.Globals
 	cli.DryRunFlag
+	cli.ReadStateFlag
 
 	Flake string `name:"flake" short:"f" placeholder:"DIR" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository (DIR or DIR#HOST; default: the current directory)."`
 	Host  string `name:"host" short:"H" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name)."`
@@ -245,7 +246,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 			return r.refuse(err)
 		}
 		defer lock.Release()
-	} else if busy, holder, err := state.Busy(app.StateDir, state.RebuildLock); err == nil && busy {
+	} else if busy, holder, err := app.Busy(state.RebuildLock); err == nil && busy {
 		r.Warn("another run holds the rebuild lock (%s); this plan may be out of date", holder)
 	}
 	r.IO.Println(r.IO.Bold("rebuild-smart") + " " + headerDetail(r))

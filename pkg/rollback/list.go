@@ -26,7 +26,9 @@ type listEntry struct {
 
 // listDoc is the --list --json document.
 type listDoc struct {
-	History           string      `json:"history"`
+	History string `json:"history"`
+	// AlsoRead are the other side's histories merged in (--read-state-dir).
+	AlsoRead          []string    `json:"also_read,omitempty"`
 	CurrentGeneration int         `json:"current_generation,omitempty"`
 	CurrentSystem     string      `json:"current_system,omitempty"`
 	Entries           []listEntry `json:"entries"`
@@ -58,7 +60,7 @@ func list(app *cli.App, v View) error {
 	rows := v.Listing()
 	if app.Globals.JSON {
 		return app.IO.WriteJSON(listDoc{
-			History: histPath(app.StateDir), CurrentGeneration: v.Current(),
+			History: histPath(app.StateDir), AlsoRead: otherHistories(app), CurrentGeneration: v.Current(),
 			CurrentSystem: v.RunningToplevel, Entries: rows,
 		})
 	}
@@ -87,4 +89,13 @@ func list(app *cli.App, v View) error {
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\n", mark, gen, r.Time.UTC().Format(time.DateTime), commit, r.Outcome, r.Source, note)
 	}
 	return tw.Flush()
+}
+
+// otherHistories are the history files of the other side's directories.
+func otherHistories(app *cli.App) []string {
+	var out []string
+	for _, d := range app.ReadStateDirs {
+		out = append(out, histPath(d))
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
@@ -36,6 +37,7 @@ var Spec = cli.Spec{
 type Command struct {
 	cli.Globals
 	cli.DryRunFlag
+	cli.ReadStateFlag
 
 	To         string `name:"to" placeholder:"GENERATION" xor:"target" help:"Go back to this system generation (see --list)."`
 	ToCommit   string `name:"to-commit" placeholder:"REV" xor:"target" help:"Go back to the latest successful build of this commit."`
@@ -80,7 +82,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		}
 		defer lock.Release()
 	}
-	entries, err := loadHistory(app.StateDir)
+	entries, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
 	if err != nil {
 		return err
 	}
@@ -96,20 +98,36 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 
 func histPath(dir string) string { return dir + "/" + history.FileName }
 
-// loadHistory reads the history; missing is "empty", garbled is bad input.
-func loadHistory(dir string) ([]history.Entry, error) {
-	entries, err := history.Load(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// loadHistory reads the history of the state directory and of the other
+// side's (--read-state-dir, read-only: root's pre-switch records and timer
+// builds for a user), merged oldest first. Missing is "empty", garbled is
+// bad input, unsafe is refused (exit 10).
+func loadHistory(dirs ...string) ([]history.Entry, error) {
+	var all []history.Entry
+	sources := 0
+	for _, dir := range dirs {
+		entries, err := history.Load(dir)
+		var ce *state.CorruptError
+		var ue *state.UnsafeError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case errors.As(err, &ue):
+			return nil, err
+		case errors.As(err, &ce):
+			return nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
+		case err != nil:
+			return nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
+		}
+		if len(entries) > 0 {
+			sources++
+		}
+		all = append(all, entries...)
 	}
-	var ce *state.CorruptError
-	if errors.As(err, &ce) {
-		return nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
+	if sources > 1 {
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
 	}
-	if err != nil {
-		return nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
-	}
-	return entries, nil
+	return all, nil
 }
 
 // hostName is the name history entries carry, found the way rebuild-smart
@@ -210,7 +228,7 @@ func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System
 	if app.DryRun {
 		// A dry run takes no lock (it would write the lock file) but says
 		// when a real run would find it held.
-		if busy, holder, err := state.Busy(app.StateDir, state.RebuildLock); err == nil && busy {
+		if busy, holder, err := app.Busy(state.RebuildLock); err == nil && busy {
 			msg := fmt.Sprintf("the rebuild lock is held by %s: a real run would wait (--wait) or exit 3", holder)
 			app.IO.Warnf("%s", msg)
 			rep.Warnings = append(rep.Warnings, msg)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testuser"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/stretchr/testify/require"
@@ -588,23 +589,42 @@ func TestGitAwkwardWorkLosesNothing(t *testing.T) {
 	require.Equal(t, before, modes())
 }
 
-// The pre-switch check runs as root and writes into a user's state
-// directory: the history (and any directory it had to create) belongs to
-// that user afterwards.
-func TestRecordAsRootKeepsUserOwnership(t *testing.T) {
+// The attack: a user's state directory whose history is a link to a
+// root-owned file. Root's --record there (the old documented pre-switch
+// invocation) is refused, exit 10: the link's target is neither appended to
+// nor chowned, and nothing of the user's changes.
+func TestRecordAsRootRefusesUserState(t *testing.T) {
+	testuser.RequireRoot(t)
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to write as root into another user's directory")
-	}
 	f := newFixture(t, "git", 1)
-	userDir := filepath.Join(f.h.Root, "userhome")
-	require.NoError(t, os.MkdirAll(userDir, 0o755))
-	require.NoError(t, os.Chown(userDir, 1234, 1234))
+	u := testuser.New(t)
+	userDir := u.Dir(t)
 	stateDir := filepath.Join(userDir, ".local", "state", "nixdots")
-	f.mustRun("--state-dir", stateDir, "--record", f.tops[0])
-	for _, p := range []string{filepath.Join(userDir, ".local"), stateDir, filepath.Join(stateDir, history.FileName)} {
-		st, err := os.Stat(p)
-		require.NoError(t, err)
-		require.Equal(t, uint32(1234), st.Sys().(*syscall.Stat_t).Uid, p)
+	require.NoError(t, os.MkdirAll(stateDir, 0o700))
+	victim := filepath.Join(f.h.Root, "root-owned")
+	require.NoError(t, os.WriteFile(victim, []byte("root's\n"), 0o600))
+	require.NoError(t, os.Symlink(victim, filepath.Join(stateDir, history.FileName)))
+	for _, p := range []string{filepath.Join(userDir, ".local"), filepath.Join(userDir, ".local", "state"), stateDir} {
+		require.NoError(t, os.Chown(p, u.UID, u.GID))
 	}
+	require.NoError(t, os.Lchown(filepath.Join(stateDir, history.FileName), u.UID, u.GID))
+	before := testuser.Snapshot(t, userDir)
+
+	r := f.run("--state-dir", stateDir, "--record", f.tops[0])
+	require.Equal(t, 10, r.Code, r.String())
+	require.Contains(t, r.Stderr, "refusing the state directory "+stateDir+": it is owned by "+u.Name)
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(r.Stderr), "\n")+1, "one line")
+	data, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	require.Equal(t, "root's\n", string(data))
+	st, err := os.Stat(victim)
+	require.NoError(t, err)
+	require.Equal(t, uint32(0), st.Sys().(*syscall.Stat_t).Uid, "the target was chowned")
+	require.Equal(t, before, testuser.Snapshot(t, userDir))
+
+	// Nor does root create anything inside a user's directory.
+	fresh := filepath.Join(userDir, "fresh", "nixdots")
+	r = f.run("--state-dir", fresh, "--record", f.tops[0])
+	require.Equal(t, 10, r.Code, r.String())
+	require.NoDirExists(t, filepath.Join(userDir, "fresh"))
 }

@@ -53,6 +53,7 @@ var Spec = cli.Spec{
     1  conflicts found
     2  an error (bad flags, unreadable repository, ...)
     3  --wait expired while a sync held the lock
+   10  the state directory or a state file is unsafe (a link, another user's, writable by others)
   130  interrupted`,
 }
 
