@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
 )
@@ -153,6 +155,16 @@ func (r *run) backupDir() string {
 // replace or remove (a first run on a machine, a file another host started
 // managing): never overwritten without a copy.
 func (r *run) backup() error {
+	if len(r.cls.Backup) == 0 {
+		return nil
+	}
+	// The copies go under the state directory: only once it passed the
+	// state package's checks (ours, not a link, not writable by others).
+	h, err := state.OpenDir(r.app.StateDir)
+	if err != nil {
+		return err
+	}
+	_ = h.Close()
 	home := r.app.Getenv("HOME")
 	for _, p := range r.cls.Backup {
 		dst := filepath.Join(r.backupDir(), relHome(p, home))
@@ -185,7 +197,7 @@ func copyEntry(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm()|0o600)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, st.Mode().Perm()|0o600)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func TestDryRunAfterEveryFailureChangesNothing(t *testing.T) {
 		"refused-git-rebase": func(t *testing.T, remote string, a, b *testharness.Host) (string, string) {
 			conflictingGitCommits(t, a)
 			a.Exec(a.SourceDir(), "git", "rebase", "theirs")
-			syncCode(t, a, 10)
+			syncCode(t, a, 11)
 			return remote, syncstate.Refused
 		},
 		"refused-rewind": func(t *testing.T, remote string, a, b *testharness.Host) (string, string) {
@@ -46,7 +46,7 @@ func TestDryRunAfterEveryFailureChangesNothing(t *testing.T) {
 			editLine(t, a, ".bashrc", 2, "alias ll='ls -l --published'")
 			mustSync(t, a)
 			a.Run(remote, "git", "update-ref", "refs/heads/main", base)
-			syncCode(t, a, 10)
+			syncCode(t, a, 11)
 			return remote, syncstate.Refused
 		},
 		"failed-script": func(t *testing.T, remote string, a, b *testharness.Host) (string, string) {

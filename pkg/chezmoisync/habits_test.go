@@ -30,7 +30,7 @@ func TestChezmoiAutoCommitIsRefused(t *testing.T) {
 		a.WriteHome(".config/chezmoi/chezmoi.toml", cfg)
 		editLine(t, a, ".bashrc", 2, "alias ll='ls -l --auto'")
 		head := jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id")
-		r := syncCode(t, a, 10)
+		r := syncCode(t, a, 11)
 		rec := record(t, a)
 		require.Equal(t, syncstate.Refused, rec.Status)
 		require.Contains(t, rec.Error, "git.autoCommit or git.autoPush is on")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,9 +34,13 @@ func (r *run) indexPath() string { return filepath.Join(r.app.StateDir, indexFil
 
 // loadIndex reads the previous run's index (nil when missing or garbled).
 func (r *run) loadIndex() {
-	ix, err := statindex.Load(r.indexPath())
+	data, err := state.ReadFile(r.indexPath())
+	var ix *statindex.Index
+	if err == nil {
+		ix, err = statindex.Unmarshal(data)
+	}
 	if err != nil {
-		if !statindex.IsNotExist(err) {
+		if !errors.Is(err, fs.ErrNotExist) {
 			r.io.Warnf("the stat index %s is unreadable (%v): this run scans the home directory", r.indexPath(), err)
 		}
 		return
@@ -76,7 +79,7 @@ func (r *run) checkIndex() {
 // dropIndex removes the index before the run changes anything: until it
 // is written again, every run scans.
 func (r *run) dropIndex() {
-	if err := os.Remove(r.indexPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := state.Remove(r.indexPath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		r.io.Warnf("cannot remove the stat index %s: %v", r.indexPath(), err)
 	}
 }

@@ -113,7 +113,7 @@ func (r *run) reached(step string) {
 // unmark removes the marker at the end of a run that was not killed.
 func (r *run) unmark() {
 	if r.marker.active {
-		if err := os.Remove(filepath.Join(r.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := state.Remove(filepath.Join(r.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.io.Warnf("cannot remove %s: %v", runMarkerFile, err)
 		}
 	}
