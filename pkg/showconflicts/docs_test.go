@@ -24,3 +24,14 @@ func TestDocsShowTheRecipe(t *testing.T) {
 		}
 	}
 }
+
+// An encrypted file's conflict markers would sit in its ciphertext: the
+// recipe never says to edit them there.
+func TestRecipeForEncryptedFiles(t *testing.T) {
+	lines := showconflicts.Recipe("/s", "main@origin", "sync/h", []string{"dot_bashrc", "encrypted_dot_pypirc.age"})
+	joined := strings.Join(lines, "\n")
+	require.Contains(t, joined, "${EDITOR:-vi} dot_bashrc ")
+	require.NotContains(t, joined, "${EDITOR:-vi} dot_bashrc encrypted")
+	require.Contains(t, joined, "jj restore --from main@origin encrypted_dot_pypirc.age")
+	require.True(t, strings.HasPrefix(lines[len(lines)-1], "chezmoi-sync"))
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/hostkey"
 
 	"github.com/nixdots/nixdots/pkg/jj"
@@ -500,16 +501,30 @@ func filePaths(files []File) []string {
 // chezmoi-show-conflicts and docs/chezmoi-sync.md print exactly these
 // lines (a test compares them). files are relative to sourceDir.
 func Recipe(sourceDir, upstream, bookmark string, files []string) []string {
-	edit := "${EDITOR:-vi} " + strings.Join(quoteAll(files), " ") + "   # keep what you want, delete the conflict markers"
-	if len(files) == 0 {
-		edit = "${EDITOR:-vi} $(chezmoi-show-conflicts --files-only)   # keep what you want, delete the conflict markers"
+	var plain, encrypted []string
+	for _, f := range files {
+		if chezmoi.ParseSourceName(f).Encrypted {
+			encrypted = append(encrypted, f)
+		} else {
+			plain = append(plain, f)
+		}
 	}
-	return []string{
+	lines := []string{
 		"cd " + shellQuote(sourceDir),
 		"jj rebase -b @ -d " + upstream + "   # replay your commits onto " + upstream + ": the conflicts appear in the files",
-		edit,
-		"chezmoi-sync   # publishes the resolution, deletes " + bookmark + ", applies it to your home directory",
 	}
+	switch {
+	case len(plain) > 0:
+		lines = append(lines, "${EDITOR:-vi} "+strings.Join(quoteAll(plain), " ")+"   # keep what you want, delete the conflict markers")
+	case len(files) == 0:
+		lines = append(lines, "${EDITOR:-vi} $(chezmoi-show-conflicts --files-only)   # keep what you want, delete the conflict markers")
+	}
+	// An encrypted file's markers would sit in its ciphertext: editing
+	// them breaks the file. Take one side whole.
+	for _, f := range encrypted {
+		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(f)+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
+	}
+	return append(lines, "chezmoi-sync   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
 }
 
 // RecipeLine is Recipe as one shell line (comments dropped), for records
