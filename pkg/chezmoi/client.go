@@ -28,6 +28,8 @@ type Client struct {
 	// target state: externals that need the network make them fail
 	// offline (status, managed, apply).
 	NoExternals bool
+	// Env is added to every command's environment.
+	Env []string
 }
 
 func (c *Client) cmd(mutates bool, args ...string) runner.Cmd {
@@ -43,7 +45,7 @@ func (c *Client) cmd(mutates bool, args ...string) runner.Cmd {
 	if t == 0 {
 		t = 5 * time.Minute
 	}
-	return runner.Cmd{Name: "chezmoi", Args: full, Timeout: t, Mutates: mutates}
+	return runner.Cmd{Name: "chezmoi", Args: full, Timeout: t, Mutates: mutates, Env: c.Env}
 }
 
 // run runs cmd; a failure is an *Error led by chezmoi's own first error

@@ -75,10 +75,15 @@ func (captureStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	readd = r.dropMarked(readd)
 	r.rec.Unmerged = unmerged
-	if err := r.cm.ReAdd(ctx, readd); err != nil {
+	cm, done, err := r.chezmoiForAdd(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer done()
+	if err := cm.ReAdd(ctx, readd); err != nil {
 		return outcome{}, fmt.Errorf("chezmoi re-add: %w", err)
 	}
-	if err := r.cm.Add(ctx, r.cls.Links); err != nil {
+	if err := cm.Add(ctx, r.cls.Links); err != nil {
 		return outcome{}, fmt.Errorf("chezmoi add (symlinks): %w", err)
 	}
 	captured, err := r.verifyCapture(ctx, readd)
@@ -98,6 +103,36 @@ func (captureStep) run(ctx context.Context, r *run) (outcome, error) {
 		return outcome{status: ui.Warn, detail: detail + fmt.Sprintf(", %d left for you (see waiting)", left)}, nil
 	}
 	return outcome{detail: detail}, nil
+}
+
+// chezmoiForAdd is the chezmoi client for re-add and add. With chezmoi's
+// own git.autoCommit (or autoAdd) on, chezmoi runs `git add .` and `git
+// commit` after them, which commits every file git does not track in the
+// source directory (observed with chezmoi 2.73: "Update .bashrc Add
+// secret.txt"), and jj would import that commit for this run to publish.
+// So those chezmoi commands get a throw-away git repository (GIT_DIR) to
+// do that in; the source directory's repository is left to jj.
+func (r *run) chezmoiForAdd(ctx context.Context) (*chezmoi.Client, func(), error) {
+	if r.chezmoiGit == "" {
+		return r.cm, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "chezmoi-sync-autocommit-")
+	if err != nil {
+		return nil, nil, err
+	}
+	done := func() { _ = os.RemoveAll(dir) }
+	if _, err := r.git(ctx, nil, "init", "-q", "--bare", dir); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("cannot make a throw-away repository for chezmoi's git.autoCommit: %w", err)
+	}
+	cm := *r.cm
+	cm.Env = append(append([]string(nil), cm.Env...), "GIT_DIR="+dir, "GIT_WORK_TREE="+r.workTree,
+		"GIT_AUTHOR_NAME=chezmoi-sync", "GIT_AUTHOR_EMAIL=chezmoi-sync@localhost",
+		"GIT_COMMITTER_NAME=chezmoi-sync", "GIT_COMMITTER_EMAIL=chezmoi-sync@localhost")
+	if r.chezmoiGit == "commit" {
+		r.warn("chezmoi's git.autoCommit is on: chezmoi-sync keeps chezmoi's own commits out of its captures, but a chezmoi add or edit by hand commits every file git does not track in %s, which the next sync publishes: turn it off ([git] autoCommit = false)", r.workTree)
+	}
+	return &cm, done, nil
 }
 
 // dropMarked leaves out home files that hold conflict markers (a merge

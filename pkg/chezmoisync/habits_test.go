@@ -16,32 +16,39 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// chezmoi's own git.autoCommit/autoPush would commit and push with git
-// behind the sync (and its push fails in a colocated repository, a bare
-// git error): refused with the fix, before anything is captured. autoAdd
-// alone (git add) is harmless and allowed.
-func TestChezmoiAutoCommitIsRefused(t *testing.T) {
+// chezmoi's own git.autoPush would push with git behind the sync (a bare
+// git error in a colocated repository): refused with the fix, before
+// anything is captured. git.autoCommit (a real-world config has it) keeps
+// working: chezmoi's own commit after the sync's re-add would sweep every
+// untracked file of the source directory into the history, so it is made
+// in a throw-away repository; the stray secret never reaches the remote.
+func TestChezmoiGitAutomation(t *testing.T) {
 	t.Parallel()
 	testharness.RequireSync(t)
 	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
 	a := newHost(t, remote, "alpha")
 	mustSync(t, a)
-	for _, cfg := range []string{"[git]\n  autoCommit = true\n", "[git]\n  autoPush = true\n"} {
+	a.WriteHome(".config/chezmoi/chezmoi.toml", "[git]\n  autoPush = true\n")
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --auto'")
+	head := jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id")
+	r := syncCode(t, a, 11)
+	rec := record(t, a)
+	require.Equal(t, syncstate.Refused, rec.Status)
+	require.Contains(t, rec.Error, "git.autoPush is on")
+	require.Contains(t, rec.NextStep, "autoPush = false")
+	require.NotContains(t, r.Stdout+r.Stderr, "fatal:", "a bare git error")
+	require.Equal(t, head, jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id"))
+	require.NotContains(t, a.ReadSource("dot_bashrc"), "--auto", "captured although refused")
+
+	for _, cfg := range []string{"[git]\n  autoCommit = true\n", "[git]\n  autoAdd = true\n"} {
 		a.WriteHome(".config/chezmoi/chezmoi.toml", cfg)
-		editLine(t, a, ".bashrc", 2, "alias ll='ls -l --auto'")
-		head := jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id")
-		r := syncCode(t, a, 11)
-		rec := record(t, a)
-		require.Equal(t, syncstate.Refused, rec.Status)
-		require.Contains(t, rec.Error, "git.autoCommit or git.autoPush is on")
-		require.Contains(t, rec.NextStep, "autoCommit = false")
-		require.NotContains(t, r.Stdout+r.Stderr, "fatal:", "a bare git error")
-		require.Equal(t, head, jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id"))
-		require.NotContains(t, a.ReadSource("dot_bashrc"), "--auto", "captured although refused")
+		require.NoError(t, os.WriteFile(filepath.Join(a.SourceDir(), ".secret_token"), []byte("TOKEN=not-for-git\n"), 0o600))
+		editLine(t, a, ".bashrc", 2, "alias ll='ls -l --"+strings.Fields(cfg)[1]+"'")
+		r = mustSync(t, a)
+		require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), strings.Fields(cfg)[1], r.String())
+		require.NotContains(t, a.Run(remote, "git", "log", "--all", "--name-only", "--format=%s"), "secret_token", "chezmoi's autoCommit swept the untracked secret into the history")
+		require.NotContains(t, a.Run(remote, "git", "log", "--all", "--format=%s"), "Update .bashrc", "chezmoi's own commit reached the remote")
 	}
-	a.WriteHome(".config/chezmoi/chezmoi.toml", "[git]\n  autoAdd = true\n")
-	mustSync(t, a)
-	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--auto")
 }
 
 // The one-line summaries say what happened, and for a dry run what would:

@@ -106,7 +106,7 @@ func (indexStep) plan(_ context.Context, r *run) (plan, error) {
 func (indexStep) run(_ context.Context, r *run) (outcome, error) {
 	r.snap.Meta = map[string]string{
 		"version": indexVersion, "home": r.app.Getenv("HOME"), "worktree": r.workTree,
-		"source": r.cm.Source, "config": r.configSig,
+		"source": r.cm.Source, "config": r.configSig, "chezmoigit": r.chezmoiGit, "chezmoisource": r.chezmoiSource,
 	}
 	if err := state.WriteFile(r.indexPath(), r.snap.Marshal()); err != nil {
 		r.warn("cannot write the stat index %s (the next run scans the home directory): %v", r.indexPath(), err)

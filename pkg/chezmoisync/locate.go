@@ -42,35 +42,51 @@ func (locateStep) run(ctx context.Context, r *run) (outcome, error) {
 }
 
 // sourceDir is --source-dir; else chezmoi's default when chezmoi has no
-// config file; else what the config file says (`chezmoi dump-config`, one
-// process, skipped when the config files are unchanged since the stat
-// index was written).
+// config file; else what the config file says. A config file is read with
+// `chezmoi dump-config` (one process, skipped while the config files are
+// unchanged since the stat index was written), also when --source-dir is
+// given: its git.auto* settings matter to every re-add.
 func (r *run) sourceDir(ctx context.Context) (string, error) {
-	if r.cm.Source != "" {
-		return r.cm.Source, nil
-	}
 	files := chezmoi.ConfigFiles(r.app.Getenv)
 	if len(files) == 0 {
+		if r.cm.Source != "" {
+			return r.cm.Source, nil
+		}
 		if dir := chezmoi.XDGSourceDir(r.app.Getenv); dir != "" {
 			return dir, nil
 		}
 	}
 	r.configSig = configSignature(files)
-	if r.index != nil && r.index.Meta["config"] == r.configSig && r.index.Meta["source"] != "" {
-		return r.index.Meta["source"], nil
+	if ix := r.index; ix != nil && ix.Meta["config"] == r.configSig && orDir(r.cm.Source, ix.Meta["chezmoisource"]) != "" {
+		r.chezmoiGit, r.chezmoiSource = ix.Meta["chezmoigit"], ix.Meta["chezmoisource"]
+		return orDir(r.cm.Source, ix.Meta["chezmoisource"]), nil
 	}
 	cfg, err := r.cm.DumpConfig(ctx)
 	if err != nil {
 		return "", fmt.Errorf("cannot ask chezmoi for its configuration (set --source-dir): %w", err)
 	}
-	if cfg.Git.AutoCommit || cfg.Git.AutoPush {
-		return "", refuse(fmt.Sprintf("chezmoi's own git.autoCommit or git.autoPush is on (%s): chezmoi would commit and push with git behind chezmoi-sync's back, and its push fails in a colocated jj repository (git's HEAD is detached)", strings.Join(files, ", ")),
-			"turn them off in your chezmoi config ([git] autoCommit = false, autoPush = false; autoAdd may stay): chezmoi-sync commits and pushes your edits itself")
+	if cfg.Git.AutoPush {
+		return "", refuse(fmt.Sprintf("chezmoi's own git.autoPush is on (%s): chezmoi would push with git behind chezmoi-sync's back, bypassing its conflict handling, and its push fails in a colocated jj repository (git's HEAD is detached)", strings.Join(files, ", ")),
+			"turn it off in your chezmoi config ([git] autoPush = false): chezmoi-sync pushes your edits itself")
 	}
-	if cfg.SourceDir == "" {
+	switch {
+	case cfg.Git.AutoCommit:
+		r.chezmoiGit = "commit"
+	case cfg.Git.AutoAdd:
+		r.chezmoiGit = "add"
+	}
+	if cfg.SourceDir == "" && r.cm.Source == "" {
 		return "", fmt.Errorf("chezmoi dump-config names no source directory (set --source-dir)")
 	}
-	return cfg.SourceDir, nil
+	r.chezmoiSource = cfg.SourceDir
+	return orDir(r.cm.Source, cfg.SourceDir), nil
+}
+
+func orDir(configured, fallback string) string {
+	if configured != "" {
+		return configured
+	}
+	return fallback
 }
 
 // configSignature identifies the config files by their stat: when it is

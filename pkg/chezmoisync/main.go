@@ -54,7 +54,7 @@ var Spec = cli.Spec{
 		{Code: exitcode.Offline, Meaning: "with --exit-code: the remote was unreachable; local commits are kept and pushed next time"},
 		{Code: exitcode.Conflicts, Meaning: "the rebase conflicted: the commits are parked on sync/<host>, the home files untouched; or conflicts were already there (nothing changed)"},
 		{Code: exitcode.Unsafe},
-		{Code: exitcode.Refused, Meaning: "a repository or remote state it will not touch: a git rebase in progress, conflict markers jj does not know, a rewound, deleted or unrelated remote branch, no identity, chezmoi's git.autoCommit (nothing was changed)"},
+		{Code: exitcode.Refused, Meaning: "a repository or remote state it will not touch: a git rebase in progress, conflict markers jj does not know, a rewound, deleted or unrelated remote branch, no identity, chezmoi's git.autoPush (nothing was changed)"},
 		{Code: exitcode.Interrupted},
 	},
 }

@@ -42,6 +42,11 @@ type run struct {
 	// locate
 	workTree  string // the repository (holds .git / .jj); rec.SourceDir
 	configSig string // the chezmoi config files' stat, to reuse what was read from them
+	// chezmoiGit is chezmoi's own git automation ("commit" for
+	// git.autoCommit, "add" for git.autoAdd alone, "" for none): the
+	// sync's re-adds keep it away from the repository (capture.go).
+	chezmoiGit    string
+	chezmoiSource string // chezmoi's source directory per its config
 
 	// prepare
 	fresh bool // cloned or colocated by this run
