@@ -41,7 +41,7 @@ const (
 	// Refused: the repository or the remote is in a state the sync will
 	// not touch (a git rebase in progress, conflict markers jj does not
 	// see, a rewound or unrelated remote, no identity, chezmoi's own
-	// git.autoCommit); nothing was changed. Record.NextStep says what to do.
+	// git.autoPush); nothing was changed. Record.NextStep says what to do.
 	Refused = "refused"
 	// EditsWaiting: the sync did its work, but home edits are left for the
 	// user (a template, a modify_ target, an unmerged file, a file in an
