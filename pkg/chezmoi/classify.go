@@ -52,6 +52,7 @@ type Classified struct {
 	Links     []string  // re-pointed symlinks (`chezmoi add`; re-add ignores symlinks)
 	Waiting   []Waiting // edits left alone and reported
 	Pending   []string  // source changes apply would write (not edited at home)
+	Removals  []string  // of those, targets apply would remove
 	Scripts   []string  // run_once_/run_onchange_ scripts apply would run
 	Protected []string  // targets apply must not touch
 	Backup    []string  // existing targets apply would overwrite or remove that chezmoi never wrote
@@ -126,6 +127,7 @@ func (c *Classified) removal(in Input, target string, m Managed, a Attrs) {
 		return
 	}
 	c.Pending = append(c.Pending, target)
+	c.Removals = append(c.Removals, target)
 	c.backupIfForeign(in, target)
 }
 

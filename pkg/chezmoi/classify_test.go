@@ -100,6 +100,7 @@ MM /h/.unknown
 	check("links", got.Links, []string{"/h/.link"})
 	check("pending", got.Pending, []string{"/h/.plain", "/h/.firstrun", "/h/.ex/dropped", "/h/.gone", "/h/.removeme"})
 	check("scripts", got.Scripts, []string{"/h/once.sh"})
+	check("removals", got.Removals, []string{"/h/.ex/dropped", "/h/.gone", "/h/.removeme"})
 	check("backup", got.Backup, []string{"/h/.firstrun", "/h/.gone", "/h/.removeme"})
 	if len(got.Protected) != len(got.Waiting) {
 		t.Errorf("protected %q", got.Protected)

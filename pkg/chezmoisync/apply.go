@@ -35,6 +35,11 @@ func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
 	if r.rebasedClean || !r.scanned {
 		// What came in changed the target state: read it again (backups
 		// and protections depend on it).
+		if r.shadow != nil {
+			if err := r.shadow.refresh(); err != nil {
+				return plan{}, err
+			}
+		}
 		if err := r.scanHome(ctx); err != nil {
 			return plan{}, err
 		}
@@ -66,10 +71,7 @@ func (applyStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	res, err := r.cm.Apply(ctx, targets...)
 	r.noteWarnings(chezmoi.ParseWarnings(string(res.Stderr)))
-	detail := ""
-	if len(r.rec.Backups) > 0 {
-		detail = fmt.Sprintf("%s chezmoi never wrote copied to %s first", plural(len(r.rec.Backups), "file"), r.backupDir())
-	}
+	detail := r.applied()
 	if err == nil {
 		return outcome{detail: detail}, nil
 	}
@@ -87,6 +89,37 @@ func (applyStep) run(ctx context.Context, r *run) (outcome, error) {
 	r.io.Warnf("left %s alone because they changed since chezmoi last wrote them (chezmoi diff shows how; chezmoi merge or re-add settles them): %s",
 		plural(len(skipped), "home file"), strings.Join(skipped, ", "))
 	return outcome{status: ui.Warn, detail: strings.TrimPrefix(detail+fmt.Sprintf("; %d skipped", len(skipped)), "; ")}, nil
+}
+
+// applied names what apply removed and what it copied first (never a
+// silent deletion).
+func (r *run) applied() string {
+	home := r.app.Getenv("HOME")
+	var parts []string
+	for _, p := range r.cls.Removals {
+		if !exists(p) {
+			r.rec.Removed = append(r.rec.Removed, p)
+		}
+	}
+	if n := len(r.rec.Removed); n > 0 {
+		parts = append(parts, "removed "+strings.Join(relHomeAll(r.rec.Removed, home), ", "))
+	}
+	if n := len(r.rec.Backups); n > 0 {
+		var copied []string
+		for _, b := range r.rec.Backups {
+			copied = append(copied, relHome(b.Path, home))
+		}
+		parts = append(parts, fmt.Sprintf("%s chezmoi never wrote copied to %s first: %s", plural(n, "file"), r.backupDir(), strings.Join(copied, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func relHomeAll(paths []string, home string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = relHome(p, home)
+	}
+	return out
 }
 
 // applyFailures reads apply's failures: a failed run_ script is the run's

@@ -92,6 +92,11 @@ func (captureStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	captured = append(captured, r.cls.Links...)
 	r.captured, r.rec.Captured = captured, captured
+	if r.shadow != nil {
+		if err := r.shadow.syncBack(); err != nil {
+			return outcome{}, fmt.Errorf("cannot copy the captured edits from the shadow source directory: %w", err)
+		}
+	}
 	if err := r.trackRenamed(ctx, captured); err != nil {
 		return outcome{}, err
 	}
@@ -188,8 +193,8 @@ func (r *run) trackRenamed(ctx context.Context, captured []string) error {
 	var renamed []string
 	for _, t := range captured {
 		if src, ok := after[t]; ok && src != r.managed[t].Source {
-			if rel, err := filepath.Rel(r.workTree, src); err == nil && !strings.HasPrefix(rel, "..") {
-				renamed = append(renamed, filepath.ToSlash(rel))
+			if rel, ok := r.sourceRel(src); ok {
+				renamed = append(renamed, rel)
 			}
 		}
 	}
@@ -243,8 +248,8 @@ func (trackStep) run(ctx context.Context, r *run) (outcome, error) {
 func (r *run) splitUntracked(untracked []string) (track, left []string) {
 	sources := map[string]bool{}
 	for _, m := range r.managed {
-		if rel, err := filepath.Rel(r.workTree, m.Source); err == nil && m.Relative != "" {
-			sources[filepath.ToSlash(rel)] = true
+		if rel, ok := r.sourceRel(m.Source); ok && m.Relative != "" {
+			sources[rel] = true
 		}
 	}
 	root, _ := filepath.Rel(r.workTree, r.chezmoiRoot())

@@ -153,6 +153,9 @@ func (r *run) finish(ctx context.Context, runErr error) int {
 	if ctx.Err() == nil || runErr == nil {
 		r.unmark()
 	}
+	if r.shadow != nil {
+		r.shadow.remove()
+	}
 	r.finalHead(ctx)
 	rec.DurationMS = r.app.Now().Sub(rec.Start).Milliseconds()
 	if rec.AcceptedRemote == "" && !r.dry {

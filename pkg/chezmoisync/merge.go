@@ -115,11 +115,11 @@ func (r *run) merge3(ctx context.Context, t, baseSum string, target []byte) (boo
 		// file's content, so a text merge of it would be wrong.
 		return false, "its source file is not a plain copy (encrypted?), so no automatic merge is possible"
 	}
-	rel, err := filepath.Rel(r.workTree, srcPath)
-	if err != nil || strings.HasPrefix(rel, "..") {
+	rel, ok := r.sourceRel(srcPath)
+	if !ok {
 		return false, "its source file is outside " + r.workTree
 	}
-	base, ok := r.findBlob(ctx, filepath.ToSlash(rel), baseSum)
+	base, ok := r.findBlob(ctx, rel, baseSum)
 	if !ok {
 		return false, "the version chezmoi last wrote is not in the repository's history, so there is no base for a merge"
 	}

@@ -68,6 +68,7 @@ type run struct {
 	written  map[string]string // chezmoi's entryState (nil until needed)
 	cls      chezmoi.Classified
 	warnings []string
+	shadow   *shadow // a copy of the work tree without externals (shadow.go), when they cannot be fetched
 
 	// capture, track, commit
 	captured []string

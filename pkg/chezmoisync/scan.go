@@ -57,19 +57,29 @@ func (r *run) startScan(ctx context.Context) {
 	}()
 }
 
-// scanHome runs chezmoi status and managed (and reads chezmoi's record of
-// what it wrote when something differs) and classifies the result.
+// scanHome runs chezmoi managed and status (and reads chezmoi's record
+// of what it wrote when something differs) and classifies the result.
+// Externals that cannot be fetched degrade the run (shadow.go).
 func (r *run) scanHome(ctx context.Context) error {
-	managed, err := r.managedTargets(ctx)
-	if err != nil {
+	var managed map[string]chezmoi.Managed
+	err := r.chezmoiReadable(ctx, func(c *chezmoi.Client) (err error) {
+		managed, err = c.Managed(ctx)
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("chezmoi managed: %w", err)
 	}
 	// Before status reads the files: the index then describes what was
 	// read, and an edit made while this run goes on is seen by the next.
 	r.snap = statindex.Snapshot(r.indexPaths(managed), nil)
-	changes, warnings, err := r.status(ctx)
-	if err != nil {
+	var changes []chezmoi.Change
+	var warnings []string
+	err = r.chezmoiReadable(ctx, func(c *chezmoi.Client) (err error) {
+		changes, warnings, err = c.Status(ctx)
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("chezmoi status: %w", err)
 	}
 	var written map[string]string
 	if len(changes) > 0 {
@@ -80,43 +90,6 @@ func (r *run) scanHome(ctx context.Context) error {
 	r.changes, r.managed, r.written, r.warnings = changes, managed, written, warnings
 	r.cls = chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile})
 	return nil
-}
-
-// managedTargets is `chezmoi managed`; like status, without externals
-// when they cannot be fetched.
-func (r *run) managedTargets(ctx context.Context) (map[string]chezmoi.Managed, error) {
-	managed, err := r.cm.Managed(ctx)
-	if err == nil || ctx.Err() != nil {
-		return managed, err
-	}
-	without := *r.cm
-	without.NoExternals = true
-	if m, err2 := without.Managed(ctx); err2 == nil {
-		r.cm.NoExternals = true
-		r.rec.Externals = append(r.rec.Externals, chezmoi.Cause(err))
-		return m, nil
-	}
-	return nil, fmt.Errorf("chezmoi managed: %w", err)
-}
-
-// status is `chezmoi status`; when it fails because an external
-// (.chezmoiexternal.*) cannot be fetched, it is asked again without
-// externals and the run goes on offline-style: edits are still captured
-// and committed, the external is named.
-func (r *run) status(ctx context.Context) ([]chezmoi.Change, []string, error) {
-	changes, warnings, err := r.cm.Status(ctx)
-	if err == nil || ctx.Err() != nil {
-		return changes, warnings, err
-	}
-	without := *r.cm
-	without.NoExternals = true
-	changes2, warnings2, err2 := without.Status(ctx)
-	if err2 != nil {
-		return nil, warnings, fmt.Errorf("chezmoi status: %w", err)
-	}
-	r.cm.NoExternals = true
-	r.rec.Externals = uniq(append(r.rec.Externals, chezmoi.Cause(err)))
-	return changes2, warnings2, nil
 }
 
 // noteWaiting records edits left for the user (once per path).

@@ -88,6 +88,8 @@ func TestSpecialFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "mine\n", string(data))
 	require.Contains(t, r.Stdout, "copied to "+filepath.Dir(rec.Backups[0].Copy))
+	require.Contains(t, r.Stdout, "removed .oldrc", "a removal must be named")
+	require.Equal(t, []string{filepath.Join(b.Home, ".oldrc")}, rec.Removed)
 	require.NoFileExists(t, filepath.Join(b.Home, "notes.txt"))
 }
 
@@ -330,4 +332,34 @@ func TestUnreachableExternalDegrades(t *testing.T) {
 	require.Contains(t, rec.Captured, filepath.Join(a.Home, ".bashrc"))
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--ext", "the captured edit was not published")
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", ".chezmoiexternal.toml"), "127.0.0.1:9")
+}
+
+// An archive external that cannot be fetched makes every chezmoi command
+// fail, even with --exclude=externals: the sync works on a shadow of the
+// source directory without it, so the edit is still captured and published
+// and what came in is still applied on the other host.
+func TestUnreachableArchiveExternalDegrades(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	require.NoError(t, os.WriteFile(filepath.Join(a.SourceDir(), ".chezmoiexternal.toml"),
+		[]byte("[\".oh-my-zsh\"]\n  type = \"archive\"\n  url = \"http://127.0.0.1:9/ohmyzsh.tar.gz\"\n"), 0o644))
+	require.NoError(t, os.Chmod(filepath.Join(a.Home, ".gitconfig"), 0o755))
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --archive-offline'")
+	r := mustSync(t, a)
+	rec := record(t, a)
+	require.Equal(t, syncstate.FetchFailed, rec.Status, r.String())
+	require.Contains(t, rec.Externals[0], "127.0.0.1:9")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--archive-offline")
+	files := a.Run(remote, "git", "ls-tree", "--name-only", "main")
+	require.Contains(t, files, "executable_dot_gitconfig", "a rename made in the shadow did not reach the repository")
+	require.Contains(t, files, ".chezmoiexternal.toml")
+	require.Equal(t, "", strings.TrimSpace(jjOut(a, "diff", "--name-only")), "the shadow left changes behind")
+
+	r = mustSync(t, b)
+	require.Equal(t, syncstate.FetchFailed, record(t, b).Status, r.String())
+	require.Contains(t, b.ReadHome(".bashrc"), "--archive-offline", "what came in was not applied")
 }

@@ -67,6 +67,7 @@ func (r *run) parts() string {
 	add(rec.Incoming > 0 && r.rebasedClean, fmt.Sprintf("%d incoming applied", rec.Incoming))
 	add(rec.Incoming > 0 && !r.rebasedClean, fmt.Sprintf("%d incoming not applied", rec.Incoming))
 	add(rec.Parked != "", "parked on "+rec.Parked)
+	add(len(rec.Removed) > 0, fmt.Sprintf("%d removed", len(rec.Removed)))
 	add(len(rec.Backups) > 0, fmt.Sprintf("%d backed up", len(rec.Backups)))
 	add(len(rec.Skipped) > 0, fmt.Sprintf("%d skipped", len(rec.Skipped)))
 	add(len(rec.Waiting) > 0, fmt.Sprintf("%d waiting for you", len(rec.Waiting)))

@@ -110,6 +110,7 @@ type Record struct {
 	Unmerged    []string   `json:"unmerged_files,omitempty"` // home edits NOT captured: the source changed too and no clean merge exists
 	Waiting     []Waiting  `json:"waiting,omitempty"`        // every edit left for the user (templates and unmerged included), with a fix
 	Backups     []Backup   `json:"backups,omitempty"`        // home files chezmoi never wrote that apply replaced, and their copies
+	Removed     []string   `json:"removed,omitempty"`        // home files apply removed (remove_, .chezmoiremove, exact_)
 	Tracked     []string   `json:"tracked,omitempty"`        // new source files this run started tracking (managed by chezmoi)
 	Untracked   []string   `json:"untracked,omitempty"`      // new source files left out of the history (not managed by chezmoi)
 	Externals   []string   `json:"unreachable_externals,omitempty"`
