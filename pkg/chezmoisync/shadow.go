@@ -66,7 +66,14 @@ func (r *run) chezmoiReadable(ctx context.Context, query func(*chezmoi.Client) e
 }
 
 func (r *run) noteExternal(err error) {
-	r.rec.Externals = uniq(append(r.rec.Externals, chezmoi.Cause(err)))
+	cause := chezmoi.Cause(err)
+	for _, e := range r.rec.Externals {
+		if e == cause {
+			return
+		}
+	}
+	r.rec.Externals = append(r.rec.Externals, cause)
+	r.io.Warnf("an external cannot be fetched (%s): the run goes on without it, and ends fetch-failed", cause)
 }
 
 // externalFailure: chezmoi could not download something (an external).
