@@ -79,13 +79,6 @@ func homeFiles(t testing.TB, h *testharness.Host) string {
 	return treeHash(t, dirs...)
 }
 
-// newRemoteHost makes a remote from files and one host cloned from it.
-func newRemoteHost(t testing.TB, files map[string]string, name string) (string, *testharness.Host) {
-	t.Helper()
-	remote := testharness.NewRemote(t, files)
-	return remote, newHost(t, remote, name)
-}
-
 // dotfiles is DefaultDotfiles plus extra files.
 func dotfiles(extra map[string]string) map[string]string {
 	files := testharness.DefaultDotfiles()

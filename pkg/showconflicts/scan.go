@@ -53,7 +53,6 @@ type Conflict struct {
 	Files   []File            `json:"files"`
 	Resolve []string          `json:"resolve"` // the commands to run, in order
 
-	firstChange string // parked: the oldest local commit touching a conflicted file
 }
 
 // Scan is what a scan of one repository found.
@@ -341,7 +340,6 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 		return nil, err
 	}
 	conf.Remote = remote
-	oldest := ""
 	for _, path := range paths {
 		m := markers[path]
 		f := File{Path: path, Hunks: m.Hunks, Sides: []Side{}}
@@ -363,34 +361,13 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 				if len(cs) > 1 {
 					sd.Label += fmt.Sprintf(" and %d more", len(cs)-1)
 				}
-				if side.to == p.CommitID {
-					oldest = olderOf(ahead, oldest, cs[len(cs)-1].ChangeID)
-				}
 			}
 			f.Sides = append(f.Sides, sd)
 		}
 		conf.Files = append(conf.Files, f)
 	}
-	conf.firstChange = oldest
 	conf.Resolve = resolveParked(o, *conf)
 	return conf, nil
-}
-
-// olderOf returns whichever of a and b comes later in commits (newest
-// first), that is the older one; "" counts as absent.
-func olderOf(commits []jj.StatusCommit, a, b string) string {
-	if a == "" {
-		return b
-	}
-	for _, c := range commits {
-		if c.ChangeID == a {
-			return b
-		}
-		if c.ChangeID == b {
-			return a
-		}
-	}
-	return a
 }
 
 // mergeTreeConflicts merges a and b with git merge-tree and returns each
@@ -545,13 +522,6 @@ func quoteAll(in []string) []string {
 		out[i] = shellQuote(s)
 	}
 	return out
-}
-
-func orAt(bookmark string) string {
-	if bookmark == "" {
-		return "@"
-	}
-	return bookmark
 }
 
 func shellQuote(s string) string {
