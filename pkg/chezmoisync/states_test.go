@@ -302,21 +302,29 @@ func TestFirstRunBacksUpExistingFiles(t *testing.T) {
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "alias ll='ls -l'", "the machine's file was published")
 }
 
-// Parked twice, then the printed recipe: every edit of both parked runs,
-// and the edits made while parked, end up in main and in HOME; the parked
-// bookmark is gone. Before, the later edits vanished from HOME and main.
-func TestParkedTwiceThenRecipe(t *testing.T) {
-	t.Parallel()
+// parkedTwice: alpha and beta edit the same line; beta's sync parks, beta
+// edits another file (second) and parks again. It returns the second
+// park's run.
+func parkedTwice(t *testing.T, second string) (remote string, a, b *testharness.Host, r testharness.Result) {
+	t.Helper()
 	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	remote = testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b = newHost(t, remote, "alpha"), newHost(t, remote, "beta")
 	mustSync(t, b)
 	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
 	mustSync(t, a)
 	editLine(t, b, ".bashrc", 2, "alias ll='ls -lh'")
 	syncCode(t, b, 5)
-	b.WriteHome(".gitconfig", "[core]\n\tpager = parked-twice\n")
-	r := syncCode(t, b, 5)
+	b.WriteHome(".gitconfig", "[core]\n\tpager = "+second+"\n")
+	return remote, a, b, syncCode(t, b, 5)
+}
+
+// Parked twice, then the printed recipe: every edit of both parked runs,
+// and the edits made while parked, end up in main and in HOME; the parked
+// bookmark is gone. Before, the later edits vanished from HOME and main.
+func TestParkedTwiceThenRecipe(t *testing.T) {
+	t.Parallel()
+	remote, a, b, r := parkedTwice(t, "parked-twice")
 	require.Contains(t, r.Stdout, "jj rebase -b @ -d main@origin")
 	editLine(t, b, ".config/app/config.toml", 1, "font = 13")
 
@@ -350,17 +358,7 @@ func TestParkedTwiceThenRecipe(t *testing.T) {
 // nothing changed); the next step brings them back, and nothing is lost.
 func TestParkedCommitsOutsideTheWorkingCopyAreRefused(t *testing.T) {
 	t.Parallel()
-	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
-	mustSync(t, b)
-	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
-	mustSync(t, a)
-	editLine(t, b, ".bashrc", 2, "alias ll='ls -lh'")
-	syncCode(t, b, 5)
-	b.WriteHome(".gitconfig", "[core]\n\tpager = second-park\n")
-	syncCode(t, b, 5)
-
+	remote, _, b, _ := parkedTwice(t, "second-park")
 	src := b.SourceDir()
 	b.Run(src, "jj", "rebase", "-b", "sync/beta", "-d", "main@origin")
 	first := strings.TrimSpace(jjOut(b, "log", "--no-graph", "-r", "roots(conflicts() & (main@origin..sync/beta))", "-T", "change_id"))
