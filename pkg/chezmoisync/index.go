@@ -32,8 +32,14 @@ const indexVersion = "1"
 
 func (r *run) indexPath() string { return filepath.Join(r.app.StateDir, indexFile) }
 
-// loadIndex reads the previous run's index (nil when missing or garbled).
+// loadIndex reads the previous run's index (nil when missing or garbled),
+// once: locate needs it only when chezmoi has a config file, inspect reads
+// it beside jj's check.
 func (r *run) loadIndex() {
+	if r.indexLoaded {
+		return
+	}
+	r.indexLoaded = true
 	data, err := state.ReadFile(r.indexPath())
 	var ix *statindex.Index
 	if err == nil {
@@ -50,6 +56,7 @@ func (r *run) loadIndex() {
 
 // checkIndex decides whether the home directory must be scanned.
 func (r *run) checkIndex() {
+	r.loadIndex()
 	ix := r.index
 	switch {
 	case r.recovered != nil:
@@ -64,14 +71,13 @@ func (r *run) checkIndex() {
 	case r.configSig != "" && ix.Meta["config"] != r.configSig:
 		r.indexDirty = "chezmoi's config changed"
 	default:
-		now := statindex.Snapshot(ix.Paths(), nil)
-		if p := ix.Changed(now); p != "" {
+		if p, racy := ix.Check(); p != "" {
 			r.indexDirty = p + " changed"
-		} else if len(ix.Racily()) > 0 {
+		} else if racy {
 			// Clean, but some entries were racily clean when taken (the
 			// previous run had just written them): they cost a content
 			// hash on every check until the index is written again.
-			r.snap = now
+			r.snap = statindex.Snapshot(ix.Paths(), nil)
 		}
 	}
 }

@@ -29,7 +29,6 @@ func (locateStep) plan(context.Context, *run) (plan, error) {
 }
 
 func (locateStep) run(ctx context.Context, r *run) (outcome, error) {
-	r.loadIndex()
 	dir, err := r.sourceDir(ctx)
 	if err != nil {
 		return outcome{}, err
@@ -57,6 +56,7 @@ func (r *run) sourceDir(ctx context.Context) (string, error) {
 		}
 	}
 	r.configSig = configSignature(files)
+	r.loadIndex()
 	if ix := r.index; ix != nil && ix.Meta["config"] == r.configSig && orDir(r.cm.Source, ix.Meta["chezmoisource"]) != "" {
 		r.chezmoiGit, r.chezmoiSource = ix.Meta["chezmoigit"], ix.Meta["chezmoisource"]
 		return orDir(r.cm.Source, ix.Meta["chezmoisource"]), nil

@@ -52,12 +52,13 @@ type run struct {
 	fresh bool // cloned or colocated by this run
 
 	// inspect
-	index      *statindex.Index // the previous run's, when it still applies
-	indexDirty string           // why the home directory must be scanned ("" = clean)
-	wc         jj.Commit        // the working-copy commit
-	localAhead bool             // commits not on the remote branch (before the fetch)
-	resolving  bool             // conflicted local commits resolved in the working copy
-	scanDone   chan struct{}    // closed when the scan started by inspect ends
+	index       *statindex.Index // the previous run's, when it still applies
+	indexLoaded bool
+	indexDirty  string        // why the home directory must be scanned ("" = clean)
+	wc          jj.Commit     // the working-copy commit
+	localAhead  bool          // commits not on the remote branch (before the fetch)
+	resolving   bool          // conflicted local commits resolved in the working copy
+	scanDone    chan struct{} // closed when the scan started by inspect ends
 
 	// scan
 	scanned  bool

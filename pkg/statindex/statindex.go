@@ -298,3 +298,25 @@ func Load(path string) (*Index, error) {
 
 // IsNotExist reports a missing index file.
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// Check compares every entry with the file system as it is now, without
+// building a new index: the path of the first change ("" when none), and
+// whether some entry was racily clean (compared by content, and better
+// rewritten: see Snapshot).
+func (ix *Index) Check() (changed string, racy bool) {
+	for _, old := range ix.Entries {
+		cur := Stat(old.Path)
+		cmp := cur
+		cmp.Hash = old.Hash
+		if cmp != old {
+			return old.Path, false
+		}
+		if ix.racy(old) {
+			racy = true
+			if old.Hash == "" || Hash(cur) != old.Hash {
+				return old.Path, racy
+			}
+		}
+	}
+	return "", racy
+}

@@ -3,6 +3,7 @@ package statindex
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -118,4 +119,52 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("%d entries, then %d", len(ix.Entries), len(again.Entries))
 		}
 	})
+}
+
+// Check agrees with Changed on the cases Changed is tested with.
+func TestCheckAgreesWithChanged(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	write(t, p, "aaaa")
+	ix := Snapshot([]string{p, dir}, nil)
+	changed, racy := ix.Check()
+	require.Equal(t, "", changed)
+	require.True(t, racy)
+	st, err := os.Lstat(p)
+	require.NoError(t, err)
+	write(t, p, "bbbb")
+	require.NoError(t, os.Chtimes(p, st.ModTime(), st.ModTime()))
+	changed, _ = ix.Check()
+	require.NotEqual(t, "", changed, "a rewrite with the same size and mtime went unnoticed")
+	require.NoError(t, os.Remove(p))
+	changed, _ = ix.Check()
+	require.NotEqual(t, "", changed, "a deletion went unnoticed")
+}
+
+func BenchmarkCheck5000(b *testing.B) {
+	dir := b.TempDir()
+	var paths []string
+	for i := 0; i < 5000; i++ {
+		p := filepath.Join(dir, "f"+strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	ix := Snapshot(paths, nil)
+	ix.Written += int64(10 * time.Second)
+	for i := range ix.Entries {
+		ix.Entries[i].Hash = ""
+	}
+	data := ix.Marshal()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		got, err := Unmarshal(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if c, _ := got.Check(); c != "" {
+			b.Fatal(c)
+		}
+	}
 }
