@@ -301,6 +301,13 @@ func TestNoOpSync(t *testing.T) {
 	require.Equal(t, head, got.AfterLocal)
 	require.NotEmpty(t, got.Steps)
 	require.Contains(t, r.Stderr, "chezmoi-sync: success")
+
+	// An edit of the same size after all this: the stat index sees it (its
+	// mtime), so the next run scans and captures it.
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -L'")
+	mustSync(t, a)
+	require.Len(t, record(t, a).Captured, 1, "an edit after a no-op run was missed")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -L")
 }
 
 // --dry-run changes nothing in the repository, the home directory or the
