@@ -145,6 +145,24 @@ func (g *gitRepo) Untracked(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+func (g *gitRepo) Modified(ctx context.Context) ([]string, error) {
+	head, err := g.Head(ctx)
+	if err != nil || head == "" {
+		return nil, err
+	}
+	res, err := g.run(ctx, false, "git", "diff", "-z", "--name-only", "--no-renames", "HEAD", "--")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range strings.Split(string(res.Stdout), "\x00") {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
 func (g *gitRepo) IntentToAdd(ctx context.Context, files []string) error {
 	if len(files) == 0 {
 		return nil

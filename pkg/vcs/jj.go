@@ -108,6 +108,20 @@ func (j *jjRepo) Sync(ctx context.Context) (SyncResult, error) {
 // colocated git index is what nix reads... so jj leaves nothing to add.
 func (j *jjRepo) Untracked(ctx context.Context) ([]string, error) { return nil, nil }
 
+// Modified lists what @ changes when @ holds the build (Head is @), else
+// nothing: an empty @ means the build is exactly @-.
+func (j *jjRepo) Modified(ctx context.Context) ([]string, error) {
+	empty, err := j.jj(ctx, false, "log", "--no-graph", "-r", "@", "-T", "empty")
+	if err != nil || empty == "true" {
+		return nil, err
+	}
+	out, err := j.jj(ctx, false, "diff", "--name-only", "-r", "@")
+	if err != nil {
+		return nil, err
+	}
+	return lines(out), nil
+}
+
 func (j *jjRepo) IntentToAdd(ctx context.Context, files []string) error { return nil }
 
 func (j *jjRepo) Changed(ctx context.Context, paths []string) ([]string, error) {

@@ -48,6 +48,10 @@ type Repo interface {
 	Sync(ctx context.Context) (SyncResult, error)
 	// Untracked lists files nix would not see (git only; jj tracks them).
 	Untracked(ctx context.Context) ([]string, error)
+	// Modified lists tracked paths whose working copy differs from Head
+	// (git: against HEAD, intent-to-add entries included; jj: @'s changes
+	// when @ holds the build, new files included), repository-relative.
+	Modified(ctx context.Context) ([]string, error)
 	// IntentToAdd makes files visible to nix without staging content.
 	IntentToAdd(ctx context.Context, files []string) error
 	// Changed reports which of paths differ from the last commit.
