@@ -273,6 +273,11 @@ func (s *System) SetProfileToCmd(toplevel string) runner.Cmd {
 // toplevel that is already the profile's current generation gets no new one.
 func (s *System) ActivateToplevel(ctx context.Context, toplevel, action string) (runner.Result, error) {
 	if action == ActionSwitch || action == ActionBoot {
+		if s.Root != "/" {
+			// A test root starts as empty as a fresh disk; a machine's "/"
+			// always has its profiles directory (nix-env does not make it).
+			_ = os.MkdirAll(filepath.Dir(s.ProfilePath()), 0o755)
+		}
 		if g, err := s.CurrentGeneration(); err != nil || g.Toplevel != toplevel {
 			if res, err := s.Runner.Run(ctx, s.SetProfileToCmd(toplevel)); err != nil {
 				return res, fmt.Errorf("setting the system profile: %w", err)
