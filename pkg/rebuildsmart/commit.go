@@ -25,7 +25,9 @@ func (commitPush) Skip(r *Run) string {
 	switch {
 	case r.Mode == ModeBuild || r.Mode == nixsys.ActionTest:
 		return "--" + r.Mode + ": nothing to record"
-	case !r.Outcome.activated() && !r.App.DryRun:
+	case !r.Outcome.activated() && r.Outcome != OutcomeNothingToSwitch && !r.App.DryRun:
+		// Nothing to switch still commits and pushes what is pending: the
+		// running system was built from this tree.
 		return "nothing was switched"
 	}
 	return ""

@@ -131,7 +131,7 @@ func TestUpstreamTouchesUncommittedFile(t *testing.T) {
 	e.upstreamCommit("hosts/alpha.conf", "upstream\n")
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "mine, uncommitted\n")
 	head := e.git("rev-parse", "HEAD")
-	res := e.rs("--skip-dotfiles")
+	res := e.rs("--skip-dotfiles", "--no-auto-commit")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "uncommitted edits to hosts/alpha.conf touch files changed upstream") {
 		t.Fatalf("output:\n%s", res)
 	}

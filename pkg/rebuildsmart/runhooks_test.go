@@ -2,6 +2,7 @@ package rebuildsmart_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -211,9 +212,9 @@ func TestUnattendedBootAndMetrics(t *testing.T) {
 	if res.Code != 0 || rep["mode"] != "boot" || !strings.Contains(rep["action_reason"].(string), "unattended.boot") {
 		t.Fatalf("want boot:\n%s", res)
 	}
-	nh := e.called("nh")
-	if len(nh) == 0 || nh[len(nh)-1].Argv[1] != "boot" {
-		t.Fatalf("nh calls %+v", nh)
+	stc := e.called("switch-to-configuration")
+	if len(stc) != 1 || stc[0].Argv[2] != "boot" {
+		t.Fatalf("switch-to-configuration calls %+v", stc)
 	}
 	if gens := e.generations(); len(gens) != 1 || e.current() == gens[0].Toplevel {
 		t.Fatalf("boot must make a generation without activating it: %+v current %q", gens, e.current())
@@ -265,11 +266,23 @@ func TestUnattendedLocking(t *testing.T) {
 	if res.Code != 3 || !strings.Contains(res.Stderr, "so this unattended run steps aside and the next timer run tries again: another run holds") {
 		t.Fatalf("the timer's run while a person's holds the lock:\n%s", res)
 	}
-	// A person running nixos-rebuild by hand (seen in the system's /proc).
-	write(t, filepath.Join(e.root, "proc", "31337", "cmdline"), "nixos-rebuild\x00switch\x00--flake\x00.#alpha\x00")
+	// A person running nixos-rebuild by hand: a real process (the fake,
+	// building a system that takes a while), seen in the real /proc.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 30\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	manual := e.h.Command(ctx, e.repo, "nixos-rebuild", "switch", "--flake", e.repo+"#alpha")
+	must(t, manual.Start())
+	defer func() { cancel(); _ = manual.Wait() }()
 	res = e.rs("--unattended", "--skip-dotfiles")
-	if res.Code != 3 || !strings.Contains(res.Stderr, "pid 31337: nixos-rebuild switch") || !strings.Contains(res.Stderr, "steps aside") || len(e.generations()) != 0 {
+	if res.Code != 3 || !strings.Contains(res.Stderr, fmt.Sprintf("pid %d: ", manual.Process.Pid)) || !strings.Contains(res.Stderr, "nixos-rebuild switch --flake") || !strings.Contains(res.Stderr, "steps aside") || len(e.generations()) != 0 {
 		t.Fatalf("manual rebuild running:\n%s", res)
+	}
+	cancel()
+	_ = manual.Wait()
+	// Gone: the timer's next run goes ahead.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\n")
+	if res := e.rs("--unattended", "--skip-dotfiles"); res.Code != 0 || len(e.generations()) != 1 {
+		t.Fatalf("no manual rebuild any more:\n%s", res)
 	}
 	if res := e.rs("--unattended", "--ask"); res.Code != 2 {
 		t.Fatalf("--ask with --unattended: %s", res)
@@ -296,12 +309,13 @@ func TestRemoteTargetArguments(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("remote rebuild with nh:\n%s", res)
 	}
+	// ssh cannot read the target here, so its system is not reported.
 	target := &nixsys.System{Root: fakesys.TargetRoot(e.root, "root@vm.test")}
-	if cur, err := target.CurrentSystem(); err != nil || cur != rep["toplevel"] {
-		t.Fatalf("the target runs %q (%v), want %v", cur, err, rep["toplevel"])
+	if cur, err := target.CurrentSystem(); err != nil || !strings.HasSuffix(cur, "-nixos-system-alpha") || rep["toplevel"] != "" {
+		t.Fatalf("the target runs %q (%v), reported %v", cur, err, rep["toplevel"])
 	}
 	nh := e.called("nh")
-	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test"}) {
+	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha", "--bypass-root-check", "--target-host", "root@vm.test", "--build-host", "builder.test"}) {
 		t.Fatalf("nh argv %+v\n%s", nh, res)
 	}
 	if p := phase(rep, "Dotfiles sync"); p["status"] != "skipped" || !strings.Contains(p["detail"].(string), "remote target root@vm.test") {

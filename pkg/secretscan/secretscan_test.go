@@ -37,6 +37,8 @@ func TestConfigurationIsNotASecret(t *testing.T) {
 		{"store.txt", "/nix/store/570rlfqqsrf6pgsrrdxlzfc48kyk88xg-nixos-system-alpha\n"},
 		{".env.example", "PASSWORD=\n"},
 		{"wallpaper.png", "\x89PNG\x00\x00binary"},
+		{"flake.lock", `{"nodes": {"lib": {"locked": {"narHash": "sha256-AkpnrOaCGN4pNubffyJAL1jetqywJv60aRZJ0RD4RqA=", "url": "file:///tmp/TestStaleOnlyUpdateChangelog732557074/001"}}}}`},
+		{"notes.txt", "see /tmp/TestStaleOnlyUpdateChangelog732557074/001 and ConfigureNetworkInterfaces2024Edition\n"},
 	} {
 		f, found := s.ScanBytes(c.path, []byte(c.content))
 		require.False(t, found, "%s flagged: %v", c.path, f)
