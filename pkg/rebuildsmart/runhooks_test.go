@@ -334,3 +334,43 @@ func TestRemoteTargetArguments(t *testing.T) {
 		t.Fatal("a remote target's rebuild touched this machine (sudo, generations or history)")
 	}
 }
+
+// The hooks' environment tells the truth after a failure: a failed build
+// made no generation, so REBUILD_SMART_GENERATION is empty (not the
+// generation that kept running); REBUILD_SMART_PREVIOUS_SYSTEM is empty in
+// pre hooks and the system that ran before in post and failure hooks.
+func TestHookEnvAfterFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	gen1 := e.current()
+	for _, k := range []string{"pre", "post", "failure"} {
+		e.hook(k, "10-env", "env > "+filepath.Join(e.h.Root, k+".env"))
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nfail-build\n")
+	res, rep := e.rsJSON("--skip-dotfiles")
+	if res.Code != 1 || rep["generation"] != float64(0) {
+		t.Fatalf("want a failed build recording no generation:\n%s", res)
+	}
+	pre, failure := envFile(t, filepath.Join(e.h.Root, "pre.env")), envFile(t, filepath.Join(e.h.Root, "failure.env"))
+	if v, ok := pre["REBUILD_SMART_PREVIOUS_SYSTEM"]; !ok || v != "" {
+		t.Errorf("pre hook REBUILD_SMART_PREVIOUS_SYSTEM=%q, documented as empty", v)
+	}
+	for k, want := range map[string]string{"REBUILD_SMART_OUTCOME": "failed", "REBUILD_SMART_GENERATION": "", "REBUILD_SMART_PREVIOUS_SYSTEM": gen1, "REBUILD_SMART_FAILED_PHASE": "Rebuild"} {
+		if v, ok := failure[k]; !ok || v != want {
+			t.Errorf("failure hook %s=%q, want %q", k, v, want)
+		}
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	post := envFile(t, filepath.Join(e.h.Root, "post.env"))
+	for k, want := range map[string]string{"REBUILD_SMART_OUTCOME": "success", "REBUILD_SMART_GENERATION": "2", "REBUILD_SMART_PREVIOUS_SYSTEM": gen1, "REBUILD_SMART_TOPLEVEL": e.current()} {
+		if v := post[k]; v != want {
+			t.Errorf("post hook %s=%q, want %q", k, v, want)
+		}
+	}
+}

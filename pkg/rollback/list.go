@@ -3,6 +3,7 @@ package rollback
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -75,6 +76,10 @@ func list(app *cli.App, v View) error {
 			mark, note = "*", "current"
 		case r.Generation > 0 && !r.Available && v.SystemKnown:
 			note = "garbage-collected"
+		}
+		if r.Dirty {
+			// Built from uncommitted changes: the commit is not all of it.
+			note = strings.TrimPrefix(note+", dirty", ", ")
 		}
 		gen := "-"
 		if r.Generation > 0 {
