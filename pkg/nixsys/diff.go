@@ -269,7 +269,16 @@ func compareComponent(x, y string) int {
 // Diff computes the closure diff from one system to another with nix.
 // nixEnv is extra environment for nix (NIX_CONFIG in tests).
 func Diff(ctx context.Context, r runner.Runner, from, to string, nixEnv []string) (*ClosureDiff, error) {
+	// Closure sizes in parallel with the diff: two processes, one wait.
+	var info runner.Result
+	var infoErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		info, infoErr = r.Run(ctx, runner.Cmd{Name: "nix", Args: []string{"path-info", "--json", "-S", from, to}, Env: nixEnv, Timeout: time.Minute})
+	}()
 	res, err := r.Run(ctx, runner.Cmd{Name: "nix", Args: []string{"store", "diff-closures", from, to}, Env: nixEnv, Timeout: 2 * time.Minute})
+	<-done
 	if err != nil {
 		return nil, err
 	}
@@ -291,8 +300,7 @@ func Diff(ctx context.Context, r runner.Runner, from, to string, nixEnv []string
 			d.Changed++
 		}
 	}
-	info, err := r.Run(ctx, runner.Cmd{Name: "nix", Args: []string{"path-info", "--json", "-S", from, to}, Env: nixEnv, Timeout: time.Minute})
-	if err == nil {
+	if infoErr == nil {
 		var paths []struct {
 			Path        string `json:"path"`
 			ClosureSize int64  `json:"closureSize"`

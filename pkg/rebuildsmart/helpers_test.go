@@ -40,6 +40,8 @@ type opts struct {
 	// inputs: name -> commit date (RFC 3339) of a local git repository
 	// used as a flake input; the system depends on the inputs' revisions.
 	inputs map[string]string
+	// slow is the test flake's evaluation work (testflake.Options.Slow).
+	slow int
 }
 
 func newEnv(t testing.TB, o opts) *env {
@@ -61,7 +63,7 @@ func newEnv(t testing.TB, o opts) *env {
 	for n, date := range o.inputs {
 		inputs[n] = "git+file://" + e.input(n, date)
 	}
-	must(t, testflake.Write(seed, inputs))
+	must(t, testflake.WriteWith(seed, inputs, testflake.Options{Slow: o.slow}))
 	h.Run(seed, "git", "add", ".")
 	if len(o.inputs) > 0 {
 		h.Run(seed, "nix", "flake", "lock")

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
@@ -41,27 +42,27 @@ func (prepare) Run(ctx context.Context, r *Run) (Outcome, error) {
 		return Outcome{}, exitcode.UsageError(errors.New("nix is not installed (not on PATH)"))
 	}
 	r.setupNix(repo)
-	if r.Flake.NixVer, err = r.Flake.Nix.Version(ctx); err != nil {
-		return Outcome{}, fmt.Errorf("nix --version: %w", err)
-	}
-	if r.VCS.CommitBefore, err = repo.Head(ctx); err != nil {
-		return Outcome{}, fmt.Errorf("reading the repository's commit: %w", err)
-	}
 	if r.Flake.LockBefore, r.Flake.LockBeforeData, err = flake.ReadLock(r.Flake.Ref.Dir); err != nil {
 		return Outcome{}, exitcode.UsageError(err)
 	}
-	if err := r.checkHost(ctx); err != nil {
-		return Outcome{}, err
-	}
+	// The queries below are independent; run at once, they cost the
+	// slowest of them rather than their sum (each is a process).
+	var verErr, headErr, hostErr error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); r.Flake.NixVer, verErr = r.Flake.Nix.Version(ctx) }()
+	go func() { defer wg.Done(); r.VCS.CommitBefore, headErr = repo.Head(ctx) }()
+	go func() { defer wg.Done(); hostErr = r.checkHost(ctx) }()
 	r.readSystem()
-	r.VCS.RemoteURL, _ = repo.RemoteURL(ctx)
-	r.VCS.Online, r.VCS.OfflineReason = true, ""
-	if r.Cmd.Offline {
-		r.VCS.Online, r.VCS.OfflineReason = false, "offline mode"
-	} else if r.VCS.RemoteURL != "" {
-		if why := reachable(ctx, r.VCS.RemoteURL); why != "" {
-			r.VCS.Online, r.VCS.OfflineReason = false, why
-		}
+	r.checkNetwork(ctx)
+	wg.Wait()
+	switch {
+	case hostErr != nil:
+		return Outcome{}, hostErr
+	case verErr != nil:
+		return Outcome{}, fmt.Errorf("nix --version: %w", verErr)
+	case headErr != nil:
+		return Outcome{}, fmt.Errorf("reading the repository's commit: %w", headErr)
 	}
 	// Last, once the flake and host are known and before anything changes:
 	// a failing pre hook vetoes the run (exit 9).
@@ -134,6 +135,20 @@ func (r *Run) checkHost(ctx context.Context) error {
 		return exitcode.UsageError(fmt.Errorf("unknown host %q: %s defines nixosConfigurations %s (pass --host)", r.Host, r.Flake.Ref.Dir, strings.Join(hosts, ", ")))
 	}
 	return nil
+}
+
+// checkNetwork decides online or offline: --offline, else whether the
+// repository's remote answers.
+func (r *Run) checkNetwork(ctx context.Context) {
+	r.VCS.RemoteURL, _ = r.VCS.Repo.RemoteURL(ctx)
+	r.VCS.Online, r.VCS.OfflineReason = true, ""
+	if r.Cmd.Offline {
+		r.VCS.Online, r.VCS.OfflineReason = false, "offline mode"
+	} else if r.VCS.RemoteURL != "" {
+		if why := reachable(ctx, r.VCS.RemoteURL); why != "" {
+			r.VCS.Online, r.VCS.OfflineReason = false, why
+		}
+	}
 }
 
 // readSystem records the running system and its generation (what a

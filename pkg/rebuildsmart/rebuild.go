@@ -32,7 +32,17 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 	if r.Target.Remote() {
 		return r.remoteRebuild(ctx)
 	}
-	if err := r.exposeNewFiles(ctx); err != nil {
+	// Independent work at once: the secret scanner's rules compile, the
+	// fingerprint hashes the tree (it covers untracked files whether or not
+	// they get added), git lists what is new and changed.
+	go r.scanner.Warm()
+	var fp string
+	var fpErr error
+	fpDone := make(chan struct{})
+	go func() { defer close(fpDone); fp, fpErr = r.fingerprint(ctx) }()
+	err := r.exposeNewFiles(ctx)
+	<-fpDone
+	if err != nil {
 		return Outcome{}, err
 	}
 	if head, err := r.VCS.Repo.Head(ctx); err == nil {
@@ -45,9 +55,8 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 			return Outcome{Detail: fmt.Sprintf("would build and %s; whether anything changes depends on %s (not evaluated: a dry run applies neither)", r.Mode, why)}, nil
 		}
 	}
-	fp, err := r.fingerprint(ctx)
-	if err != nil {
-		r.Warn("no-op fingerprint not computed (evaluating): %v", err)
+	if fpErr != nil {
+		r.Warn("no-op fingerprint not computed (evaluating): %v", fpErr)
 	}
 	r.Flake.Fingerprint = fp
 	if o, ok := r.noOp(); ok {
@@ -70,13 +79,9 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 // sees them anyway) but never committed.
 func (r *Run) exposeNewFiles(ctx context.Context) error {
 	repo := r.VCS.Repo
-	untracked, err := repo.Untracked(ctx)
+	untracked, modified, err := repo.Pending(ctx)
 	if err != nil {
-		return fmt.Errorf("listing new files: %w", err)
-	}
-	modified, err := repo.Modified(ctx)
-	if err != nil {
-		return fmt.Errorf("listing changed files: %w", err)
+		return fmt.Errorf("listing new and changed files: %w", err)
 	}
 	var add []string
 	for _, f := range untracked {

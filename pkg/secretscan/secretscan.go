@@ -55,6 +55,10 @@ type Scanner struct {
 	err  error
 }
 
+// Warm builds the detector now (in a goroutine next to other work), so the
+// first scan does not wait for it.
+func (s *Scanner) Warm() { _, _ = s.detector() }
+
 func (s *Scanner) detector() (*detect.Detector, error) {
 	s.once.Do(func() {
 		// gitleaks logs to stderr by default; findings are ours to report.
