@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -88,7 +87,7 @@ func TestSIGTERMDuringSwitch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := h.Command(ctx, w.repo, "rebuild-smart", "--skip-dotfiles", "--offline")
-	var out syncBuffer
+	var out testharness.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
 	done := make(chan error, 1)
@@ -153,23 +152,4 @@ func TestSIGTERMDuringSwitch(t *testing.T) {
 	if err != nil || !strings.Contains(cur, "nixos-system-alpha") {
 		t.Fatalf("the next rebuild did not switch: %q %v", cur, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer a running command writes while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/state"
 )
 
@@ -58,14 +59,8 @@ type Entry struct {
 
 // Diff is the closure diff's summary kept in the history.
 type Diff struct {
-	Added             int    `json:"added"`
-	Removed           int    `json:"removed"`
-	Upgraded          int    `json:"upgraded"`
-	Downgraded        int    `json:"downgraded"`
-	Changed           int    `json:"changed"`
-	ClosureSizeBefore int64  `json:"closure_size_before"`
-	ClosureSizeAfter  int64  `json:"closure_size_after"`
-	Summary           string `json:"summary"`
+	nixsys.DiffCounts
+	Summary string `json:"summary"`
 }
 
 // Successful reports whether the entry is a build one may roll back to.

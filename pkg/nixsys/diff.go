@@ -35,24 +35,29 @@ type PackageChange struct {
 	SizeDeltaBytes int64    `json:"size_delta_bytes"`
 }
 
+// DiffCounts is a closure diff in numbers (what the history keeps).
+type DiffCounts struct {
+	Added             int   `json:"added"`
+	Removed           int   `json:"removed"`
+	Upgraded          int   `json:"upgraded"`
+	Downgraded        int   `json:"downgraded"`
+	Changed           int   `json:"changed"`
+	ClosureSizeBefore int64 `json:"closure_size_before"`
+	ClosureSizeAfter  int64 `json:"closure_size_after"`
+}
+
 // ClosureDiff is what changes from one system to another.
 type ClosureDiff struct {
-	From              string          `json:"from"`
-	To                string          `json:"to"`
-	Added             int             `json:"added"`
-	Removed           int             `json:"removed"`
-	Upgraded          int             `json:"upgraded"`
-	Downgraded        int             `json:"downgraded"`
-	Changed           int             `json:"changed"`
-	ClosureSizeBefore int64           `json:"closure_size_before"`
-	ClosureSizeAfter  int64           `json:"closure_size_after"`
-	Changes           []PackageChange `json:"changes"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	DiffCounts
+	Changes []PackageChange `json:"changes"`
 }
 
 // Summary is the diff in one line, for the prompt, the phase line and
 // notifications: "2 added, 1 removed, 3 upgraded, 0 downgraded; closure
 // 1.2 GiB -> 1.3 GiB (+81.0 MiB)".
-func (d ClosureDiff) Summary() string {
+func (d DiffCounts) Summary() string {
 	s := fmt.Sprintf("%d added, %d removed, %d upgraded, %d downgraded", d.Added, d.Removed, d.Upgraded, d.Downgraded)
 	if d.Changed > 0 {
 		s += fmt.Sprintf(", %d changed", d.Changed)

@@ -130,7 +130,7 @@ func parseLogged(b *testing.B, s, dir string) loggedCmd {
 	return c
 }
 
-// shellWords splits on spaces, honouring single quotes and the '\'' escape
+// shellWords splits on spaces, honouring single quotes and the '\” escape
 // runner's quote uses.
 func shellWords(s string) []string {
 	var out []string

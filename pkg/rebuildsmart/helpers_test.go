@@ -2,7 +2,6 @@ package rebuildsmart_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
@@ -334,21 +332,24 @@ func phase(rep map[string]any, name string) map[string]any {
 	return nil
 }
 
-// syncBuffer is a bytes.Buffer a running command writes while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// built writes conf as hosts/alpha.conf (unless "") and builds it: a
+// machine with generation 1 running.
+func (e *env) built(conf string) {
+	e.t.Helper()
+	if conf != "" {
+		write(e.t, filepath.Join(e.repo, "hosts", "alpha.conf"), conf)
+	}
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		e.t.Fatal(res)
+	}
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// unreachableSSH puts an ssh first on PATH that cannot reach anything (no
+// network in tests): a remote target's system is never read.
+func (e *env) unreachableSSH() {
+	e.t.Helper()
+	dir := filepath.Join(e.h.Root, "fake-ssh")
+	write(e.t, filepath.Join(dir, "ssh"), "#!/bin/sh\necho 'ssh: connect to host: Network is unreachable' >&2\nexit 255\n")
+	must(e.t, os.Chmod(filepath.Join(dir, "ssh"), 0o755))
+	e.h.Setenv("PATH", dir+":"+e.h.Getenv("PATH"))
 }

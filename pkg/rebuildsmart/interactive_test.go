@@ -10,6 +10,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/history"
 )
 
@@ -19,7 +20,7 @@ import (
 type ptyRun struct {
 	t    *testing.T
 	f    *os.File
-	out  syncBuffer
+	out  testharness.SyncBuffer
 	done chan int
 }
 
@@ -71,10 +72,7 @@ func (p *ptyRun) answer(prompt, line string) string {
 	must(p.t, err)
 	// The next prompt is looked for in what comes after this one.
 	s := p.out.String()
-	p.out.mu.Lock()
-	p.out.buf.Reset()
-	p.out.buf.WriteString(s[strings.Index(s, prompt)+len(prompt):])
-	p.out.mu.Unlock()
+	p.out.Drop(strings.Index(s, prompt) + len(prompt))
 	return s
 }
 
@@ -132,10 +130,7 @@ func TestAskOnTerminal(t *testing.T) {
 func TestAskShowsTheDiff(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\npkg hello 1.0\n")
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
+	e.built("v1\npkg hello 1.0\n")
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\npkg hello 2.0\npkg world 1.0\n")
 	p := e.onPTY(t, "--skip-dotfiles", "--ask")
 	out := p.answer("[y/N] ", "n")
@@ -154,10 +149,7 @@ func TestAskShowsTheDiff(t *testing.T) {
 func TestAskWithNHOnTerminal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	dir := filepath.Join(e.h.Root, "fake-ssh")
-	write(t, filepath.Join(dir, "ssh"), "#!/bin/sh\necho 'ssh: connect to host: Network is unreachable' >&2\nexit 255\n")
-	must(t, os.Chmod(filepath.Join(dir, "ssh"), 0o755))
-	e.h.Setenv("PATH", dir+":"+e.h.Getenv("PATH"))
+	e.unreachableSSH()
 	args := []string{"--skip-dotfiles", "--ask", "--host", "alpha", "--target-host", "root@vm.test", "--json"}
 
 	p := e.onPTY(t, args...)

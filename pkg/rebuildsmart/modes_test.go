@@ -1,8 +1,8 @@
 package rebuildsmart_test
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/history"
 )
 
@@ -94,7 +95,7 @@ func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := e.h.Command(ctx, e.repo, "rebuild-smart", "--skip-dotfiles")
-	var out syncBuffer
+	var out testharness.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
@@ -164,5 +165,25 @@ func TestFlakeInSubdirectory(t *testing.T) {
 	}
 	if len(e.generations()) != 1 {
 		t.Fatal("no build")
+	}
+}
+
+// nh's habits: --hostname for -H, the action as a word, arguments after
+// `--` passed to nix; a word that contradicts a flag is bad input.
+func TestNHHabits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	res, rep := e.rsJSON("--skip-dotfiles", "--verbose", "boot", "--hostname", "beta", "--", "--show-trace")
+	if res.Code != 0 || rep["host"] != "beta" || rep["mode"] != "boot" || !strings.HasSuffix(rep["toplevel"].(string), "-nixos-system-beta") {
+		t.Fatalf("boot --hostname beta:\n%s", res)
+	}
+	if !strings.Contains(res.Stderr, "nix build --no-link --json '"+e.repo+"#nixosConfigurations.beta.config.system.build.toplevel' --show-trace") {
+		t.Fatalf("--show-trace not passed to nix build:\n%s", res.Stderr)
+	}
+	if res := e.rs("--skip-dotfiles", "build", "--boot"); res.Code != 2 || !strings.Contains(res.Stderr, "contradict") {
+		t.Fatalf("build --boot: %s", res)
+	}
+	if res := e.rs("--skip-dotfiles", "deploy"); res.Code != 2 || !strings.Contains(res.Stderr, `unknown action "deploy"`) {
+		t.Fatalf("unknown action: %s", res)
 	}
 }

@@ -252,9 +252,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 func TestDryRunPlansActivation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
+	e.built("")
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
 	before := [3]string{treeHash(t, e.repo), treeHash(t, e.h.StateDir()), treeHash(t, e.root)}
 	res := e.rs("--skip-dotfiles", "--dry-run")

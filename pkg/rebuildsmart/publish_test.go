@@ -140,10 +140,7 @@ func TestPushRejectedWhileOnline(t *testing.T) {
 func TestDiffInRecordsAndWebhook(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\npkg hello 1.0\npkg gone 1.0\n")
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
+	e.built("v1\npkg hello 1.0\npkg gone 1.0\n")
 	var body atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

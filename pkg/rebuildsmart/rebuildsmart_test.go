@@ -151,7 +151,10 @@ func TestNoOpFingerprint(t *testing.T) {
 	}{
 		{"tracked edit", func() { write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\n\n") }, nil},
 		{"new file", func() { write(t, filepath.Join(e.repo, "hosts", "new.nix"), "{ }\n") }, nil},
-		{"flake.lock", func() { e.input("oldlib", nowDate); e.h.Run(e.repo, "nix", "flake", "lock", "--update-input", "oldlib") }, nil},
+		{"flake.lock", func() {
+			e.input("oldlib", nowDate)
+			e.h.Run(e.repo, "nix", "flake", "lock", "--update-input", "oldlib")
+		}, nil},
 		{"host", func() {}, []string{"--host", "beta"}},
 	}
 	for _, c := range cases {
@@ -205,9 +208,7 @@ func TestSudoUnitsFailed(t *testing.T) {
 func TestBuildFailureLeavesRepository(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
+	e.built("")
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nfail-build\n")
 	write(t, filepath.Join(e.repo, "hosts", "new.nix"), "{ }\n")
 	repoBefore := repoState(t, e)
@@ -246,9 +247,7 @@ func TestBuildFailureLeavesRepository(t *testing.T) {
 func TestSwitchFailureRollback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
+	e.built("")
 	gen1 := e.generations()[0]
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nfail-switch\n")
 	res := e.rs("--skip-dotfiles")

@@ -33,8 +33,7 @@ func (r *Run) recordHistory() error {
 		Dirty: r.builtDirty(),
 	}
 	if d := r.System.Diff; d != nil {
-		e.Diff = &history.Diff{Added: d.Added, Removed: d.Removed, Upgraded: d.Upgraded, Downgraded: d.Downgraded,
-			Changed: d.Changed, ClosureSizeBefore: d.ClosureSizeBefore, ClosureSizeAfter: d.ClosureSizeAfter, Summary: d.Summary()}
+		e.Diff = &history.Diff{DiffCounts: d.DiffCounts, Summary: d.Summary()}
 	}
 	return history.Append(r.App.StateDir, e)
 }

@@ -2,8 +2,8 @@ package rebuildsmart_test
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -294,12 +294,7 @@ func TestUnattendedLocking(t *testing.T) {
 func TestRemoteTargetArguments(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	// An ssh that cannot reach anything (no network in tests): the
-	// nothing-to-switch check is skipped and the switch command runs.
-	dir := filepath.Join(e.h.Root, "fake-ssh")
-	write(t, filepath.Join(dir, "ssh"), "#!/bin/sh\necho 'ssh: connect to host: Network is unreachable' >&2\nexit 255\n")
-	must(t, os.Chmod(filepath.Join(dir, "ssh"), 0o755))
-	e.h.Setenv("PATH", dir+":"+e.h.Getenv("PATH"))
+	e.unreachableSSH()
 
 	e.h.Setenv("REBUILD_SMART_HOST", "") // the harness names the host; a person usually does not
 	if res := e.rs("--target-host", "root@vm.test"); res.Code != 2 || !strings.Contains(res.Stderr, "needs --host") {
