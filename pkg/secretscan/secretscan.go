@@ -105,7 +105,7 @@ func (s *Scanner) ScanBytes(path string, data []byte) (Finding, bool) {
 	if err != nil {
 		return Finding{Path: path, Rule: "scanner unavailable: " + err.Error()}, true
 	}
-	if fs := det.Detect(detect.Fragment{Raw: string(data), FilePath: path}); len(fs) > 0 {
+	if fs := det.DetectBytes(data); len(fs) > 0 { // name rules are ours (nameRule)
 		return Finding{Path: path, Rule: fs[0].RuleID, Line: fs[0].StartLine + 1}, true
 	}
 	if filepath.Base(path) == "flake.lock" {
