@@ -32,10 +32,10 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 	if r.Target.Remote() {
 		return r.remoteRebuild(ctx)
 	}
-	// Independent work at once: the secret scanner's rules compile, the
-	// fingerprint hashes the tree (it covers untracked files whether or not
-	// they get added), git lists what is new and changed.
-	go r.scanner.Warm()
+	// Independent work at once: the fingerprint hashes the tree (it covers
+	// untracked files whether or not they get added) while git lists what
+	// is new and changed and the scanner reads those (its rules compile only
+	// when there is something to scan: a no-op run never pays for them).
 	var fp string
 	var fpErr error
 	fpDone := make(chan struct{})
