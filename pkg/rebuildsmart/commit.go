@@ -78,9 +78,7 @@ func (commitPush) Run(ctx context.Context, r *Run) (Outcome, error) {
 		r.tag(ctx, &parts, &status)
 	}
 	r.pushPhase(ctx, &parts, &status)
-	if head, err := r.VCS.Repo.Head(ctx); err == nil {
-		r.VCS.CommitAfter = head
-	}
+	r.VCS.CommitAfter = r.head(ctx)
 	return Outcome{Status: status, Detail: strings.Join(parts, "; ")}, nil
 }
 

@@ -1,6 +1,7 @@
 package rebuildsmart_test
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -21,8 +22,11 @@ import (
 func TestSecretLookingFilesAreLeftAlone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
+	// A token of this run only: the store check below must not find an
+	// earlier run's copy (store paths outlive tests).
+	token := "ghp_" + rand.Text()[:26] + "0123456789"
 	secrets := map[string]string{
-		"scratch-notes.txt": "github token: ghp_R4nd0mT0k3nV4lu3Xyz0123456789AbCdEf\n",
+		"scratch-notes.txt": "github token: " + token + "\n",
 		".env":              "DB_URL=postgres://me@db/prod\n",
 		"keys/deploy":       "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n",
 		"hosts/db.nix":      "{ services.db.password = \"hunter2!\"; }\n",
@@ -65,7 +69,7 @@ func TestSecretLookingFilesAreLeftAlone(t *testing.T) {
 	// The secrets never reached the store: nix copied only what it saw.
 	out, _ := filepath.Glob("/nix/store/*-source/scratch-notes.txt")
 	for _, p := range out {
-		if b, _ := os.ReadFile(p); strings.Contains(string(b), "ghp_R4nd0mT0k3nV4lu3Xyz0123456789AbCdEf") {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), token) {
 			t.Fatalf("the secret was copied into the store: %s", p)
 		}
 	}

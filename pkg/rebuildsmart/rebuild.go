@@ -40,14 +40,15 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 	var fpErr error
 	fpDone := make(chan struct{})
 	go func() { defer close(fpDone); fp, fpErr = r.fingerprint(ctx) }()
-	err := r.exposeNewFiles(ctx)
+	checked, err := r.exposeNewFiles(ctx)
 	<-fpDone
 	if err != nil {
 		return Outcome{}, err
 	}
-	if head, err := r.VCS.Repo.Head(ctx); err == nil {
-		r.VCS.BuiltCommit = head
-	}
+	// Changed tracked files matter only to the commit: they are checked
+	// while nix builds.
+	defer checked()
+	r.VCS.BuiltCommit = r.head(ctx)
 	if r.App.DryRun {
 		if why := r.pendingChanges(); why != "" {
 			// The lock or the tree the real run builds does not exist yet:
@@ -77,11 +78,30 @@ func (rebuild) Run(ctx context.Context, r *Run) (Outcome, error) {
 // copy them into the world-readable store, and the auto-commit would
 // publish them. Changed tracked files that look like secrets are built (nix
 // sees them anyway) but never committed.
-func (r *Run) exposeNewFiles(ctx context.Context) error {
+//
+// The changed tracked files are checked in the background (nix sees them
+// whatever the verdict; only the commit needs it): the returned wait
+// joins that check and reports what it found.
+func (r *Run) exposeNewFiles(ctx context.Context) (wait func(), err error) {
 	repo := r.VCS.Repo
 	untracked, modified, err := repo.Pending(ctx)
 	if err != nil {
-		return fmt.Errorf("listing new and changed files: %w", err)
+		return func() {}, fmt.Errorf("listing new and changed files: %w", err)
+	}
+	found := make(chan []secretscan.Finding, 1)
+	go func() {
+		var fs []secretscan.Finding
+		for _, f := range modified {
+			if fnd, secret := r.scanner.ScanFile(repo.Dir(), f); secret {
+				fs = append(fs, fnd)
+			}
+		}
+		found <- fs
+	}()
+	wait = func() {
+		for _, f := range <-found {
+			r.withhold(f, true)
+		}
 	}
 	var add []string
 	for _, f := range untracked {
@@ -91,19 +111,29 @@ func (r *Run) exposeNewFiles(ctx context.Context) error {
 		}
 		add = append(add, f)
 	}
-	for _, f := range modified {
-		if fnd, secret := r.scanner.ScanFile(repo.Dir(), f); secret {
-			r.withhold(fnd, true)
-		}
-	}
 	if err := repo.IntentToAdd(ctx, add); err != nil {
-		return fmt.Errorf("git add --intent-to-add: %w", err)
+		wait()
+		return func() {}, fmt.Errorf("git add --intent-to-add: %w", err)
 	}
 	r.VCS.Added = add
 	r.VCS.BuiltFiles = append(slices.Clone(modified), add...)
 	slices.Sort(r.VCS.BuiltFiles)
 	r.VCS.BuiltFiles = slices.Compact(r.VCS.BuiltFiles)
-	return nil
+	return wait, nil
+}
+
+// head is the commit the repository is at now: the one Prepare read, unless
+// the upstream sync moved it or jj's working copy may have (a process each
+// time saved on the usual run).
+func (r *Run) head(ctx context.Context) string {
+	if r.VCS.Repo.Kind() == vcs.Git && (r.VCS.Upstream == nil || !r.VCS.Upstream.Rebased) && r.VCS.Committed == "" {
+		return r.VCS.CommitBefore
+	}
+	h, err := r.VCS.Repo.Head(ctx)
+	if err != nil {
+		return r.VCS.CommitBefore
+	}
+	return h
 }
 
 func (r *Run) withhold(f secretscan.Finding, tracked bool) {
