@@ -98,32 +98,18 @@ func homeRel(home, p string) string {
 	return p
 }
 
-// gather collects the report. Failures of single queries become warnings:
-// a status command should show what it can.
-func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool) {
-	warn := func(format string, a ...any) { rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, a...)) }
-
-	rec, err := syncstate.Load(rep.StateDir)
-	switch {
-	case err == nil:
-		rep.LastSync, rep.Synced = rec, true
-		if !rec.LastSuccess.IsZero() {
-			t := rec.LastSuccess.UTC()
-			rep.LastSuccess = &t
-		}
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		recordCorrupt = true
-		warn("%v", err)
-	}
-	if hist, err := syncstate.History(rep.StateDir, limit); err != nil {
-		warn("%v", err)
-	} else {
-		rep.History = append(rep.History, hist...)
+// gather collects the report: the sync record, then the jj steps in
+// order, with chezmoi asked about the home directory in parallel (the two
+// do not depend on each other and chezmoi is the slower). A failed query
+// becomes a warning (a status command shows what it can); a step that
+// returns an error ends the jj part (the later steps need its answer) and
+// marks the scan failed, so --check does not call the state healthy.
+func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool, unsafe error) {
+	g := &gatherer{r: r, rep: rep, limit: limit}
+	if err := g.record(); err != nil {
+		return false, false, err
 	}
 
-	// chezmoi and jj do not depend on each other: ask chezmoi (the slower
-	// one) in parallel with the jj queries.
 	type homeResult struct {
 		drift     *Drift
 		templates []string
@@ -142,14 +128,79 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	}()
 
 	if !rep.JJInitialized {
-		return recordCorrupt, false
+		return g.recordCorrupt, false, nil
 	}
-	q := &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
-	bms, err := q.Bookmarks(ctx, hostkey.ParkPrefix+"*")
+	g.q = &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
+	for _, step := range []func(context.Context) error{g.parked, g.commits, g.conflicts, g.log} {
+		if err := step(ctx); err != nil {
+			g.warn("%v", err)
+			g.scanFailed = true
+			break
+		}
+	}
+	return g.recordCorrupt, g.scanFailed, nil
+}
+
+// gatherer holds what the steps of gather share.
+type gatherer struct {
+	r     runner.Runner
+	q     *jj.StatusQuery
+	rep   *Report
+	limit int
+	bms   []jj.StatusBookmark // sync/* bookmarks, local and remote
+
+	recordCorrupt, scanFailed bool
+}
+
+func (g *gatherer) warn(format string, a ...any) {
+	g.rep.Warnings = append(g.rep.Warnings, fmt.Sprintf(format, a...))
+}
+
+// record reads chezmoi-sync's last record and, unless --limit 0, the
+// recent runs. A link or another user's file where the record belongs is
+// not read, and not a "corrupt record" either: it is returned (exit 10).
+func (g *gatherer) record() error {
+	rep := g.rep
+	rec, err := syncstate.Load(rep.StateDir)
+	var ue *state.UnsafeError
+	switch {
+	case errors.As(err, &ue):
+		return err
+	case err == nil:
+		rep.LastSync, rep.Synced = rec, true
+		if !rec.LastSuccess.IsZero() {
+			t := rec.LastSuccess.UTC()
+			rep.LastSuccess = &t
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		g.recordCorrupt = true
+		g.warn("%v", err)
+	}
+	if g.limit == 0 {
+		return nil // 0 means none (syncstate.History reads 0 as "all it keeps")
+	}
+	hist, err := syncstate.History(rep.StateDir, g.limit)
+	switch {
+	case errors.As(err, &ue):
+		return err
+	case err != nil:
+		g.warn("%v", err)
+	default:
+		rep.History = append(rep.History, hist...)
+	}
+	return nil
+}
+
+// parked lists the sync/<host> bookmarks; a parked state pushed to the
+// remote unchanged is listed once, as pushed.
+func (g *gatherer) parked(ctx context.Context) error {
+	rep := g.rep
+	bms, err := g.q.Bookmarks(ctx, hostkey.ParkPrefix+"*")
 	if err != nil {
-		warn("jj bookmark list failed: %v", err)
-		return recordCorrupt, true
+		return fmt.Errorf("jj bookmark list failed: %w", err)
 	}
+	g.bms = nonNil(bms)
 	local := map[string]string{}
 	for _, b := range bms {
 		if b.Remote == "" {
@@ -170,11 +221,15 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 		p.ThisHost, p.Pushed = p.Host == showconflicts.HostKey(rep.Host), pushed[b.Name]
 		rep.Parked = append(rep.Parked, p)
 	}
+	return nil
+}
 
-	// One jj process answers: the upstream head, pending, incoming, and
-	// how far each parked bookmark is ahead. Every "U..X" is cut to the
-	// descendants of fork_point(U | X): before the first fetch U is empty
-	// and U..X would otherwise be the whole history.
+// commits classifies, in one jj process, the upstream head, the pending
+// and incoming commits, and how far each parked bookmark is ahead. Every
+// "U..X" is cut to the descendants of fork_point(U | X): before the first
+// fetch U is empty and U..X would otherwise be the whole history.
+func (g *gatherer) commits(ctx context.Context) error {
+	rep := g.rep
 	up := showconflicts.UpstreamRevset(rep.Branch, rep.Remote)
 	since := func(x string) string {
 		return fmt.Sprintf("((%s..%s) & descendants(fork_point(%s | %s)))", up, x, up, x)
@@ -193,23 +248,18 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	for i, c := range classes {
 		revsets[i] = c.Revset
 	}
-	commits, err := q.Classified(ctx, strings.Join(revsets, " | "), classes)
+	commits, err := g.q.Classified(ctx, strings.Join(revsets, " | "), classes)
 	if err != nil {
-		warn("jj log failed: %v", err)
-		return recordCorrupt, true
+		return fmt.Errorf("jj log failed: %w", err)
 	}
 	for _, c := range commits {
-		if c.In["up"] {
-			rep.UpstreamExists = true
-		}
+		rep.UpstreamExists = rep.UpstreamExists || c.In["up"]
 	}
 	if !rep.UpstreamExists {
-		warn("%s is unknown here: the repository has never been fetched from %s, or the remote has no branch %s", rep.Upstream, rep.Remote, rep.Branch)
+		g.warn("%s is unknown here: the repository has never been fetched from %s, or the remote has no branch %s", rep.Upstream, rep.Remote, rep.Branch)
+		return nil
 	}
 	for _, c := range commits {
-		if !rep.UpstreamExists {
-			break
-		}
 		if c.In["pending"] {
 			rep.PendingPush = append(rep.PendingPush, c)
 		}
@@ -222,24 +272,38 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 			}
 		}
 	}
+	return nil
+}
 
-	// A sync that parked nothing on a bookmark (the conflicting edits were
-	// never committed) left them in the working copy: check that too.
+// conflicts runs chezmoi-show-conflicts' scan. A sync that parked nothing
+// on a bookmark (the conflicting edits were never committed) left them in
+// the working copy: that is checked too.
+func (g *gatherer) conflicts(ctx context.Context) error {
+	rep := g.rep
 	wcCheck := rep.LastSync != nil && rep.LastSync.Status == syncstate.ConflictsPreserved && rep.LastSync.Parked == ""
-	scan, err := showconflicts.Run(ctx, showconflicts.Options{Runner: r, SourceDir: rep.SourceDir, Remote: rep.Remote, Branch: rep.Branch, Host: rep.Host,
-		CheckWorkingCopy: wcCheck, Bookmarks: nonNil(bms)})
+	scan, err := showconflicts.Run(ctx, showconflicts.Options{Runner: g.r, SourceDir: rep.SourceDir, Remote: rep.Remote, Branch: rep.Branch, Host: rep.Host,
+		CheckWorkingCopy: wcCheck, Bookmarks: g.bms})
 	if err != nil {
-		scanFailed = true
-		warn("conflict scan failed: %v", err)
-	} else {
-		rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+		// The recent commits can still be listed.
+		g.scanFailed = true
+		g.warn("conflict scan failed: %v", err)
+		return nil
 	}
-	if limit > 0 {
-		if rep.Log, err = q.Commits(ctx, "::@ ~ root()", limit); err != nil {
-			warn("jj log failed: %v", err)
-		}
+	rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+	return nil
+}
+
+// log lists the last --limit commits under @ (none for --limit 0); the
+// report's health does not depend on them.
+func (g *gatherer) log(ctx context.Context) error {
+	if g.limit == 0 {
+		return nil
 	}
-	return recordCorrupt, scanFailed
+	var err error
+	if g.rep.Log, err = g.q.Commits(ctx, "::@ ~ root()", g.limit); err != nil {
+		g.warn("jj log failed: %v", err)
+	}
+	return nil
 }
 
 // nonNil keeps an empty list distinct from "not listed yet".

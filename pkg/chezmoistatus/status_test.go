@@ -143,6 +143,22 @@ func TestSuccess(t *testing.T) {
 	require.Contains(t, r.Stdout, "Recent syncs:")
 	require.Contains(t, r.Stdout, "chore(beta): sync dotfiles")
 
+	// --limit 0 means none: neither past runs nor commits, in either form.
+	r = status(h, "--limit", "0")
+	requireCode(t, 0, r)
+	require.NotContains(t, r.Stdout, "Recent syncs:")
+	require.NotContains(t, r.Stdout, "Recent commits:")
+	r = status(h, "--limit", "0", "--json")
+	requireCode(t, 0, r)
+	var none struct {
+		History []json.RawMessage `json:"history"`
+		Log     []json.RawMessage `json:"log"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &none))
+	require.NotNil(t, none.History, "an empty list, never null")
+	require.Empty(t, none.History)
+	require.Empty(t, none.Log)
+
 	requireCode(t, 0, status(h, "--check"))
 	requireCode(t, 0, status(h, "--check", "--max-age", "1h"))
 	r = status(h, "--check", "--max-age", "30s")

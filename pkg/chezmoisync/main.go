@@ -29,9 +29,31 @@ import (
 
 // Spec describes the binary.
 var Spec = cli.Spec{
-	Name:        "chezmoi-sync",
-	Description: "Capture local dotfile edits, rebase them onto the shared remote with jj, push, and apply what came in.",
-	Section:     "chezmoiSync",
+	Name: "chezmoi-sync",
+	Description: "Capture local dotfile edits, rebase them onto the shared remote with jj, push, and apply what came in. " +
+		"chezmoi-sync takes the edits made in the home directory into the chezmoi source directory, commits them " +
+		"with the host name and time, fetches, rebases them onto the branch all hosts share (jj colocated with git), " +
+		"pushes, and applies what the other hosts pushed. Nothing is lost: offline it commits locally and pushes " +
+		"next time; a conflicting rebase leaves the home files as they are and parks the commits on sync/<host> " +
+		"for chezmoi-show-conflicts. Run it by hand, from the NixOS module's timer, or as chezmoi's update command.",
+	Section: "chezmoiSync",
+	Examples: []cli.Example{
+		{Command: "chezmoi-sync", Explain: "Sync now: capture, commit, fetch, rebase, push, apply; one line per step."},
+		{Command: "chezmoi-sync --dry-run", Explain: "Print what would be captured, committed, pushed and applied; change nothing."},
+		{Command: "chezmoi-sync --no-auto-push", Explain: "Commit and rebase, but keep the commits on this host for now."},
+		{Command: "chezmoi-sync --json --exit-code", Explain: "For scripts and timers: one JSON record on stdout; exit 4 when the remote is unreachable."},
+		{Command: "chezmoi update", Explain: "With update.command = \"chezmoi-sync\" in chezmoi.toml, chezmoi's own update runs the sync (docs/chezmoi-sync.md)."},
+	},
+	ExitCodes: []exitcode.Use{
+		{Code: exitcode.OK, Meaning: "synced, or nothing to do"},
+		{Code: exitcode.Failure},
+		{Code: exitcode.Usage},
+		{Code: exitcode.Locked, Meaning: "another chezmoi-sync holds the sync lock (--wait DURATION waits for it)"},
+		{Code: exitcode.Offline, Meaning: "with --exit-code: the remote was unreachable; local commits are kept and pushed next time"},
+		{Code: exitcode.Conflicts, Meaning: "the rebase conflicted: the commits are parked on sync/<host>, the home files untouched"},
+		{Code: exitcode.Unsafe},
+		{Code: exitcode.Interrupted},
+	},
 }
 
 // Command is the kong model of chezmoi-sync. Every option is a flag, an
@@ -40,20 +62,20 @@ var Spec = cli.Spec{
 type Command struct {
 	cli.Globals
 	cli.DryRunFlag
-	SourceDir   string `name:"source-dir" placeholder:"DIR" env:"CHEZMOI_SYNC_SOURCE_DIR" config:"sourceDir" help:"chezmoi source directory (default: chezmoi source-path)."`
-	RepoURL     string `name:"repo-url" placeholder:"URL" env:"CHEZMOI_SYNC_REPO_URL" config:"repoUrl" help:"Clone this URL (colocated jj) when the source directory is missing."`
-	Remote      string `name:"remote" default:"origin" env:"CHEZMOI_SYNC_REMOTE" config:"remote" help:"git remote shared by all hosts."`
-	Branch      string `name:"branch" default:"main" env:"CHEZMOI_SYNC_BRANCH" config:"branch" help:"Branch shared by all hosts."`
-	Hostname    string `name:"hostname" env:"CHEZMOI_SYNC_HOSTNAME" config:"hostname" help:"Host name for commit messages and the sync/<host> bookmark (default: the system host name)."`
-	AutoCommit  bool   `name:"auto-commit" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_COMMIT" config:"autoCommit" help:"Commit captured edits as chore(<host>): sync dotfiles - <time>."`
-	AutoPush    bool   `name:"auto-push" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_PUSH" config:"autoPush" help:"Push the branch after a clean rebase."`
-	ExitCode    bool   `name:"exit-code" env:"CHEZMOI_SYNC_EXIT_CODE" help:"Exit 4 when the remote is unreachable (fetch-failed, push-failed) instead of 0."`
-	PushRetries int    `name:"push-retries" default:"3" env:"CHEZMOI_SYNC_PUSH_RETRIES" help:"How often to fetch, rebase and push again when another host pushed first."`
+	SourceDir   string `name:"source-dir" group:"repo" placeholder:"DIR" env:"CHEZMOI_SYNC_SOURCE_DIR" config:"sourceDir" help:"chezmoi source directory (default: chezmoi source-path)."`
+	RepoURL     string `name:"repo-url" group:"repo" placeholder:"URL" env:"CHEZMOI_SYNC_REPO_URL" config:"repoUrl" help:"Clone this URL (colocated jj) when the source directory is missing."`
+	Remote      string `name:"remote" group:"repo" default:"origin" env:"CHEZMOI_SYNC_REMOTE" config:"remote" help:"git remote shared by all hosts."`
+	Branch      string `name:"branch" group:"repo" default:"main" env:"CHEZMOI_SYNC_BRANCH" config:"branch" help:"Branch shared by all hosts."`
+	Hostname    string `name:"hostname" group:"repo" placeholder:"NAME" env:"CHEZMOI_SYNC_HOSTNAME" config:"hostname" help:"Host name for commit messages and the sync/<host> bookmark (default: the system host name)."`
+	AutoCommit  bool   `name:"auto-commit" group:"sync" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_COMMIT" config:"autoCommit" help:"Commit captured edits as chore(<host>): sync dotfiles - <time>."`
+	AutoPush    bool   `name:"auto-push" group:"sync" default:"true" negatable:"" env:"CHEZMOI_SYNC_AUTO_PUSH" config:"autoPush" help:"Push the branch after a clean rebase."`
+	ExitCode    bool   `name:"exit-code" group:"sync" env:"CHEZMOI_SYNC_EXIT_CODE" help:"Exit 4 when the remote is unreachable (fetch-failed, push-failed) instead of 0."`
+	PushRetries int    `name:"push-retries" group:"sync" default:"3" env:"CHEZMOI_SYNC_PUSH_RETRIES" config:"pushRetries" help:"How often to fetch, rebase and push again when another host pushed first."`
 	// jj's own default (1 MiB) silently leaves bigger new files untracked.
-	MaxNewFileSize int64 `name:"max-new-file-size" default:"67108864" placeholder:"BYTES" env:"CHEZMOI_SYNC_MAX_NEW_FILE_SIZE" help:"Largest new file jj may snapshot (bytes); a bigger one fails the run, naming the file."`
+	MaxNewFileSize int64 `name:"max-new-file-size" group:"sync" default:"67108864" placeholder:"BYTES" env:"CHEZMOI_SYNC_MAX_NEW_FILE_SIZE" config:"maxNewFileSize" help:"Largest new file jj may snapshot (bytes); a bigger one fails the run, naming the file."`
 	// Fleet side (docs/fleet.md): node_exporter textfile; the notify.*
 	// settings come from the config file (rebuildSmart's, overridden by ours).
-	MetricsFile string `name:"metrics-file" placeholder:"PATH" env:"CHEZMOI_SYNC_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
+	MetricsFile string `name:"metrics-file" group:"monitor" placeholder:"PATH" env:"CHEZMOI_SYNC_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
 }
 
 // Main runs chezmoi-sync with args and returns its exit code.
@@ -121,7 +143,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		if err := syncstate.Save(app.StateDir, rec); err != nil {
 			app.IO.Warnf("cannot save the sync state: %v", err)
 			if runErr == nil && code == exitcode.OK {
-				runErr, code = err, exitcode.Failure
+				runErr, code = err, exitcode.FromError(err)
 			}
 		}
 	}

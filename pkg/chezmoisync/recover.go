@@ -81,7 +81,7 @@ func (s *syncer) markRunning(parent string) error {
 // unmark removes the marker at the end of a run that was not killed.
 func (s *syncer) unmark() {
 	if s.marked {
-		if err := os.Remove(filepath.Join(s.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := state.Remove(filepath.Join(s.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.io.Warnf("cannot remove %s: %v", runMarkerFile, err)
 		}
 	}

@@ -7,11 +7,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,18 +28,15 @@ import (
 	"github.com/nixdots/nixdots/pkg/ui"
 )
 
-// Version is set at link time (-ldflags "-X github.com/nixdots/nixdots/pkg/cli.Version=...").
-var Version = "dev"
-
 // Globals are the flags every binary shares. Embed it in a command struct.
 type Globals struct {
-	StateDir string           `name:"state-dir" placeholder:"DIR" help:"State directory (default: $$STATE_DIRECTORY, else $$XDG_STATE_HOME/nixdots)."`
-	Config   string           `name:"config" placeholder:"FILE" help:"Config file (default: $$NIXDOTS_CONFIG, else $$XDG_CONFIG_HOME/nixdots/config.json, $$XDG_CONFIG_DIRS, /etc/nixdots/config.json)."`
-	JSON     bool             `name:"json" help:"Print one JSON document on stdout; human text goes to stderr."`
-	Verbose  bool             `name:"verbose" short:"v" help:"Log every external command before it runs."`
-	NoColor  bool             `name:"no-color" help:"Never colour output (also: NO_COLOR set, not a TTY, under systemd)."`
-	Wait     time.Duration    `name:"wait" placeholder:"DURATION" default:"0s" help:"Wait up to DURATION for another run's lock instead of failing at once."`
-	Version  kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	StateDir string           `name:"state-dir" placeholder:"DIR" group:"common" help:"State directory (default: $$STATE_DIRECTORY, else $$XDG_STATE_HOME/nixdots)."`
+	Config   string           `name:"config" placeholder:"FILE" group:"common" help:"Config file (default: $$NIXDOTS_CONFIG, else $$XDG_CONFIG_HOME/nixdots/config.json, $$XDG_CONFIG_DIRS, /etc/nixdots/config.json)."`
+	JSON     bool             `name:"json" group:"common" help:"Print one JSON document on stdout (an error object when the run fails before its report); human text goes to stderr."`
+	Verbose  bool             `name:"verbose" short:"v" group:"common" help:"Log every external command before it runs."`
+	NoColor  bool             `name:"no-color" group:"common" help:"Never colour output (also: NO_COLOR set, not a TTY, under systemd)."`
+	Wait     time.Duration    `name:"wait" placeholder:"DURATION" default:"0s" group:"common" help:"Wait up to DURATION for another run's lock instead of failing at once."`
+	Version  kong.VersionFlag `name:"version" group:"common" help:"Print the version (module version or VCS revision) and exit."`
 }
 
 // G returns the globals; it is promoted to any struct that embeds Globals.
@@ -45,14 +44,26 @@ func (g *Globals) G() *Globals { return g }
 
 // DryRunFlag adds --dry-run to binaries that change things.
 type DryRunFlag struct {
-	DryRun bool `name:"dry-run" short:"n" help:"Print the commands that would change something; run only read-only queries."`
+	DryRun bool `name:"dry-run" short:"n" group:"common" help:"Print the commands that would change something; run only read-only queries."`
 }
 
 // IsDryRun is promoted to the embedding struct.
 func (d *DryRunFlag) IsDryRun() bool { return d.DryRun }
 
+// ReadStateFlag adds --read-state-dir to the binaries that share the rebuild
+// lock and history with the other side (rebuild-smart, rebuild-rollback):
+// on a NixOS host root's runs and a user's keep state directories of their
+// own, and each reads the other's, never writing it.
+type ReadStateFlag struct {
+	ReadStateDir []string `name:"read-state-dir" placeholder:"DIR" sep:"none" group:"common" help:"Also respect the rebuild lock and read the rebuild history of this other state directory, read-only (repeatable; default: $$NIXDOTS_READ_STATE_DIRS, colon-separated)."`
+}
+
+// ReadStateDirs is promoted to the embedding struct.
+func (r *ReadStateFlag) ReadStateDirs() []string { return r.ReadStateDir }
+
 type withGlobals interface{ G() *Globals }
 type withDryRun interface{ IsDryRun() bool }
+type withReadState interface{ ReadStateDirs() []string }
 
 // Env is what the process gives a binary: arguments aside, everything it may
 // read from outside comes through here so tests can call Main in-process.
@@ -77,10 +88,13 @@ type App struct {
 	Environ  []string
 	Config   *config.File
 	StateDir string
-	Globals  *Globals
-	DryRun   bool
-	Stdin    io.Reader
-	Now      func() time.Time
+	// ReadStateDirs are the other side's state directories (--read-state-dir,
+	// NIXDOTS_READ_STATE_DIRS): read, and their locks respected, never written.
+	ReadStateDirs []string
+	Globals       *Globals
+	DryRun        bool
+	Stdin         io.Reader
+	Now           func() time.Time
 }
 
 // Getenv reads the explicit environment.
@@ -95,23 +109,40 @@ func (a *App) Hostname() string {
 	return h
 }
 
-// Lock takes the named lock in the state directory, honouring --wait.
+// Lock takes the named lock in the state directory, honouring --wait and
+// the same lock of the other side's directories (ReadStateDirs).
 func (a *App) Lock(ctx context.Context, name string) (*state.Lock, error) {
 	return state.Acquire(ctx, a.StateDir, name, a.Globals.Wait, state.Holder{
 		PID: os.Getpid(), Host: a.Hostname(), Command: a.Name, Since: a.Now(),
-	})
+	}, a.ReadStateDirs...)
+}
+
+// Busy reports whether the named lock is held here or in one of the other
+// side's directories (ReadStateDirs), and by whom, without taking it.
+func (a *App) Busy(name string) (bool, state.Holder, error) {
+	for _, dir := range append([]string{a.StateDir}, a.ReadStateDirs...) {
+		if busy, holder, err := state.Busy(dir, name); err != nil || busy {
+			return busy, holder, err
+		}
+	}
+	return false, state.Holder{}, nil
 }
 
 // Spec describes one binary.
 type Spec struct {
-	Name        string
+	Name string
+	// Description is one paragraph: what the binary does and when to use
+	// it. --help shows it under the usage line; the man page's NAME line is
+	// its first sentence.
 	Description string
 	// Section of the config file whose keys fill flags tagged `config:"..."`.
 	Section string
-	// ExitCodes is appended to --help; nil uses the suite's table.
-	ExitCodes string
-	// UsageExit is the code for parse errors (2 everywhere; kept explicit).
-	UsageExit int
+	// Examples are the common cases (--help and the man page's EXAMPLES).
+	Examples []Example
+	// ExitCodes are the codes this binary can return (after MapExit), with
+	// what each means for it; ExitNote is a line printed after them.
+	ExitCodes []exitcode.Use
+	ExitNote  string
 	// MapExit, when set, turns the suite's exit code into the binary's own
 	// (chezmoi-show-conflicts follows grep: 0 none, 1 found, 2+ error).
 	MapExit func(code int) int
@@ -126,13 +157,18 @@ type exitPanic struct{ code int }
 
 // Main parses args into cmd (a pointer to a struct embedding Globals and
 // implementing Runner), runs it and returns the exit code. It never panics
-// and never calls os.Exit.
+// and never calls os.Exit. With --json, stdout carries exactly one JSON
+// document whatever happens: the command's report, or an error object
+// (ErrorJSON) when the run failed before writing one.
 func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	if env.Stdout == nil {
 		env.Stdout = io.Discard
 	}
 	if env.Stderr == nil {
 		env.Stderr = io.Discard
+	}
+	if len(args) > 0 && args[0] == CompleteCommand {
+		return complete(spec, cmd, args[1:], env)
 	}
 	getenv := func(k string) string { return runner.Getenv(env.Environ, k) }
 	mapExit := func(c int) int {
@@ -141,18 +177,25 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		}
 		return c
 	}
+	wantJSON := boolFlag(args, "--json")
+	var streams *ui.Streams // set once the run starts: it knows whether a document was written
 	fail := func(c int, err error) int {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, brief.Line(msg))
+		c = mapExit(c)
+		msg := brief.Line(err.Error())
+		if msg != "" {
+			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, msg)
 		}
-		return mapExit(c)
+		if wantJSON && (streams == nil || !streams.WroteJSON()) {
+			writeErrorJSON(env.Stdout, spec, msg, c)
+		}
+		return c
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			if ep, ok := r.(exitPanic); ok {
 				code = ep.code
 				if code != 0 {
-					code = mapExit(exitcode.Usage)
+					code = fail(exitcode.Usage, errors.New(""))
 				}
 				return
 			}
@@ -160,41 +203,16 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		}
 	}()
 
-	cfgPath := config.Locate(flagValue(args, "--config"), getenv)
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(config.Locate(flagValue(args, "--config"), getenv))
 	if err != nil {
 		return fail(exitcode.FromError(err), err)
 	}
-	exitCodes := spec.ExitCodes
-	if exitCodes == "" {
-		exitCodes = SuiteExitCodes()
-	}
-	parser, err := kong.New(cmd,
-		kong.Name(spec.Name),
-		kong.Description(spec.Description),
-		kong.Help(func(o kong.HelpOptions, ctx *kong.Context) error {
-			if err := kong.DefaultHelpPrinter(o, ctx); err != nil {
-				return err
-			}
-			_, err := fmt.Fprintf(ctx.Stdout, "\n%s\n", exitCodes)
-			return err
-		}),
-		kong.Writers(env.Stdout, env.Stderr),
-		kong.Exit(func(c int) { panic(exitPanic{c}) }),
-		kong.Vars{"version": spec.Name + " " + Version},
-		kong.Resolvers(cfg.Resolver(spec.Section, getenv)),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+	parser, err := newParser(spec, cmd, cfg, env)
 	if err != nil {
 		return fail(exitcode.Failure, fmt.Errorf("internal error: %w", err))
 	}
 	if _, err := parser.Parse(args); err != nil {
 		return fail(exitcode.Usage, fmt.Errorf("%v (see --help)", err))
-	}
-	g := cmd.(withGlobals).G()
-	dry := false
-	if d, ok := cmd.(withDryRun); ok {
-		dry = d.IsDryRun()
 	}
 
 	ctx := env.Ctx
@@ -204,6 +222,42 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	app := newApp(spec, cmd, cfg, env)
+	streams = app.IO
+	err = cmd.Run(ctx, app)
+	if err == nil {
+		return mapExit(exitcode.OK)
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return fail(exitcode.Interrupted, errors.New("interrupted"))
+	}
+	return fail(exitcode.FromError(err), err)
+}
+
+// newParser builds the kong parser of cmd with the suite's options, the
+// config-file resolver and panicking exits (recovered by Main).
+func newParser(spec Spec, cmd Runner, cfg *config.File, env Env) (*kong.Kong, error) {
+	getenv := func(k string) string { return runner.Getenv(env.Environ, k) }
+	return kong.New(cmd, append(KongOptions(spec),
+		kong.Writers(env.Stdout, env.Stderr),
+		kong.Exit(func(c int) { panic(exitPanic{c}) }),
+		kong.Resolvers(cfg.Resolver(spec.Section, getenv)),
+	)...)
+}
+
+// newApp is the runtime of a parsed command: streams, runner (dry-run and
+// verbose wrap it), state directory.
+func newApp(spec Spec, cmd Runner, cfg *config.File, env Env) *App {
+	getenv := func(k string) string { return runner.Getenv(env.Environ, k) }
+	g := cmd.(withGlobals).G()
+	dry := false
+	if d, ok := cmd.(withDryRun); ok {
+		dry = d.IsDryRun()
+	}
+	var readDirs []string
+	if rs, ok := cmd.(withReadState); ok {
+		readDirs = readStateDirs(rs.ReadStateDirs(), getenv)
+	}
 	streams := ui.New(env.Stdout, env.Stderr, ui.Options{NoColor: g.NoColor, JSON: g.JSON, Getenv: getenv})
 	streams.Prefix = spec.Name
 	// Children learn that a suite binary started them, so the git hooks in
@@ -216,18 +270,73 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	if dry {
 		r = &runner.DryRun{Inner: x, Out: streams.Human}
 	}
-	app := &App{
+	return &App{
 		Name: spec.Name, IO: streams, Runner: r, Exec: x, Environ: env.Environ, Config: cfg,
-		StateDir: state.Dir(g.StateDir, getenv), Globals: g, DryRun: dry, Stdin: env.Stdin, Now: time.Now,
+		StateDir: state.Dir(g.StateDir, getenv), ReadStateDirs: readDirs, Globals: g, DryRun: dry, Stdin: env.Stdin, Now: time.Now,
 	}
-	err = cmd.Run(ctx, app)
+}
+
+// ErrorJSON is the document --json prints when a run fails before its
+// report (bad flags, a bad config file, a held lock, ...): the same
+// message as on stderr and the exit code the process returns.
+type ErrorJSON struct {
+	Program  string `json:"program"`
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+}
+
+func writeErrorJSON(w io.Writer, spec Spec, msg string, code int) {
+	if msg == "" {
+		msg = spec.meaning(code)
+	}
+	data, err := json.MarshalIndent(ErrorJSON{Program: spec.Name, Error: msg, ExitCode: code}, "", "  ")
 	if err == nil {
-		return mapExit(exitcode.OK)
+		_, _ = w.Write(append(data, '\n'))
 	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return fail(exitcode.Interrupted, errors.New("interrupted"))
+}
+
+// meaning is what the binary says code means.
+func (s Spec) meaning(code int) string {
+	for _, u := range s.ExitCodes {
+		if u.Code == code {
+			return u.Describe()
+		}
 	}
-	return fail(exitcode.FromError(err), err)
+	return exitcode.MeaningOf(code)
+}
+
+// boolFlag pre-scans args for a boolean flag (--json, --json=true): a usage
+// error stops kong before it sets the field, yet the answer must be JSON.
+func boolFlag(args []string, name string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == name {
+			on = true
+		}
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			b, err := strconv.ParseBool(v)
+			on = err == nil && b
+		}
+	}
+	return on
+}
+
+// readStateDirs is --read-state-dir, else $NIXDOTS_READ_STATE_DIRS split at
+// colons (empty parts dropped, as in PATH-like lists set by the module).
+func readStateDirs(flag []string, getenv func(string) string) []string {
+	if len(flag) > 0 {
+		return flag
+	}
+	var out []string
+	for _, d := range strings.Split(getenv("NIXDOTS_READ_STATE_DIRS"), ":") {
+		if d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // flagValue pre-scans args for --name VALUE or --name=VALUE; the config file
@@ -245,14 +354,4 @@ func flagValue(args []string, name string) string {
 		}
 	}
 	return ""
-}
-
-// SuiteExitCodes renders the exit-code table for --help.
-func SuiteExitCodes() string {
-	var b strings.Builder
-	b.WriteString("Exit codes:")
-	for _, e := range exitcode.Table {
-		fmt.Fprintf(&b, "\n  %3d  %s", e.Code, e.Meaning)
-	}
-	return b.String()
 }

@@ -51,6 +51,8 @@ var Keys = map[string][]Key{
 		{"branch", "string", "branch shared by all hosts"},
 		{"hostname", "string", "host name used in commit messages and sync/<host> bookmarks"},
 		{"sourceDir", "string", "chezmoi source directory (default: chezmoi source-path)"},
+		{"pushRetries", "int", "how often to fetch, rebase and push again when another host pushed first (0-20)"},
+		{"maxNewFileSize", "int", "largest new file jj may snapshot, in bytes; a bigger one fails the run, naming the file"},
 		// Notifications and metrics (issue 9; docs/fleet.md). Dotted names are
 		// nested objects in the file ({"notify": {"desktop": true}}) or flat
 		// keys ({"notify.desktop": true}); Load accepts both.
@@ -70,6 +72,10 @@ var Keys = map[string][]Key{
 		{"host", "string", "nixosConfigurations attribute to build"},
 		{"secretsInput", "string", "flake input holding secrets, updated on every rebuild"},
 		{"staleAfter", "duration", "default for --stale"},
+		{"secretsTimeout", "duration", "time limit of the secrets input update"},
+		{"secretsPath", "string", "where sops-nix puts decrypted secrets (checked after the switch)"},
+		{"tag", "bool", "tag each built commit rebuild/<host>/<generation>"},
+		{"rollbackOnFailure", "bool", "when a switch fails after changing the system, go back to the previous generation"},
 		// Fleet and unattended use (issue 9; docs/fleet.md).
 		{"hooks.preRebuild", "list", "argv arrays run before anything changes; a failing one vetoes the rebuild"},
 		{"hooks.postRebuild", "list", "argv arrays run after a successful rebuild"},

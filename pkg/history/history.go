@@ -22,6 +22,10 @@ import (
 // FileName is the history file inside the state directory.
 const FileName = "rebuild-history.jsonl"
 
+// FilePerm is the most the history file allows: group and others may read it
+// when they may enter its directory (see state.Handle), never write it.
+const FilePerm = 0o644
+
 // Outcomes.
 const (
 	OutcomeSuccess     = "success"
@@ -72,17 +76,21 @@ func (e Entry) Successful() bool {
 // concurrent writers (the pre-switch check may run inside rebuild-smart's
 // switch) and the file is fsynced before returning.
 func Append(dir string, e Entry) error {
-	if err := state.Ensure(dir); err != nil {
+	h, err := state.OpenDir(dir)
+	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, FileName)
+	defer h.Close()
+	path := h.Join(FileName)
 	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	// FilePerm: the other side (a user's rebuild-rollback, for the records
+	// root's pre-switch check makes) may read it where the directory lets it.
+	f, err := h.OpenFile(FileName, os.O_RDWR|os.O_CREATE|os.O_APPEND, FilePerm)
 	if err != nil {
-		return fmt.Errorf("history %s: %w", path, err)
+		return err
 	}
 	defer f.Close()
 	// A crash mid-append leaves a last line without its newline (Load
@@ -126,14 +134,17 @@ func dropTornTail(f *os.File) error {
 	return f.Truncate(0) // one torn line and nothing else
 }
 
-// Load returns every entry, oldest first. A missing file yields an error
-// matching fs.ErrNotExist. A malformed complete line is a *state.CorruptError
+// Load returns every entry, oldest first, reading read-only (so a user reads
+// root's history; see state.OpenDirReadOnly). A missing file yields an error
+// matching fs.ErrNotExist; a link or a file others may write, a
+// *state.UnsafeError. A malformed complete line is a *state.CorruptError
 // naming the file and line; a final line without its newline is what a crash
 // mid-append leaves and is ignored.
 func Load(dir string) ([]Entry, error) {
 	path := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := state.ReadFile(path)
+	var ue *state.UnsafeError
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.As(err, &ue) {
 		return nil, err
 	}
 	if err != nil {

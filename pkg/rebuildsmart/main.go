@@ -21,9 +21,36 @@ import (
 
 // Spec describes the binary.
 var Spec = cli.Spec{
-	Name:        "rebuild-smart",
-	Description: "Rebuild NixOS from a flake in one command: upstream sync, dotfiles, secrets, optional update, switch, checks, commit.",
-	Section:     "rebuildSmart",
+	Name: "rebuild-smart",
+	Description: "Rebuild NixOS from a flake in one command: upstream sync, dotfiles, secrets, optional update, switch, checks, commit. " +
+		"rebuild-smart brings the flake repository up to date with its upstream (git or jj) while chezmoi-sync syncs " +
+		"the dotfiles, updates the secrets input, updates other inputs when asked, evaluates and builds the system once " +
+		"(not at all when nothing it depends on changed), shows what changes, activates that system the way " +
+		"nixos-rebuild does (sudo when not root), checks secrets and failed units, then commits and pushes the tree " +
+		"it built (never a file that looks like a secret). " +
+		"Each phase prints one line; a failure says what was kept and what to do next. Every build is recorded, " +
+		"so rebuild-rollback can go back to it.",
+	Section: "rebuildSmart",
+	Examples: []cli.Example{
+		{Command: "rebuild-smart", Explain: "Sync, build and switch the flake in the current directory (or $NH_OS_FLAKE) for this host."},
+		{Command: "rebuild-smart --dry-run", Explain: "Print the plan: the commands that would change something; only read-only queries run."},
+		{Command: "rebuild-smart -u --stale 7d", Explain: "Update the inputs not updated for a week, then rebuild."},
+		{Command: "rebuild-smart --boot --offline", Explain: "Make the new system the boot default without touching the network."},
+		{Command: "rebuild-smart boot --hostname web1", Explain: "The same words as nh os boot -H web1 (or nixos-rebuild boot)."},
+		{Command: "rebuild-smart --ask -- --show-trace", Explain: "Show what changes and ask before activating; arguments after -- go to nix build."},
+		{Command: "rebuild-smart --host web1 --target-host root@web1", Explain: "Build here, activate on another machine over ssh."},
+		{Command: "rebuild-smart --unattended --json", Explain: "For a timer: no prompts, step aside for a manual rebuild, one JSON record on stdout."},
+	},
+	ExitCodes: []exitcode.Use{
+		{Code: exitcode.OK, Meaning: "rebuilt, nothing to switch, or declined at the --ask prompt"},
+		{Code: exitcode.Failure},
+		{Code: exitcode.Usage},
+		{Code: exitcode.Locked, Meaning: "another rebuild-smart or rebuild-rollback holds the rebuild lock, or --unattended stepped aside for a manual rebuild"},
+		{Code: exitcode.UnitsFailed, Meaning: "switched, but some systemd units failed (systemctl --failed)"},
+		{Code: exitcode.Vetoed, Meaning: "a pre-rebuild hook refused the run; nothing was changed"},
+		{Code: exitcode.Unsafe},
+		{Code: exitcode.Interrupted},
+	},
 }
 
 // Duration is a time.Duration that also accepts days and weeks ("7d", "2w").
@@ -67,49 +94,50 @@ func ParseDuration(s string) (time.Duration, error) {
 type Command struct {
 	cli.Globals
 	cli.DryRunFlag
+	cli.ReadStateFlag
 
-	Flake string `name:"flake" short:"f" placeholder:"DIR" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository (DIR or DIR#HOST; default: the current directory)."`
-	Host  string `name:"host" short:"H" aliases:"hostname" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name; --hostname as in nh)."`
+	Flake string `name:"flake" group:"repo" short:"f" placeholder:"DIR" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository (DIR or DIR#HOST; default: the current directory)."`
+	Host  string `name:"host" group:"repo" short:"H" aliases:"hostname" placeholder:"NAME" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name; --hostname as in nh)."`
 
 	// Action is nh's and nixos-rebuild's habit: `rebuild-smart boot` is
 	// `rebuild-smart --boot`.
 	Action string `arg:"" optional:"" placeholder:"switch|boot|test|build" help:"What to do with the new system, as in nh os / nixos-rebuild (default switch; the same as --boot, --test, --build)."`
 
-	SkipUpstream bool `name:"skip-upstream" help:"Do not fetch and rebase the flake repository."`
-	SkipDotfiles bool `name:"skip-dotfiles" help:"Do not run chezmoi-sync."`
-	SkipSecrets  bool `name:"skip-secrets" help:"Do not update the secrets input."`
-	SkipUpdate   bool `name:"skip-update" help:"Never update flake inputs (overrides --update and updateBeforeRebuild)."`
-	Update       bool `name:"update" short:"u" env:"REBUILD_SMART_UPDATE_BEFORE_REBUILD" config:"updateBeforeRebuild" help:"Update flake inputs before building (all, or --update-input, or --stale)."`
+	SkipUpstream bool `name:"skip-upstream" group:"phases" help:"Do not fetch and rebase the flake repository."`
+	SkipDotfiles bool `name:"skip-dotfiles" group:"phases" help:"Do not run chezmoi-sync."`
+	SkipSecrets  bool `name:"skip-secrets" group:"phases" help:"Do not update the secrets input."`
+	SkipUpdate   bool `name:"skip-update" group:"update" help:"Never update flake inputs (overrides --update and updateBeforeRebuild)."`
+	Update       bool `name:"update" group:"update" short:"u" env:"REBUILD_SMART_UPDATE_BEFORE_REBUILD" config:"updateBeforeRebuild" help:"Update flake inputs before building (all, or --update-input, or --stale)."`
 
-	UpdateInput []string `name:"update-input" placeholder:"NAME" help:"Update only this input (repeatable; implies --update)."`
-	Stale       Duration `name:"stale" placeholder:"DURATION" help:"Update only inputs last modified longer ago than DURATION, e.g. 7d (implies --update)."`
-	StaleAfter  Duration `name:"stale-after" placeholder:"DURATION" env:"REBUILD_SMART_STALE_AFTER" config:"staleAfter" help:"Default for --stale when updating (config staleAfter)."`
+	UpdateInput []string `name:"update-input" group:"update" placeholder:"NAME" help:"Update only this input (repeatable; implies --update)."`
+	Stale       Duration `name:"stale" group:"update" placeholder:"DURATION" help:"Update only inputs last modified longer ago than DURATION, e.g. 7d (implies --update)."`
+	StaleAfter  Duration `name:"stale-after" group:"update" placeholder:"DURATION" env:"REBUILD_SMART_STALE_AFTER" config:"staleAfter" help:"Default for --stale when updating (config staleAfter)."`
 
-	SecretsInput   string   `name:"secrets-input" placeholder:"NAME" default:"nix-secrets" env:"REBUILD_SMART_SECRETS_INPUT" config:"secretsInput" help:"Flake input updated on every online rebuild."`
-	SecretsTimeout Duration `name:"secrets-timeout" placeholder:"DURATION" default:"60s" help:"Time limit for the secrets update."`
-	SecretsPath    string   `name:"secrets-path" placeholder:"PATH" default:"/run/secrets" help:"Where sops-nix puts decrypted secrets (checked after the switch)."`
+	SecretsInput   string   `name:"secrets-input" group:"secrets" placeholder:"NAME" default:"nix-secrets" env:"REBUILD_SMART_SECRETS_INPUT" config:"secretsInput" help:"Flake input updated on every online rebuild."`
+	SecretsTimeout Duration `name:"secrets-timeout" group:"secrets" placeholder:"DURATION" default:"60s" help:"Time limit for the secrets update." env:"REBUILD_SMART_SECRETS_TIMEOUT" config:"secretsTimeout"`
+	SecretsPath    string   `name:"secrets-path" group:"secrets" placeholder:"PATH" default:"/run/secrets" help:"Where sops-nix puts decrypted secrets (checked after the switch)." env:"REBUILD_SMART_SECRETS_PATH" config:"secretsPath"`
 
-	Offline      bool `name:"offline" env:"REBUILD_SMART_OFFLINE_MODE" config:"offlineMode" help:"Skip every network phase."`
-	SyncDotfiles bool `name:"sync-dotfiles" negatable:"" default:"true" env:"REBUILD_SMART_SYNC_DOTFILES" config:"syncDotfiles" help:"Run chezmoi-sync in parallel with the upstream sync."`
-	AutoCommit   bool `name:"auto-commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_COMMIT" config:"autoCommit" help:"Commit what the run changed (flake.lock, new files) after a good switch."`
-	AutoPush     bool `name:"auto-push" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_PUSH" config:"autoPush" help:"Push after committing (offline: next time)."`
-	Tag          bool `name:"tag" help:"Tag the built commit rebuild/<host>/<generation>."`
+	Offline      bool `name:"offline" group:"phases" env:"REBUILD_SMART_OFFLINE_MODE" config:"offlineMode" help:"Skip every network phase."`
+	SyncDotfiles bool `name:"sync-dotfiles" group:"phases" negatable:"" default:"true" env:"REBUILD_SMART_SYNC_DOTFILES" config:"syncDotfiles" help:"Run chezmoi-sync in parallel with the upstream sync."`
+	AutoCommit   bool `name:"auto-commit" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_COMMIT" config:"autoCommit" help:"Commit what the run changed (flake.lock, new files) after a good switch."`
+	AutoPush     bool `name:"auto-push" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_PUSH" config:"autoPush" help:"Push after committing (offline: next time)."`
+	Tag          bool `name:"tag" group:"commit" negatable:"" help:"Tag the built commit rebuild/<host>/<generation>." env:"REBUILD_SMART_TAG" config:"tag"`
 
-	Boot  bool `name:"boot" xor:"mode" help:"Make the new generation the boot default without activating it."`
-	Test  bool `name:"test" xor:"mode" help:"Activate without making it the boot default."`
-	Build bool `name:"build" xor:"mode" help:"Only build; activate nothing."`
+	Boot  bool `name:"boot" group:"activate" xor:"mode" help:"Make the new generation the boot default without activating it."`
+	Test  bool `name:"test" group:"activate" xor:"mode" help:"Activate without making it the boot default."`
+	Build bool `name:"build" group:"activate" xor:"mode" help:"Only build; activate nothing."`
 
-	Ask               bool `name:"ask" help:"Ask before activating."`
-	ForceSwitch       bool `name:"force-switch" help:"Activate even when the new system equals /run/current-system."`
-	ForceEval         bool `name:"force-eval" help:"Evaluate the system even when nothing it depends on changed since it was last built."`
-	RollbackOnFailure bool `name:"rollback-on-failure" help:"When the switch fails after changing the system, go back to the previous generation."`
+	Ask               bool `name:"ask" group:"activate" help:"Ask before activating."`
+	ForceSwitch       bool `name:"force-switch" group:"activate" help:"Activate even when the new system equals /run/current-system."`
+	ForceEval         bool `name:"force-eval" group:"activate" help:"Evaluate the system even when nothing it depends on changed since it was last built."`
+	RollbackOnFailure bool `name:"rollback-on-failure" group:"activate" negatable:"" help:"When the switch fails after changing the system, go back to the previous generation." env:"REBUILD_SMART_ROLLBACK_ON_FAILURE" config:"rollbackOnFailure"`
 
 	// Fleet and unattended use (docs/fleet.md).
-	Unattended      bool     `name:"unattended" help:"Run for a timer: no prompts, boot instead of switch when unattended.boot is set or switch inhibitors changed, step aside for a running manual rebuild."`
-	RandomizedDelay Duration `name:"randomized-delay" placeholder:"DURATION" env:"REBUILD_SMART_RANDOMIZED_DELAY" config:"unattended.randomizedDelay" help:"With --unattended, first sleep a random time below DURATION."`
-	TargetHost      string   `name:"target-host" placeholder:"[USER@]HOST" help:"Activate the new system on this machine over ssh (needs --host)."`
-	BuildHost       string   `name:"build-host" placeholder:"[USER@]HOST" help:"Build the new system on this machine over ssh."`
-	MetricsFile     string   `name:"metrics-file" placeholder:"PATH" env:"REBUILD_SMART_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
+	Unattended      bool     `name:"unattended" group:"fleet" help:"Run for a timer: no prompts, boot instead of switch when unattended.boot is set or switch inhibitors changed, step aside for a running manual rebuild."`
+	RandomizedDelay Duration `name:"randomized-delay" group:"fleet" placeholder:"DURATION" env:"REBUILD_SMART_RANDOMIZED_DELAY" config:"unattended.randomizedDelay" help:"With --unattended, first sleep a random time below DURATION."`
+	TargetHost      string   `name:"target-host" group:"fleet" placeholder:"[USER@]HOST" help:"Activate the new system on this machine over ssh (needs --host)."`
+	BuildHost       string   `name:"build-host" group:"fleet" placeholder:"[USER@]HOST" help:"Build the new system on this machine over ssh."`
+	MetricsFile     string   `name:"metrics-file" group:"monitor" placeholder:"PATH" env:"REBUILD_SMART_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
 
 	// Hooks, when set (by a test or a later feature), is called around
 	// every phase and at the end.
@@ -166,5 +194,3 @@ func (c *Command) Mode() (string, error) {
 	}
 	return flag, nil
 }
-
-

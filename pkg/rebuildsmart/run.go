@@ -168,7 +168,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 			return r.refuse(err)
 		}
 		defer lock.Release()
-	} else if busy, holder, err := state.Busy(app.StateDir, state.RebuildLock); err == nil && busy {
+	} else if busy, holder, err := app.Busy(state.RebuildLock); err == nil && busy {
 		r.Warn("another run holds the rebuild lock (%s); this plan may be out of date", holder)
 	}
 	r.IO.Println(r.IO.Bold("rebuild-smart") + " " + headerDetail(r))

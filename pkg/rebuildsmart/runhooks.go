@@ -94,7 +94,7 @@ func (r *Run) lock(ctx context.Context) (*state.Lock, error) {
 	}
 	l, err := state.Acquire(ctx, app.StateDir, state.RebuildLock, app.Globals.Wait, state.Holder{
 		PID: os.Getpid(), Host: app.Hostname(), Command: cmd, Since: app.Now(),
-	})
+	}, app.ReadStateDirs...)
 	var le *state.LockedError
 	if !errors.As(err, &le) {
 		return l, err

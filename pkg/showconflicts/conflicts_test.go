@@ -73,6 +73,9 @@ func TestNone(t *testing.T) {
 	r = show(w.Beta, "--files-only")
 	requireCode(t, 0, r)
 	require.Empty(t, r.Stdout)
+	r = show(w.Beta, "-q")
+	requireCode(t, 0, r)
+	require.Empty(t, r.Stdout+r.Stderr)
 	_, doc := scanJSON(t, w.Beta, 0)
 	conflictfixture.Golden(t, "none.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 }
@@ -106,6 +109,27 @@ func TestParked(t *testing.T) {
 	r = show(h, "--files-only")
 	requireCode(t, 1, r)
 	require.Equal(t, filepath.Join(h.SourceDir(), "dot_bashrc")+"\n", r.Stdout)
+
+	// --hostname completes the hosts sharing the dotfiles: this one, and
+	// the ones the sync commits name (the shells call this).
+	r = h.Exec("", "chezmoi-show-conflicts", "__complete", "hostname")
+	requireCode(t, 0, r)
+	require.Regexp(t, `^alpha\tsynced \d{4}-\d\d-\d\d\nbeta\tthis host\n$`, r.Stdout)
+	r = h.Exec("", "chezmoi-status", "__complete", "hostname", "--source-dir", h.SourceDir())
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stdout, "alpha\t")
+	r = h.Exec("", "chezmoi-sync", "__complete", "hostname")
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stdout, "beta\tthis host\n")
+
+	// -q, like grep -q: the exit status only; not even the warning about
+	// the sync that holds the lock.
+	for _, q := range []string{"-q", "--quiet"} {
+		r = show(h, q)
+		requireCode(t, 1, r)
+		require.Empty(t, r.Stdout, q)
+		require.Empty(t, r.Stderr, q)
+	}
 
 	out, doc := scanJSON(t, h, 1)
 	require.Len(t, out.Conflicts, 1)
@@ -242,6 +266,8 @@ func TestBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"--no-such-flag"},
 		{"--files-only", "--json"},
+		{"-q", "--json"},
+		{"-q", "-z"},
 		{"--source-dir", filepath.Join(h.Root, "missing")},
 		{"--branch", ""},
 	} {

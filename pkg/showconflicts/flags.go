@@ -17,10 +17,10 @@ import (
 // and config keys, so the read-only commands look exactly where the sync
 // works.
 type SyncFlags struct {
-	SourceDir string `name:"source-dir" placeholder:"DIR" env:"CHEZMOI_SYNC_SOURCE_DIR" config:"sourceDir" help:"chezmoi source directory (default: chezmoi source-path)."`
-	Remote    string `name:"remote" default:"origin" env:"CHEZMOI_SYNC_REMOTE" config:"remote" help:"git remote name."`
-	Branch    string `name:"branch" default:"main" env:"CHEZMOI_SYNC_BRANCH" config:"branch" help:"Branch shared by all hosts."`
-	Hostname  string `name:"hostname" placeholder:"NAME" env:"CHEZMOI_SYNC_HOSTNAME" config:"hostname" help:"Host name used in sync/<host> bookmarks (default: the system host name)."`
+	SourceDir string `name:"source-dir" group:"repo" placeholder:"DIR" env:"CHEZMOI_SYNC_SOURCE_DIR" config:"sourceDir" help:"chezmoi source directory (default: chezmoi source-path)."`
+	Remote    string `name:"remote" group:"repo" default:"origin" env:"CHEZMOI_SYNC_REMOTE" config:"remote" help:"git remote name."`
+	Branch    string `name:"branch" group:"repo" default:"main" env:"CHEZMOI_SYNC_BRANCH" config:"branch" help:"Branch shared by all hosts."`
+	Hostname  string `name:"hostname" group:"repo" placeholder:"NAME" env:"CHEZMOI_SYNC_HOSTNAME" config:"hostname" help:"Host name used in sync/<host> bookmarks (default: the system host name)."`
 }
 
 // Location is where the sync works, resolved.

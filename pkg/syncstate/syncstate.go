@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -114,15 +115,20 @@ func Save(dir string, r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Join(dir, RecordFile), err)
 	}
+	h, err := state.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
 	// The record and the word are what readers trust: both atomic, one
 	// directory sync for the pair (this is on every no-op sync's path).
-	if err := state.WriteFiles(dir, 0o600,
+	if err := h.WriteFiles(0o600,
 		state.File{Name: RecordFile, Data: append(data, '\n')},
 		state.File{Name: StatusFile, Data: []byte(r.Status + "\n")},
 	); err != nil {
 		return err
 	}
-	return appendHistory(dir, r)
+	return appendHistory(h, r)
 }
 
 // Load reads the last record. A missing record matches
@@ -141,7 +147,7 @@ func Load(dir string) (*Record, error) {
 
 // LoadWord reads the plain status word (what the seed's scripts read).
 func LoadWord(dir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, StatusFile))
+	data, err := state.ReadFile(filepath.Join(dir, StatusFile))
 	if err != nil {
 		return "", err
 	}
@@ -156,16 +162,19 @@ const historyTrimBytes = 1 << 20
 // informational (the record is authoritative), and a line torn by a crash is
 // skipped by History. Only when the file has grown past historyTrimBytes is it
 // rewritten, atomically, to the last HistoryKeep lines.
-func appendHistory(dir string, r *Record) error {
-	path := filepath.Join(dir, HistoryFile)
+func appendHistory(h *state.Handle, r *Record) error {
+	path := h.Join(HistoryFile)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	// The log holds remote URLs and paths: private, whoever may enter
+	// the directory.
+	f, err := h.OpenFile(HistoryFile, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("history %s: %w", path, err)
+		return fmt.Errorf("history: %w", err)
 	}
+	defer f.Close()
 	st, serr := f.Stat()
 	// A crash mid-append can leave a last line without its newline; start a
 	// fresh line so this record is not glued onto the torn one.
@@ -175,17 +184,16 @@ func appendHistory(dir string, r *Record) error {
 			line = append([]byte{'\n'}, line...)
 		}
 	}
-	_, werr := f.Write(append(line, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("history %s: %w", path, werr)
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
 	}
 	if serr != nil || st.Size()+int64(len(line)) <= historyTrimBytes {
 		return nil
 	}
-	lines, err := readLines(path)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return &state.CorruptError{Path: path, Err: err}
+	}
+	lines, err := readLines(f)
 	if err != nil {
 		return &state.CorruptError{Path: path, Err: err}
 	}
@@ -197,17 +205,12 @@ func appendHistory(dir string, r *Record) error {
 		size += len(lines[i]) + 1
 	}
 	lines = lines[len(lines)-keep:]
-	return state.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'))
+	return h.WriteFiles(0o600, state.File{Name: HistoryFile, Data: append(bytes.Join(lines, []byte("\n")), '\n')})
 }
 
-func readLines(path string) ([][]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func readLines(r io.Reader) ([][]byte, error) {
 	var out [][]byte
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	for sc.Scan() {
 		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
@@ -220,13 +223,36 @@ func readLines(path string) ([][]byte, error) {
 // History returns up to limit (at most HistoryKeep) past records, newest first. Lines that do not
 // parse are skipped: the log is informational, the record is authoritative.
 func History(dir string, limit int) ([]Record, error) {
-	lines, err := readLines(filepath.Join(dir, HistoryFile))
-	if errors.Is(err, fs.ErrNotExist) {
+	lines, err := readHistory(dir)
+	var ue *state.UnsafeError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
+	case errors.As(err, &ue):
+		return nil, err
+	case err != nil:
 		return nil, &state.CorruptError{Path: filepath.Join(dir, HistoryFile), Err: err}
 	}
+	return lastRecords(lines, limit), nil
+}
+
+// readHistory reads the log's lines, read-only.
+func readHistory(dir string) ([][]byte, error) {
+	h, err := state.OpenDirReadOnly(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	f, err := h.OpenFile(HistoryFile, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLines(f)
+}
+
+// lastRecords decodes up to limit lines from the end, newest first.
+func lastRecords(lines [][]byte, limit int) []Record {
 	if limit <= 0 || limit > HistoryKeep {
 		limit = HistoryKeep
 	}
@@ -237,5 +263,5 @@ func History(dir string, limit int) ([]Record, error) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -36,6 +36,8 @@ type Streams struct {
 	drawn   bool
 	detail  string
 	paused  bool
+
+	wroteJSON bool
 }
 
 // Options decide the streams' behaviour.
@@ -168,9 +170,18 @@ func (s *Streams) Warnf(format string, a ...any) {
 func (s *Streams) WriteJSON(v any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.wroteJSON = true
 	enc := json.NewEncoder(s.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// WroteJSON reports whether the run's document was written: a run that
+// fails after it must not print a second one (cli.Main's error object).
+func (s *Streams) WroteJSON() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wroteJSON
 }
 
 // FormatDuration prints durations the way people read them: 850ms, 3.2s, 2m05s.

@@ -24,7 +24,7 @@ import (
 )
 
 // NixConfig is the NIX_CONFIG tests give nix: flakes on, and no binary
-// cache (nothing to download, no waiting for cache.nixos.org offline).
+// cache (nothing to download, no waiting for an unreachable substituter).
 const NixConfig = "experimental-features = nix-command flakes\nsubstituters ="
 
 // Hosts are the nixosConfigurations the flake defines.
