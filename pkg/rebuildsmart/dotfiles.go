@@ -85,4 +85,3 @@ func (dotfiles) Run(ctx context.Context, r *Run) (Outcome, error) {
 	r.Warn("dotfiles may be out of sync: %s (run `chezmoi-status` for details)", what)
 	return Outcome{Status: ui.Warn, Detail: "dotfiles may be out of sync: " + what}, nil
 }
-

@@ -140,4 +140,3 @@ func (update) Run(ctx context.Context, r *Run) (Outcome, error) {
 	}
 	return updateInputs(ctx, r, names, 10*time.Minute, false)
 }
-

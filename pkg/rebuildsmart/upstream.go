@@ -42,4 +42,3 @@ func (upstream) Run(ctx context.Context, r *Run) (Outcome, error) {
 	}
 	return Outcome{Detail: res.Detail}, nil
 }
-
