@@ -119,7 +119,7 @@ type Command struct {
 
 	Offline      bool `name:"offline" group:"phases" env:"REBUILD_SMART_OFFLINE_MODE" config:"offlineMode" help:"Skip every network phase."`
 	SyncDotfiles bool `name:"sync-dotfiles" group:"phases" negatable:"" default:"true" env:"REBUILD_SMART_SYNC_DOTFILES" config:"syncDotfiles" help:"Run chezmoi-sync in parallel with the upstream sync."`
-	AutoCommit   bool `name:"auto-commit" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_COMMIT" config:"autoCommit" help:"Commit what the run changed (flake.lock, new files) after a good switch."`
+	AutoCommit   bool `name:"auto-commit" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_COMMIT" config:"autoCommit" help:"Commit the tree the build used (its tracked changes, the files added for it, flake.lock after an update; never a file that looks like a secret) after a good switch."`
 	AutoPush     bool `name:"auto-push" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_PUSH" config:"autoPush" help:"Push after committing (offline: next time)."`
 	Tag          bool `name:"tag" group:"commit" negatable:"" help:"Tag the built commit rebuild/<host>/<generation>." env:"REBUILD_SMART_TAG" config:"tag"`
 
