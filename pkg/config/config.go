@@ -63,7 +63,7 @@ var Keys = map[string][]Key{
 		{"metricsFile", "string", "Prometheus textfile written after every run (node_exporter textfile collector)"},
 	},
 	SectionRebuild: {
-		{"autoCommit", "bool", "commit what the rebuild changed (flake.lock, new files)"},
+		{"autoCommit", "bool", "commit the tree the build used (tracked changes, added files, flake.lock; never a secret-looking file)"},
 		{"autoPush", "bool", "push that commit"},
 		{"updateBeforeRebuild", "bool", "update flake inputs before every rebuild"},
 		{"syncDotfiles", "bool", "run chezmoi-sync as part of the rebuild"},

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/state"
 )
 
@@ -32,20 +33,38 @@ const (
 	OutcomeFailed      = "failed"
 	OutcomeRolledBack  = "rolled-back" // written by rebuild-rollback
 	OutcomeActivated   = "activated"   // recorded by the pre-switch check (outside rebuild-smart)
+	OutcomeDeclined    = "declined"    // built, then "no" at the --ask prompt: nothing was activated
 )
 
 // Entry is one build. Fields are the documented schema (docs/json.md).
 type Entry struct {
-	Time          time.Time `json:"time"`
-	Host          string    `json:"host"`
-	Flake         string    `json:"flake,omitempty"`
-	Commit        string    `json:"commit,omitempty"` // flake repository commit that was built
-	Generation    int       `json:"generation,omitempty"`
-	Toplevel      string    `json:"toplevel,omitempty"`
-	FlakeLockHash string    `json:"flake_lock_sha256,omitempty"`
-	Action        string    `json:"action,omitempty"` // switch, boot, test, build
-	Outcome       string    `json:"outcome"`
-	Source        string    `json:"source"` // rebuild-smart, pre-switch-check, rebuild-rollback
+	Time   time.Time `json:"time"`
+	Host   string    `json:"host"`
+	Flake  string    `json:"flake,omitempty"`
+	Commit string    `json:"commit,omitempty"` // flake repository commit that was built
+	// Generation is the system profile generation this build made or
+	// activated; absent (0) when it made none: a failed or declined build,
+	// --test, --build. Never the generation that merely kept running.
+	Generation int `json:"generation,omitempty"`
+	// Toplevel is the system that was built ("" when the build failed
+	// before there was one).
+	Toplevel      string `json:"toplevel,omitempty"`
+	FlakeLockHash string `json:"flake_lock_sha256,omitempty"`
+	Action        string `json:"action,omitempty"` // switch, boot, test, build
+	Outcome       string `json:"outcome"`
+	Source        string `json:"source"` // rebuild-smart, pre-switch-check, rebuild-rollback
+	// Dirty marks a build of a tree that is not exactly Commit: the
+	// auto-commit was off or failed, or files were left out of it.
+	Dirty bool `json:"dirty,omitempty"`
+	// Diff is what changed from the previous system to this one, as shown
+	// before the activation.
+	Diff *Diff `json:"diff,omitempty"`
+}
+
+// Diff is the closure diff's summary kept in the history.
+type Diff struct {
+	nixsys.DiffCounts
+	Summary string `json:"summary"`
 }
 
 // Successful reports whether the entry is a build one may roll back to.

@@ -53,7 +53,8 @@ type Rebuild struct {
 	Error       string
 	NextStep    string
 	Unattended  bool
-	Record      any // the run's JSON summary, sent to the webhook
+	Diff        string // what changed, one line (nixsys.ClosureDiff.Summary)
+	Record      any    // the run's JSON summary, sent to the webhook
 }
 
 // RebuildEvent builds the notification for a rebuild-smart run, and says
@@ -78,8 +79,12 @@ func RebuildEvent(r Rebuild) (Event, bool) {
 			what = "the new system"
 		}
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s %s %s", r.Host, verb, what)
+		ev.Body = "Changes: none shown."
+		if r.Diff != "" {
+			ev.Body = "Changes: " + r.Diff + "."
+		}
 		if r.Action == "boot" {
-			ev.Body = "Reboot to activate it."
+			ev.Body += "\nReboot to activate it."
 		}
 	case "nothing-to-switch":
 		if r.Unattended {
@@ -87,10 +92,18 @@ func RebuildEvent(r Rebuild) (Event, bool) {
 		}
 		ev.Urgency = Low
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s is up to date", r.Host)
+		ev.Body = "Nothing to switch: the running system is the one the flake builds."
 	case "units-failed":
 		ev.Urgency = Critical
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s switched to%s, some units failed", r.Host, gen)
 		ev.Body = joinNext(r.Error, r.NextStep, "See systemctl --failed.")
+		if r.Diff != "" {
+			ev.Body = "Changes: " + r.Diff + ".\n" + ev.Body
+		}
+	case "declined":
+		ev.Urgency = Low
+		ev.Summary = fmt.Sprintf("rebuild-smart: %s: new system not activated (answered no)", r.Host)
+		ev.Body = joinNext("", r.NextStep, "Nothing was activated.")
 	case "vetoed":
 		ev.Urgency = Normal
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s rebuild vetoed by a pre-rebuild hook", r.Host)

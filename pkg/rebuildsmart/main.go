@@ -1,30 +1,22 @@
 // Package rebuildsmart implements rebuild-smart: the whole NixOS rebuild in
-// one command. The work is a list of phases (phases.go) run by a small
-// engine (pipeline.go) that times them, runs phases 2 and 3 in parallel and
-// gives later features (hooks, notifications) one place to attach.
+// one command. The work is a list of phases, one file each (prepare.go,
+// upstream.go, dotfiles.go, inputs.go, rebuild.go, activate.go,
+// postchecks.go, commit.go), run by a small engine (pipeline.go) that times
+// them, runs phases 2 and 3 in parallel and gives the hooks, notifications
+// and metrics one place to attach. The run's state (run.go) is split into
+// the flake, the system, the repository and the outcome.
 package rebuildsmart
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
-	"github.com/nixdots/nixdots/pkg/flake"
-	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/nixsys"
-	"github.com/nixdots/nixdots/pkg/remotetarget"
-	"github.com/nixdots/nixdots/pkg/runhooks"
-	"github.com/nixdots/nixdots/pkg/state"
-	"github.com/nixdots/nixdots/pkg/syncstate"
-	"github.com/nixdots/nixdots/pkg/ui"
-	"github.com/nixdots/nixdots/pkg/vcs"
 )
 
 // Spec describes the binary.
@@ -32,8 +24,10 @@ var Spec = cli.Spec{
 	Name: "rebuild-smart",
 	Description: "Rebuild NixOS from a flake in one command: upstream sync, dotfiles, secrets, optional update, switch, checks, commit. " +
 		"rebuild-smart brings the flake repository up to date with its upstream (git or jj) while chezmoi-sync syncs " +
-		"the dotfiles, updates the secrets input, updates other inputs when asked, builds and activates with nh " +
-		"(else nixos-rebuild through sudo), checks secrets and failed units, then commits and pushes flake.lock. " +
+		"the dotfiles, updates the secrets input, updates other inputs when asked, evaluates and builds the system once " +
+		"(not at all when nothing it depends on changed), shows what changes, activates that system the way " +
+		"nixos-rebuild does (sudo when not root), checks secrets and failed units, then commits and pushes the tree " +
+		"it built (never a file that looks like a secret). " +
 		"Each phase prints one line; a failure says what was kept and what to do next. Every build is recorded, " +
 		"so rebuild-rollback can go back to it.",
 	Section: "rebuildSmart",
@@ -42,11 +36,13 @@ var Spec = cli.Spec{
 		{Command: "rebuild-smart --dry-run", Explain: "Print the plan: the commands that would change something; only read-only queries run."},
 		{Command: "rebuild-smart -u --stale 7d", Explain: "Update the inputs not updated for a week, then rebuild."},
 		{Command: "rebuild-smart --boot --offline", Explain: "Make the new system the boot default without touching the network."},
+		{Command: "rebuild-smart boot --hostname web1", Explain: "The same words as nh os boot -H web1 (or nixos-rebuild boot)."},
+		{Command: "rebuild-smart --ask -- --show-trace", Explain: "Show what changes and ask before activating; arguments after -- go to nix build."},
 		{Command: "rebuild-smart --host web1 --target-host root@web1", Explain: "Build here, activate on another machine over ssh."},
 		{Command: "rebuild-smart --unattended --json", Explain: "For a timer: no prompts, step aside for a manual rebuild, one JSON record on stdout."},
 	},
 	ExitCodes: []exitcode.Use{
-		{Code: exitcode.OK, Meaning: "rebuilt, or nothing to switch"},
+		{Code: exitcode.OK, Meaning: "rebuilt, nothing to switch, or declined at the --ask prompt"},
 		{Code: exitcode.Failure},
 		{Code: exitcode.Usage},
 		{Code: exitcode.Locked, Meaning: "another rebuild-smart or rebuild-rollback holds the rebuild lock, or --unattended stepped aside for a manual rebuild"},
@@ -101,7 +97,11 @@ type Command struct {
 	cli.ReadStateFlag
 
 	Flake string `name:"flake" group:"repo" short:"f" placeholder:"DIR" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository (DIR or DIR#HOST; default: the current directory)."`
-	Host  string `name:"host" group:"repo" short:"H" placeholder:"NAME" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name)."`
+	Host  string `name:"host" group:"repo" short:"H" aliases:"hostname" placeholder:"NAME" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name; --hostname as in nh)."`
+
+	// Action is nh's and nixos-rebuild's habit: `rebuild-smart boot` is
+	// `rebuild-smart --boot`.
+	Action string `arg:"" optional:"" placeholder:"switch|boot|test|build" help:"What to do with the new system, as in nh os / nixos-rebuild (default switch; the same as --boot, --test, --build)."`
 
 	SkipUpstream bool `name:"skip-upstream" group:"phases" help:"Do not fetch and rebase the flake repository."`
 	SkipDotfiles bool `name:"skip-dotfiles" group:"phases" help:"Do not run chezmoi-sync."`
@@ -119,7 +119,7 @@ type Command struct {
 
 	Offline      bool `name:"offline" group:"phases" env:"REBUILD_SMART_OFFLINE_MODE" config:"offlineMode" help:"Skip every network phase."`
 	SyncDotfiles bool `name:"sync-dotfiles" group:"phases" negatable:"" default:"true" env:"REBUILD_SMART_SYNC_DOTFILES" config:"syncDotfiles" help:"Run chezmoi-sync in parallel with the upstream sync."`
-	AutoCommit   bool `name:"auto-commit" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_COMMIT" config:"autoCommit" help:"Commit what the run changed (flake.lock, new files) after a good switch."`
+	AutoCommit   bool `name:"auto-commit" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_COMMIT" config:"autoCommit" help:"Commit the tree the build used (its tracked changes, the files added for it, flake.lock after an update; never a file that looks like a secret) after a good switch."`
 	AutoPush     bool `name:"auto-push" group:"commit" negatable:"" default:"true" env:"REBUILD_SMART_AUTO_PUSH" config:"autoPush" help:"Push after committing (offline: next time)."`
 	Tag          bool `name:"tag" group:"commit" negatable:"" help:"Tag the built commit rebuild/<host>/<generation>." env:"REBUILD_SMART_TAG" config:"tag"`
 
@@ -129,6 +129,7 @@ type Command struct {
 
 	Ask               bool `name:"ask" group:"activate" help:"Ask before activating."`
 	ForceSwitch       bool `name:"force-switch" group:"activate" help:"Activate even when the new system equals /run/current-system."`
+	ForceEval         bool `name:"force-eval" group:"activate" help:"Evaluate the system even when nothing it depends on changed since it was last built."`
 	RollbackOnFailure bool `name:"rollback-on-failure" group:"activate" negatable:"" help:"When the switch fails after changing the system, go back to the previous generation." env:"REBUILD_SMART_ROLLBACK_ON_FAILURE" config:"rollbackOnFailure"`
 
 	// Fleet and unattended use (docs/fleet.md).
@@ -141,224 +142,55 @@ type Command struct {
 	// Hooks, when set (by a test or a later feature), is called around
 	// every phase and at the end.
 	Hooks Hooks `kong:"-"`
+	// NixArgs are the arguments after `--`, passed to nix build (and to nh
+	// or nixos-rebuild for a remote target): `rebuild-smart -- --show-trace`.
+	NixArgs []string `kong:"-"`
+
 	// Phases replaces Pipeline() when set (benchmarks, tests).
 	Phases []Stage `kong:"-"`
 }
 
-// Main runs rebuild-smart with args and returns its exit code.
+// Main runs rebuild-smart with args and returns its exit code. Arguments
+// after the first `--` go to nix, as with nh and nixos-rebuild.
 func Main(args []string, env cli.Env) int {
-	return cli.Main(Spec, &Command{}, args, env)
+	c := &Command{}
+	for i, a := range args {
+		if a == "--" {
+			c.NixArgs = append([]string{}, args[i+1:]...)
+			args = args[:i]
+			break
+		}
+	}
+	return cli.Main(Spec, c, args, env)
 }
 
-// Mode is the action: switch (default), boot, test or build.
-func (c *Command) Mode() string {
+// ModeBuild is the action that builds and activates nothing.
+const ModeBuild = "build"
+
+// Mode is the action: switch (default), boot, test or build, from the
+// flags or the positional action (they must agree).
+func (c *Command) Mode() (string, error) {
+	flag := ""
 	switch {
 	case c.Boot:
-		return nixsys.ActionBoot
+		flag = nixsys.ActionBoot
 	case c.Test:
-		return nixsys.ActionTest
+		flag = nixsys.ActionTest
 	case c.Build:
-		return "build"
+		flag = ModeBuild
 	}
-	return nixsys.ActionSwitch
-}
-
-// Run is the state one rebuild shares between its phases. Phases 2 and 3
-// run at the same time: they write disjoint fields (Upstream; Dotfiles) and
-// go through Warn for the shared list.
-type Run struct {
-	Cmd    *Command
-	App    *cli.App
-	IO     *ui.Streams
-	Start  time.Time
-	Mode   string
-	Host   string
-	Flake  flake.Ref
-	Repo   vcs.Repo
-	Sys    *nixsys.System
-	Nix    *flake.Nix
-	NixVer flake.Version
-	HasNH  bool
-
-	// Fleet side (fleet.go): where the system goes, the user hooks,
-	// notifications and metrics.
-	Target          remotetarget.Target
-	Fleet           *runhooks.Rebuild
-	HostFromDefault bool   // Host is this machine's name (no --host, no #host)
-	TargetPrev      string // the target's running system, read over ssh
-	ActionReason    string // why Mode differs from the requested action
-
-	RemoteURL     string // the flake repository's remote ("" when none)
-	Online        bool
-	OfflineReason string
-
-	CommitBefore   string
-	PrevSystem     string // /run/current-system before the run
-	PrevGeneration int    // generation of the running system before the run
-	PrevProfile    int    // generation the profile pointed at before the run
-	LockBefore     *flake.Lock
-	LockBeforeData []byte
-
-	Upstream  *vcs.SyncResult
-	Dotfiles  *syncstate.Record
-	Changelog []flake.Change
-	// PlannedLockUpdate: a dry run planned an update of flake.lock.
-	PlannedLockUpdate bool
-	Added             []string // files made visible with git add --intent-to-add
-
-	Toplevel     string // the evaluated (and built) system
-	Generation   int
-	BuiltCommit  string
-	BuildOutcome string // "" (no attempt), history.Outcome*, or "nothing-to-switch"
-	SwitchCmd    string
-	FailedUnits  []string
-	RollbackHint string
-	RolledBack   bool
-
-	Committed   string
-	Pushed      bool
-	CommitAfter string
-
-	cleanup  []func() // run when the command returns
-	mu       sync.Mutex
-	Warnings []string
-	NextStep string
-}
-
-// Warn records a warning for the summary and prints it.
-func (r *Run) Warn(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	r.mu.Lock()
-	r.Warnings = append(r.Warnings, msg)
-	r.mu.Unlock()
-	r.IO.Warnf("%s", msg)
-}
-
-// Pipeline is rebuild-smart's phases, in order; phases in one stage run in
-// parallel.
-func Pipeline() []Stage {
-	return []Stage{
-		{prepare{}},
-		{upstream{}, dotfiles{}},
-		{secrets{}},
-		{update{}},
-		{rebuild{}},
-		{postChecks{}},
-		{commitPush{}},
-	}
-}
-
-// Run implements cli.Runner.
-func (c *Command) Run(ctx context.Context, app *cli.App) error {
-	r := &Run{Cmd: c, App: app, IO: app.IO, Start: app.Now(), Mode: c.Mode()}
-	r.Sys = nixsys.New(app.Getenv, app.Runner)
-	defer func() {
-		for _, f := range r.cleanup {
-			f()
+	switch c.Action {
+	case "":
+	case nixsys.ActionSwitch, nixsys.ActionBoot, nixsys.ActionTest, ModeBuild:
+		if flag != "" && flag != c.Action {
+			return "", exitcode.UsageError(fmt.Errorf("action %q and --%s contradict each other", c.Action, flag))
 		}
-	}()
-	if err := r.setupFleet(); err != nil {
-		return r.refuse(err)
-	}
-	if err := r.beforeLock(ctx); err != nil {
-		return r.refuse(err)
-	}
-	if !app.DryRun {
-		lock, err := r.lock(ctx)
-		if err != nil {
-			return r.refuse(err)
-		}
-		defer lock.Release()
-	} else if busy, holder, err := app.Busy(state.RebuildLock); err == nil && busy {
-		r.Warn("another run holds the rebuild lock (%s); this plan may be out of date", holder)
-	}
-	r.IO.Println(r.IO.Bold("rebuild-smart") + " " + headerDetail(r))
-	eng := &Engine{IO: r.IO, Hooks: c.Hooks}
-	stages := c.Phases
-	if stages == nil {
-		stages = Pipeline()
-	}
-	results, err := eng.Execute(ctx, r, stages)
-	if hErr := r.recordHistory(); hErr != nil {
-		r.Warn("could not record the build in the history: %v", hErr)
-	}
-	code := r.exitCode(ctx, err)
-	rep := r.report(results, code, err)
-	r.finishFleet(ctx, &rep)
-	if c.Hooks != nil {
-		c.Hooks.Finish(ctx, r, &rep)
-	}
-	if c.JSON {
-		if jErr := r.IO.WriteJSON(rep); jErr != nil {
-			return jErr
-		}
-	}
-	r.printSummary(rep)
-	if code == exitcode.OK {
-		return nil
-	}
-	if rep.Outcome == history.OutcomeFailed {
-		return exitcode.Silent{Code: code} // printSummary said it all on stderr
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return exitcode.Wrap(code, err)
-	}
-	if code == exitcode.Interrupted {
-		return exitcode.Wrap(code, context.Canceled)
-	}
-	return exitcode.Silent{Code: code}
-}
-
-func headerDetail(r *Run) string {
-	parts := []string{r.Mode}
-	if r.Target.Remote() {
-		parts = append(parts, "on "+r.Target.TargetHost)
-	}
-	if r.Target.BuildHost != "" {
-		parts = append(parts, "built on "+r.Target.BuildHost)
-	}
-	if r.Cmd.Unattended {
-		parts = append(parts, "unattended")
-	}
-	if r.App.DryRun {
-		parts = append(parts, "dry run: nothing will change")
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
-}
-
-func (r *Run) exitCode(ctx context.Context, err error) int {
-	switch {
-	case ctx.Err() != nil:
-		return exitcode.Interrupted
-	case err != nil:
-		return exitcode.FromError(err)
-	case r.BuildOutcome == history.OutcomeUnitsFailed:
-		return exitcode.UnitsFailed
-	}
-	return exitcode.OK
-}
-
-// recordHistory appends one history entry per build attempt (not for dry
-// runs, not when there was nothing to switch: no build happened).
-func (r *Run) recordHistory() error {
-	switch r.BuildOutcome {
-	case history.OutcomeSuccess, history.OutcomeUnitsFailed, history.OutcomeFailed:
+		return c.Action, nil
 	default:
-		return nil
+		return "", exitcode.UsageError(fmt.Errorf("unknown action %q: expected switch, boot, test or build", c.Action))
 	}
-	if r.App.DryRun || r.Target.Remote() {
-		// A remote target's build is not this machine's: rebuild-rollback
-		// here must never offer it (docs/fleet.md, "Remote targets").
-		return nil
+	if flag == "" {
+		return nixsys.ActionSwitch, nil
 	}
-	commit := r.BuiltCommit
-	if r.Committed != "" {
-		commit = r.Committed
-	}
-	_, lockData, _ := flake.ReadLock(r.Flake.Dir)
-	return history.Append(r.App.StateDir, history.Entry{
-		Time: r.App.Now().UTC(), Host: r.Host, Flake: r.Flake.Dir, Commit: commit,
-		Generation: r.Generation, Toplevel: r.Toplevel, FlakeLockHash: flake.Hash(lockData),
-		Action: r.Mode, Outcome: r.BuildOutcome, Source: "rebuild-smart",
-	})
+	return flag, nil
 }

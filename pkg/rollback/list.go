@@ -45,6 +45,9 @@ type genLine struct {
 	// profile was set).
 	RolledBack int `json:"rolled_back"`
 	Failed     int `json:"failed_attempts"`
+	// Dirty: the describing build was made from uncommitted changes, so its
+	// commit is not all of it.
+	Dirty bool `json:"dirty"`
 	// Records are the history lines folded into this one, oldest first.
 	Records []history.Entry `json:"records"`
 
@@ -159,7 +162,7 @@ func (l *genLine) add(e history.Entry) {
 		return
 	}
 	l.describing = e.Successful()
-	l.Outcome, l.Source, l.Action = e.Outcome, e.Source, e.Action
+	l.Outcome, l.Source, l.Action, l.Dirty = e.Outcome, e.Source, e.Action, e.Dirty
 	if e.Commit != "" || l.Commit == "" {
 		l.Commit = e.Commit
 	}
@@ -173,6 +176,9 @@ func (l genLine) note(systemKnown bool) string {
 		notes = append(notes, "current")
 	case l.Generation > 0 && !l.Available && systemKnown:
 		notes = append(notes, "garbage-collected")
+	}
+	if l.Dirty {
+		notes = append(notes, "dirty")
 	}
 	if l.RolledBack > 0 {
 		notes = append(notes, "rolled back to "+times(l.RolledBack))

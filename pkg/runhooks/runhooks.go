@@ -118,7 +118,8 @@ type RebuildResult struct {
 	LastSuccess time.Time // metrics.LastRebuildSuccess(history, host), or Start on success
 	Error       string    // the run's error, one line
 	NextStep    string
-	Record      any // the --json report, sent to the webhook
+	Diff        string // the closure diff's summary, for the notification's body
+	Record      any    // the --json report, sent to the webhook
 }
 
 // Finished says what Finish did, for the summary and tests.
@@ -176,7 +177,7 @@ func (f *Rebuild) Finish(ctx context.Context, res RebuildResult) Finished {
 	if ev, send := notify.RebuildEvent(notify.Rebuild{
 		Host: d.Host, Outcome: d.Outcome, Action: d.Action, Generation: res.Generation,
 		FailedPhase: d.FailedPhase, Error: res.Error, NextStep: res.NextStep,
-		Unattended: d.Unattended, Record: res.Record,
+		Unattended: d.Unattended, Diff: res.Diff, Record: res.Record,
 	}); send {
 		ev.Time = res.Start
 		out.Notifications = f.notifier().Send(ctx, ev)

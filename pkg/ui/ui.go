@@ -34,6 +34,8 @@ type Streams struct {
 	running []string
 	frame   int
 	drawn   bool
+	detail  string
+	paused  bool
 
 	wroteJSON bool
 }

@@ -131,6 +131,16 @@ func SetProfile(root, toplevel string) error {
 	return run(os.Stderr, "nix-env", "--profile", p, "--set", toplevel)
 }
 
+// BuildProfile makes toplevel the system profile's newest generation with
+// `nix build --no-link --profile` (how nh sets it).
+func BuildProfile(root, toplevel string) error {
+	p := ProfilePath(root)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return run(os.Stderr, "nix", "build", "--no-link", "--profile", p, toplevel)
+}
+
 // Elevated prefixes argv with sudo when the tool would (not root, or
 // NIXDOTS_SUDO=always in tests).
 func Elevated(argv ...string) []string {
