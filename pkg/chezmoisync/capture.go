@@ -100,6 +100,13 @@ func (captureStep) run(ctx context.Context, r *run) (outcome, error) {
 	if err := r.trackRenamed(ctx, captured); err != nil {
 		return outcome{}, err
 	}
+	if !r.c.AutoCommit {
+		// No commit step will snapshot the captured files, and the fetch
+		// and analysis do not: record them in the working-copy commit now.
+		if _, err := r.jj.Commits(ctx, "@", nil); err != nil {
+			return outcome{}, err
+		}
+	}
 	detail := fmt.Sprintf("%s captured", plural(len(captured), "file"))
 	if n := len(r.rec.Merged); n > 0 {
 		detail += fmt.Sprintf(" (%d merged with a source change first)", n)

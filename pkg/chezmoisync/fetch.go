@@ -43,11 +43,15 @@ func (fetchStep) preview(ctx context.Context, r *run) string {
 }
 
 func (fetchStep) run(ctx context.Context, r *run) (outcome, error) {
-	res, err := r.jj.Fetch(ctx, r.c.Remote)
+	// The working copy was snapshotted by inspect's query, and a fetch
+	// that abandons nothing (jj.Client.Fetch) never moves it: no second
+	// snapshot (a walk of every file of the repository).
+	fetcher := r.noSnapshot()
+	res, err := fetcher.Fetch(ctx, r.c.Remote)
 	if err != nil && ctx.Err() == nil {
 		if locks := r.clearStaleRefLocks(res, err); len(locks) > 0 {
 			r.io.Warnf("removed lock file(s) a killed git fetch left behind: %s", strings.Join(locks, ", "))
-			res, err = r.jj.Fetch(ctx, r.c.Remote)
+			res, err = fetcher.Fetch(ctx, r.c.Remote)
 		}
 	}
 	switch {
@@ -137,7 +141,9 @@ func (r *run) analyse(ctx context.Context) (*analysis, error) {
 			parts = append(parts, "("+c.Revset+")")
 		}
 	}
-	commits, err := r.jj.Commits(ctx, strings.Join(parts, " | "), classes)
+	// Read as the last command left the repository: the steps that change
+	// it snapshot the working copy themselves.
+	commits, err := r.noSnapshot().Commits(ctx, strings.Join(parts, " | "), classes)
 	if err != nil {
 		if jj.MissingRevision(err) {
 			return nil, r.missingRemote()
@@ -277,4 +283,12 @@ func isHex(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// noSnapshot is the jj client without a working-copy snapshot: for the
+// commands after inspect's query that neither read nor move the files.
+func (r *run) noSnapshot() *jj.Client {
+	c := *r.jj
+	c.IgnoreWorkingCopy = true
+	return &c
 }
