@@ -69,7 +69,14 @@ func (fetchStep) run(ctx context.Context, r *run) (outcome, error) {
 	return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error, next: "apply"}, nil
 }
 
+// errText is the line that says why a jj command failed: its first
+// "Error:" (or git's "fatal:"/"error:") line; else the last lines of
+// stderr. jj prints hints and warnings around the error, which must not
+// hide it.
 func errText(res runner.Result, err error) string {
+	if line := jj.ErrorLine(string(res.Stderr)); line != "" {
+		return line
+	}
 	if tail := runner.Tail(string(res.Stderr), 2); tail != "" {
 		return tail
 	}

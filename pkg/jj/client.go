@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/runner"
@@ -115,7 +116,41 @@ func (c *Client) exec(ctx context.Context, cmd runner.Cmd) (runner.Result, error
 			return res, &SnapshotRefusedError{Files: files, Limit: c.MaxNewFileSize}
 		}
 	}
+	if err != nil && ctx.Err() == nil {
+		if cause := ErrorLine(string(res.Stderr)); cause != "" {
+			return res, &Error{Cause: cause, Err: err}
+		}
+	}
 	return res, err
+}
+
+// Error is a failed jj command, named by jj's own error line (jj prints
+// warnings before it and hints after it; the last lines of stderr are
+// hints). Unwrap gives the *runner.ExitError.
+type Error struct {
+	Cause string
+	Err   error
+}
+
+func (e *Error) Error() string { return e.Cause }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorLine is the first "Error:" line of jj's stderr (git's "fatal:" or
+// "error:" when jj passes git's through), with a following "Caused by"
+// line; "" when there is none.
+func ErrorLine(stderr string) string {
+	lines := strings.Split(stderr, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "fatal:") || strings.HasPrefix(l, "error:") {
+			if i+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Caused by") {
+				l += " " + strings.TrimSpace(lines[i+1])
+			}
+			return l
+		}
+	}
+	return ""
 }
 
 // Log runs `jj log --no-graph -r revset -T template` and returns stdout.
