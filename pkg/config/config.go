@@ -75,7 +75,14 @@ var Keys = map[string][]Key{
 		{"secretsTimeout", "duration", "time limit of the secrets input update"},
 		{"secretsPath", "string", "where sops-nix puts decrypted secrets (checked after the switch)"},
 		{"tag", "bool", "tag each built commit rebuild/<host>/<generation>"},
-		{"rollbackOnFailure", "bool", "when a switch fails after changing the system, go back to the previous generation"},
+		{"rollbackOnFailure", "bool", "when the activation or the post-checks (failed units, missing secrets, a health check) fail after a switch, go back to the previous generation (exit 13)"},
+		{"confirmTimeout", "duration", "a remote target rolls back by itself unless this machine confirms the activation within this time (0: no confirmation)"},
+		{"hooks.healthCheck", "list", "argv arrays run after a switch as post-checks; one that exits non-zero fails the checks"},
+		// rebuild-rollback --clean (issue 16; docs/rebuild-rollback.md).
+		{"clean.keep", "int", "rebuild-rollback --clean keeps the N newest generations"},
+		{"clean.keepSince", "duration", "rebuild-rollback --clean also keeps every generation made within this (e.g. 30d)"},
+		{"clean.keepPinned", "bool", "rebuild-rollback --clean keeps the builds of remote branch tips and tags"},
+		{"clean.gc", "bool", "rebuild-rollback --clean collects the store garbage afterwards"},
 		// Fleet and unattended use (issue 9; docs/fleet.md).
 		{"hooks.preRebuild", "list", "argv arrays run before anything changes; a failing one vetoes the rebuild"},
 		{"hooks.postRebuild", "list", "argv arrays run after a successful rebuild"},

@@ -257,6 +257,9 @@ func (v View) Select(c Choice) (Build, error) {
 			if !v.SystemKnown {
 				return Build{}, badInput("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(v.Root, "/"))
 			}
+			if when := v.deletedAt(b.Generation); when != "" {
+				return Build{}, badInput("generation %d was deleted by rebuild-rollback --clean on %s; pick another with --to (see --list), or --repo-only", b.Generation, when)
+			}
 			return Build{}, badInput("generation %d was garbage-collected (its profile link system-%d-link is missing); pick another with --to (see --list), or --repo-only", b.Generation, b.Generation)
 		}
 		b.Toplevel = v.Links[b.Generation]
@@ -265,6 +268,16 @@ func (v View) Select(c Choice) (Build, error) {
 		return Build{}, badInput("no commit is recorded for generation %d (activated outside rebuild-smart); nothing to do with --repo-only", b.Generation)
 	}
 	return b, nil
+}
+
+// deletedAt is when --clean deleted generation g ("" if it did not).
+func (v View) deletedAt(g int) string {
+	for i := len(v.Entries) - 1; i >= 0; i-- {
+		if e := v.Entries[i]; e.Outcome == history.OutcomeDeleted && e.Generation == g {
+			return e.Time.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return ""
 }
 
 func knownGens(builds []Build) string {
