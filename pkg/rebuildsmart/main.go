@@ -46,6 +46,7 @@ var Spec = cli.Spec{
 		{Code: exitcode.UnitsFailed, Meaning: "switched, but some systemd units failed (systemctl --failed)"},
 		{Code: exitcode.Vetoed, Meaning: "a pre-rebuild hook refused the run; nothing was changed"},
 		{Code: exitcode.Unsafe},
+		{Code: exitcode.RolledBack, Meaning: "rolled back: with --rollback-on-failure the new system failed its post-checks (failed units, missing secrets, a health check) or its activation and the previous generation runs again; or a --target-host activation was not confirmed in time and the target rolls back by itself"},
 		{Code: exitcode.Interrupted},
 	},
 }
@@ -96,7 +97,7 @@ type Command struct {
 	Ask               bool `name:"ask" group:"activate" help:"Ask before activating."`
 	ForceSwitch       bool `name:"force-switch" group:"activate" help:"Activate even when the new system equals /run/current-system."`
 	ForceEval         bool `name:"force-eval" group:"activate" help:"Evaluate the system even when nothing it depends on changed since it was last built."`
-	RollbackOnFailure bool `name:"rollback-on-failure" group:"activate" negatable:"" help:"When the switch fails after changing the system, go back to the previous generation." env:"REBUILD_SMART_ROLLBACK_ON_FAILURE" config:"rollbackOnFailure"`
+	RollbackOnFailure bool `name:"rollback-on-failure" group:"activate" negatable:"" help:"When the activation or the post-checks fail (failed units, missing secrets, a health check), put the previous generation back and exit 13." env:"REBUILD_SMART_ROLLBACK_ON_FAILURE" config:"rollbackOnFailure"`
 
 	// Fleet and unattended use (docs/fleet.md).
 	Unattended      bool     `name:"unattended" group:"fleet" help:"Run for a timer: no prompts, boot instead of switch when unattended.boot is set or switch inhibitors changed, step aside for a running manual rebuild."`

@@ -38,16 +38,21 @@ const (
 	Pre     Kind = "pre"     // before anything changes; non-zero exit vetoes the rebuild
 	Post    Kind = "post"    // after a successful rebuild (switched, booted, built, nothing to switch)
 	Failure Kind = "failure" // after a failed rebuild; never after a veto
+	// Health hooks are post-checks: run after an activation (switch,
+	// test), a non-zero exit fails the checks (and with
+	// --rollback-on-failure puts the previous generation back).
+	Health Kind = "health"
 )
 
 // Kinds lists the hook points in the order a run meets them.
-var Kinds = []Kind{Pre, Post, Failure}
+var Kinds = []Kind{Pre, Health, Post, Failure}
 
 // configKey maps a hook point to its config key in the rebuildSmart section.
 var configKey = map[Kind]string{
 	Pre:     "hooks.preRebuild",
 	Post:    "hooks.postRebuild",
 	Failure: "hooks.onFailure",
+	Health:  "hooks.healthCheck",
 }
 
 // DefaultTimeout bounds each hook when hooks.timeout is not set: long enough
