@@ -21,12 +21,12 @@ const (
 	// OutcomeRolledBack is the run's word (exit 13) when the new system
 	// was put back: failed post-checks or activation with
 	// --rollback-on-failure, or a remote activation never confirmed.
-	OutcomeRolledBack OutcomeWord = "rolled-back"
-	OutcomeVetoed          OutcomeWord = "vetoed"
-	OutcomeBadInput        OutcomeWord = "bad-input"
-	OutcomeLocked          OutcomeWord = "locked"
-	OutcomeInterrupted     OutcomeWord = "interrupted"
-	OutcomeDryRun          OutcomeWord = "dry-run"
+	OutcomeRolledBack  OutcomeWord = "rolled-back"
+	OutcomeVetoed      OutcomeWord = "vetoed"
+	OutcomeBadInput    OutcomeWord = "bad-input"
+	OutcomeLocked      OutcomeWord = "locked"
+	OutcomeInterrupted OutcomeWord = "interrupted"
+	OutcomeDryRun      OutcomeWord = "dry-run"
 )
 
 // recorded reports whether a build with this outcome gets a history line:
