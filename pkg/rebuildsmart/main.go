@@ -104,6 +104,7 @@ type Command struct {
 	RandomizedDelay Duration `name:"randomized-delay" group:"fleet" placeholder:"DURATION" env:"REBUILD_SMART_RANDOMIZED_DELAY" config:"unattended.randomizedDelay" help:"With --unattended, first sleep a random time below DURATION."`
 	TargetHost      string   `name:"target-host" group:"fleet" placeholder:"[USER@]HOST" help:"Activate the new system on this machine over ssh (needs --host)."`
 	BuildHost       string   `name:"build-host" group:"fleet" placeholder:"[USER@]HOST" help:"Build the new system on this machine over ssh."`
+	ConfirmTimeout  Duration `name:"confirm-timeout" group:"fleet" placeholder:"DURATION" default:"60s" env:"REBUILD_SMART_CONFIRM_TIMEOUT" config:"confirmTimeout" help:"With --target-host: the target activates the new system in a transient unit and rolls back by itself unless this machine confirms over a new ssh connection within DURATION (0: nh or nixos-rebuild switch it, unconfirmed)."`
 	MetricsFile     string   `name:"metrics-file" group:"monitor" placeholder:"PATH" env:"REBUILD_SMART_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
 
 	// Hooks, when set (by a test or a later feature), is called around

@@ -59,6 +59,7 @@ type Report struct {
 	FailedChecks   []string             `json:"failed_checks"`
 	NextStep       string               `json:"next_step"`
 	TargetHost     string               `json:"target_host"`
+	Confirmation   *Confirmation        `json:"confirmation"`
 	BuildHost      string               `json:"build_host"`
 	Unattended     bool                 `json:"unattended"`
 	// ActionReason says why the action differs from the one asked for
@@ -79,7 +80,7 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 		IntentToAdd: r.VCS.Added, Withheld: r.VCS.Withheld, FailedUnits: r.System.FailedUnits,
 		Upstream: r.VCS.Upstream, Dotfiles: r.Dotfiles, Phases: results, Warnings: r.Warnings,
 		RollbackCmd: r.System.RollbackHint, RolledBack: r.System.RolledBack, FailedChecks: r.System.FailedChecks, NextStep: r.NextStep,
-		TargetHost: r.Target.TargetHost, BuildHost: r.Target.BuildHost, Unattended: r.Cmd.Unattended,
+		TargetHost: r.Target.TargetHost, Confirmation: r.System.Confirm, BuildHost: r.Target.BuildHost, Unattended: r.Cmd.Unattended,
 		ActionReason: r.ActionReason,
 	}
 	if r.Outcome.recorded() {

@@ -91,6 +91,9 @@ type SystemState struct {
 
 	RollbackHint string
 	RolledBack   bool
+	// Confirm is the confirmed activation of a remote target (nil when
+	// there was none).
+	Confirm *Confirmation
 	// FailedChecks are the post-checks that failed ("units: a.service",
 	// "secrets: ...", "health: 10-ping: exit 1: ...").
 	FailedChecks []string

@@ -62,7 +62,11 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if gen() != 2 || cur() == g1.Toplevel {
 		t.Fatalf("second switch: gen %d", gen())
 	}
-	h.Run(flake, "nh", "os", "rollback", "--to", "1")
+	// nh os rollback refuses root too unless -R (nh's OsRollbackArgs).
+	if res := h.Exec(flake, "nh", "os", "rollback", "--to", "1"); os.Geteuid() == 0 && (res.Code != 1 || !strings.Contains(res.Stderr, "Don't run nh os as root") || gen() != 2) {
+		t.Fatalf("nh os rollback as root without -R: %s", res)
+	}
+	h.Run(flake, "nh", "os", "rollback", "--to", "1", "-R")
 	if gen() != 1 || cur() != g1.Toplevel {
 		t.Fatalf("nh os rollback --to 1: gen %d current %s", gen(), cur())
 	}
@@ -127,7 +131,7 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"tool":"nh","argv":["os","rollback","--to","1"]`, `"tool":"sudo","argv":["nixos-rebuild","test"`, `"tool":"switch-to-configuration","argv":["--toplevel"`} {
+	for _, want := range []string{`"tool":"nh","argv":["os","rollback","--to","1","-R"]`, `"tool":"sudo","argv":["nixos-rebuild","test"`, `"tool":"switch-to-configuration","argv":["--toplevel"`} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("call log lacks %s", want)
 		}

@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -229,4 +231,48 @@ func EnterTarget(tool, root string, r Remote, needSudoFlag bool) string {
 	os.Setenv("NIXDOTS_SUDO", "never")
 	fmt.Fprintf(os.Stderr, "%s: copying the closure to %s and activating there\n", tool, r.TargetHost)
 	return tr
+}
+
+// UnitsDir holds the fake systemd-run's units under a root: NAME.pid and
+// NAME.log per unit.
+const UnitsDir = "run/fake-units"
+
+// UnitActive reports whether the fake unit's process is still running.
+func UnitActive(root, unit string) bool {
+	pid := unitPID(root, unit)
+	return pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid)
+}
+
+// StopUnit kills the fake unit's process group, as systemctl stop does
+// with a unit's processes.
+func StopUnit(root, unit string) {
+	if pid := unitPID(root, unit); pid > 0 {
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+	}
+}
+
+func unitPID(root, unit string) int {
+	if !strings.HasSuffix(unit, ".service") {
+		unit += ".service"
+	}
+	b, err := os.ReadFile(filepath.Join(root, UnitsDir, unit+".pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// zombie reports whether pid has exited and waits for its parent (a
+// finished unit nobody reaped is not active).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z'
+	}
+	return false
 }
