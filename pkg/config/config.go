@@ -77,7 +77,6 @@ var Keys = map[string][]Key{
 		{"tag", "bool", "tag each built commit rebuild/<host>/<generation>"},
 		{"rollbackOnFailure", "bool", "when the activation or the post-checks (failed units, missing secrets, a health check) fail after a switch, go back to the previous generation (exit 13)"},
 		{"confirmTimeout", "duration", "a remote target rolls back by itself unless this machine confirms the activation within this time (0: no confirmation)"},
-		{"hooks.healthCheck", "list", "argv arrays run after a switch as post-checks; one that exits non-zero fails the checks"},
 		// rebuild-rollback --clean (issue 16; docs/rebuild-rollback.md).
 		{"clean.keep", "int", "rebuild-rollback --clean keeps the N newest generations"},
 		{"clean.keepSince", "duration", "rebuild-rollback --clean also keeps every generation made within this (e.g. 30d)"},
@@ -87,6 +86,7 @@ var Keys = map[string][]Key{
 		{"hooks.preRebuild", "list", "argv arrays run before anything changes; a failing one vetoes the rebuild"},
 		{"hooks.postRebuild", "list", "argv arrays run after a successful rebuild"},
 		{"hooks.onFailure", "list", "argv arrays run after a failed rebuild"},
+		{"hooks.healthCheck", "list", "argv arrays run after a switch as post-checks; one that exits non-zero fails the checks"},
 		{"hooks.timeout", "duration", "time limit of each hook"},
 		{"notify.desktop", "bool", "desktop notification (notify-send) on success and failure"},
 		{"notify.webhookUrl", "string", "URL that receives an HTTP POST of the run's JSON record"},
