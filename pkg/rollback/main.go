@@ -201,6 +201,9 @@ type targetJSON struct {
 	Toplevel   string    `json:"toplevel,omitempty"`
 	Time       time.Time `json:"time,omitzero"`
 	Source     string    `json:"source,omitempty"`
+	// DotfilesCommit is the chezmoi source commit the build was made with
+	// (not moved yet: see dotfiles.go).
+	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
 }
 
 // rollback plans (everything is checked before anything changes), prints
@@ -259,7 +262,7 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 	}
 	p := &rollbackPlan{build: build, rep: report{DryRun: app.DryRun, Outcome: "planned", Target: targetJSON{
 		Generation: build.Generation, Commit: build.Commit, Toplevel: build.Toplevel,
-		Time: build.Entry.Time, Source: build.Entry.Source,
+		Time: build.Entry.Time, Source: build.Entry.Source, DotfilesCommit: build.DotfilesCommit,
 	}}}
 	if doRepo && build.Commit == "" {
 		p.warn(app, fmt.Sprintf("no commit is recorded for generation %d (activated outside rebuild-smart): the repository stays as it is", build.Generation))

@@ -108,6 +108,10 @@ type Build struct {
 	Commit     string
 	Toplevel   string
 	Entry      history.Entry // the record describing it best
+	// DotfilesCommit and DotfilesSource are the chezmoi source commit (and
+	// directory) the build was made with (dotfiles.go).
+	DotfilesCommit string
+	DotfilesSource string
 }
 
 // Builds merges the successful entries per generation (a pre-switch record
@@ -157,6 +161,9 @@ func (v View) Builds() []Build {
 		}
 		if e.Toplevel != "" {
 			b.Toplevel = e.Toplevel
+		}
+		if e.DotfilesCommit != "" {
+			b.DotfilesCommit, b.DotfilesSource = e.DotfilesCommit, e.DotfilesSource
 		}
 	}
 	out := make([]Build, 0, len(order))
