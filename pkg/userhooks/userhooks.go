@@ -1,8 +1,9 @@
 // Package userhooks runs the user's own commands around a rebuild: before it
-// (a failing one vetoes the run before anything changes), after a success,
-// and after a failure. Hooks come from the config file (argv arrays, never a
-// shell string) and from executable files in
-// $XDG_CONFIG_HOME/rebuild-smart/hooks.d/{pre,post,failure}/. Each receives
+// (a failing one vetoes the run before anything changes), as health checks
+// after an activation (a failing one fails the post-checks), after a
+// success, and after a failure. Hooks come from the config file (argv
+// arrays, never a shell string) and from executable files in
+// $XDG_CONFIG_HOME/rebuild-smart/hooks.d/{pre,health,post,failure}/. Each receives
 // the run's details as REBUILD_SMART_* environment variables and has a time
 // limit. Every hook goes through runner.Runner, so --verbose logs it and
 // --dry-run prints it instead of running it.
