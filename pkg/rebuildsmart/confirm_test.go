@@ -117,9 +117,16 @@ func TestRemoteSwitchUnconfirmedRollsBack(t *testing.T) {
 	// A failed activation on the target is rolled back at once, without
 	// waiting for the timeout.
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v3\nfail-activate\n")
-	res, rep = e.rsJSON("--skip-dotfiles", "--host", "alpha", "--target-host", "root@vm.test", "--confirm-timeout", "30s")
+	start = time.Now()
+	res, rep = e.rsJSON("--skip-dotfiles", "--host", "alpha", "--target-host", "root@vm.test", "--confirm-timeout", "60s")
 	if res.Code != 13 || !strings.Contains(res.Stderr, "the activation failed there (switch-to-configuration exit 1)") {
 		t.Fatalf("failed activation on the target:\n%s", res)
+	}
+	if c, _ := rep["confirmation"].(map[string]any); c == nil || c["activation_exit"] != float64(1) || c["state"] != "rolled-back" {
+		t.Fatalf("confirmation %v", rep["confirmation"])
+	}
+	if d := time.Since(start); d > 40*time.Second {
+		t.Fatalf("a failed activation waited for the timeout: %s", d)
 	}
 	targetAt(t, sys, 1, g1.Toplevel)
 }

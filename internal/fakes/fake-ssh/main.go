@@ -16,7 +16,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -32,9 +31,7 @@ const tool = "ssh"
 const NetworkDownFile = "run/fake-network-down"
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	dest, command := parse(args)
 	host := dest
 	if _, h, ok := strings.Cut(dest, "@"); ok {
@@ -52,17 +49,8 @@ func main() {
 		fakesys.Die(tool, 255, "fake: no remote command (an interactive login is not simulated)")
 	}
 	cmd := exec.Command("sh", "-c", command)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "NIXDOTS_SYSTEM_ROOT="+troot, "NIXDOTS_SUDO=never")
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		os.Exit(ee.ExitCode())
-	default:
-		fakesys.Die(tool, 255, "%v", err)
-	}
+	fakesys.RunAndExit(tool, cmd, 255, "sh: cannot run the remote command")
 }
 
 // parse skips ssh's options and returns the destination and the remote

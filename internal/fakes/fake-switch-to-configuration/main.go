@@ -23,9 +23,7 @@ import (
 const tool = "switch-to-configuration"
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	if len(args) != 3 || args[0] != "--toplevel" {
 		fakesys.Die(tool, 1, "usage: switch-to-configuration switch|boot|test|dry-activate")
 	}

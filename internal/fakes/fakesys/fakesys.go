@@ -12,6 +12,7 @@ package fakesys
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,6 +46,31 @@ func Root(tool string) string {
 		Die(tool, 2, "NIXDOTS_SYSTEM_ROOT must name a test directory (this is a test fake)")
 	}
 	return r
+}
+
+// Start is every fake's first line: the test root (or exit 2), the
+// arguments, and the call recorded.
+func Start(tool string) (root string, args []string) {
+	root = Root(tool)
+	args = os.Args[1:]
+	Record(root, tool, args)
+	return root, args
+}
+
+// RunAndExit runs cmd with the fake's stdin, stdout and stderr and exits
+// with its exit code, as a wrapper (sudo, ssh) does; a command that cannot
+// start is failCode with failMsg.
+func RunAndExit(tool string, cmd *exec.Cmd, failCode int, failMsg string) {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.As(err, &ee):
+		os.Exit(ee.ExitCode())
+	}
+	Die(tool, failCode, "%s", failMsg)
 }
 
 // Record appends the call to <root>/fake-calls.jsonl.

@@ -51,9 +51,7 @@ type opts struct {
 }
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	if len(args) < 2 || args[0] != "os" {
 		fakesys.Die(tool, 2, "usage: nh os switch|boot|test|build|rollback ...")
 	}

@@ -22,9 +22,7 @@ import (
 const tool = "nix-collect-garbage"
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	_, args := fakesys.Start(tool)
 	for _, a := range args {
 		switch {
 		case a == "-d" || a == "--delete-old" || strings.HasPrefix(a, "--delete-older-than"):

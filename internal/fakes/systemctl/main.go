@@ -18,9 +18,7 @@ import (
 )
 
 func main() {
-	root := fakesys.Root("systemctl")
-	args := os.Args[1:]
-	fakesys.Record(root, "systemctl", args)
+	root, args := fakesys.Start("systemctl")
 	data, _ := os.ReadFile(filepath.Join(root, fakesys.FailedUnitsFile))
 	units := strings.Fields(string(data))
 	switch {

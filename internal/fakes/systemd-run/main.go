@@ -29,9 +29,7 @@ import (
 const tool = "systemd-run"
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	unit, quiet, env, argv := parse(args)
 	if len(argv) == 0 {
 		fakesys.Die(tool, 1, "Command line to execute required.")
