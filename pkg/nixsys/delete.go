@@ -41,7 +41,9 @@ func (s *System) DeleteGenerations(ctx context.Context, nums []int) (runner.Resu
 		return res, fmt.Errorf("nix-env --delete-generations: %w", err)
 	}
 	var left []string
-	for _, n := range nums {
+	sorted := append([]int(nil), nums...)
+	sort.Ints(sorted)
+	for _, n := range sorted {
 		if _, gerr := s.generationAt(n); gerr == nil {
 			left = append(left, strconv.Itoa(n))
 		}
