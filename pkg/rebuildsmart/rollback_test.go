@@ -1,7 +1,11 @@
 package rebuildsmart_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"strings"
 	"testing"
 
@@ -28,7 +32,7 @@ func TestRollbackOnFailedChecks(t *testing.T) {
 	}{
 		{"failed units", opts{}, func(e *env) []string {
 			e.h.Setenv("FAKE_UNITS_FAILED", "foo.service")
-			return nil
+			return e.config(map[string]any{"notify": map[string]any{"desktop": false, "webhookUrl": e.webhook(), "webhookTimeout": "5s"}})
 		}, "units: foo.service", 8},
 		{"missing secrets", opts{inputs: map[string]string{"nix-secrets": "2026-01-01T00:00:00Z"}}, func(e *env) []string {
 			return nil
@@ -81,6 +85,10 @@ func TestRollbackOnFailedChecks(t *testing.T) {
 			if !strings.Contains(res.Stderr, "rebuild-smart: alpha: rolled back: the new system failed its post-checks") {
 				t.Fatalf("the rollback is not said on stderr:\n%s", res.Stderr)
 			}
+			if body := e.hooked(); tc.name == "failed units" && (!strings.Contains(body, `"status":"rolled-back"`) ||
+				!strings.Contains(body, `"summary":"rebuild-smart: alpha rolled back: the new system generation 2 failed"`)) {
+				t.Fatalf("the notification does not say it rolled back: %s", body)
+			}
 			list := e.h.Run(e.repo, "rebuild-rollback", "--list")
 			if !strings.Contains(list, "checks-failed") || !strings.Contains(list, "failed checks: "+tc.check) {
 				t.Fatalf("--list does not show the failed checks:\n%s", list)
@@ -112,4 +120,26 @@ func TestHealthCheckPasses(t *testing.T) {
 	if p := phase(rep, "Post-checks"); !strings.Contains(p["detail"].(string), "1 health check(s) passed") {
 		t.Fatalf("post-checks: %v", p)
 	}
+}
+
+// webhook starts a receiver for this env's notifications and returns its
+// URL; hooked returns the last body it got.
+func (e *env) webhook() string {
+	e.t.Helper()
+	got := &atomic.Value{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Store(string(b))
+	}))
+	e.t.Cleanup(srv.Close)
+	e.received = got
+	return srv.URL
+}
+
+func (e *env) hooked() string {
+	if e.received == nil {
+		return ""
+	}
+	s, _ := e.received.Load().(string)
+	return s
 }

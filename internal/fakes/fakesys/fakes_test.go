@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/fakes/fakesys"
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
 	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/nixsys"
@@ -92,6 +93,13 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	h.Run(flake, "nixos-rebuild", "boot", "--flake", flake+"#alpha")
 	if gen() != 2 || cur() != g1.Toplevel {
 		t.Fatalf("nixos-rebuild boot must not activate: gen %d current %s", gen(), cur())
+	}
+	// A reboot boots the boot default: booted and running system are gen 2.
+	if err := fakesys.Reboot(root); err != nil {
+		t.Fatal(err)
+	}
+	if booted, _ := sys.BootedSystem(); booted != cur() || cur() == g1.Toplevel {
+		t.Fatalf("after the reboot: booted %s, running %s", booted, cur())
 	}
 	h.Run(h.Home, "nixos-rebuild", "build", "--flake", flake+"#beta")
 	if l, _ := os.Readlink(filepath.Join(h.Home, "result")); !strings.HasSuffix(l, "-nixos-system-beta") {

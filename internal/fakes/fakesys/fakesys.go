@@ -302,3 +302,24 @@ func zombie(pid int) bool {
 	}
 	return false
 }
+
+// Reboot does to a test root what a reboot does to a machine: the system
+// the boot loader's default entry (<root>/boot/default, which switch and
+// boot set) names becomes both /run/booted-system and /run/current-system;
+// what a running system left behind (failed units, a cut network) is gone.
+func Reboot(root string) error {
+	top, err := os.Readlink(filepath.Join(root, "boot", "default"))
+	if err != nil {
+		return fmt.Errorf("no boot entry to boot: %w", err)
+	}
+	for _, l := range []string{"booted-system", "current-system"} {
+		p := filepath.Join(root, "run", l)
+		_ = os.Remove(p)
+		if err := os.Symlink(top, p); err != nil {
+			return err
+		}
+	}
+	_ = os.Remove(filepath.Join(root, FailedUnitsFile))
+	_ = os.Remove(filepath.Join(root, "run", "fake-network-down"))
+	return nil
+}
