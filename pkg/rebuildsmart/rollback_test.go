@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nixdots/nixdots/pkg/history"
@@ -32,7 +32,8 @@ func TestRollbackOnFailedChecks(t *testing.T) {
 	}{
 		{"failed units", opts{}, func(e *env) []string {
 			e.h.Setenv("FAKE_UNITS_FAILED", "foo.service")
-			return e.config(map[string]any{"notify": map[string]any{"desktop": false, "webhookUrl": e.webhook(), "webhookTimeout": "5s"}})
+			return append(e.config(map[string]any{"notify": map[string]any{"desktop": false, "webhookUrl": e.webhook(), "webhookTimeout": "5s"}}),
+				"--metrics-file", filepath.Join(e.h.Root, "rebuild.prom"))
 		}, "units: foo.service", 8},
 		{"missing secrets", opts{inputs: map[string]string{"nix-secrets": "2026-01-01T00:00:00Z"}}, func(e *env) []string {
 			return nil
@@ -88,6 +89,10 @@ func TestRollbackOnFailedChecks(t *testing.T) {
 			if body := e.hooked(); tc.name == "failed units" && (!strings.Contains(body, `"status":"rolled-back"`) ||
 				!strings.Contains(body, `"summary":"rebuild-smart: alpha rolled back: the new system generation 2 failed"`)) {
 				t.Fatalf("the notification does not say it rolled back: %s", body)
+			}
+			if prom := filepath.Join(e.h.Root, "rebuild.prom"); tc.name == "failed units" &&
+				(!strings.Contains(read(t, prom), `nixdots_rebuild_outcome{host="alpha",status="rolled-back"} 1`) || !strings.Contains(read(t, prom), `nixdots_rebuild_generation{host="alpha"} 1`)) {
+				t.Fatalf("metrics after the rollback (outcome rolled-back, generation 1 boots next):\n%s", read(t, prom))
 			}
 			list := e.h.Run(e.repo, "rebuild-rollback", "--list")
 			if !strings.Contains(list, "checks-failed") || !strings.Contains(list, "failed checks: "+tc.check) {

@@ -7,6 +7,7 @@
 package runhooks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -133,15 +134,20 @@ func (f *Rebuild) HealthChecks(ctx context.Context, d userhooks.Details) (ran in
 
 // RebuildResult is what Finish needs to know about the finished run.
 type RebuildResult struct {
-	Details     userhooks.Details // Outcome, FailedPhase, Generation, Toplevel, Duration, ... filled in
-	Start       time.Time
-	Generation  int
-	UnitsFailed int
-	LastSuccess time.Time // metrics.LastRebuildSuccess(history, host), or Start on success
-	Error       string    // the run's error, one line
-	NextStep    string
-	Diff        string // the closure diff's summary, for the notification's body
-	Record      any    // the --json report, sent to the webhook
+	Details    userhooks.Details // Outcome, FailedPhase, Generation, Toplevel, Duration, ... filled in
+	Start      time.Time
+	Generation int
+	// ProfileGeneration is the profile's generation after the run when it
+	// is not Generation: after a rollback the new generation (Generation,
+	// what the notification names) is not the one that boots next. 0: the
+	// same as Generation.
+	ProfileGeneration int
+	UnitsFailed       int
+	LastSuccess       time.Time // metrics.LastRebuildSuccess(history, host), or Start on success
+	Error             string    // the run's error, one line
+	NextStep          string
+	Diff              string // the closure diff's summary, for the notification's body
+	Record            any    // the --json report, sent to the webhook
 }
 
 // Finished says what Finish did, for the summary and tests.
@@ -212,7 +218,7 @@ func (f *Rebuild) Finish(ctx context.Context, res RebuildResult) Finished {
 	if f.MetricsFile != "" && !f.DryRun {
 		fams := metrics.RebuildFamilies(metrics.RebuildRun{
 			Host: d.Host, Start: res.Start, Duration: d.Duration, Outcome: d.Outcome,
-			LastSuccess: res.LastSuccess, Generation: res.Generation, UnitsFailed: res.UnitsFailed,
+			LastSuccess: res.LastSuccess, Generation: cmp.Or(res.ProfileGeneration, res.Generation), UnitsFailed: res.UnitsFailed,
 			HooksFailed: out.HooksFailed, BootPending: d.Action == "boot" && d.Outcome == "success",
 		})
 		if err := metrics.WriteFile(f.MetricsFile, fams); err != nil {
