@@ -28,11 +28,12 @@ type Confirmation struct {
 	PrevGeneration int `json:"previous_generation"` // the target's profile before: where it rolls back to
 }
 
-// Timing of the confirmation loop. Vars so a test build could shorten
-// them; the defaults suit real networks.
-var (
-	confirmPoll  = time.Second     // between two polls of the unit's state
-	confirmGrace = 2 * time.Second // beyond --confirm-timeout before giving up
+// Timing of the confirmation loop: a poll a second (the unit counts in
+// seconds too), and a little grace beyond --confirm-timeout for the time
+// an activation takes before the unit starts counting.
+const (
+	confirmPoll  = time.Second
+	confirmGrace = 2 * time.Second
 )
 
 // confirmed reports whether this run activates a remote target under a
