@@ -35,7 +35,8 @@ var Spec = cli.Spec{
 		{Command: "rebuild-smart --boot --offline", Explain: "Make the new system the boot default without touching the network."},
 		{Command: "rebuild-smart boot --hostname web1", Explain: "The same words as nh os boot -H web1 (or nixos-rebuild boot)."},
 		{Command: "rebuild-smart --ask -- --show-trace", Explain: "Show what changes and ask before activating; arguments after -- go to nix build."},
-		{Command: "rebuild-smart --host web1 --target-host root@web1", Explain: "Build here, activate on another machine over ssh."},
+		{Command: "rebuild-smart --rollback-on-failure", Explain: "Put the previous generation back when failed units, missing secrets or a health check follow the switch (exit 13)."},
+		{Command: "rebuild-smart --host web1 --target-host root@web1", Explain: "Build here, activate on another machine over ssh; it rolls back by itself unless this machine confirms within 60s."},
 		{Command: "rebuild-smart --unattended --json", Explain: "For a timer: no prompts, step aside for a manual rebuild, one JSON record on stdout."},
 	},
 	ExitCodes: []exitcode.Use{
