@@ -25,6 +25,7 @@ const (
 	Unsafe      = 10  // a state directory or file (or metrics file) is unsafe to use: a link, another user's, writable by others
 	Refused     = 11  // chezmoi-sync: a repository or remote state it will not touch; nothing was changed
 	Waiting     = 12  // chezmoi-status --check: home edits wait for you (the sync cannot capture them)
+	RolledBack  = 13  // rebuild-smart: the new system failed its checks (or was not confirmed) and the previous one runs again
 	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
 )
 
@@ -106,6 +107,7 @@ var Table = []struct {
 	{Unsafe, "unsafe-state", "a state directory or file is unsafe to use (a link, another user's, writable by others); nothing was written to it"},
 	{Refused, "refused", "chezmoi-sync: a repository or remote state it will not touch (nothing was changed)"},
 	{Waiting, "edits-waiting", "chezmoi-status --check: home edits wait for you (the sync cannot capture them)"},
+	{RolledBack, "rolled-back", "rebuild-smart: the new system failed its post-checks or activation, or a remote target's activation was not confirmed, and the previous generation was put back"},
 	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
 }
 
