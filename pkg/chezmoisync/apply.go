@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,6 +30,10 @@ type applyStep struct{}
 func (applyStep) name() string { return "apply" }
 
 func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
+	if r.dry && (slices.Contains(r.planned, "abort") || slices.Contains(r.planned, "undo")) {
+		// What HOME gets depends on the source the real run leaves.
+		return plan{does: "bring the home directory in line with the source as the " + r.mode + " leaves it (home files edited since are kept; every file changed is copied to " + r.backupDir() + " first)", changes: true}, nil
+	}
 	if !r.rebasedClean && !r.remoteMoved && len(r.rewound) == 0 && len(r.cls.Pending)+len(r.cls.Scripts) == 0 && r.recovered == nil {
 		return plan{skip: "nothing came in"}, nil
 	}
@@ -342,6 +347,9 @@ func (r *run) unapplyGone(ctx context.Context) error {
 		}
 		if err := os.Remove(t); err != nil {
 			return fmt.Errorf("cannot remove %s (no longer managed): %w", t, err)
+		}
+		if err := r.cm.ForgetWritten(ctx, t); err != nil {
+			return fmt.Errorf("cannot update chezmoi's state after removing %s: %w", t, err)
 		}
 		r.rec.Removed = append(r.rec.Removed, t)
 	}

@@ -3,6 +3,7 @@ package chezmoisync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,7 +96,7 @@ type rebaseStep struct{}
 func (rebaseStep) name() string { return "rebase" }
 
 func (rebaseStep) plan(_ context.Context, r *run) (plan, error) {
-	if r.replayed {
+	if r.replayed || slices.Contains(r.planned, "replay") {
 		return plan{skip: "replayed onto " + r.remoteName(), quiet: true}, nil
 	}
 	if len(r.a.incoming) == 0 && !r.remoteMoved {
@@ -266,6 +267,9 @@ func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	ahead := len(r.local) - len(r.rewound)
 	if r.committedPlan() {
 		ahead++
+	}
+	if r.mode == modeAbort {
+		ahead = 0 // this host's side is on a kept/ bookmark, not under the working copy
 	}
 	r.rec.PendingPush = ahead
 	held := r.a.held && !r.c.Publish

@@ -65,6 +65,8 @@ func (unparkStep) name() string { return "unpark" }
 func (unparkStep) plan(_ context.Context, r *run) (plan, error) {
 	p := r.a.parkedLocal
 	switch {
+	case r.mode == modeAbort && r.dry:
+		return plan{skip: "the abort deletes " + r.park, quiet: true}, nil
 	case p == nil && r.a.parkedGone && r.c.AutoPush:
 		// Deleted here (--abort, or an unpark whose push failed): the
 		// deletion is pushed once the remote is reachable.

@@ -135,6 +135,16 @@ func TestPartialResolutionStaysParked(t *testing.T) {
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "pager = alpha")
 	require.Contains(t, b.ReadHome(".gitconfig"), "pager = alpha")
 	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+
+	// Undo takes back the resolution made in two runs: HOME holds beta's
+	// side again, as before it; the remote keeps the resolution (held).
+	published := remoteRef(t, b, remote, "refs/heads/main")
+	r = mustSync(t, b, "--undo")
+	require.Len(t, record(t, b).Undo.Undone, 2, r.String())
+	require.Contains(t, b.ReadHome(".gitconfig"), "pager = beta")
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -lh")
+	require.True(t, record(t, b).Held)
+	require.Equal(t, published, remoteRef(t, b, remote, "refs/heads/main"))
 }
 
 // A path that is not conflicted is bad input: exit 2, nothing changed.

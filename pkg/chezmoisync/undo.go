@@ -182,9 +182,14 @@ func (r *run) pickUndoTarget(ctx context.Context) (string, error) {
 		}
 		target, r.undoWhat = cs[0].CommitID, "to "+brief.ID(cs[0].CommitID)
 	} else {
-		runs, err := r.undoableRuns()
+		runs, older, err := r.undoableRuns()
 		if err != nil {
 			return "", err
+		}
+		// A resolution made in several runs started from a conflicted
+		// state: take back the earlier steps too, down to a clean one.
+		for len(older) > 0 && r.hasConflicts(ctx, runs[len(runs)-1].BeforeLocal) {
+			runs, older = append(runs, older[0]), older[1:]
 		}
 		r.undoRuns = runs
 		target = runs[len(runs)-1].BeforeLocal
@@ -206,17 +211,17 @@ func (r *run) pickUndoTarget(ctx context.Context) (string, error) {
 // undoableRuns are the newest --undo N runs that changed something,
 // newest first. The repository must be where the last run left it: an
 // undo would otherwise take back commits made outside chezmoi-sync too.
-func (r *run) undoableRuns() ([]syncstate.Record, error) {
+func (r *run) undoableRuns() (runs, older []syncstate.Record, err error) {
 	hist, err := syncstate.History(r.app.StateDir, syncstate.HistoryKeep)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, rec := range hist {
 		if rec.AfterLocal == "" {
 			continue
 		}
 		if rec.AfterLocal != r.rec.BeforeLocal {
-			return nil, refuse(fmt.Sprintf("the repository changed outside chezmoi-sync since its last run (it left %s, the working copy is now on %s): an undo would take that back too; nothing was changed",
+			return nil, nil, refuse(fmt.Sprintf("the repository changed outside chezmoi-sync since its last run (it left %s, the working copy is now on %s): an undo would take that back too; nothing was changed",
 				brief.ID(rec.AfterLocal), brief.ID(r.rec.BeforeLocal)),
 				"run chezmoi-sync first (then chezmoi-sync --undo 2 takes back that run and the one before), or name the commit: chezmoi-sync --undo-to COMMIT")
 		}
@@ -226,11 +231,17 @@ func (r *run) undoableRuns() ([]syncstate.Record, error) {
 	n := r.c.Undo.N
 	switch {
 	case len(undoable) == 0:
-		return nil, usage("nothing to undo: no sync in %s changed HOME or the repository", r.app.StateDir)
+		return nil, nil, usage("nothing to undo: no sync in %s changed HOME or the repository", r.app.StateDir)
 	case n > len(undoable):
-		return nil, usage("--undo %d: only %d can be undone (chezmoi-sync --undo --list)", n, len(undoable))
+		return nil, nil, usage("--undo %d: only %d can be undone (chezmoi-sync --undo --list)", n, len(undoable))
 	}
-	return undoable[:n], nil
+	return undoable[:n], undoable[n:], nil
+}
+
+// hasConflicts: rev holds conflicts (or cannot be read).
+func (r *run) hasConflicts(ctx context.Context, rev string) bool {
+	cs, err := r.jj.Commits(ctx, jj.Symbol(rev), nil)
+	return err != nil || len(cs) != 1 || cs[0].Conflict
 }
 
 // changedRuns are the records of runs an undo can take back, newest first.
