@@ -96,7 +96,7 @@ type rebaseStep struct{}
 func (rebaseStep) name() string { return "rebase" }
 
 func (rebaseStep) plan(_ context.Context, r *run) (plan, error) {
-	if r.replayed || slices.Contains(r.planned, "replay") {
+	if (r.replayed || slices.Contains(r.planned, "replay")) && r.retries == 0 {
 		return plan{skip: "replayed onto " + r.remoteName(), quiet: true}, nil
 	}
 	if len(r.a.incoming) == 0 && !r.remoteMoved {

@@ -1,12 +1,14 @@
 package chezmoisync_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/testharness"
+	"github.com/nixdots/nixdots/pkg/showconflicts"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/stretchr/testify/require"
 )
@@ -77,6 +79,22 @@ func TestKeepLocalAndTakeRemotePerPath(t *testing.T) {
 	for _, ref := range testharness.RemoteRefs(t, remote) {
 		require.False(t, strings.HasPrefix(ref, "kept/"), "the kept side was pushed: %s", ref)
 	}
+	// chezmoi-show-conflicts --history lists both, with the commands that
+	// show each side (run here: they print it).
+	hist := b.Exec("", "chezmoi-show-conflicts", "--history", "--json")
+	require.Equal(t, 0, hist.Code, hist.String())
+	var doc showconflicts.HistoryDoc
+	require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc))
+	require.Len(t, doc.History, 2)
+	for _, e := range doc.History {
+		shown := b.Exec(b.SourceDir(), "sh", "-c", e.Show)
+		require.Equal(t, 0, shown.Code, shown.String())
+		want := map[string]string{"dot_bashrc": "ls -la", "dot_gitconfig": "pager = beta"}[e.Path]
+		require.Contains(t, shown.Stdout, want, e.Show)
+	}
+	human := b.Exec("", "chezmoi-show-conflicts", "--history")
+	require.Contains(t, human.Stdout, "dot_gitconfig: chezmoi-sync --take-remote took the remote's side; this host's side is in")
+	require.Contains(t, human.Stdout, "kept/beta/")
 	mustSync(t, a)
 	require.Contains(t, a.ReadHome(".bashrc"), "ls -lh")
 	require.Contains(t, a.ReadHome(".config/app/config.toml"), "font = 14")
@@ -248,6 +266,9 @@ func TestAbort(t *testing.T) {
 	require.Contains(t, b.ReadHome(".bashrc"), "ls -la")
 	require.Contains(t, b.ReadHome(".gitconfig"), "pager = alpha")
 	require.Contains(t, b.ReadHome(".profile"), "edited-while-parked")
+	hist := b.Exec("", "chezmoi-show-conflicts", "--history")
+	require.Contains(t, hist.Stdout, "--abort: this host's side of the conflict is in")
+	require.Contains(t, hist.Stdout, rec.Kept.Bookmark)
 	require.Equal(t, "font = 12", strings.Split(b.ReadHome(".config/app/config.toml"), "\n")[1], "the parked edit is given up in HOME")
 	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
 	require.Empty(t, jjOut(b, "bookmark", "list", "exact:sync/beta"))

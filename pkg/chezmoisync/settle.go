@@ -36,7 +36,8 @@ type replayStep struct{}
 func (replayStep) name() string { return "replay" }
 
 func (replayStep) plan(ctx context.Context, r *run) (plan, error) {
-	if r.mode != modeResolve && r.mode != modeContinue {
+	if r.mode != modeResolve && r.mode != modeContinue || r.replayed || r.retries > 0 {
+		// After a push race the rebase step takes new commits in.
 		return plan{skip: "not resolving", quiet: true}, nil
 	}
 	if err := r.findConflicted(ctx); err != nil {
@@ -124,7 +125,7 @@ type settleStep struct{}
 func (settleStep) name() string { return "settle" }
 
 func (settleStep) plan(ctx context.Context, r *run) (plan, error) {
-	if r.mode != modeResolve && r.mode != modeContinue {
+	if r.mode != modeResolve && r.mode != modeContinue || r.retries > 0 {
 		return plan{skip: "not resolving", quiet: true}, nil
 	}
 	if r.conflictAt == stateParked && !r.replayed {
@@ -421,7 +422,7 @@ func (r *run) recordDecisions(ds []decision, left map[string]string, kept string
 		}
 		switch {
 		case d.dropLocal:
-			res.Discarded, res.DiscardedCommit = "local", kept
+			res.Discarded, res.DiscardedCommit, res.Bookmark = "local", kept, r.keptBookmark
 		case d.dropRemote:
 			res.Discarded, res.DiscardedCommit = "remote", r.a.remote.CommitID
 		}

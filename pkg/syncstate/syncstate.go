@@ -93,6 +93,7 @@ type Resolution struct {
 	// nothing was dropped), DiscardedCommit the commit holding it.
 	Discarded       string `json:"discarded,omitempty"`
 	DiscardedCommit string `json:"discarded_commit,omitempty"`
+	Bookmark        string `json:"bookmark,omitempty"` // kept/<host>/<time>, when this host's side was kept
 }
 
 // Kept is where --abort put this host's side of a conflict.
