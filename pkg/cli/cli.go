@@ -95,7 +95,16 @@ type App struct {
 	DryRun        bool
 	Stdin         io.Reader
 	Now           func() time.Time
+	// given are the long names of the flags set on the command line (not
+	// by the environment, the config file or a default).
+	given map[string]bool
 }
+
+// Given reports whether the flag (its long name) was set on the command
+// line: a value there outranks the environment and the config file, and a
+// command whose flags must agree (rebuild-smart's --flake DIR#HOST and
+// --host) needs to know which of its values the user typed.
+func (a *App) Given(flag string) bool { return a.given[flag] }
 
 // Getenv reads the explicit environment.
 func (a *App) Getenv(k string) string { return runner.Getenv(a.Environ, k) }
@@ -211,7 +220,8 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	if err != nil {
 		return fail(exitcode.Failure, fmt.Errorf("internal error: %w", err))
 	}
-	if _, err := parser.Parse(args); err != nil {
+	kctx, err := parser.Parse(args)
+	if err != nil {
 		return fail(exitcode.Usage, fmt.Errorf("%v (see --help)", err))
 	}
 
@@ -223,6 +233,7 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	defer stop()
 
 	app := newApp(spec, cmd, cfg, env)
+	app.given = givenFlags(kctx)
 	streams = app.IO
 	err = cmd.Run(ctx, app)
 	if err == nil {
@@ -232,6 +243,19 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		return fail(exitcode.Interrupted, errors.New("interrupted"))
 	}
 	return fail(exitcode.FromError(err), err)
+}
+
+// givenFlags lists the flags kong parsed from the command line; values the
+// environment (kong sets those as defaults) or a resolver (the config file)
+// supplied are not among them.
+func givenFlags(k *kong.Context) map[string]bool {
+	given := map[string]bool{}
+	for _, p := range k.Path {
+		if p.Flag != nil && !p.Resolved {
+			given[p.Flag.Name] = true
+		}
+	}
+	return given
 }
 
 // newParser builds the kong parser of cmd with the suite's options, the

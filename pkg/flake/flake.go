@@ -54,6 +54,33 @@ func ParseRef(s, cwd string) Ref {
 	return Ref{Dir: filepath.Clean(s), Host: host}
 }
 
+// CheckLocal refuses a flake reference that names no local directory
+// (github:owner/repo, git+https://..., a registry name with a scheme):
+// rebuild-smart commits, pushes and records a repository it works in, so
+// the flake must be a clone on this machine. A path that exists is local
+// whatever it looks like.
+func CheckLocal(s, cwd string) error {
+	dir, _, _ := strings.Cut(s, "#")
+	for _, p := range []string{"git+file://", "path:", "git+file:", "file://"} {
+		if strings.HasPrefix(dir, p) {
+			return nil
+		}
+	}
+	scheme, _, ok := strings.Cut(dir, ":")
+	if !ok || scheme == "" {
+		return nil
+	}
+	for _, r := range scheme { // github, gitlab, git+https, tarball+https, flake, ...
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-') {
+			return nil
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(cwd, dir)); err == nil && !filepath.IsAbs(dir) {
+		return nil
+	}
+	return fmt.Errorf("remote flake references are not supported (%s): clone the repository and pass --flake DIR", s)
+}
+
 // Check verifies that dir holds a flake.nix.
 func Check(dir string) error {
 	st, err := os.Stat(filepath.Join(dir, "flake.nix"))
