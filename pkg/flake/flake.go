@@ -373,8 +373,21 @@ func (n *Nix) Version(ctx context.Context) (Version, error) {
 // Hosts lists nixosConfigurations' attribute names. Evaluation never
 // writes flake.lock (a query must not change the repository).
 func (n *Nix) Hosts(ctx context.Context) ([]string, error) {
-	res, err := n.Runner.Run(ctx, runner.Cmd{Name: "nix", Dir: n.Dir, Env: n.Env,
-		Args: []string{"eval", "--no-write-lock-file", "--json", n.Dir + "#nixosConfigurations", "--apply", "builtins.attrNames"}})
+	return n.hosts(ctx, nil, 0)
+}
+
+// HostsWithoutBuilding is Hosts for a shell completion, which runs on a
+// TAB in whatever directory the shell is in: import-from-derivation is
+// off (an evaluation that needs a build fails instead of building),
+// flake.lock is never written, and it gives up after timeout.
+func (n *Nix) HostsWithoutBuilding(ctx context.Context, timeout time.Duration) ([]string, error) {
+	return n.hosts(ctx, []string{"--option", "allow-import-from-derivation", "false"}, timeout)
+}
+
+func (n *Nix) hosts(ctx context.Context, opts []string, timeout time.Duration) ([]string, error) {
+	args := append([]string{"eval", "--no-write-lock-file"}, opts...)
+	res, err := n.Runner.Run(ctx, runner.Cmd{Name: "nix", Dir: n.Dir, Env: n.Env, Timeout: timeout,
+		Args: append(args, "--json", n.Dir+"#nixosConfigurations", "--apply", "builtins.attrNames")})
 	if err != nil {
 		return nil, EvalError(res, err)
 	}
