@@ -192,7 +192,7 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		c = mapExit(c)
 		msg := brief.Line(err.Error())
 		if msg != "" {
-			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, msg)
+			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, brief.Safe(msg))
 		}
 		if wantJSON && (streams == nil || !streams.WroteJSON()) {
 			writeErrorJSON(env.Stdout, spec, msg, c)
