@@ -1,6 +1,7 @@
 // Package cli is the frame every binary of the suite runs in: kong parsing
-// with the shared flags, the config-file resolver, signal handling (SIGINT
-// and SIGTERM cancel the run's context; exit 130), the injected writers, the
+// with the shared flags, the config-file resolver, signal handling (SIGINT,
+// SIGTERM, SIGHUP and SIGQUIT cancel the run's context; exit 130), the
+// injected writers (a failed write to stdout is never exit 0), the
 // runner (dry-run and verbose are wrappers around it) and the single mapping
 // from errors to exit codes. Each cmd/<binary>/main.go is one line into here.
 package cli
@@ -12,10 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -71,7 +70,7 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Stdin          io.Reader
 	Environ        []string
-	Ctx            context.Context // nil: Background, cancelled by SIGINT/SIGTERM
+	Ctx            context.Context // nil: Background; cancelled by the stop signals either way
 }
 
 // OS returns the real process environment.
@@ -186,6 +185,21 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		}
 		return c
 	}
+	// First of all, so that a signal during the config load or the parse
+	// is handled like one during the run.
+	ctx := env.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := notifyStop(ctx)
+	defer stop()
+	out := &outWatch{w: env.Stdout}
+	env.Stdout = out
+	// Registered before the recover below, so it runs after it: every
+	// path out of Main, --help included, accounts for its output.
+	defer func() {
+		code = out.settle(code, mapExit(exitcode.OK), mapExit(exitcode.Failure), env.Stderr, spec.Name)
+	}()
 	wantJSON := boolFlag(args, "--json")
 	var streams *ui.Streams // set once the run starts: it knows whether a document was written
 	fail := func(c int, err error) int {
@@ -221,26 +235,27 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		return fail(exitcode.Failure, fmt.Errorf("internal error: %w", err))
 	}
 	kctx, err := parser.Parse(args)
+	if out.caused(err) {
+		return mapExit(exitcode.OK) // --help or --version could not be written: out.settle says so
+	}
 	if err != nil {
 		return fail(exitcode.Usage, fmt.Errorf("%v (see --help)", err))
 	}
-
-	ctx := env.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	app := newApp(spec, cmd, cfg, env)
 	app.given = givenFlags(kctx)
 	streams = app.IO
 	err = cmd.Run(ctx, app)
-	if err == nil {
-		return mapExit(exitcode.OK)
-	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil {
+		// A stop signal arrived: whatever the command made of its
+		// cancelled children (an error, or a report with holes), the run
+		// was cut short, and its exit code says so.
 		return fail(exitcode.Interrupted, errors.New("interrupted"))
+	}
+	if err == nil || out.caused(err) {
+		// A report that could not be written is out.settle's to explain,
+		// once (141 for a closed pipe, else one line and failure).
+		return mapExit(exitcode.OK)
 	}
 	return fail(exitcode.FromError(err), err)
 }
@@ -321,7 +336,7 @@ func writeErrorJSON(w io.Writer, spec Spec, msg string, code int) {
 
 // meaning is what the binary says code means.
 func (s Spec) meaning(code int) string {
-	for _, u := range s.ExitCodes {
+	for _, u := range s.Codes() {
 		if u.Code == code {
 			return u.Describe()
 		}

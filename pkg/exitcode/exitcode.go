@@ -23,7 +23,8 @@ const (
 	UnitsFailed = 8   // rebuild-smart: switched, but some systemd units failed
 	Vetoed      = 9   // rebuild-smart: a pre-rebuild hook refused the run
 	Unsafe      = 10  // a state directory or file (or metrics file) is unsafe to use: a link, another user's, writable by others
-	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
+	Interrupted = 130 // SIGINT, SIGTERM, SIGHUP or SIGQUIT cancelled the run
+	BrokenPipe  = 141 // stdout was a pipe its reader closed early (| head); the shell's code for SIGPIPE
 )
 
 // Coder is implemented by errors that know their exit code.
@@ -102,7 +103,8 @@ var Table = []struct {
 	{UnitsFailed, "units-failed", "rebuild-smart: switched, but some systemd units failed"},
 	{Vetoed, "vetoed", "rebuild-smart: a pre-rebuild hook refused the run"},
 	{Unsafe, "unsafe-state", "a state directory or file is unsafe to use (a link, another user's, writable by others); nothing was written to it"},
-	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
+	{Interrupted, "interrupted", "SIGINT, SIGTERM, SIGHUP or SIGQUIT cancelled the run"},
+	{BrokenPipe, "broken-pipe", "standard output was a pipe its reader closed early (| head): the run went to its end, its output did not"},
 }
 
 // Use is one code as a binary documents it: each binary lists the codes it

@@ -37,7 +37,7 @@ const (
 	PushFailed         = "push-failed"
 	ConflictsPreserved = "conflicts-preserved"
 	Failed             = "failed"      // any other error; Record.Error says which
-	Interrupted        = "interrupted" // SIGINT/SIGTERM
+	Interrupted        = "interrupted" // SIGINT, SIGTERM, SIGHUP, SIGQUIT
 )
 
 // Conflict is one conflicted commit and its files.
