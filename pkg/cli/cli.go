@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -118,11 +119,50 @@ func (a *App) Hostname() string {
 }
 
 // Lock takes the named lock in the state directory, honouring --wait and
-// the same lock of the other side's directories (ReadStateDirs).
-func (a *App) Lock(ctx context.Context, name string) (*state.Lock, error) {
-	return state.Acquire(ctx, a.StateDir, name, a.Globals.Wait, state.Holder{
+// the same lock of the other side's directories (ReadStateDirs; one that
+// cannot be read counts as not held, with a warning). writes are the state
+// files the run will write: each is checked (state.Lock.Check) right after
+// the lock is taken, so a file no write would accept is refused (exit 10)
+// before the run does any work, not after it.
+func (a *App) Lock(ctx context.Context, name string, writes ...string) (*state.Lock, error) {
+	l, err := state.Acquire(ctx, a.StateDir, name, a.Globals.Wait, state.Holder{
 		PID: os.Getpid(), Host: a.Hostname(), Command: a.Name, Since: a.Now(),
 	}, a.ReadStateDirs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Check(writes...); err != nil {
+		_ = l.Release()
+		return nil, err
+	}
+	for _, w := range l.Warnings {
+		a.IO.Warnf("%s", w)
+	}
+	return l, nil
+}
+
+// WaitIdle waits, honouring --wait, until nobody holds the named lock here
+// or in the other side's directories, without taking it: a command that
+// only reads waits this way, so root reading a user's state directory
+// behaves the same whether or not a lock file is there (taking the lock
+// would mean writing the user's lock file, which is refused). It returns a
+// *state.LockedError (exit 3) when --wait expires.
+func (a *App) WaitIdle(ctx context.Context, name string) error {
+	deadline := time.Now().Add(a.Globals.Wait)
+	for {
+		busy, holder, err := a.Busy(name)
+		if err != nil || !busy {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return &state.LockedError{Path: filepath.Join(a.StateDir, name), Holder: holder}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Busy reports whether the named lock is held here or in one of the other

@@ -30,6 +30,13 @@ const (
 	HistoryKeep = 200
 )
 
+// Files are the state files Save writes, plus extra (a run's own markers):
+// what chezmoi-sync checks right after taking its lock (cli.App.Lock), so
+// a file Save would refuse stops the run before it syncs anything.
+func Files(extra ...string) []string {
+	return append([]string{RecordFile, StatusFile, HistoryFile}, extra...)
+}
+
 // Status words. They are the seed's, plus the ones a careful run needs.
 const (
 	Success            = "success"
