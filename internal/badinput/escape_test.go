@@ -72,3 +72,28 @@ func quoteJSON(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// Shared flags kong accepts but no run can use are usage errors in every
+// binary: one line, exit 2, nothing created.
+func TestUnusableGlobalFlags(t *testing.T) {
+	t.Parallel()
+	h := testharness.NewHost(t, "alpha").WithBinaries()
+	for _, bin := range []string{"chezmoi-sync", "chezmoi-status", "chezmoi-show-conflicts", "rebuild-smart", "rebuild-rollback"} {
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--wait=-1s"}, "--wait -1s: a time to wait cannot be negative"},
+			{[]string{"--state-dir", ""}, "--state-dir is empty"},
+			{[]string{"--state-dir=" + filepath.Join(h.Root, "a\nb")}, "holds a control character"},
+		} {
+			r := h.Exec(h.Root, bin, c.args...)
+			if r.Code != 2 || !strings.Contains(r.Stderr, c.want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+				t.Errorf("%s %q: want exit 2 and one line with %q:\n%s", bin, c.args, c.want, r)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.Root, "a\nb")); err == nil {
+		t.Error("a state directory named with a newline was made")
+	}
+}

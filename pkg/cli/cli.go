@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/alecthomas/kong"
 
@@ -30,12 +31,12 @@ import (
 
 // Globals are the flags every binary shares. Embed it in a command struct.
 type Globals struct {
-	StateDir string           `name:"state-dir" placeholder:"DIR" group:"common" help:"State directory (default: $$STATE_DIRECTORY, else $$XDG_STATE_HOME/nixdots)."`
+	StateDir string           `name:"state-dir" placeholder:"DIR" group:"common" help:"State directory (default: $$STATE_DIRECTORY, else $$XDG_STATE_HOME/nixdots; an empty DIR is refused)."`
 	Config   string           `name:"config" placeholder:"FILE" group:"common" help:"Config file (default: $$NIXDOTS_CONFIG, else $$XDG_CONFIG_HOME/nixdots/config.json, $$XDG_CONFIG_DIRS, /etc/nixdots/config.json)."`
 	JSON     bool             `name:"json" group:"common" help:"Print one JSON document on stdout (an error object when the run fails before its report); human text goes to stderr."`
 	Verbose  bool             `name:"verbose" short:"v" group:"common" help:"Log every external command before it runs."`
 	NoColor  bool             `name:"no-color" group:"common" help:"Never colour output (also: NO_COLOR set, not a TTY, under systemd)."`
-	Wait     time.Duration    `name:"wait" placeholder:"DURATION" default:"0s" group:"common" help:"Wait up to DURATION for another run's lock instead of failing at once."`
+	Wait     time.Duration    `name:"wait" placeholder:"DURATION" default:"0s" group:"common" help:"Wait up to DURATION (not negative) for another run's lock instead of failing at once."`
 	Version  kong.VersionFlag `name:"version" group:"common" help:"Print the version (module version or VCS revision) and exit."`
 }
 
@@ -281,9 +282,13 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	if err != nil {
 		return fail(exitcode.Usage, fmt.Errorf("%v (see --help)", err))
 	}
+	given := givenFlags(kctx)
+	if err := checkGlobals(cmd.(withGlobals).G(), given); err != nil {
+		return fail(exitcode.Usage, err)
+	}
 
 	app := newApp(spec, cmd, cfg, env)
-	app.given = givenFlags(kctx)
+	app.given = given
 	streams = app.IO
 	err = cmd.Run(ctx, app)
 	if ctx.Err() != nil {
@@ -298,6 +303,22 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		return mapExit(exitcode.OK)
 	}
 	return fail(exitcode.FromError(err), err)
+}
+
+// checkGlobals refuses shared flag values kong accepts but no run can use:
+// a negative --wait, an explicitly empty --state-dir (silently the default
+// before: a script whose variable was empty wrote somewhere else than it
+// meant), a state directory with a control character in its name.
+func checkGlobals(g *Globals, given map[string]bool) error {
+	switch {
+	case g.Wait < 0:
+		return fmt.Errorf("--wait %s: a time to wait cannot be negative (see --help)", g.Wait)
+	case given["state-dir"] && g.StateDir == "":
+		return errors.New("--state-dir is empty: give a directory, or leave the flag out for the default (see --help)")
+	case strings.ContainsFunc(g.StateDir, unicode.IsControl):
+		return fmt.Errorf("--state-dir %q holds a control character (see --help)", g.StateDir)
+	}
+	return nil
 }
 
 // givenFlags lists the flags kong parsed from the command line; values the
