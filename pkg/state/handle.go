@@ -234,15 +234,33 @@ func checkParents(abs, real string, fd int, st *unix.Stat_t, trusted func(uint32
 }
 
 func checkAncestor(abs, parent string, st *unix.Stat_t, trusted func(uint32) bool) error {
+	return stateAncestor.check(abs, parent, st, trusted)
+}
+
+// ancestorRule is what a directory above a path must be: owned by someone
+// trusted, and not writable by writers (group and others for state; others
+// for a metrics file, whose directory an administrator may share with a
+// group) unless sticky.
+type ancestorRule struct {
+	kind, whoWrites, risk string
+	writers              uint32
+	fixOwner, fixMode    string // fixMode: a format taking the directory
+}
+
+var stateAncestor = ancestorRule{kind: "state directory", whoWrites: "group or others", risk: "replace it", writers: 0o022,
+	fixOwner: "use a state directory under directories of your own or root's (--state-dir)",
+	fixMode:  "chmod go-w %s, or use another state directory (--state-dir)"}
+
+func (a ancestorRule) check(abs, parent string, st *unix.Stat_t, trusted func(uint32) bool) error {
 	if !trusted(st.Uid) {
-		return &UnsafeError{Path: abs, Kind: "state directory",
-			Reason: fmt.Sprintf("it is inside %s, which %s owns, so that user could replace it", parent, userName(st.Uid)),
-			Fix:    "use a state directory under directories of your own or root's (--state-dir)"}
+		return &UnsafeError{Path: abs, Kind: a.kind,
+			Reason: fmt.Sprintf("it is inside %s, which %s owns, so that user could %s", parent, userName(st.Uid), a.risk),
+			Fix:    a.fixOwner}
 	}
-	if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
-		return &UnsafeError{Path: abs, Kind: "state directory",
-			Reason: fmt.Sprintf("it is inside %s, which group or others may write (mode %04o, no sticky bit), so anyone could replace it", parent, st.Mode&0o7777),
-			Fix:    fmt.Sprintf("chmod go-w %s, or use another state directory (--state-dir)", parent)}
+	if st.Mode&a.writers != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return &UnsafeError{Path: abs, Kind: a.kind,
+			Reason: fmt.Sprintf("it is inside %s, which %s may write (mode %04o, no sticky bit), so anyone could %s", parent, a.whoWrites, st.Mode&0o7777, a.risk),
+			Fix:    fmt.Sprintf(a.fixMode, parent)}
 	}
 	return nil
 }

@@ -183,18 +183,12 @@ func checkMetricsDir(fd int, path, at string, me uint32) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: at, Err: err}
 	}
-	if st.Uid != 0 && st.Uid != me {
-		return &UnsafeError{Path: path, Kind: "metrics file",
-			Reason: fmt.Sprintf("it is inside %s, which %s owns, so that user could redirect the write", at, userName(st.Uid)),
-			Fix:    "point --metrics-file into a directory of root's or your own (the textfile collector's)"}
-	}
-	if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
-		return &UnsafeError{Path: path, Kind: "metrics file",
-			Reason: fmt.Sprintf("it is inside %s, which others may write (mode %04o, no sticky bit), so anyone could redirect the write", at, st.Mode&0o7777),
-			Fix:    fmt.Sprintf("chmod o-w %s, or point --metrics-file elsewhere", at)}
-	}
-	return nil
+	return metricsAncestor.check(path, at, &st, func(uid uint32) bool { return uid == 0 || uid == me })
 }
+
+var metricsAncestor = ancestorRule{kind: "metrics file", whoWrites: "others", risk: "redirect the write", writers: 0o002,
+	fixOwner: "point --metrics-file into a directory of root's or your own (the textfile collector's)",
+	fixMode:  "chmod o-w %s, or point --metrics-file elsewhere"}
 
 // trustedLink is the target of the link name in dirfd when root or the user
 // running owns it; anything else in the way (another user's link, a file)
