@@ -243,8 +243,8 @@ func checkAncestor(abs, parent string, st *unix.Stat_t, trusted func(uint32) boo
 // group) unless sticky.
 type ancestorRule struct {
 	kind, whoWrites, risk string
-	writers              uint32
-	fixOwner, fixMode    string // fixMode: a format taking the directory
+	writers               uint32
+	fixOwner, fixMode     string // fixMode: a format taking the directory
 }
 
 var stateAncestor = ancestorRule{kind: "state directory", whoWrites: "group or others", risk: "replace it", writers: 0o022,
