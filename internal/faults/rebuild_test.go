@@ -86,7 +86,10 @@ func interruptSwitch(t *testing.T, sig syscall.Signal) {
 	w := newRebuildWorld(t)
 	h := w.h
 	// Something to switch to: a new host configuration whose build is slow.
-	must(t, os.WriteFile(filepath.Join(w.repo, "hosts", "alpha.conf"), []byte("v2\nsleep 30\n"), 0o644))
+	// The test's own directory in it makes the system a store path of its
+	// own: one built to the end before (an interrupted run whose nix was
+	// not stopped, as on SIGHUP before it was handled) is never reused.
+	must(t, os.WriteFile(filepath.Join(w.repo, "hosts", "alpha.conf"), []byte("v2\nsleep 30\n# "+w.root+"\n"), 0o644))
 	h.Run(w.repo, "git", "commit", "--quiet", "-am", "v2")
 	repoBefore, err := soak.HashTree(w.repo, nil)
 	must(t, err)
