@@ -119,3 +119,20 @@ func survivorsOf(entry string) []string {
 	}
 	return out
 }
+
+// A stop signal reaches every generation: rebuild-smart runs chezmoi-sync,
+// which runs jj in a process group of its own. Killing chezmoi-sync's group
+// outright (SIGKILL) left that jj running behind a released lock; the
+// runner now asks the group to stop (SIGTERM), so chezmoi-sync stops its
+// own children, and kills what is left after a grace period.
+func TestStopReachesGrandchildren(t *testing.T) {
+	t.Parallel()
+	w := newRebuildWorld(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	w.h.CloneDotfiles(remote)
+	installWrappers(t, w.h, "jj")
+	stopWith(t, w.h, fault{"jj", " git fetch ", "before"}, syscall.SIGHUP, "rebuild-smart", "--flake", w.repo, "--offline=false", "--skip-upstream")
+	if busy, holder, err := state.Busy(w.h.StateDir(), state.SyncLock); err != nil || busy {
+		t.Fatalf("the sync lock is still held: %v %+v", err, holder)
+	}
+}
