@@ -24,9 +24,9 @@ _rebuild_smart() {
         --config|--metrics-file|--secrets-path)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --randomized-delay|--secrets-input|--secrets-timeout|--stale|--stale-after|--update-input|--wait)
+        --confirm-timeout|--randomized-delay|--secrets-input|--secrets-timeout|--stale|--stale-after|--update-input|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--ask --auto-commit --no-auto-commit --auto-push --no-auto-push --boot --build --build-host --config --dry-run --flake --force-eval --force-switch --help --host --json --metrics-file --no-color --offline --randomized-delay --read-state-dir --rollback-on-failure --no-rollback-on-failure --secrets-input --secrets-path --secrets-timeout --skip-dotfiles --skip-secrets --skip-update --skip-upstream --stale --stale-after --state-dir --sync-dotfiles --no-sync-dotfiles --tag --no-tag --target-host --test --unattended --update --update-input --verbose --version --wait -n -f -h -H -u -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--ask --auto-commit --no-auto-commit --auto-push --no-auto-push --boot --build --build-host --config --confirm-timeout --dry-run --flake --force-eval --force-switch --help --host --json --metrics-file --no-color --offline --randomized-delay --read-state-dir --rollback-on-failure --no-rollback-on-failure --secrets-input --secrets-path --secrets-timeout --skip-dotfiles --skip-secrets --skip-update --skip-upstream --stale --stale-after --state-dir --sync-dotfiles --no-sync-dotfiles --tag --no-tag --target-host --test --unattended --update --update-input --verbose --version --wait -n -f -h -H -u -v' -- "$cur"))
 }
 complete -F _rebuild_smart rebuild-smart

@@ -32,7 +32,9 @@
 #   chezmoi-sync@.service (User=%i, StateDirectory=nixdots/%i: one state
 #   directory, lock and history per user) with one chezmoi-sync@<user>.timer each;
 # - with rebuild.smart.schedule: rebuild-smart-unattended.service (root,
-#   `rebuild-smart --unattended`) and its timer (docs/fleet.md, "Unattended mode").
+#   `rebuild-smart --unattended`) and its timer (docs/fleet.md, "Unattended mode");
+# - with rebuild.smart.cleanSchedule: rebuild-rollback-clean.service (root,
+#   `rebuild-rollback --clean`) and its timer (docs/rebuild-rollback.md, "Clean-up").
 #
 # What it does not do: write chezmoi's own config file (the user's, often
 # generated from .chezmoi.toml.tmpl). `chezmoi update` on a synced host needs
@@ -279,6 +281,20 @@ let
         shared lock) or manual nixos-rebuild makes it step aside until the next run.
       '';
     };
+    cleanSchedule = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "weekly";
+      description = ''
+        When set (a systemd calendar expression: "weekly", "Sun 04:30"), a timer runs
+        rebuild-rollback-clean.service, a oneshot running `rebuild-rollback --clean` as root: old
+        system generations are deleted by the retention policy of {option}`clean.keep`,
+        {option}`clean.keepSince` and {option}`clean.keepPinned` (the running, booted and
+        next-boot systems and the last successful build always stay), then, with
+        {option}`clean.gc`, the store garbage is collected. The builds of remote branch tips and
+        tags are read from {option}`flake`'s refs (no network).
+      '';
+    };
   };
   # options: rebuildSmart end
 
@@ -494,6 +510,39 @@ in
           OnCalendar = smart.schedule;
           # A run missed while the machine was off happens at the next boot.
           Persistent = "true";
+        };
+      };
+    })
+
+    # Generation clean-up on a calendar: rebuild-rollback --clean as root.
+    (mkIf (smart.enable && smart.cleanSchedule != null) {
+      systemd.services.rebuild-rollback-clean = {
+        description = "Delete old NixOS generations by the retention policy (rebuild-rollback --clean)";
+        # Never while a switch runs: the rebuild lock is shared, and a run
+        # that finds it held exits 3 and tries again next time.
+        path = runtimeTools ++ [ pkgs.nix ];
+        environment = {
+          HOME = "/root";
+          # The pins are read from the flake repository, which root may not own.
+          GIT_CONFIG_COUNT = "1";
+          GIT_CONFIG_KEY_0 = "safe.directory";
+          GIT_CONFIG_VALUE_0 = if smart.flake != null then smart.flake else "*";
+        };
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "${wrapped}/bin/rebuild-rollback --clean";
+          SuccessExitStatus = [ 3 ];
+          Nice = 10;
+          IOSchedulingClass = "idle";
+        };
+      };
+      systemd.timers.rebuild-rollback-clean = {
+        description = "Scheduled clean-up of old NixOS generations";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = smart.cleanSchedule;
+          Persistent = "true";
+          RandomizedDelaySec = "30min";
         };
       };
     })

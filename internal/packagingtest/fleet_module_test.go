@@ -75,3 +75,28 @@ func TestModuleSeveralSyncUsers(t *testing.T) {
 	require.Contains(t, m.Services, "chezmoi-sync")
 	require.NotContains(t, m.Services, "chezmoi-sync@")
 }
+
+// rebuild.smart.cleanSchedule: a oneshot running rebuild-rollback --clean
+// as root on a calendar timer (the policy comes from the clean.* keys in
+// the config file); no schedule, no unit.
+func TestModuleCleanSchedule(t *testing.T) {
+	t.Parallel()
+	m := evalModule(t, map[string]any{"rebuildSmart": map[string]any{
+		"enable": true, "flake": "/etc/nixos", "cleanSchedule": "weekly",
+		"clean": map[string]any{"keep": 3, "keepSince": "30d", "gc": true},
+	}}, false, true)
+	s, ok := m.Services["rebuild-rollback-clean"]
+	require.True(t, ok, "rebuild-rollback-clean.service missing")
+	require.Equal(t, "oneshot", s.ServiceConfig["Type"])
+	require.True(t, strings.HasSuffix(s.ServiceConfig["ExecStart"], "/bin/rebuild-rollback --clean"), s.ServiceConfig["ExecStart"])
+	require.Empty(t, s.ServiceConfig["User"], "deleting system generations needs root")
+	require.Equal(t, "3", s.ServiceConfig["SuccessExitStatus"], "a rebuild holding the lock is not a failure")
+	require.Equal(t, "/etc/nixos", s.Environment["GIT_CONFIG_VALUE_0"])
+	tm := m.Timers["rebuild-rollback-clean"]
+	require.Equal(t, "weekly", tm.TimerConfig["OnCalendar"])
+	require.Equal(t, []string{"timers.target"}, tm.WantedBy)
+	require.Contains(t, *m.ConfigJSON, `"clean":{"gc":true,"keep":3,"keepSince":"30d"}`)
+
+	m = evalModule(t, map[string]any{"rebuildSmart": map[string]any{"enable": true}}, false, true)
+	require.NotContains(t, m.Services, "rebuild-rollback-clean")
+}

@@ -38,6 +38,7 @@ var Groups = []kong.Group{
 	{Key: "fleet", Title: "Unattended runs and remote machines:"},
 	{Key: "target", Title: "Where to go back to:"},
 	{Key: "scope", Title: "What to move:"},
+	{Key: "clean", Title: "Clean-up of old generations:"},
 	{Key: "monitor", Title: "Notifications and metrics:"},
 	{Key: GroupCommon, Title: "Common flags:"},
 }

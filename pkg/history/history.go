@@ -34,6 +34,15 @@ const (
 	OutcomeRolledBack  = "rolled-back" // written by rebuild-rollback
 	OutcomeActivated   = "activated"   // recorded by the pre-switch check (outside rebuild-smart)
 	OutcomeDeclined    = "declined"    // built, then "no" at the --ask prompt: nothing was activated
+	// OutcomeChecksFailed is a build that was activated, failed its
+	// post-checks (failed units, missing secrets, a health check) and was
+	// rolled back (rebuild-smart --rollback-on-failure); the rollback has a
+	// record of its own.
+	OutcomeChecksFailed = "checks-failed"
+	// OutcomeDeleted marks a generation rebuild-rollback --clean deleted.
+	// The build's own records stay as they were; this one says when it
+	// went.
+	OutcomeDeleted = "deleted"
 )
 
 // Entry is one build. Fields are the documented schema (docs/json.md).
@@ -59,6 +68,15 @@ type Entry struct {
 	// Diff is what changed from the previous system to this one, as shown
 	// before the activation.
 	Diff *Diff `json:"diff,omitempty"`
+	// FailedChecks names the post-checks a checks-failed build failed
+	// ("units: foo.service", "secrets", "health: 10-ping").
+	FailedChecks []string `json:"failed_checks,omitempty"`
+	// DotfilesCommit is the commit of the chezmoi source directory
+	// (DotfilesSource) that chezmoi-sync had applied when this system was
+	// built: what `rebuild-rollback --with-dotfiles` will move the home
+	// back to.
+	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
+	DotfilesSource string `json:"dotfiles_source,omitempty"`
 }
 
 // Diff is the closure diff's summary kept in the history.

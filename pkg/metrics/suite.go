@@ -39,7 +39,7 @@ var SyncStatuses = []string{
 
 // RebuildOutcomes are rebuild-smart's outcome words, likewise.
 var RebuildOutcomes = []string{
-	"success", "nothing-to-switch", "units-failed", "failed", "vetoed", "interrupted",
+	"success", "nothing-to-switch", "units-failed", "failed", "vetoed", "interrupted", "rolled-back",
 }
 
 // SyncRun is what a chezmoi-sync run exposes.

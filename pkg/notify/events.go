@@ -44,7 +44,7 @@ func SyncEvent(r *syncstate.Record) (Event, bool) {
 // Rebuild is the part of a rebuild-smart run a notification needs.
 type Rebuild struct {
 	Host        string
-	Outcome     string // success, nothing-to-switch, units-failed, failed, vetoed, interrupted
+	Outcome     string // success, nothing-to-switch, units-failed, failed, rolled-back, vetoed, interrupted
 	Action      string // switch, boot, test, build
 	Generation  int
 	FailedPhase string
@@ -98,6 +98,13 @@ func RebuildEvent(r Rebuild) (Event, bool) {
 		if r.Diff != "" {
 			ev.Body = "Changes: " + r.Diff + ".\n" + ev.Body
 		}
+	case "rolled-back":
+		// The new system failed its checks (or was not confirmed on a
+		// remote target) and the previous one was put back: someone
+		// should look, but the machine is as it was.
+		ev.Urgency = Critical
+		ev.Summary = fmt.Sprintf("rebuild-smart: %s rolled back: the new system%s failed", r.Host, gen)
+		ev.Body = joinNext(r.Error, r.NextStep, "The previous generation runs again.")
 	case "declined":
 		ev.Urgency = Low
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s: new system not activated (answered no)", r.Host)

@@ -65,7 +65,11 @@ func (r *Run) activate(ctx context.Context) (Outcome, error) {
 	r.Outcome = OutcomeFailed
 	r.showTail(res)
 	r.failureHint(ctx, err)
-	return Outcome{Detail: "activation failed: " + brief.First(err.Error())}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("%s failed (repository left as it was): %w", r.Mode, err))
+	code := exitcode.Failure
+	if r.System.RolledBack {
+		code = exitcode.RolledBack
+	}
+	return Outcome{Detail: "activation failed: " + brief.First(err.Error())}, exitcode.Wrap(code, fmt.Errorf("%s failed (repository left as it was): %w", r.Mode, err))
 }
 
 // activationPlan is the activation as commands, for the record and plans.
@@ -198,10 +202,9 @@ func (r *Run) failureHint(ctx context.Context, err error) {
 	}
 	s.RollbackHint = fmt.Sprintf("rebuild-rollback --system-only --to %d", s.PrevGeneration)
 	if r.Cmd.RollbackOnFailure && s.PrevGeneration > 0 {
-		if _, rbErr := s.Sys.Activate(ctx, s.PrevGeneration, nixsys.ActionSwitch); rbErr != nil && !nixsys.IsUnitsFailed(rbErr) {
+		if rbErr := r.putBack(ctx); rbErr != nil {
 			r.Warn("rollback to generation %d failed: %v; run `%s`", s.PrevGeneration, rbErr, s.RollbackHint)
 		} else {
-			s.RolledBack = true
 			r.NextStep = fmt.Sprintf("rolled back to generation %d (--rollback-on-failure).%s", s.PrevGeneration, dirty)
 			return
 		}

@@ -85,3 +85,22 @@ func (dotfiles) Run(ctx context.Context, r *Run) (Outcome, error) {
 	r.Warn("dotfiles may be out of sync: %s (run `chezmoi-status` for details)", what)
 	return Outcome{Status: ui.Warn, Detail: "dotfiles may be out of sync: " + what}, nil
 }
+
+// dotfilesAtBuild is the chezmoi source commit chezmoi-sync had applied
+// when this system was built, and its source directory: from this run's
+// dotfiles phase when it ran, else from the last record chezmoi-sync saved
+// in the shared state directory (the phase was skipped, offline or
+// --skip-dotfiles: the home still holds what that run left). "" when
+// neither knows. The history keeps it for `rebuild-rollback
+// --with-dotfiles` (docs/rebuild-rollback.md, "Dotfiles").
+func (r *Run) dotfilesAtBuild() (commit, source string) {
+	rec := r.Dotfiles
+	if rec == nil || rec.DryRun || rec.AfterLocal == "" {
+		last, err := syncstate.Load(r.App.StateDir)
+		if err != nil {
+			return "", ""
+		}
+		rec = last
+	}
+	return rec.AfterLocal, rec.SourceDir
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
@@ -31,6 +32,8 @@ type env struct {
 	remote string // bare git repository
 	repo   string // the flake checkout
 	bin    string
+	// received is the last body the env's webhook receiver got (webhook()).
+	received *atomic.Value
 }
 
 type opts struct {

@@ -150,7 +150,7 @@ func TestAskWithNHOnTerminal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
 	e.unreachableSSH()
-	args := []string{"--skip-dotfiles", "--ask", "--host", "alpha", "--target-host", "root@vm.test", "--json"}
+	args := []string{"--skip-dotfiles", "--ask", "--host", "alpha", "--target-host", "root@vm.test", "--confirm-timeout", "0", "--json"}
 
 	p := e.onPTY(t, args...)
 	p.answer("Apply the config? (y/N) ", "n")

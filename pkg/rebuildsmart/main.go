@@ -9,9 +9,6 @@ package rebuildsmart
 
 import (
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/cli"
@@ -38,7 +35,8 @@ var Spec = cli.Spec{
 		{Command: "rebuild-smart --boot --offline", Explain: "Make the new system the boot default without touching the network."},
 		{Command: "rebuild-smart boot --hostname web1", Explain: "The same words as nh os boot -H web1 (or nixos-rebuild boot)."},
 		{Command: "rebuild-smart --ask -- --show-trace", Explain: "Show what changes and ask before activating; arguments after -- go to nix build."},
-		{Command: "rebuild-smart --host web1 --target-host root@web1", Explain: "Build here, activate on another machine over ssh."},
+		{Command: "rebuild-smart --rollback-on-failure", Explain: "Put the previous generation back when failed units, missing secrets or a health check follow the switch (exit 13)."},
+		{Command: "rebuild-smart --host web1 --target-host root@web1", Explain: "Build here, activate on another machine over ssh; it rolls back by itself unless this machine confirms within 60s."},
 		{Command: "rebuild-smart --unattended --json", Explain: "For a timer: no prompts, step aside for a manual rebuild, one JSON record on stdout."},
 	},
 	ExitCodes: []exitcode.Use{
@@ -49,46 +47,16 @@ var Spec = cli.Spec{
 		{Code: exitcode.UnitsFailed, Meaning: "switched, but some systemd units failed (systemctl --failed)"},
 		{Code: exitcode.Vetoed, Meaning: "a pre-rebuild hook refused the run; nothing was changed"},
 		{Code: exitcode.Unsafe},
+		{Code: exitcode.RolledBack, Meaning: "rolled back: with --rollback-on-failure the new system failed its post-checks (failed units, missing secrets, a health check) or its activation and the previous generation runs again; or a --target-host activation was not confirmed in time and the target rolls back by itself"},
 		{Code: exitcode.Interrupted},
 	},
 }
 
 // Duration is a time.Duration that also accepts days and weeks ("7d", "2w").
-type Duration time.Duration
-
-// UnmarshalText lets kong parse a Duration from the command line, env or config.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := ParseDuration(string(b))
-	*d = Duration(v)
-	return err
-}
+type Duration = cli.Duration
 
 // ParseDuration is time.ParseDuration plus the d (24h) and w (7d) units.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, nil
-	}
-	for _, u := range []struct {
-		suffix string
-		unit   time.Duration
-	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseFloat(num, 64)
-			// NaN fails every comparison; the bound keeps the product from
-			// overflowing into a negative duration.
-			if err != nil || !(n >= 0) || n*float64(u.unit) >= math.MaxInt64 {
-				return 0, fmt.Errorf("invalid duration %q (examples: 12h, 7d, 2w)", s)
-			}
-			return time.Duration(n * float64(u.unit)), nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q (examples: 12h, 7d, 2w)", s)
-	}
-	return d, nil
-}
+func ParseDuration(s string) (time.Duration, error) { return cli.ParseDuration(s) }
 
 // Command is the kong model of rebuild-smart.
 type Command struct {
@@ -130,13 +98,14 @@ type Command struct {
 	Ask               bool `name:"ask" group:"activate" help:"Ask before activating."`
 	ForceSwitch       bool `name:"force-switch" group:"activate" help:"Activate even when the new system equals /run/current-system."`
 	ForceEval         bool `name:"force-eval" group:"activate" help:"Evaluate the system even when nothing it depends on changed since it was last built."`
-	RollbackOnFailure bool `name:"rollback-on-failure" group:"activate" negatable:"" help:"When the switch fails after changing the system, go back to the previous generation." env:"REBUILD_SMART_ROLLBACK_ON_FAILURE" config:"rollbackOnFailure"`
+	RollbackOnFailure bool `name:"rollback-on-failure" group:"activate" negatable:"" help:"When the activation or the post-checks fail (failed units, missing secrets, a health check), put the previous generation back and exit 13." env:"REBUILD_SMART_ROLLBACK_ON_FAILURE" config:"rollbackOnFailure"`
 
 	// Fleet and unattended use (docs/fleet.md).
 	Unattended      bool     `name:"unattended" group:"fleet" help:"Run for a timer: no prompts, boot instead of switch when unattended.boot is set or switch inhibitors changed, step aside for a running manual rebuild."`
 	RandomizedDelay Duration `name:"randomized-delay" group:"fleet" placeholder:"DURATION" env:"REBUILD_SMART_RANDOMIZED_DELAY" config:"unattended.randomizedDelay" help:"With --unattended, first sleep a random time below DURATION."`
 	TargetHost      string   `name:"target-host" group:"fleet" placeholder:"[USER@]HOST" help:"Activate the new system on this machine over ssh (needs --host)."`
 	BuildHost       string   `name:"build-host" group:"fleet" placeholder:"[USER@]HOST" help:"Build the new system on this machine over ssh."`
+	ConfirmTimeout  Duration `name:"confirm-timeout" group:"fleet" placeholder:"DURATION" default:"60s" env:"REBUILD_SMART_CONFIRM_TIMEOUT" config:"confirmTimeout" help:"With --target-host: the target activates the new system in a transient unit and rolls back by itself unless this machine confirms over a new ssh connection within DURATION (0: nh or nixos-rebuild switch it, unconfirmed)."`
 	MetricsFile     string   `name:"metrics-file" group:"monitor" placeholder:"PATH" env:"REBUILD_SMART_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
 
 	// Hooks, when set (by a test or a later feature), is called around

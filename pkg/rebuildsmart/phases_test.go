@@ -328,6 +328,22 @@ func TestRealChezmoiSync(t *testing.T) {
 	if len(e.generations()) != 1 {
 		t.Fatal("no build")
 	}
+	// The build's record holds the dotfiles commit chezmoi-sync left
+	// (what rebuild-rollback --with-dotfiles will go back to); an offline
+	// rebuild, whose dotfiles phase does not run, takes it from
+	// chezmoi-sync's last record.
+	d := rep["dotfiles"].(map[string]any)
+	h := e.history()
+	if after, _ := d["commit_after"].(string); after == "" || h[0].DotfilesCommit != after || h[0].DotfilesSource != d["source_dir"] {
+		t.Fatalf("history dotfiles commit %q source %q, chezmoi-sync's record %v", h[0].DotfilesCommit, h[0].DotfilesSource, d)
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	if res := e.rs("--offline"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	if h = e.history(); len(h) != 2 || h[1].DotfilesCommit != h[0].DotfilesCommit {
+		t.Fatalf("offline build: dotfiles commit %+v", h)
+	}
 }
 
 // jj: the updated flake.lock alone is committed (jj commit <file>) and

@@ -243,7 +243,8 @@ func TestBuildFailureLeavesRepository(t *testing.T) {
 
 // A failure after the profile moved: the record names the new generation
 // (it exists), the rollback command is printed, and --rollback-on-failure
-// runs it (profile and current system back to the generation that ran).
+// runs it (profile and current system back to the generation that ran),
+// records the rollback too and exits 13.
 func TestSwitchFailureRollback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
@@ -262,11 +263,15 @@ func TestSwitchFailureRollback(t *testing.T) {
 	}
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v3\nfail-switch\n")
 	res = e.rs("--skip-dotfiles", "--rollback-on-failure")
-	if res.Code != 1 || !strings.Contains(res.Stderr, "rolled back to generation 1") {
+	if res.Code != 13 || !strings.Contains(res.Stderr, "rolled back to generation 1") {
 		t.Fatalf("--rollback-on-failure did not roll back:\n%s", res)
 	}
 	if g, _ := e.sys().CurrentGeneration(); g.Number != 1 || e.current() != gen1.Toplevel {
 		t.Fatalf("after rollback: profile %d, current %s, want 1 and %s", g.Number, e.current(), gen1.Toplevel)
+	}
+	if h := e.history(); len(h) != 4 || h[2].Outcome != history.OutcomeFailed || h[2].Generation != 3 ||
+		h[3].Outcome != history.OutcomeRolledBack || h[3].Generation != 1 {
+		t.Fatalf("history: the failed activation and the rollback: %+v", h)
 	}
 }
 

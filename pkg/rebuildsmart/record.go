@@ -22,7 +22,7 @@ func (r *Run) recordHistory() error {
 		commit = r.VCS.Committed
 	}
 	gen := r.System.Generation
-	if !r.Outcome.activated() && r.Outcome != OutcomeFailed {
+	if !r.Outcome.madeGeneration() {
 		gen = 0
 	}
 	_, lockData, _ := flake.ReadLock(r.Flake.Ref.Dir)
@@ -35,7 +35,23 @@ func (r *Run) recordHistory() error {
 	if d := r.System.Diff; d != nil {
 		e.Diff = &history.Diff{DiffCounts: d.DiffCounts, Summary: d.Summary()}
 	}
-	return history.Append(r.App.StateDir, e)
+	if r.Outcome == OutcomeChecksFailed {
+		e.FailedChecks = r.System.FailedChecks
+	}
+	e.DotfilesCommit, e.DotfilesSource = r.dotfilesAtBuild()
+	if err := history.Append(r.App.StateDir, e); err != nil {
+		return err
+	}
+	if !r.System.RolledBack {
+		return nil
+	}
+	// The rollback is a record of its own, the way rebuild-rollback
+	// records one: --list folds it into the previous generation's line
+	// ("rolled back to once"), and that generation counts as running.
+	return history.Append(r.App.StateDir, history.Entry{
+		Time: r.App.Now().UTC(), Host: r.Host, Flake: r.Flake.Ref.Dir, Generation: r.System.PrevGeneration,
+		Toplevel: r.System.PrevSystem, Action: "switch", Outcome: history.OutcomeRolledBack, Source: "rebuild-smart",
+	})
 }
 
 // builtDirty: the system recorded was built from a tree that is not the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
@@ -30,7 +29,10 @@ func (r *Run) remoteRebuild(ctx context.Context) (Outcome, error) {
 	if head, err := r.VCS.Repo.Head(ctx); err == nil {
 		r.VCS.BuiltCommit = head
 	}
-	cmd := r.switchCommand()
+	if r.confirmed() {
+		return r.confirmedRemoteSwitch(ctx)
+	}
+	cmd := r.switchCommandFor(r.Mode)
 	r.System.ActivateCmd = cmd.String()
 	if r.App.DryRun {
 		_, _ = r.App.Runner.Run(ctx, cmd)
@@ -38,45 +40,39 @@ func (r *Run) remoteRebuild(ctx context.Context) (Outcome, error) {
 	}
 	r.readTargetSystem(ctx)
 	res, err := r.App.Runner.Run(ctx, cmd)
-	if ctx.Err() != nil {
-		r.Outcome = OutcomeFailed
-		return Outcome{}, ctx.Err()
-	}
-	if err != nil && strings.Contains(string(res.Stderr), nhRejected) {
-		r.Outcome = OutcomeDeclined
-		r.NextStep = r.Target.TargetHost + " was not changed (answered no at nh's prompt)"
-		return Outcome{Status: ui.Skipped, Detail: "not activated on " + r.Target.TargetHost + " (answered no)"}, nil
+	if o, stop, done := r.remoteStopped(ctx, res, err); done {
+		return o, stop
 	}
 	if r.Mode != ModeBuild {
 		r.System.Toplevel = r.targetSystem(ctx)
 	}
-	if err == nil {
-		r.Outcome = OutcomeSuccess
-		return Outcome{Detail: r.builtDetail()}, nil
+	if err != nil {
+		return r.remoteFailure(res, err)
 	}
-	return r.remoteFailure(res, err)
+	r.Outcome = OutcomeSuccess
+	return Outcome{Detail: r.builtDetail()}, nil
 }
 
-// switchCommand is `nh os <mode> <flake> -H <host>` (never -u: updates are
+// switchCommandFor is `nh os <mode> <flake> -H <host>` (never -u: updates are
 // phase 5's; -R as root, which nh otherwise refuses) or `nixos-rebuild
 // <mode> --flake <flake>#<host>`, with the remote flags each understands
 // and the arguments after `--`.
-func (r *Run) switchCommand() runner.Cmd {
+func (r *Run) switchCommandFor(mode string) runner.Cmd {
 	c := runner.Cmd{Mutates: true, Dir: r.Flake.Ref.Dir}
 	if has(r, "nh") {
 		c.Name = "nh"
-		c.Args = []string{"os", r.Mode, r.Flake.Ref.Dir, "-H", r.Host}
+		c.Args = []string{"os", mode, r.Flake.Ref.Dir, "-H", r.Host}
 		if os.Geteuid() == 0 {
 			c.Args = append(c.Args, "--bypass-root-check")
 		}
-		if r.Cmd.Ask && r.Mode != ModeBuild {
+		if r.Cmd.Ask && mode != ModeBuild {
 			// nh asks itself: it reads the terminal, so it gets it.
 			c.Args = append(c.Args, "--ask")
 			c.Stdin, c.Interactive, c.Stream = r.App.Stdin, true, r.IO.Err
 		}
 	} else {
-		c.Name, c.Args = "nixos-rebuild", []string{r.Mode, "--flake", r.Flake.Ref.Dir + "#" + r.Host}
-		if r.Mode == ModeBuild {
+		c.Name, c.Args = "nixos-rebuild", []string{mode, "--flake", r.Flake.Ref.Dir + "#" + r.Host}
+		if mode == ModeBuild {
 			c.Dir = os.TempDir() // build leaves ./result: keep it out of the repository
 		}
 	}

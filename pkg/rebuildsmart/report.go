@@ -56,8 +56,10 @@ type Report struct {
 	Error          string               `json:"error"`
 	RollbackCmd    string               `json:"rollback_command"`
 	RolledBack     bool                 `json:"rolled_back"`
+	FailedChecks   []string             `json:"failed_checks"`
 	NextStep       string               `json:"next_step"`
 	TargetHost     string               `json:"target_host"`
+	Confirmation   *Confirmation        `json:"confirmation"`
 	BuildHost      string               `json:"build_host"`
 	Unattended     bool                 `json:"unattended"`
 	// ActionReason says why the action differs from the one asked for
@@ -77,14 +79,14 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 		SwitchCommand: r.System.ActivateCmd, Diff: r.System.Diff, Changelog: r.Flake.Changelog,
 		IntentToAdd: r.VCS.Added, Withheld: r.VCS.Withheld, FailedUnits: r.System.FailedUnits,
 		Upstream: r.VCS.Upstream, Dotfiles: r.Dotfiles, Phases: results, Warnings: r.Warnings,
-		RollbackCmd: r.System.RollbackHint, RolledBack: r.System.RolledBack, NextStep: r.NextStep,
-		TargetHost: r.Target.TargetHost, BuildHost: r.Target.BuildHost, Unattended: r.Cmd.Unattended,
+		RollbackCmd: r.System.RollbackHint, RolledBack: r.System.RolledBack, FailedChecks: r.System.FailedChecks, NextStep: r.NextStep,
+		TargetHost: r.Target.TargetHost, Confirmation: r.System.Confirm, BuildHost: r.Target.BuildHost, Unattended: r.Cmd.Unattended,
 		ActionReason: r.ActionReason,
 	}
 	if r.Outcome.recorded() {
 		rep.Dirty = r.builtDirty()
 	}
-	if !r.Outcome.activated() && r.Outcome != OutcomeFailed {
+	if !r.Outcome.madeGeneration() {
 		rep.Generation = 0 // declined, nothing to switch: no generation was made
 	}
 	rep.Changelog = nonNil(rep.Changelog)
@@ -93,6 +95,7 @@ func (r *Run) report(results []PhaseResult, code int, err error) Report {
 	rep.IntentToAdd = nonNil(rep.IntentToAdd)
 	rep.Withheld = nonNil(rep.Withheld)
 	rep.FailedUnits = nonNil(rep.FailedUnits)
+	rep.FailedChecks = nonNil(rep.FailedChecks)
 	if r.VCS.Repo != nil {
 		rep.VCS = r.VCS.Repo.Kind()
 	}
@@ -123,6 +126,8 @@ func (r *Run) finalOutcome(code int) OutcomeWord {
 		return OutcomeVetoed
 	case code == exitcode.UnitsFailed:
 		return OutcomeUnitsFailed
+	case code == exitcode.RolledBack:
+		return OutcomeRolledBack
 	case code != exitcode.OK:
 		return OutcomeFailed
 	case r.App.DryRun:
@@ -166,6 +171,13 @@ func (r *Run) printSummary(rep Report) {
 	case OutcomeUnitsFailed:
 		io.Println(io.Yellow(fmt.Sprintf("rebuild-smart: %s: switched to generation %d, but units failed: %s", rep.Host, rep.Generation, strings.Join(rep.FailedUnits, ", "))))
 		io.Println("  next: `systemctl status <unit>`, `journalctl -u <unit> -b`; to go back: rebuild-rollback")
+	case OutcomeRolledBack:
+		// On stderr, like a failure: the new system is not running.
+		msg := fmt.Sprintf("rebuild-smart: %s: rolled back: %s", rep.Host, rep.Error)
+		if rep.NextStep != "" {
+			msg += "\n  next: " + rep.NextStep
+		}
+		fmt.Fprintln(io.Err, msg)
 	case OutcomeFailed:
 		// On stderr, with what to do next; main prints nothing more.
 		msg := brief.Safe(fmt.Sprintf("rebuild-smart: %s: failed: %s", rep.Host, rep.Error))

@@ -92,6 +92,12 @@ type SystemState struct {
 
 	RollbackHint string
 	RolledBack   bool
+	// Confirm is the confirmed activation of a remote target (nil when
+	// there was none).
+	Confirm *Confirmation
+	// FailedChecks are the post-checks that failed ("units: a.service",
+	// "secrets: ...", "health: 10-ping: exit 1: ...").
+	FailedChecks []string
 }
 
 // VCSState is the flake repository before and after.
@@ -200,7 +206,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if code == exitcode.OK {
 		return nil
 	}
-	if rep.Outcome == OutcomeFailed {
+	if rep.Outcome == OutcomeFailed || rep.Outcome == OutcomeRolledBack {
 		return exitcode.Silent{Code: code} // printSummary said it all on stderr
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -191,8 +191,16 @@ func (r *Run) finishFleet(ctx context.Context, rep *Report) {
 	if d := r.System.Diff; d != nil {
 		diff = d.Summary()
 	}
+	profileGen := 0
+	if r.System.RolledBack {
+		// The metric is what boots next: the generation put back.
+		profileGen = r.System.PrevGeneration
+		if c := r.System.Confirm; c != nil {
+			profileGen = c.PrevGeneration
+		}
+	}
 	fin := r.Fleet.Finish(ctx, runhooks.RebuildResult{
-		Details: r.hookDetails(rep.Outcome, failed), Start: r.Start, Generation: r.System.Generation,
+		Details: r.hookDetails(rep.Outcome, failed), Start: r.Start, Generation: r.System.Generation, ProfileGeneration: profileGen,
 		UnitsFailed: len(r.System.FailedUnits), LastSuccess: last, Error: rep.Error, NextStep: rep.NextStep,
 		Diff: diff, Record: *rep,
 	})

@@ -290,7 +290,8 @@ func TestUnattendedLocking(t *testing.T) {
 }
 
 // --target-host/--build-host reach nh and nixos-rebuild as each expects;
-// this machine's system is never touched.
+// this machine's system is never touched. (--confirm-timeout 0: the whole
+// switch is theirs; the confirmed switch is tested in confirm_test.go.)
 func TestRemoteTargetArguments(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
@@ -300,7 +301,7 @@ func TestRemoteTargetArguments(t *testing.T) {
 	if res := e.rs("--target-host", "root@vm.test"); res.Code != 2 || !strings.Contains(res.Stderr, "needs --host") {
 		t.Fatalf("a remote target without --host: %s", res)
 	}
-	res, rep := e.rsJSON("--host", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test")
+	res, rep := e.rsJSON("--host", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test", "--confirm-timeout", "0")
 	if res.Code != 0 {
 		t.Fatalf("remote rebuild with nh:\n%s", res)
 	}
@@ -318,7 +319,7 @@ func TestRemoteTargetArguments(t *testing.T) {
 	}
 
 	e.hideTools("nh")
-	if res := e.rs("--host", "alpha", "--skip-dotfiles", "--target-host", "alice@vm.test"); res.Code != 0 {
+	if res := e.rs("--host", "alpha", "--skip-dotfiles", "--target-host", "alice@vm.test", "--confirm-timeout", "0"); res.Code != 0 {
 		t.Fatalf("remote rebuild with nixos-rebuild:\n%s", res)
 	}
 	nr := e.called("nixos-rebuild")

@@ -48,6 +48,13 @@ type genLine struct {
 	// Dirty: the describing build was made from uncommitted changes, so its
 	// commit is not all of it.
 	Dirty bool `json:"dirty"`
+	// Deleted is when rebuild-rollback --clean deleted the generation
+	// (absent when it did not).
+	Deleted *time.Time `json:"deleted,omitempty"`
+	// FailedChecks are the post-checks a checks-failed build failed.
+	FailedChecks []string `json:"failed_checks,omitempty"`
+	// DotfilesCommit is the chezmoi source commit the build was made with.
+	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
 	// Records are the history lines folded into this one, oldest first.
 	Records []history.Entry `json:"records"`
 
@@ -133,6 +140,9 @@ func (v View) lineGen(e history.Entry) int {
 	if g == 0 || e.Successful() || e.Outcome == history.OutcomeRolledBack {
 		return g
 	}
+	if e.Outcome == history.OutcomeDeleted {
+		return e.Generation // its link is gone by design; the toplevel finds its line
+	}
 	if e.Toplevel == "" || v.Links[g] != e.Toplevel {
 		return 0
 	}
@@ -147,6 +157,30 @@ func (l *genLine) add(e history.Entry) {
 	if l.Toplevel == "" {
 		l.Toplevel = e.Toplevel
 	}
+	if e.DotfilesCommit != "" {
+		l.DotfilesCommit = e.DotfilesCommit
+	}
+	switch e.Outcome {
+	case history.OutcomeDeleted:
+		t := e.Time
+		l.Deleted = &t
+		if len(l.Records) == 1 {
+			// A generation no other record names (made by a plain nix-env):
+			// the deletion is all that is known.
+			l.Outcome, l.Source, l.Action, l.Commit = e.Outcome, e.Source, e.Action, e.Commit
+		}
+		return
+	case history.OutcomeChecksFailed:
+		// rebuild-smart's verdict on the build: it was activated, failed its
+		// post-checks and was rolled back. That describes the line, over the
+		// pre-switch check's "activated".
+		l.describing = false
+		l.Outcome, l.Source, l.Action, l.Dirty, l.FailedChecks = e.Outcome, e.Source, e.Action, e.Dirty, e.FailedChecks
+		if e.Commit != "" {
+			l.Commit = e.Commit
+		}
+		return
+	}
 	switch {
 	case e.Outcome == history.OutcomeRolledBack && l.Generation > 0:
 		l.RolledBack++
@@ -154,7 +188,7 @@ func (l *genLine) add(e history.Entry) {
 		l.Failed++
 	}
 	better := len(l.Records) == 1 ||
-		e.Successful() && (!l.describing || l.Commit == "" && e.Commit != "")
+		e.Successful() && l.Outcome != history.OutcomeChecksFailed && (!l.describing || l.Commit == "" && e.Commit != "")
 	if !better {
 		if l.Commit == "" && e.Commit != "" {
 			l.Commit = e.Commit
@@ -174,8 +208,13 @@ func (l genLine) note(systemKnown bool) string {
 	switch {
 	case l.Current:
 		notes = append(notes, "current")
+	case l.Generation > 0 && !l.Available && l.Deleted != nil:
+		notes = append(notes, "deleted "+l.Deleted.UTC().Format("2006-01-02"))
 	case l.Generation > 0 && !l.Available && systemKnown:
 		notes = append(notes, "garbage-collected")
+	}
+	if len(l.FailedChecks) > 0 {
+		notes = append(notes, "failed checks: "+strings.Join(l.FailedChecks, ", "))
 	}
 	if l.Dirty {
 		notes = append(notes, "dirty")

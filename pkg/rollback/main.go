@@ -33,7 +33,8 @@ var Spec = cli.Spec{
 		"The system goes back through nh, nixos-rebuild or the generation's own switch-to-configuration; the flake " +
 		"repository is checked out at the commit that build was made from, after saving uncommitted work on a " +
 		"branch (git) or leaving it in its own change (jj). Without --to it goes back to the build before the " +
-		"running one. --list shows the history rebuild-smart and the pre-switch check record, one line per generation.",
+		"running one. --list shows the history rebuild-smart and the pre-switch check record, one line per generation. " +
+		"--clean deletes old generations, never the running, booted or last good one, nor the build of a pushed commit.",
 	Section: "rebuildSmart",
 	Examples: []cli.Example{
 		{Command: "rebuild-rollback --list", Explain: "One line per generation: when it was built, from which commit, how it went, which one runs."},
@@ -41,6 +42,8 @@ var Spec = cli.Spec{
 		{Command: "rebuild-rollback --to 41 --dry-run", Explain: "Show what going back to generation 41 would do; change nothing."},
 		{Command: "rebuild-rollback --to 41 --system-only", Explain: "Switch the system to generation 41; leave the repository as it is."},
 		{Command: "rebuild-rollback --to-commit 3f2a9c1 --repo-only", Explain: "Check out the commit of that build; leave the system as it is."},
+		{Command: "rebuild-rollback --clean --keep 3 --keep-since 30d --dry-run", Explain: "Show which generations a clean-up would delete and why each other one stays."},
+		{Command: "rebuild-rollback --clean --gc", Explain: "Delete the generations the policy lets go, then collect the store garbage."},
 	},
 	ExitCodes: []exitcode.Use{
 		{Code: exitcode.OK, Meaning: "rolled back, or already there"},
@@ -65,6 +68,14 @@ type Command struct {
 	SystemOnly bool   `name:"system-only" group:"scope" xor:"side" help:"Switch the system only; leave the repository as it is."`
 	RepoOnly   bool   `name:"repo-only" group:"scope" xor:"side" help:"Move the repository only; leave the system as it is."`
 	Flake      string `name:"flake" group:"scope" placeholder:"PATH" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository to move (default: the one the build was made from)."`
+
+	// Clean-up (clean.go, retention.go): delete old generations by a
+	// retention policy that knows which builds matter.
+	Clean      bool         `name:"clean" group:"clean" xor:"target" help:"Delete old system generations: keep the --keep newest and those made within --keep-since; the running, booted and next-boot systems, the last successful build and (unless --no-keep-pinned) the builds of remote branch tips and tags always stay."`
+	Keep       int          `name:"keep" group:"clean" placeholder:"N" default:"5" config:"clean.keep" help:"With --clean: keep the N newest generations (default 5)."`
+	KeepSince  cli.Duration `name:"keep-since" group:"clean" placeholder:"DURATION" config:"clean.keepSince" help:"With --clean: also keep every generation made within DURATION (e.g. 30d; 0: none by age)."`
+	KeepPinned bool         `name:"keep-pinned" group:"clean" negatable:"" default:"true" config:"clean.keepPinned" help:"With --clean: keep the build of every commit that is a remote branch's tip or has a tag (read from the flake repository's refs, no network)."`
+	GC         bool         `name:"gc" group:"clean" negatable:"" config:"clean.gc" help:"With --clean: afterwards collect the store garbage (nix-collect-garbage, without -d)."`
 
 	// The NixOS pre-switch check (system.preSwitchChecks) calls
 	// --record "$toplevel" --action "$action" so generations activated
@@ -109,6 +120,9 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	view := NewView(entries, sys)
 	if c.List {
 		return list(app, view)
+	}
+	if c.Clean {
+		return c.clean(ctx, app, sys, view)
 	}
 	if len(entries) == 0 {
 		return exitcode.UsageError(fmt.Errorf("the rebuild history %s is empty: nothing to roll back to", histPath(app.StateDir)))
@@ -187,6 +201,9 @@ type targetJSON struct {
 	Toplevel   string    `json:"toplevel,omitempty"`
 	Time       time.Time `json:"time,omitzero"`
 	Source     string    `json:"source,omitempty"`
+	// DotfilesCommit is the chezmoi source commit the build was made with
+	// (not moved yet: see dotfiles.go).
+	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
 }
 
 // rollback plans (everything is checked before anything changes), prints
@@ -245,7 +262,7 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 	}
 	p := &rollbackPlan{build: build, rep: report{DryRun: app.DryRun, Outcome: "planned", Target: targetJSON{
 		Generation: build.Generation, Commit: build.Commit, Toplevel: build.Toplevel,
-		Time: build.Entry.Time, Source: build.Entry.Source,
+		Time: build.Entry.Time, Source: build.Entry.Source, DotfilesCommit: build.DotfilesCommit,
 	}}}
 	if doRepo && build.Commit == "" {
 		p.warn(app, fmt.Sprintf("no commit is recorded for generation %d (activated outside rebuild-smart): the repository stays as it is", build.Generation))
@@ -258,7 +275,7 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 		p.rep.RepoPlan = p.repo.plan()
 	}
 	if !c.RepoOnly {
-		sp := planSystem(envLooker{app.Environ}, sys, view, build)
+		sp := planSystem(envLooker{environ: app.Environ, root: os.Geteuid() == 0}, sys, view, build)
 		p.system = &systemStep{sys: sys, view: view, build: build, plan: sp}
 		p.rep.System = &p.system.plan
 	}

@@ -213,3 +213,16 @@ func TestLinesOnePerGeneration(t *testing.T) {
 	require.Equal(t, 2, lines[1].Generation)
 	require.Equal(t, "garbage-collected, rolled back to once", lines[1].note(true))
 }
+
+// The dotfiles commit a build was made with travels with the build (the
+// seam of --with-dotfiles, dotfiles.go), from whichever record has it.
+func TestBuildsCarryTheDotfilesCommit(t *testing.T) {
+	withDots := entry(2, "c2", "/t2", history.OutcomeSuccess, "rebuild-smart")
+	withDots.DotfilesCommit, withDots.DotfilesSource = "d2", "/home/a/.local/share/chezmoi"
+	v := view(3, "/t3", entry(0, "", "/t2", history.OutcomeActivated, "pre-switch-check"), withDots)
+	b := v.Builds()
+	require.Len(t, b, 1)
+	require.Equal(t, "d2", b[0].DotfilesCommit)
+	require.Equal(t, "/home/a/.local/share/chezmoi", b[0].DotfilesSource)
+	require.Equal(t, "d2", v.Lines()[0].DotfilesCommit)
+}

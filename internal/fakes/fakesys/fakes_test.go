@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/fakes/fakesys"
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
 	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/nixsys"
@@ -62,7 +63,11 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if gen() != 2 || cur() == g1.Toplevel {
 		t.Fatalf("second switch: gen %d", gen())
 	}
-	h.Run(flake, "nh", "os", "rollback", "--to", "1")
+	// nh os rollback refuses root too unless -R (nh's OsRollbackArgs).
+	if res := h.Exec(flake, "nh", "os", "rollback", "--to", "1"); os.Geteuid() == 0 && (res.Code != 1 || !strings.Contains(res.Stderr, "Don't run nh os as root") || gen() != 2) {
+		t.Fatalf("nh os rollback as root without -R: %s", res)
+	}
+	h.Run(flake, "nh", "os", "rollback", "--to", "1", "-R")
 	if gen() != 1 || cur() != g1.Toplevel {
 		t.Fatalf("nh os rollback --to 1: gen %d current %s", gen(), cur())
 	}
@@ -88,6 +93,13 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	h.Run(flake, "nixos-rebuild", "boot", "--flake", flake+"#alpha")
 	if gen() != 2 || cur() != g1.Toplevel {
 		t.Fatalf("nixos-rebuild boot must not activate: gen %d current %s", gen(), cur())
+	}
+	// A reboot boots the boot default: booted and running system are gen 2.
+	if err := fakesys.Reboot(root); err != nil {
+		t.Fatal(err)
+	}
+	if booted, _ := sys.BootedSystem(); booted != cur() || cur() == g1.Toplevel {
+		t.Fatalf("after the reboot: booted %s, running %s", booted, cur())
 	}
 	h.Run(h.Home, "nixos-rebuild", "build", "--flake", flake+"#beta")
 	if l, _ := os.Readlink(filepath.Join(h.Home, "result")); !strings.HasSuffix(l, "-nixos-system-beta") {
@@ -127,7 +139,7 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"tool":"nh","argv":["os","rollback","--to","1"]`, `"tool":"sudo","argv":["nixos-rebuild","test"`, `"tool":"switch-to-configuration","argv":["--toplevel"`} {
+	for _, want := range []string{`"tool":"nh","argv":["os","rollback","--to","1","-R"]`, `"tool":"sudo","argv":["nixos-rebuild","test"`, `"tool":"switch-to-configuration","argv":["--toplevel"`} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("call log lacks %s", want)
 		}

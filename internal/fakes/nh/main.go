@@ -5,7 +5,7 @@
 //	nh os switch|boot|test|build [INSTALLABLE] [-H|--hostname HOST] [-a|--ask]
 //	    [-n|--dry] [-R|--bypass-root-check] [-d|--diff MODE] [--no-nom]
 //	    [--target-host H] [--build-host B] [-- NIX_BUILD_ARGS...]
-//	nh os rollback [--to N]
+//	nh os rollback [--to N] [-R|--bypass-root-check] [-n|--dry]
 //
 // As nh does it: INSTALLABLE is a flake reference (default $NH_OS_FLAKE,
 // then $NH_FLAKE; `#HOST` or -H picks the configuration) or a store path;
@@ -19,7 +19,7 @@
 // (switch, test), `nix build --no-link --profile <system profile> <path>`
 // and `switch-to-configuration boot` (switch, boot), elevated with sudo when
 // not root. Run as root it refuses, as nh does, unless -R or
-// NH_BYPASS_ROOT_CHECK is given. Errors are printed the way color-eyre
+// NH_BYPASS_ROOT_CHECK is given: `nh os rollback` too. Errors are printed the way color-eyre
 // reports them ("Error: \n   0: ..."), exit 1.
 //
 // Test knobs: FAKE_NH_FAIL=build fails the build, FAKE_NH_FAIL=switch fails
@@ -51,24 +51,24 @@ type opts struct {
 }
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	if len(args) < 2 || args[0] != "os" {
 		fakesys.Die(tool, 2, "usage: nh os switch|boot|test|build|rollback ...")
 	}
 	o := parse(args[1:])
-	if o.verb == "rollback" {
-		rollback(root, o.to, o.dry)
-		return
-	}
 	switch o.verb {
-	case "switch", "boot", "test", "build":
+	case "switch", "boot", "test", "build", "rollback":
 	default:
 		fakesys.Die(tool, 2, "unrecognized subcommand '%s'", o.verb)
 	}
+	// nh checks this first for every `nh os` rebuild and for rollback
+	// (nixos.rs: OsRebuildArgs::rebuild, OsRollbackArgs::rollback).
 	if os.Geteuid() == 0 && !o.bypassRoot {
 		fail("Don't run nh os as root. It will escalate its privileges internally as needed.")
+	}
+	if o.verb == "rollback" {
+		rollback(root, o.to, o.dry)
+		return
 	}
 	if d, err := time.ParseDuration(os.Getenv("FAKE_NH_DELAY")); err == nil {
 		time.Sleep(d) // a slow build, for interrupt tests

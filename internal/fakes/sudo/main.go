@@ -9,7 +9,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,9 +18,7 @@ import (
 )
 
 func main() {
-	root := fakesys.Root("sudo")
-	args := os.Args[1:]
-	fakesys.Record(root, "sudo", args)
+	_, args := fakesys.Start("sudo")
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		if args[0] == "--" {
 			args = args[1:]
@@ -35,17 +32,7 @@ func main() {
 	if want := os.Getenv("FAKE_SUDO_PASSWORD"); want != "" {
 		askPassword(want)
 	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		os.Exit(ee.ExitCode())
-	default:
-		fakesys.Die("sudo", 1, "%s: command not found", args[0])
-	}
+	fakesys.RunAndExit("sudo", exec.Command(args[0], args[1:]...), 1, args[0]+": command not found")
 }
 
 func askPassword(want string) {

@@ -12,7 +12,9 @@
 // makes evaluating a host's system (not listing the hosts) cost about that
 // many units of work, for benchmarks of "evaluate once". A line "sleep N"
 // makes building it take N seconds (interrupt tests), a line "fail-build"
-// makes it fail, a line "fail-switch" makes its activation fail.
+// makes it fail, a line "fail-switch" makes its switch-to-configuration
+// fail for every action, a line "fail-activate" only for switch and test
+// (the activation script fails; installing the boot entry works).
 package testflake
 
 import (
@@ -55,6 +57,8 @@ const flakeNix = `{
         broken = if builtins.elem "fail-build" (builtins.split "\n" (builtins.readFile (./hosts + "/${host}.conf"))) then "1" else "";
         # "fail-switch" in the host's conf: a system whose activation fails.
         failswitch = if builtins.elem "fail-switch" (builtins.split "\n" (builtins.readFile (./hosts + "/${host}.conf"))) then "1" else "";
+        # "fail-activate": its activation script fails; boot still works.
+        failactivate = if builtins.elem "fail-activate" (builtins.split "\n" (builtins.readFile (./hosts + "/${host}.conf"))) then "1" else "";
         # "sleep N" in the host's conf: a build that takes N seconds.
         pause = let ls = builtins.filter (l: builtins.isString l && builtins.match "sleep [0-9]+" l != null)
           (builtins.split "\n" (builtins.readFile (./hosts + "/${host}.conf")));
@@ -69,6 +73,8 @@ const flakeNix = `{
           echo "$packages" > $out/packages
           if [ -n "$failswitch" ]; then
             printf '#!/bin/sh\necho "error: activation script failed" >&2\nexit 1\n' > $out/bin/switch-to-configuration
+          elif [ -n "$failactivate" ]; then
+            printf '#!/bin/sh\nif [ "$1" = boot ]; then exec fake-switch-to-configuration --toplevel %s "$@"; fi\necho "error: activation script failed" >&2\nexit 1\n' "$out" > $out/bin/switch-to-configuration
           else
             printf '#!/bin/sh\nexec fake-switch-to-configuration --toplevel %s "$@"\n' "$out" > $out/bin/switch-to-configuration
           fi
