@@ -66,7 +66,7 @@ func TestSyncRefusesUnsafeStateBeforeWork(t *testing.T) {
 	require.NoError(t, os.WriteFile(victim, []byte(precious), 0o600))
 	refs := testharness.RemoteRefs(t, remote)
 	head := h.Run(h.SourceDir(), "git", "rev-parse", "HEAD")
-	for _, name := range []string{"last-sync.json", "last-sync-status", "sync-history.jsonl", "sync-run.json"} {
+	for _, name := range []string{"last-sync.json", "last-sync-status", "sync-history.jsonl", "sync-run.json", "sync-colocation.json", "sync-index"} {
 		for _, kind := range plantKinds {
 			path := filepath.Join(h.StateDir(), name)
 			reason := plant(t, kind, path, victim)
