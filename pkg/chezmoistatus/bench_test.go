@@ -100,7 +100,7 @@ type loggedCmd struct {
 }
 
 // parseVerbose reads the commands --verbose logged, undoing runner.Cmd's
-// quoting: words are bare or single-quoted ('\'' inside), and a command
+// quoting: words are bare or single-quoted ('\” inside), and a command
 // run in a directory is written "(cd DIR && argv...)".
 func parseVerbose(stderr string) ([]loggedCmd, error) {
 	var out []loggedCmd
