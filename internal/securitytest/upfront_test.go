@@ -33,8 +33,12 @@ func plant(t *testing.T, kind, path, victim string) string {
 		require.NoError(t, os.Mkdir(path, 0o700))
 		return "a directory"
 	case "0666":
-		require.NoError(t, os.WriteFile(path, []byte("{}\n"), 0o600))
-		require.NoError(t, os.Chmod(path, 0o666))
+		// Made beside it and renamed in: a waiting run that re-opens the
+		// path between a create and a chmod would see a safe file.
+		tmp := path + ".plant"
+		require.NoError(t, os.WriteFile(tmp, []byte("{}\n"), 0o600))
+		require.NoError(t, os.Chmod(tmp, 0o666))
+		require.NoError(t, os.Rename(tmp, path))
 		return "mode 0666"
 	case "hardlink":
 		other := victim + ".copy"
