@@ -150,7 +150,7 @@ func (c *Command) cleanFacts(ctx context.Context, app *cli.App, sys *nixsys.Syst
 	if !c.KeepPinned || !anyCommit(view) {
 		return f, nil
 	}
-	repo, err := c.openRepo(app, view)
+	repo, _, err := c.openRepo(app, view)
 	if err == nil {
 		f.Pins, err = readPins(ctx, repo)
 	}

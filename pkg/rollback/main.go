@@ -12,9 +12,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
@@ -82,6 +87,51 @@ type Command struct {
 	// outside rebuild-smart appear in the history.
 	Record string `name:"record" placeholder:"TOPLEVEL" xor:"target" hidden:"" help:"Append an 'activated' history entry for TOPLEVEL (used by the pre-switch check); never takes the lock, never fails."`
 	Action string `name:"action" placeholder:"ACTION" hidden:"" default:"switch" help:"With --record: the switch-to-configuration action (switch, boot, test)."`
+
+	// given names the flags the command line set (AfterApply): a flag
+	// given an empty value is refused, where its zero value would
+	// silently mean "not given" and run a real rollback.
+	given map[string]bool
+	// histDirs[i] is the state directory view.Entries[i] was read from
+	// (loadHistory), for where a repository named by the history came
+	// from.
+	histDirs []string
+}
+
+// AfterApply notes which flags the command line gave. kong calls it once
+// the flags are parsed; values from the environment or the config file are
+// not "given".
+func (c *Command) AfterApply(k *kong.Context) error {
+	c.given = map[string]bool{}
+	for _, p := range k.Path {
+		if p.Flag != nil && !p.Resolved {
+			c.given[p.Flag.Name] = true
+		}
+	}
+	return nil
+}
+
+// checkFlags refuses values the parser accepts but no run can use, before
+// anything is read, locked or changed, dry run or not: one line, exit 2.
+func (c *Command) checkFlags() error {
+	bad := func(format string, a ...any) error { return exitcode.UsageError(fmt.Errorf(format, a...)) }
+	switch {
+	case c.given["action"] && !c.given["record"]:
+		return bad("--action is only valid with --record")
+	case c.given["record"] && (!filepath.IsAbs(c.Record) || strings.ContainsFunc(c.Record, unicode.IsControl)):
+		return bad("--record %q: give the system being activated, an absolute path (the pre-switch check passes its $toplevel)", c.Record)
+	case c.given["action"] && strings.ContainsFunc(c.Action, unicode.IsControl):
+		return bad("--action %q: not an action (switch, boot, test, dry-activate)", c.Action)
+	case c.given["to"]:
+		if n, err := strconv.Atoi(strings.TrimSpace(c.To)); err != nil || n <= 0 {
+			return bad("--to %q: a generation is a positive number (see --list)", c.To)
+		}
+	case c.given["to-commit"] && (strings.TrimSpace(c.ToCommit) == "" || strings.HasPrefix(c.ToCommit, "-") || strings.ContainsFunc(c.ToCommit, unicode.IsControl)):
+		return bad("--to-commit %q: give a commit id, a branch or a revision that names one commit (see --list)", c.ToCommit)
+	case c.given["flake"] && strings.TrimSpace(c.Flake) == "":
+		return bad("--flake is empty: give the flake repository, or leave the flag out for the one the history names")
+	}
+	return nil
 }
 
 // Main runs rebuild-rollback with args and returns its exit code.
@@ -97,11 +147,11 @@ const SourceRollback = "rebuild-rollback"
 
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
-	if c.Record != "" {
-		return c.record(app)
+	if err := c.checkFlags(); err != nil {
+		return err
 	}
-	if c.Action != "switch" {
-		return exitcode.UsageError(errors.New("--action is only valid with --record"))
+	if c.given["record"] {
+		return c.record(app)
 	}
 	sys := nixsys.New(app.Getenv, app.Runner)
 	if !c.List && !app.DryRun {
@@ -113,10 +163,11 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		}
 		defer lock.Release()
 	}
-	entries, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
+	entries, dirs, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
 	if err != nil {
 		return err
 	}
+	c.histDirs = dirs
 	view := NewView(entries, sys)
 	if c.List {
 		return list(app, view)
@@ -134,34 +185,45 @@ func histPath(dir string) string { return dir + "/" + history.FileName }
 
 // loadHistory reads the history of the state directory and of the other
 // side's (--read-state-dir, read-only: root's pre-switch records and timer
-// builds for a user), merged oldest first. Missing is "empty", garbled is
-// bad input, unsafe is refused (exit 10).
-func loadHistory(dirs ...string) ([]history.Entry, error) {
-	var all []history.Entry
+// builds for a user), merged oldest first. from[i] is the directory
+// entries[i] came from. Missing is "empty", garbled is bad input, unsafe is
+// refused (exit 10).
+func loadHistory(dirs ...string) (entries []history.Entry, from []string, err error) {
+	type sourced struct {
+		e   history.Entry
+		dir string
+	}
+	var all []sourced
 	sources := 0
 	for _, dir := range dirs {
-		entries, err := history.Load(dir)
+		loaded, err := history.Load(dir)
 		var ce *state.CorruptError
 		var ue *state.UnsafeError
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
 		case errors.As(err, &ue):
-			return nil, err
+			return nil, nil, err
 		case errors.As(err, &ce):
-			return nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
+			return nil, nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
 		case err != nil:
-			return nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
+			return nil, nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
 		}
-		if len(entries) > 0 {
+		if len(loaded) > 0 {
 			sources++
 		}
-		all = append(all, entries...)
+		for _, e := range loaded {
+			all = append(all, sourced{e, dir})
+		}
 	}
 	if sources > 1 {
-		sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+		sort.SliceStable(all, func(i, j int) bool { return all[i].e.Time.Before(all[j].e.Time) })
 	}
-	return all, nil
+	for _, s := range all {
+		entries = append(entries, s.e)
+		from = append(from, s.dir)
+	}
+	return entries, from, nil
 }
 
 // hostName is the name history entries carry, found the way rebuild-smart
@@ -239,11 +301,20 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 	choice := Choice{To: c.To, SystemOnly: c.SystemOnly, RepoOnly: c.RepoOnly}
 	doRepo := !c.SystemOnly
 	var repo *reposave.Repo
-	var err error
+	var foreign error
 	if doRepo || c.ToCommit != "" {
-		repo, err = c.openRepo(app, view)
+		var src repoSource
+		var err error
+		repo, src, err = c.openRepo(app, view)
 		if err != nil && doRepo {
 			return nil, err
+		}
+		if repo != nil {
+			// Checked before git or jj runs there at all; reported once
+			// the target is known, to say what to run as the owner.
+			if foreign = mayMove(repo, src); foreign != nil {
+				repo = nil
+			}
 		}
 	}
 	if c.ToCommit != "" {
@@ -257,6 +328,9 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 		}
 	}
 	build, err := view.Select(choice)
+	if doRepo && foreign != nil {
+		return nil, c.refuseForeign(foreign, build, err == nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -418,26 +492,51 @@ func upperFirst(s string) string {
 
 // openRepo finds the flake repository: --flake/NH_OS_FLAKE/NH_FLAKE/config,
 // else the flake the history recorded, else the current directory.
-func (c *Command) openRepo(app *cli.App, view View) (*reposave.Repo, error) {
+func (c *Command) openRepo(app *cli.App, view View) (*reposave.Repo, repoSource, error) {
 	cwd, _ := os.Getwd()
-	ref, from := c.Flake, "--flake"
-	if ref == "" {
+	src := repoSource{ref: c.Flake, from: "--flake"}
+	if src.ref == "" {
 		for i := len(view.Entries) - 1; i >= 0; i-- {
 			if f := view.Entries[i].Flake; f != "" {
-				ref, from = f, "the rebuild history"
+				src.ref, src.from = f, "the rebuild history"
+				if i < len(c.histDirs) {
+					src.histDir = c.histDirs[i]
+				}
 				break
 			}
 		}
 	}
 	dir := cwd
-	if ref != "" {
-		d, ok := FlakeDir(ref, cwd)
+	if src.ref != "" {
+		d, ok := FlakeDir(src.ref, cwd)
 		if !ok {
-			return nil, exitcode.UsageError(fmt.Errorf("flake %s (from %s) is not a local repository; pass --flake PATH, or --system-only", ref, from))
+			return nil, src, exitcode.UsageError(fmt.Errorf("flake %s (from %s) is not a local repository; pass --flake PATH, or --system-only", src.ref, src.from))
 		}
 		dir = d
 	}
-	return reposave.Open(dir, app.Runner)
+	repo, err := reposave.Open(dir, app.Runner)
+	return repo, src, err
+}
+
+// refuseForeign is the line refusing a repository of another user's, with
+// what to run as its owner: the target as flags.
+func (c *Command) refuseForeign(err error, b Build, selected bool) error {
+	fe, ok := err.(*foreignRepoError)
+	if !ok {
+		return err
+	}
+	how := ""
+	switch {
+	case selected && b.Generation > 0:
+		how = fmt.Sprintf("--to %d", b.Generation)
+	case selected && b.Commit != "":
+		how = "--to-commit " + brief.ID(b.Commit)
+	case c.To != "":
+		how = "--to " + strings.TrimSpace(c.To)
+	case c.ToCommit != "":
+		how = "--to-commit " + c.ToCommit
+	}
+	return exitcode.UsageError(errors.New(fe.message(how, c.RepoOnly)))
 }
 
 func (c *Command) printPlan(app *cli.App, p *rollbackPlan) {

@@ -225,9 +225,15 @@ func (v View) Select(c Choice) (Build, error) {
 				if found && x.Commit != b.Commit {
 					return Build{}, badInput("--to-commit %s matches several builds; give more of the commit id", c.ToCommit)
 				}
-				// The newest activated build of that commit wins; one
+				// The newest activated build of that commit wins (one
+				// whose system can still be restored over one whose
+				// system is gone, unless only the repository moves); one
 				// never activated (--build) only when there is no other.
-				if !found || x.Generation >= b.Generation {
+				better := x.Generation >= b.Generation
+				if !c.RepoOnly && found && (v.restorable(x) == nil) != (v.restorable(b) == nil) {
+					better = v.restorable(x) == nil
+				}
+				if !found || better {
 					b = x
 				}
 				found = true
@@ -246,11 +252,25 @@ func (v View) Select(c Choice) (Build, error) {
 				limit = max(limit, x.Generation)
 			}
 		}
-		found := false
+		// The newest build below it that can be restored: one whose
+		// system is gone (garbage-collected, or its number reused by
+		// another system) is passed over, as --list shows it.
+		found, skippedGen := false, 0
+		var skipped error
 		for _, x := range builds {
-			if x.Generation > 0 && x.Generation < limit && (!found || x.Generation > b.Generation) {
-				b, found = x, true
+			if x.Generation <= 0 || x.Generation >= limit || found && x.Generation <= b.Generation {
+				continue
 			}
+			if err := v.restorable(x); err != nil && !c.RepoOnly {
+				if x.Generation > skippedGen {
+					skipped, skippedGen = err, x.Generation
+				}
+				continue
+			}
+			b, found = x, true
+		}
+		if !found && skipped != nil {
+			return Build{}, badInput("no successful build before generation %d can be restored: %v", limit, skipped)
 		}
 		if !found {
 			return Build{}, badInput("no successful build before generation %d in the rebuild history (see --list)", limit)
@@ -260,14 +280,17 @@ func (v View) Select(c Choice) (Build, error) {
 		if b.Generation == 0 {
 			return Build{}, badInput("the build of commit %s was never activated (no generation); use --repo-only", brief.ID(b.Commit))
 		}
-		if _, ok := v.Links[b.Generation]; !ok {
+		if err := v.restorable(b); err != nil {
 			if !v.SystemKnown {
-				return Build{}, badInput("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(v.Root, "/"))
+				return Build{}, exitcode.UsageError(err)
 			}
-			if when := v.deletedAt(b.Generation); when != "" {
-				return Build{}, badInput("generation %d was deleted by rebuild-rollback --clean on %s; pick another with --to (see --list), or --repo-only", b.Generation, when)
+			if link, ok := v.Links[b.Generation]; ok && c.SystemOnly && c.To != "" {
+				// The link holds a system the history does not record
+				// (its number was reused): like a generation with no
+				// history at all, --system-only may switch to it.
+				return Build{Generation: b.Generation, Toplevel: link}, nil
 			}
-			return Build{}, badInput("generation %d was garbage-collected (its profile link system-%d-link is missing); pick another with --to (see --list), or --repo-only", b.Generation, b.Generation)
+			return Build{}, badInput("%v; pick another with --to (see --list), or --repo-only", err)
 		}
 		b.Toplevel = v.Links[b.Generation]
 	}
@@ -275,6 +298,33 @@ func (v View) Select(c Choice) (Build, error) {
 		return Build{}, badInput("no commit is recorded for generation %d (activated outside rebuild-smart); nothing to do with --repo-only", b.Generation)
 	}
 	return b, nil
+}
+
+// restorable reports whether b's system can still be switched to: its
+// profile link exists and holds the system the history recorded. nix-env
+// numbers a new generation after the highest existing link, so after a
+// garbage collection a number can come back for another system; the link
+// then holds that one, and switching to "generation N" would run a system
+// the record (and its commit) does not describe. --list marks the same
+// builds garbage-collected (Lines: Available).
+func (v View) restorable(b Build) error {
+	link, ok := v.Links[b.Generation]
+	switch {
+	case ok && (b.Toplevel == "" || link == b.Toplevel):
+		return nil
+	case !v.SystemKnown:
+		return errNoProfile(v.Root)
+	case ok:
+		return fmt.Errorf("generation %d cannot be restored: its system %s was garbage-collected and the link system-%d-link now holds another system, %s, which the history does not describe (--system-only --to %d switches to that one)", b.Generation, b.Toplevel, b.Generation, link, b.Generation)
+	}
+	if when := v.deletedAt(b.Generation); when != "" {
+		return fmt.Errorf("generation %d was deleted by rebuild-rollback --clean on %s", b.Generation, when)
+	}
+	return fmt.Errorf("generation %d was garbage-collected (its profile link system-%d-link is missing)", b.Generation, b.Generation)
+}
+
+func errNoProfile(root string) error {
+	return fmt.Errorf("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(root, "/"))
 }
 
 // deletedAt is when --clean deleted generation g ("" if it did not).
