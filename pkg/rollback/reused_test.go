@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/stretchr/testify/require"
 )
 
@@ -62,6 +64,17 @@ func TestReusedGenerationNumberIsNotRestored(t *testing.T) {
 	r = f.mustRun("--system-only", "--to", "2", "--dry-run")
 	require.Contains(t, r.Stdout, "back to generation 2\n")
 	require.Contains(t, r.Stdout, filepath.Join(other, "bin/switch-to-configuration")+" switch")
+
+	// Of two builds of one commit, the one that can be restored is the
+	// target of --to-commit, even when a newer one of it cannot be.
+	top4 := f.makeToplevel(4)
+	require.NoError(t, os.Symlink(f.makeToplevel(8), filepath.Join(f.root, "nix/var/nix/profiles/system-4-link")))
+	f.appendHistory(history.Entry{Time: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Host: "alpha", Flake: f.repo, Commit: f.commits[0],
+		Generation: 4, Toplevel: top4, Action: "switch", Outcome: history.OutcomeSuccess, Source: "rebuild-smart"})
+	r = f.mustRun("--to-commit", f.commits[0], "--dry-run")
+	require.Contains(t, r.Stdout, "back to generation 1, commit "+f.commits[0][:12])
+	r = f.run("--to", "4", "--dry-run")
+	require.Equal(t, 2, r.Code, r.String())
 
 	// With every build below the running one gone, the default refuses.
 	f.point(3)
