@@ -85,7 +85,7 @@ type Command struct {
 	// The NixOS pre-switch check (system.preSwitchChecks) calls
 	// --record "$toplevel" --action "$action" so generations activated
 	// outside rebuild-smart appear in the history.
-	Record string `name:"record" placeholder:"TOPLEVEL" xor:"target" hidden:"" help:"Append an 'activated' history entry for TOPLEVEL (used by the pre-switch check); never takes the lock, never fails."`
+	Record string `name:"record" placeholder:"TOPLEVEL" xor:"target" hidden:"" help:"Append an 'activated' history entry for TOPLEVEL (used by the pre-switch check); never takes the lock; a history it cannot write is a warning."`
 	Action string `name:"action" placeholder:"ACTION" hidden:"" default:"switch" help:"With --record: the switch-to-configuration action (switch, boot, test)."`
 
 	// given names the flags the command line set (AfterApply): a flag
