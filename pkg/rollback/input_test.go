@@ -154,12 +154,9 @@ func TestRecordUnwritableIsAWarning(t *testing.T) {
 	dir := filepath.Join(u.Dir(t), "state")
 	require.NoError(t, os.Mkdir(dir, 0o500))
 	require.NoError(t, os.Chown(dir, u.UID, u.GID))
-	bin := testuser.Binaries(t)
-	cmd := u.Command([]string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + dir, "NIXDOTS_SYSTEM_ROOT=" + f.root},
-		dir, filepath.Join(bin, "rebuild-rollback"), "--state-dir", dir, "--record", f.tops[0], "--action", "switch")
-	out, err := cmd.CombinedOutput()
+	out, err := runAsUser(t, u, f, dir, "--state-dir", dir, "--record", f.tops[0], "--action", "switch")
 	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "warning: could not record the activation of "+f.tops[0])
-	require.Contains(t, string(out), "permission denied")
+	require.Contains(t, out, "warning: could not record the activation of "+f.tops[0])
+	require.Contains(t, out, "permission denied")
 	require.NoFileExists(t, filepath.Join(dir, history.FileName))
 }

@@ -36,19 +36,37 @@ func handToUser(t *testing.T, f *fixture) *userSide {
 	s.state = filepath.Join(s.dir, "state")
 	require.NoError(t, os.Rename(f.repo, s.repo))
 	require.NoError(t, os.Mkdir(s.state, 0o700))
-	var lines []string
-	for _, e := range f.history() {
-		e.Flake = s.repo
-		data, err := json.Marshal(e)
-		require.NoError(t, err)
-		lines = append(lines, string(data))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(s.state, history.FileName), []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	writeUserHistory(t, f, s.state, s.repo)
 	// Root's own history is empty: the user's names the repository.
 	require.NoError(t, os.Remove(filepath.Join(f.h.StateDir(), history.FileName)))
 	chownR(t, s.dir, u.UID, u.GID)
 	f.repo = s.repo
 	return s
+}
+
+// writeUserHistory writes the fixture's builds into state's history, each
+// naming flake as its repository (chown it afterwards).
+func writeUserHistory(t *testing.T, f *fixture, state, flake string) {
+	t.Helper()
+	var lines []string
+	for _, e := range f.history() {
+		e.Flake = flake
+		data, err := json.Marshal(e)
+		require.NoError(t, err)
+		lines = append(lines, string(data))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(state, history.FileName), []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+}
+
+// runAsUser runs the built rebuild-rollback as u in dir (the user reaches
+// the system git, not the test's tools, which are under root's home).
+func runAsUser(t *testing.T, u *testuser.User, f *fixture, dir string, args ...string) (string, error) {
+	t.Helper()
+	bin := testuser.Binaries(t)
+	cmd := u.Command([]string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + dir, "NIXDOTS_SYSTEM_ROOT=" + f.root},
+		dir, filepath.Join(bin, "rebuild-rollback"), args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func chownR(t *testing.T, dir string, uid, gid int) {
@@ -128,18 +146,15 @@ func TestRootNeverMovesAUsersRepository(t *testing.T) {
 				return // jj is installed where only root reaches it
 			}
 			// The command the refusal names, run by the user, works.
-			bin := testuser.Binaries(t)
-			cmd := s.u.Command([]string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + s.dir, "NIXDOTS_SYSTEM_ROOT=" + f.root},
-				s.repo, filepath.Join(bin, "rebuild-rollback"), "--state-dir", s.state, "--repo-only", "--to", "2")
-			out, err := cmd.CombinedOutput()
+			out, err := runAsUser(t, s.u, f, s.repo, "--state-dir", s.state, "--repo-only", "--to", "2")
 			require.NoError(t, err, "%s", out)
-			require.Contains(t, string(out), "Moved "+s.repo+" to "+f.commits[1][:12])
+			require.Contains(t, out, "Moved "+s.repo+" to "+f.commits[1][:12])
 			require.Equal(t, f.trees[1], f.files())
 			require.Empty(t, notOwnedBy(t, s.dir, s.u.UID))
 			head, err := exec.Command("git", "-c", "safe.directory=*", "-C", s.repo, "rev-parse", "HEAD").Output()
 			require.NoError(t, err)
 			require.Equal(t, f.commits[1], strings.TrimSpace(string(head)))
-			branch := regexp.MustCompile(`in branch (rollback/\S+);`).FindStringSubmatch(string(out))
+			branch := regexp.MustCompile(`in branch (rollback/\S+);`).FindStringSubmatch(out)
 			require.NotNil(t, branch, "%s", out)
 			saved, err := exec.Command("git", "-c", "safe.directory=*", "-C", s.repo, "show", branch[1]+":hosts/alpha.nix").Output()
 			require.NoError(t, err)
@@ -165,18 +180,8 @@ func TestForgedRepositoryIsNotMoved(t *testing.T) {
 	rootRepo := f.repo // root's own repository
 
 	// The user's history names root's repository.
-	writeHist := func(flake string) {
-		var lines []string
-		for _, e := range f.history() {
-			e.Flake = flake
-			data, err := json.Marshal(e)
-			require.NoError(t, err)
-			lines = append(lines, string(data))
-		}
-		require.NoError(t, os.WriteFile(filepath.Join(state, history.FileName), []byte(strings.Join(lines, "\n")+"\n"), 0o600))
-		chownR(t, dir, u.UID, u.GID)
-	}
-	writeHist(rootRepo)
+	writeUserHistory(t, f, state, rootRepo)
+	chownR(t, dir, u.UID, u.GID)
 	rootHist := filepath.Join(f.h.StateDir(), history.FileName)
 	saved, err := os.ReadFile(rootHist)
 	require.NoError(t, err)
