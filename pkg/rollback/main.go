@@ -328,10 +328,14 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 		}
 	}
 	build, err := view.Select(choice)
-	if doRepo && foreign != nil {
+	switch {
+	case foreign != nil && doRepo && (err == nil || c.ToCommit != ""):
+		// (A --to-commit revision could not be resolved in it: the
+		// ownership is the first thing to fix.)
 		return nil, c.refuseForeign(foreign, build, err == nil)
-	}
-	if err != nil {
+	case foreign != nil && err != nil && c.ToCommit != "":
+		return nil, exitcode.UsageError(fmt.Errorf("%v (another user's repository is not read to resolve --to-commit: give the commit id --list shows)", brief.Line(err.Error())))
+	case err != nil:
 		return nil, err
 	}
 	p := &rollbackPlan{build: build, rep: report{DryRun: app.DryRun, Outcome: "planned", Target: targetJSON{

@@ -136,8 +136,25 @@ func TestRootNeverMovesAUsersRepository(t *testing.T) {
 				f.requireAt(3)
 				require.Empty(t, f.calls(), "%v switched the system", tc.args)
 			}
+			// A target that does not exist is said first; a revision only
+			// the repository could resolve is not resolved there.
+			r := f.h.Exec("/", "rebuild-rollback", append(read, "--to", "99")...)
+			require.Equal(t, 2, r.Code, r.String())
+			require.Contains(t, r.Stderr, "unknown generation 99")
+			r = f.h.Exec("/", "rebuild-rollback", append(read, "--to-commit", "HEAD~1")...)
+			require.Equal(t, 2, r.Code, r.String())
+			require.Contains(t, r.Stderr, "run `rebuild-rollback --repo-only --to-commit HEAD~1` as "+s.u.Name)
+			r = f.h.Exec("/", "rebuild-rollback", append(read, "--system-only", "--to-commit", "HEAD~1")...)
+			require.Equal(t, 2, r.Code, r.String())
+			require.Contains(t, r.Stderr, "another user's repository is not read to resolve --to-commit: give the commit id --list shows")
+			r = f.h.Exec("/", "rebuild-rollback", append(read, "--system-only", "--to-commit", f.commits[0][:12], "--dry-run")...)
+			require.Equal(t, 0, r.Code, r.String())
+			require.Contains(t, r.Stdout, "back to generation 1, commit "+f.commits[0][:12])
+			require.Empty(t, notOwnedBy(t, s.dir, s.u.UID))
+			require.Equal(t, before, testuser.Snapshot(t, s.dir))
+
 			// --system-only leaves the repository alone, so root may.
-			r := f.h.Exec("/", "rebuild-rollback", append(read, "--system-only")...)
+			r = f.h.Exec("/", "rebuild-rollback", append(read, "--system-only")...)
 			require.Equal(t, 0, r.Code, r.String())
 			f.requireAt(2)
 			require.Equal(t, before, testuser.Snapshot(t, s.dir))
