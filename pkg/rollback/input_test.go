@@ -140,6 +140,12 @@ func TestRecordDryRunAndRefusals(t *testing.T) {
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	require.Equal(t, "x", string(data))
+	// So is a FIFO given as the state directory (it is not opened).
+	fifo := filepath.Join(f.h.Root, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	r = f.run("--state-dir", fifo, "--record", f.tops[0])
+	require.Equal(t, 2, r.Code, r.String())
+	require.Contains(t, r.Stderr, "is not a directory")
 }
 
 // What --record still only warns about: a history it cannot write for a
