@@ -11,7 +11,7 @@ complete -c chezmoi-show-conflicts -l no-color -d 'Never colour output (also: NO
 complete -c chezmoi-show-conflicts -l null -s z -d 'With --files-only (implied): end each path with NUL instead of a newline.'
 complete -c chezmoi-show-conflicts -l quiet -s q -d 'Print nothing, like grep -q: only the exit status says whether there are conflicts (errors still go to stderr).'
 complete -c chezmoi-show-conflicts -l remote -r -d 'git remote name.'
-complete -c chezmoi-show-conflicts -l source-dir -r -a '(__fish_complete_directories)' -d 'chezmoi source directory (default: chezmoi source-path).'
+complete -c chezmoi-show-conflicts -l source-dir -r -a '(__fish_complete_directories)' -d 'chezmoi source directory (default: chezmoi\'s, from its config).'
 complete -c chezmoi-show-conflicts -l state-dir -r -a '(__fish_complete_directories)' -d 'State directory (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/nixdots).'
 complete -c chezmoi-show-conflicts -l verbose -s v -d 'Log every external command before it runs.'
 complete -c chezmoi-show-conflicts -l version -d 'Print the version (module version or VCS revision) and exit.'

@@ -24,6 +24,6 @@ _chezmoi_sync() {
         --branch|--max-new-file-size|--push-retries|--remote|--repo-url|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--auto-commit --no-auto-commit --auto-push --no-auto-push --branch --config --dry-run --exit-code --help --hostname --json --max-new-file-size --metrics-file --no-color --push-retries --remote --repo-url --source-dir --state-dir --verbose --version --wait -n -h -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--accept-rewind --auto-commit --no-auto-commit --auto-push --no-auto-push --branch --config --dry-run --exit-code --help --hostname --json --max-new-file-size --metrics-file --no-color --push-retries --remote --repo-url --source-dir --state-dir --verbose --version --wait -n -h -v' -- "$cur"))
 }
 complete -F _chezmoi_sync chezmoi-sync

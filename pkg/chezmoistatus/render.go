@@ -169,10 +169,13 @@ func renderHome(io *ui.Streams, rep *Report, _ time.Time) {
 		if len(d.ChangedLocally) == 0 && len(d.WouldApply) == 0 {
 			io.Step(ui.OK, "Home directory", "matches the source directory", 0)
 		} else {
-			io.Step(ui.Warn, "Home directory", fmt.Sprintf("%s changed locally (the next sync captures them), %s apply would change", plural(len(d.ChangedLocally), "file"), plural(len(d.WouldApply), "file")), 0)
+			io.Step(ui.Warn, "Home directory", driftLine(d), 0)
 			for _, e := range d.Entries {
 				io.Printf("    %s%s %s\n", e.Local, e.Apply, e.Path)
 			}
+		}
+		for _, w := range d.Waiting {
+			io.Step(ui.Warn, "Waiting", w.Path+" ("+w.Kind+"): "+w.Next, 0)
 		}
 	}
 	if len(rep.Templates) > 0 {
@@ -247,4 +250,18 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// driftLine says what differs, and never that the next sync captures an
+// edit it cannot.
+func driftLine(d *Drift) string {
+	line := fmt.Sprintf("%s changed locally", plural(len(d.ChangedLocally), "file"))
+	switch {
+	case len(d.ChangedLocally) == 0:
+	case len(d.Waiting) == 0 && len(d.Capturable) == len(d.ChangedLocally):
+		line += " (the next sync captures them)"
+	default:
+		line += fmt.Sprintf(" (the next sync captures %d; %d wait for you, below)", len(d.Capturable), len(d.Waiting))
+	}
+	return line + fmt.Sprintf(", %s apply would change", plural(len(d.WouldApply), "file"))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -71,9 +72,14 @@ type Parked struct {
 // Drift is the home directory against the source state (chezmoi status).
 // Paths are relative to the home directory.
 type Drift struct {
-	ChangedLocally []string     `json:"changed_locally"` // edited since chezmoi last wrote them (the next sync captures them)
+	ChangedLocally []string     `json:"changed_locally"` // edited since chezmoi last wrote them
+	Capturable     []string     `json:"capturable"`      // of those, what the next sync captures
 	WouldApply     []string     `json:"would_apply"`     // apply would change them
 	Entries        []DriftEntry `json:"entries"`
+	// Waiting are the edits the next sync cannot capture and leaves alone
+	// (templates, modify_ targets, a loosened private_ file, an unmanaged
+	// file in an exact_ directory, ...), each with what to do.
+	Waiting []chezmoi.Waiting `json:"waiting"`
 }
 
 // DriftEntry is one line of chezmoi status.
@@ -314,42 +320,50 @@ func nonNil(b []jj.StatusBookmark) []jj.StatusBookmark {
 	return b
 }
 
-// gatherHome asks chezmoi about the home directory: drift and the edited
-// template targets re-add cannot capture.
+// gatherHome asks chezmoi about the home directory: drift, sorted by the
+// sync's own rules (chezmoi.Classify) into what the next sync captures
+// and what waits for the user.
 func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) (drift *Drift, templates, warnings []string) {
 	if !rep.SourceExists {
 		return nil, nil, nil
 	}
 	warn := func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) }
 	cq := &chezmoi.Client{Runner: r, Source: rep.SourceDir, Timeout: chezmoiTimeout}
-	if changes, err := cq.Changes(ctx); err != nil {
+	changes, err := cq.Changes(ctx)
+	if err != nil {
 		warn("chezmoi status failed, drift unknown: %v", err)
-	} else {
-		d := &Drift{ChangedLocally: []string{}, WouldApply: []string{}, Entries: []DriftEntry{}}
-		changed := map[string]bool{}
-		for _, e := range changes {
-			rel := homeRel(home, e.Path)
-			d.Entries = append(d.Entries, DriftEntry{Path: rel, Local: string(e.Actual), Apply: string(e.Target)})
-			if e.Actual != ' ' {
-				d.ChangedLocally = append(d.ChangedLocally, rel)
-				changed[e.Path] = true
-			}
-			if e.Target != ' ' {
-				d.WouldApply = append(d.WouldApply, rel)
-			}
+		return nil, nil, warnings
+	}
+	d := &Drift{ChangedLocally: []string{}, Capturable: []string{}, WouldApply: []string{}, Entries: []DriftEntry{}, Waiting: []chezmoi.Waiting{}}
+	for _, e := range changes {
+		rel := homeRel(home, e.Path)
+		d.Entries = append(d.Entries, DriftEntry{Path: rel, Local: string(e.Actual), Apply: string(e.Target)})
+		if e.Actual != ' ' {
+			d.ChangedLocally = append(d.ChangedLocally, rel)
 		}
-		drift = d
-		if len(changed) > 0 {
-			if tmpls, err := cq.Templates(ctx); err != nil {
-				warn("chezmoi managed failed, templates unknown: %v", err)
-			} else {
-				for _, t := range tmpls {
-					if changed[t] {
-						templates = append(templates, homeRel(home, t))
-					}
-				}
-			}
+		if e.Target != ' ' {
+			d.WouldApply = append(d.WouldApply, rel)
 		}
 	}
-	return drift, templates, warnings
+	if len(changes) == 0 {
+		return d, nil, warnings
+	}
+	managed, err := cq.Managed(ctx)
+	if err != nil {
+		warn("chezmoi managed failed, what the next sync captures is unknown: %v", err)
+		return d, nil, warnings
+	}
+	written, _ := cq.LastWritten(ctx)
+	c := chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat})
+	for _, p := range append(c.Capture, c.Links...) {
+		d.Capturable = append(d.Capturable, homeRel(home, p))
+	}
+	for _, w := range c.Waiting {
+		w.Path = homeRel(home, w.Path)
+		d.Waiting = append(d.Waiting, w)
+		if w.Kind == chezmoi.WaitTemplate {
+			templates = append(templates, w.Path)
+		}
+	}
+	return d, templates, warnings
 }

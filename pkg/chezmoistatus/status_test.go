@@ -56,6 +56,7 @@ type report struct {
 	ConflictFiles []string `json:"conflict_files"`
 	Drift         *struct {
 		ChangedLocally []string `json:"changed_locally"`
+		Capturable     []string `json:"capturable"`
 		WouldApply     []string `json:"would_apply"`
 	} `json:"drift"`
 	Templates []string `json:"uncaptured_templates"`
@@ -363,9 +364,17 @@ func TestDriftAndTemplates(t *testing.T) {
 	rep, _ := statusJSON(t, h)
 	require.ElementsMatch(t, []string{".gitconfig", ".profile"}, rep.Drift.ChangedLocally)
 	require.Equal(t, []string{".profile"}, rep.Templates)
+	require.Equal(t, []string{".gitconfig"}, rep.Drift.Capturable)
 	r := status(h)
-	require.Contains(t, r.Stdout, "[warn] Home directory: 2 files changed locally")
+	require.Contains(t, r.Stdout, "[warn] Home directory: 2 files changed locally (the next sync captures 1; 1 wait for you, below)")
+	require.NotContains(t, r.Stdout, "(the next sync captures them)", "it says the sync captures an edit it cannot")
+	require.Contains(t, r.Stdout, "[warn] Waiting: .profile (template): it comes from a template")
 	require.Contains(t, r.Stdout, "[warn] Templates: changed targets re-add cannot capture (edit the .tmpl in the source directory): .profile")
+	// --check: an edit waiting for the user is not healthy (exit 12),
+	// before the sync and after it (the sync's state word is edits-waiting).
+	r = status(h, "--check")
+	requireCode(t, 12, r)
+	require.Contains(t, r.Stdout, "edits-waiting: 1 home edit(s) the sync cannot capture wait for you: .profile")
 }
 
 func TestBadInput(t *testing.T) {

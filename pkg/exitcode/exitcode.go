@@ -12,18 +12,19 @@ import (
 // Codes every binary of the suite uses. They are documented in README.md
 // ("Exit codes"); scripts and systemd units depend on them, so never renumber.
 const (
-	OK          = 0  // success, or nothing to do
-	Failure     = 1  // a step failed; the message says which
-	Usage       = 2  // bad flags, arguments, configuration or input
-	Locked      = 3  // another run holds the lock (and --wait expired)
-	Offline     = 4  // the remote was unreachable (chezmoi-sync --exit-code)
-	Conflicts   = 5  // unresolved conflicts exist or were parked
-	SyncFailed  = 6  // chezmoi-status --check: the last sync did not succeed
-	Stale       = 7  // chezmoi-status --check: last success older than --max-age
-	UnitsFailed = 8  // rebuild-smart: switched, but some systemd units failed
-	Vetoed      = 9  // rebuild-smart: a pre-rebuild hook refused the run
-	Unsafe      = 10 // a state directory or file (or metrics file) is unsafe to use: a link, another user's, writable by others
-	// 11 and 12 belong to chezmoi-sync and chezmoi-status.
+	OK          = 0   // success, or nothing to do
+	Failure     = 1   // a step failed; the message says which
+	Usage       = 2   // bad flags, arguments, configuration or input
+	Locked      = 3   // another run holds the lock (and --wait expired)
+	Offline     = 4   // the remote was unreachable (chezmoi-sync --exit-code)
+	Conflicts   = 5   // unresolved conflicts exist or were parked
+	SyncFailed  = 6   // chezmoi-status --check: the last sync did not succeed
+	Stale       = 7   // chezmoi-status --check: last success older than --max-age
+	UnitsFailed = 8   // rebuild-smart: switched, but some systemd units failed
+	Vetoed      = 9   // rebuild-smart: a pre-rebuild hook refused the run
+	Unsafe      = 10  // a state directory or file (or metrics file) is unsafe to use: a link, another user's, writable by others
+	Refused     = 11  // chezmoi-sync: a repository or remote state it will not touch; nothing was changed
+	Waiting     = 12  // chezmoi-status --check: home edits wait for you (the sync cannot capture them)
 	RolledBack  = 13  // rebuild-smart: the new system failed its checks (or was not confirmed) and the previous one runs again
 	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
 )
@@ -104,6 +105,8 @@ var Table = []struct {
 	{UnitsFailed, "units-failed", "rebuild-smart: switched, but some systemd units failed"},
 	{Vetoed, "vetoed", "rebuild-smart: a pre-rebuild hook refused the run"},
 	{Unsafe, "unsafe-state", "a state directory or file is unsafe to use (a link, another user's, writable by others); nothing was written to it"},
+	{Refused, "refused", "chezmoi-sync: a repository or remote state it will not touch (nothing was changed)"},
+	{Waiting, "edits-waiting", "chezmoi-status --check: home edits wait for you (the sync cannot capture them)"},
 	{RolledBack, "rolled-back", "rebuild-smart: the new system failed its post-checks or activation, or a remote target's activation was not confirmed, and the previous generation was put back"},
 	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
 }

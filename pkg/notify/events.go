@@ -11,7 +11,9 @@ import (
 // whether the run is worth one. Parked conflicts and failures are; success
 // is not (a timer that succeeds every 15 minutes must stay silent), and
 // neither is fetch-failed (being offline is normal for a laptop; the next
-// run catches up) or interrupted (someone stopped it on purpose).
+// run catches up), interrupted (someone stopped it on purpose) or
+// edits-waiting (it repeats on every run until the user acts; chezmoi-status
+// --check reports it).
 func SyncEvent(r *syncstate.Record) (Event, bool) {
 	ev := Event{Tool: "chezmoi-sync", Host: r.Host, Status: r.Status, Time: r.Start, Record: r}
 	switch r.Status {
@@ -31,7 +33,7 @@ func SyncEvent(r *syncstate.Record) (Event, bool) {
 			body += " Conflicting: " + strings.Join(firstN(paths, 5), ", ") + "."
 		}
 		ev.Body = joinNext(body, r.NextStep, "Run chezmoi-show-conflicts to see and resolve them.")
-	case syncstate.Failed, syncstate.PushFailed:
+	case syncstate.Failed, syncstate.PushFailed, syncstate.Refused:
 		ev.Urgency = Normal
 		ev.Summary = fmt.Sprintf("chezmoi-sync: %s on %s", r.Status, r.Host)
 		ev.Body = joinNext(r.Error, r.NextStep, "Run chezmoi-status for details.")

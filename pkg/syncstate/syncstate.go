@@ -38,7 +38,33 @@ const (
 	ConflictsPreserved = "conflicts-preserved"
 	Failed             = "failed"      // any other error; Record.Error says which
 	Interrupted        = "interrupted" // SIGINT/SIGTERM
+	// Refused: the repository or the remote is in a state the sync will
+	// not touch (a git rebase in progress, conflict markers jj does not
+	// see, a rewound or unrelated remote, no identity, chezmoi's own
+	// git.autoPush); nothing was changed. Record.NextStep says what to do.
+	Refused = "refused"
+	// EditsWaiting: the sync did its work, but home edits are left for the
+	// user (a template, a modify_ target, an unmerged file, a file in an
+	// exact_ directory...): Record.Waiting lists them with a fix each.
+	EditsWaiting = "edits-waiting"
 )
+
+// Words lists every status word, for metrics and documentation.
+var Words = []string{Success, EditsWaiting, FetchFailed, PushFailed, ConflictsPreserved, Refused, Failed, Interrupted}
+
+// Waiting is a home edit the sync did not capture and left alone.
+type Waiting struct {
+	Path string `json:"path"` // absolute home path
+	Kind string `json:"kind"` // template, modify, exact-extra, ... (docs/chezmoi-sync.md)
+	Next string `json:"next"` // what the user can do
+}
+
+// Backup is a home file chezmoi never wrote that apply replaced or removed:
+// its copy in the state directory.
+type Backup struct {
+	Path string `json:"path"`
+	Copy string `json:"copy"`
+}
 
 // Conflict is one conflicted commit and its files.
 type Conflict struct {
@@ -82,10 +108,21 @@ type Record struct {
 	Captured    []string   `json:"captured,omitempty"`       // home files re-added into the source by this run
 	Merged      []string   `json:"merged,omitempty"`         // of those, home edits merged with a source change first (3-way)
 	Unmerged    []string   `json:"unmerged_files,omitempty"` // home edits NOT captured: the source changed too and no clean merge exists
-	Steps       []Step     `json:"steps"`
-	Error       string     `json:"error,omitempty"`
-	NextStep    string     `json:"next_step,omitempty"` // what the user should do now
-	LastSuccess time.Time  `json:"last_success,omitempty"`
+	Waiting     []Waiting  `json:"waiting,omitempty"`        // every edit left for the user (templates and unmerged included), with a fix
+	Backups     []Backup   `json:"backups,omitempty"`        // home files chezmoi never wrote that apply replaced, and their copies
+	Removed     []string   `json:"removed,omitempty"`        // home files apply removed (remove_, .chezmoiremove, exact_)
+	Tracked     []string   `json:"tracked,omitempty"`        // new source files this run started tracking (managed by chezmoi)
+	Untracked   []string   `json:"untracked,omitempty"`      // new source files left out of the history (not managed by chezmoi)
+	Externals   []string   `json:"unreachable_externals,omitempty"`
+	Warnings    []string   `json:"warnings,omitempty"`        // chezmoi's warnings (a changed config template) and the sync's
+	Dropped     []string   `json:"dropped_commits,omitempty"` // commits this host had that the remote no longer holds (rewind)
+	// AcceptedRemote is the remote head this host last integrated; a later
+	// remote head that does not descend from it is a rewind.
+	AcceptedRemote string    `json:"accepted_remote_head,omitempty"`
+	Steps          []Step    `json:"steps"`
+	Error          string    `json:"error,omitempty"`
+	NextStep       string    `json:"next_step,omitempty"` // what the user should do now
+	LastSuccess    time.Time `json:"last_success,omitempty"`
 }
 
 // Save writes the record, the one-word status file and a history line, each
