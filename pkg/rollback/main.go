@@ -19,8 +19,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/config"
@@ -87,48 +85,33 @@ type Command struct {
 	// outside rebuild-smart appear in the history.
 	Record string `name:"record" placeholder:"TOPLEVEL" xor:"target" hidden:"" help:"Append an 'activated' history entry for TOPLEVEL (used by the pre-switch check); never takes the lock; a history it cannot write is a warning."`
 	Action string `name:"action" placeholder:"ACTION" hidden:"" default:"switch" help:"With --record: the switch-to-configuration action (switch, boot, test)."`
-
-	// given names the flags the command line set (AfterApply): a flag
-	// given an empty value is refused, where its zero value would
-	// silently mean "not given" and run a real rollback.
-	given map[string]bool
 	// histDirs[i] is the state directory view.Entries[i] was read from
 	// (loadHistory), for where a repository named by the history came
 	// from.
 	histDirs []string
 }
 
-// AfterApply notes which flags the command line gave. kong calls it once
-// the flags are parsed; values from the environment or the config file are
-// not "given".
-func (c *Command) AfterApply(k *kong.Context) error {
-	c.given = map[string]bool{}
-	for _, p := range k.Path {
-		if p.Flag != nil && !p.Resolved {
-			c.given[p.Flag.Name] = true
-		}
-	}
-	return nil
-}
-
 // checkFlags refuses values the parser accepts but no run can use, before
-// anything is read, locked or changed, dry run or not: one line, exit 2.
-func (c *Command) checkFlags() error {
+// anything is read, locked or changed, dry run or not: one line, exit 2. A
+// flag given an empty value is refused where its zero value would silently
+// mean "not given" (and run a real rollback).
+func (c *Command) checkFlags(app *cli.App) error {
 	bad := func(format string, a ...any) error { return exitcode.UsageError(fmt.Errorf(format, a...)) }
+	given := app.Given
 	switch {
-	case c.given["action"] && !c.given["record"]:
+	case given("action") && !given("record"):
 		return bad("--action is only valid with --record")
-	case c.given["record"] && (!filepath.IsAbs(c.Record) || strings.ContainsFunc(c.Record, unicode.IsControl)):
+	case given("record") && (!filepath.IsAbs(c.Record) || strings.ContainsFunc(c.Record, unicode.IsControl)):
 		return bad("--record %q: give the system being activated, an absolute path (the pre-switch check passes its $toplevel)", c.Record)
-	case c.given["action"] && strings.ContainsFunc(c.Action, unicode.IsControl):
+	case given("action") && strings.ContainsFunc(c.Action, unicode.IsControl):
 		return bad("--action %q: not an action (switch, boot, test, dry-activate)", c.Action)
-	case c.given["to"]:
+	case given("to"):
 		if n, err := strconv.Atoi(strings.TrimSpace(c.To)); err != nil || n <= 0 {
 			return bad("--to %q: a generation is a positive number (see --list)", c.To)
 		}
-	case c.given["to-commit"] && (strings.TrimSpace(c.ToCommit) == "" || strings.HasPrefix(c.ToCommit, "-") || strings.ContainsFunc(c.ToCommit, unicode.IsControl)):
+	case given("to-commit") && (strings.TrimSpace(c.ToCommit) == "" || strings.HasPrefix(c.ToCommit, "-") || strings.ContainsFunc(c.ToCommit, unicode.IsControl)):
 		return bad("--to-commit %q: give a commit id, a branch or a revision that names one commit (see --list)", c.ToCommit)
-	case c.given["flake"] && strings.TrimSpace(c.Flake) == "":
+	case given("flake") && strings.TrimSpace(c.Flake) == "":
 		return bad("--flake is empty: give the flake repository, or leave the flag out for the one the history names")
 	}
 	return nil
@@ -147,10 +130,10 @@ const SourceRollback = "rebuild-rollback"
 
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
-	if err := c.checkFlags(); err != nil {
+	if err := c.checkFlags(app); err != nil {
 		return err
 	}
-	if c.given["record"] {
+	if app.Given("record") {
 		return c.record(app)
 	}
 	sys := nixsys.New(app.Getenv, app.Runner)
@@ -394,7 +377,7 @@ func finishDryRun(app *cli.App, p *rollbackPlan) error {
 		p.warn(app, fmt.Sprintf("the rebuild lock is held by %s: a real run would wait (--wait) or exit 3", holder))
 	}
 	p.rep.Summary = p.summary()
-	app.IO.Println(p.rep.Summary)
+	app.IO.Println(brief.Safe(p.rep.Summary))
 	if app.Globals.JSON {
 		return app.IO.WriteJSON(p.rep)
 	}
@@ -421,7 +404,7 @@ func (c *Command) finish(app *cli.App, p *rollbackPlan) error {
 		}
 	}
 	p.rep.Summary = p.summary()
-	app.IO.Println(p.rep.Summary)
+	app.IO.Println(brief.Safe(p.rep.Summary))
 	if app.Globals.JSON {
 		if err := app.IO.WriteJSON(p.rep); err != nil {
 			return err
@@ -559,17 +542,19 @@ func (c *Command) printPlan(app *cli.App, p *rollbackPlan) {
 	if !b.Entry.Time.IsZero() {
 		what += ", built " + b.Entry.Time.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	io.Printf("%s %s\n", io.Bold(head), what)
+	// The commit and the repository come from the history, which is not
+	// only ours to write: what a terminal would act on is escaped.
+	io.Printf("%s %s\n", io.Bold(head), brief.Safe(what))
 	if p.system != nil {
 		for i, line := range p.system.planLines() {
 			label := "  system:     "
 			if i > 0 {
 				label = "              "
 			}
-			io.Printf("%s%s\n", label, line)
+			io.Printf("%s%s\n", label, brief.Safe(line))
 		}
 	}
 	if p.repo != nil {
-		io.Printf("  repository: %s\n", p.rep.RepoPlan)
+		io.Printf("  repository: %s\n", brief.Safe(p.rep.RepoPlan))
 	}
 }
