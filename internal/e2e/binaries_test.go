@@ -78,7 +78,7 @@ func TestEveryHelpHasGroupsExamplesAndItsOwnExitCodes(t *testing.T) {
 			listed = append(listed, n)
 		}
 		var want []int
-		for _, u := range spec.ExitCodes {
+		for _, u := range spec.Codes() {
 			want = append(want, u.Code)
 		}
 		require.Equal(t, want, listed, b)

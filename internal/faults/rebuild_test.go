@@ -72,11 +72,24 @@ func (w *rebuildWorld) survivors() []string {
 // children with it (nothing activates behind its back later), release the
 // lock, leave the repository and the system as they were, keep the
 // history readable, and the next rebuild must work.
-func TestSIGTERMDuringSwitch(t *testing.T) {
+func TestSIGTERMDuringSwitch(t *testing.T) { interruptSwitch(t, syscall.SIGTERM) }
+
+// TestSIGHUPDuringSwitch: the terminal (or the ssh session) rebuild-smart
+// runs in goes away. SIGHUP reaches the foreground process group, which is
+// rebuild-smart alone: its children run in groups of their own. It must
+// behave as on SIGTERM; left to Go's default it ended at once (exit 129)
+// and nix built on behind a released lock.
+func TestSIGHUPDuringSwitch(t *testing.T) { interruptSwitch(t, syscall.SIGHUP) }
+
+func interruptSwitch(t *testing.T, sig syscall.Signal) {
+	t.Parallel()
 	w := newRebuildWorld(t)
 	h := w.h
 	// Something to switch to: a new host configuration whose build is slow.
-	must(t, os.WriteFile(filepath.Join(w.repo, "hosts", "alpha.conf"), []byte("v2\nsleep 30\n"), 0o644))
+	// The test's own directory in it makes the system a store path of its
+	// own: one built to the end before (an interrupted run whose nix was
+	// not stopped, as on SIGHUP before it was handled) is never reused.
+	must(t, os.WriteFile(filepath.Join(w.repo, "hosts", "alpha.conf"), []byte("v2\nsleep 30\n# "+w.root+"\n"), 0o644))
 	h.Run(w.repo, "git", "commit", "--quiet", "-am", "v2")
 	repoBefore, err := soak.HashTree(w.repo, nil)
 	must(t, err)
@@ -104,18 +117,18 @@ func TestSIGTERMDuringSwitch(t *testing.T) {
 	}
 	time.Sleep(time.Second) // nix build is running
 	sent := time.Now()
-	must(t, cmd.Process.Signal(syscall.SIGTERM)) // the main process only, as systemd's first signal
+	must(t, cmd.Process.Signal(sig)) // the main process only, as systemd's first signal
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		t.Fatalf("rebuild-smart did not stop within 15 s of SIGTERM:\n%s", out.String())
+		t.Fatalf("rebuild-smart did not stop within 15 s of %v:\n%s", sig, out.String())
 	}
 	stopped := time.Since(sent)
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Fatalf("exit %d after SIGTERM, want 130:\n%s", code, out.String())
+		t.Fatalf("exit %d after %v, want 130:\n%s", code, sig, out.String())
 	}
 	noPanic(t, out.String())
-	t.Logf("stopped %s after SIGTERM; last line: %s", stopped.Round(time.Millisecond), lastLine(out.String()))
+	t.Logf("stopped %s after %v; last line: %s", stopped.Round(time.Millisecond), sig, lastLine(out.String()))
 
 	// Nothing may go on behind its back.
 	time.Sleep(time.Second)

@@ -124,7 +124,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	rec := &syncstate.Record{
 		Start: app.Now(), Host: hostkey.Sanitize(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
 	}
-	lock, err := app.Lock(ctx, state.SyncLock)
+	lock, err := app.Lock(ctx, state.SyncLock, syncstate.Files(runMarkerFile, colocationFile, indexFile)...)
 	if err != nil {
 		// Another run owns the state; it writes the record, not us.
 		return err

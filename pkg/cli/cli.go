@@ -1,6 +1,7 @@
 // Package cli is the frame every binary of the suite runs in: kong parsing
-// with the shared flags, the config-file resolver, signal handling (SIGINT
-// and SIGTERM cancel the run's context; exit 130), the injected writers, the
+// with the shared flags, the config-file resolver, signal handling (SIGINT,
+// SIGTERM, SIGHUP and SIGQUIT cancel the run's context; exit 130), the
+// injected writers (a failed write to stdout is never exit 0), the
 // runner (dry-run and verbose are wrappers around it) and the single mapping
 // from errors to exit codes. Each cmd/<binary>/main.go is one line into here.
 package cli
@@ -12,11 +13,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/alecthomas/kong"
 
@@ -30,12 +31,12 @@ import (
 
 // Globals are the flags every binary shares. Embed it in a command struct.
 type Globals struct {
-	StateDir string           `name:"state-dir" placeholder:"DIR" group:"common" help:"State directory (default: $$STATE_DIRECTORY, else $$XDG_STATE_HOME/nixdots)."`
+	StateDir string           `name:"state-dir" placeholder:"DIR" group:"common" help:"State directory (default: $$STATE_DIRECTORY, else $$XDG_STATE_HOME/nixdots; an empty DIR is refused)."`
 	Config   string           `name:"config" placeholder:"FILE" group:"common" help:"Config file (default: $$NIXDOTS_CONFIG, else $$XDG_CONFIG_HOME/nixdots/config.json, $$XDG_CONFIG_DIRS, /etc/nixdots/config.json)."`
 	JSON     bool             `name:"json" group:"common" help:"Print one JSON document on stdout (an error object when the run fails before its report); human text goes to stderr."`
 	Verbose  bool             `name:"verbose" short:"v" group:"common" help:"Log every external command before it runs."`
 	NoColor  bool             `name:"no-color" group:"common" help:"Never colour output (also: NO_COLOR set, not a TTY, under systemd)."`
-	Wait     time.Duration    `name:"wait" placeholder:"DURATION" default:"0s" group:"common" help:"Wait up to DURATION for another run's lock instead of failing at once."`
+	Wait     time.Duration    `name:"wait" placeholder:"DURATION" default:"0s" group:"common" help:"Wait up to DURATION (not negative) for another run's lock instead of failing at once."`
 	Version  kong.VersionFlag `name:"version" group:"common" help:"Print the version (module version or VCS revision) and exit."`
 }
 
@@ -71,7 +72,7 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Stdin          io.Reader
 	Environ        []string
-	Ctx            context.Context // nil: Background, cancelled by SIGINT/SIGTERM
+	Ctx            context.Context // nil: Background; cancelled by the stop signals either way
 }
 
 // OS returns the real process environment.
@@ -95,7 +96,16 @@ type App struct {
 	DryRun        bool
 	Stdin         io.Reader
 	Now           func() time.Time
+	// given are the long names of the flags set on the command line (not
+	// by the environment, the config file or a default).
+	given map[string]bool
 }
+
+// Given reports whether the flag (its long name) was set on the command
+// line: a value there outranks the environment and the config file, and a
+// command whose flags must agree (rebuild-smart's --flake DIR#HOST and
+// --host) needs to know which of its values the user typed.
+func (a *App) Given(flag string) bool { return a.given[flag] }
 
 // Getenv reads the explicit environment.
 func (a *App) Getenv(k string) string { return runner.Getenv(a.Environ, k) }
@@ -110,11 +120,50 @@ func (a *App) Hostname() string {
 }
 
 // Lock takes the named lock in the state directory, honouring --wait and
-// the same lock of the other side's directories (ReadStateDirs).
-func (a *App) Lock(ctx context.Context, name string) (*state.Lock, error) {
-	return state.Acquire(ctx, a.StateDir, name, a.Globals.Wait, state.Holder{
+// the same lock of the other side's directories (ReadStateDirs; one that
+// cannot be read counts as not held, with a warning). writes are the state
+// files the run will write: each is checked (state.Lock.Check) right after
+// the lock is taken, so a file no write would accept is refused (exit 10)
+// before the run does any work, not after it.
+func (a *App) Lock(ctx context.Context, name string, writes ...string) (*state.Lock, error) {
+	l, err := state.Acquire(ctx, a.StateDir, name, a.Globals.Wait, state.Holder{
 		PID: os.Getpid(), Host: a.Hostname(), Command: a.Name, Since: a.Now(),
 	}, a.ReadStateDirs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Check(writes...); err != nil {
+		_ = l.Release()
+		return nil, err
+	}
+	for _, w := range l.Warnings {
+		a.IO.Warnf("%s", w)
+	}
+	return l, nil
+}
+
+// WaitIdle waits, honouring --wait, until nobody holds the named lock here
+// or in the other side's directories, without taking it: a command that
+// only reads waits this way, so root reading a user's state directory
+// behaves the same whether or not a lock file is there (taking the lock
+// would mean writing the user's lock file, which is refused). It returns a
+// *state.LockedError (exit 3) when --wait expires.
+func (a *App) WaitIdle(ctx context.Context, name string) error {
+	deadline := time.Now().Add(a.Globals.Wait)
+	for {
+		busy, holder, err := a.Busy(name)
+		if err != nil || !busy {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return &state.LockedError{Path: filepath.Join(a.StateDir, name), Holder: holder}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Busy reports whether the named lock is held here or in one of the other
@@ -177,13 +226,28 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 		}
 		return c
 	}
+	// First of all, so that a signal during the config load or the parse
+	// is handled like one during the run.
+	ctx := env.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := notifyStop(ctx)
+	defer stop()
+	out := &outWatch{w: env.Stdout}
+	env.Stdout = out
+	// Registered before the recover below, so it runs after it: every
+	// path out of Main, --help included, accounts for its output.
+	defer func() {
+		code = out.settle(code, mapExit(exitcode.OK), mapExit(exitcode.Failure), env.Stderr, spec.Name)
+	}()
 	wantJSON := boolFlag(args, "--json")
 	var streams *ui.Streams // set once the run starts: it knows whether a document was written
 	fail := func(c int, err error) int {
 		c = mapExit(c)
 		msg := brief.Line(err.Error())
 		if msg != "" {
-			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, msg)
+			fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, brief.Safe(msg))
 		}
 		if wantJSON && (streams == nil || !streams.WroteJSON()) {
 			writeErrorJSON(env.Stdout, spec, msg, c)
@@ -211,27 +275,63 @@ func Main(spec Spec, cmd Runner, args []string, env Env) (code int) {
 	if err != nil {
 		return fail(exitcode.Failure, fmt.Errorf("internal error: %w", err))
 	}
-	if _, err := parser.Parse(args); err != nil {
+	kctx, err := parser.Parse(args)
+	if out.caused(err) {
+		return mapExit(exitcode.OK) // --help or --version could not be written: out.settle says so
+	}
+	if err != nil {
 		return fail(exitcode.Usage, fmt.Errorf("%v (see --help)", err))
 	}
-
-	ctx := env.Ctx
-	if ctx == nil {
-		ctx = context.Background()
+	given := givenFlags(kctx)
+	if err := checkGlobals(cmd.(withGlobals).G(), given); err != nil {
+		return fail(exitcode.Usage, err)
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	app := newApp(spec, cmd, cfg, env)
+	app.given = given
 	streams = app.IO
 	err = cmd.Run(ctx, app)
-	if err == nil {
-		return mapExit(exitcode.OK)
-	}
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil {
+		// A stop signal arrived: whatever the command made of its
+		// cancelled children (an error, or a report with holes), the run
+		// was cut short, and its exit code says so.
 		return fail(exitcode.Interrupted, errors.New("interrupted"))
 	}
+	if err == nil || out.caused(err) {
+		// A report that could not be written is out.settle's to explain,
+		// once (141 for a closed pipe, else one line and failure).
+		return mapExit(exitcode.OK)
+	}
 	return fail(exitcode.FromError(err), err)
+}
+
+// checkGlobals refuses shared flag values kong accepts but no run can use:
+// a negative --wait, an explicitly empty --state-dir (silently the default
+// before: a script whose variable was empty wrote somewhere else than it
+// meant), a state directory with a control character in its name.
+func checkGlobals(g *Globals, given map[string]bool) error {
+	switch {
+	case g.Wait < 0:
+		return fmt.Errorf("--wait %s: a time to wait cannot be negative (see --help)", g.Wait)
+	case given["state-dir"] && g.StateDir == "":
+		return errors.New("--state-dir is empty: give a directory, or leave the flag out for the default (see --help)")
+	case strings.ContainsFunc(g.StateDir, unicode.IsControl):
+		return fmt.Errorf("--state-dir %q holds a control character (see --help)", g.StateDir)
+	}
+	return nil
+}
+
+// givenFlags lists the flags kong parsed from the command line; values the
+// environment (kong sets those as defaults) or a resolver (the config file)
+// supplied are not among them.
+func givenFlags(k *kong.Context) map[string]bool {
+	given := map[string]bool{}
+	for _, p := range k.Path {
+		if p.Flag != nil && !p.Resolved {
+			given[p.Flag.Name] = true
+		}
+	}
+	return given
 }
 
 // newParser builds the kong parser of cmd with the suite's options, the
@@ -297,7 +397,7 @@ func writeErrorJSON(w io.Writer, spec Spec, msg string, code int) {
 
 // meaning is what the binary says code means.
 func (s Spec) meaning(code int) string {
-	for _, u := range s.ExitCodes {
+	for _, u := range s.Codes() {
 		if u.Code == code {
 			return u.Describe()
 		}

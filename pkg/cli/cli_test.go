@@ -398,3 +398,40 @@ func (c *completeCmd) CompleteFlags() []string { return []string{"remote"} }
 func (c *completeCmd) Complete(_ context.Context, _ *App, flag string) ([]Candidate, error) {
 	return []Candidate{{Value: c.Remote, Description: "as typed"}, {Value: "other", Description: "one more,\twith tabs"}}, nil
 }
+
+// waitCmd only reads: it waits for the sync lock with App.WaitIdle.
+type waitCmd struct {
+	Globals
+}
+
+func (c *waitCmd) Run(ctx context.Context, app *App) error { return app.WaitIdle(ctx, state.SyncLock) }
+
+// WaitIdle waits read-only: it gives up with exit 3 while the lock is held,
+// returns once it is free, and never creates or changes the lock file (so
+// root may wait on a user's directory, which it must never write).
+func TestWaitIdleOnlyReads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	var out, errb bytes.Buffer
+	code := Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "100ms"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, 0, code, errb.String())
+	require.NoDirExists(t, dir, "waiting created the state directory")
+
+	l, err := state.Acquire(context.Background(), dir, state.SyncLock, 0, state.Holder{PID: 42, Host: "h", Command: "x", Since: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o500)) // nothing may be written now
+	defer os.Chmod(dir, 0o700)
+	before, err := os.ReadFile(filepath.Join(dir, state.SyncLock))
+	require.NoError(t, err)
+	start := time.Now()
+	code = Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "300ms"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, exitcode.Locked, code, errb.String())
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.Contains(t, errb.String(), "pid 42")
+	go func() { time.Sleep(200 * time.Millisecond); _ = l.Release() }()
+	errb.Reset()
+	code = Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "5s"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, 0, code, errb.String())
+	after, err := os.ReadFile(filepath.Join(dir, state.SyncLock))
+	require.NoError(t, err)
+	require.Equal(t, len(before), len(after), "the lock file changed size")
+}

@@ -49,7 +49,7 @@ type Completer interface {
 // complete answers `BINARY __complete FLAG [WORDS...]`.
 func complete(spec Spec, cmd Runner, args []string, env Env) int {
 	fail := func(err error) int {
-		fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, brief.Line(err.Error()))
+		fmt.Fprintf(env.Stderr, "%s: %s\n", spec.Name, brief.Safe(brief.Line(err.Error())))
 		return exitcode.Usage
 	}
 	c, ok := cmd.(Completer)
@@ -83,7 +83,10 @@ func complete(spec Spec, cmd Runner, args []string, env Env) int {
 	}
 	var b strings.Builder
 	for _, x := range cands {
-		b.WriteString(clean(x.Value))
+		if !safeCandidate(x.Value) {
+			continue // from a file someone else may write: never typed for the user
+		}
+		b.WriteString(x.Value)
 		if x.Description != "" {
 			b.WriteString("\t" + clean(x.Description))
 		}
@@ -122,7 +125,24 @@ func completionWords(words []string) []string {
 	return out
 }
 
-// clean keeps a candidate on one line and its fields apart.
+// clean keeps a description on one line, its fields apart and nothing in
+// it a terminal would act on.
 func clean(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\t", " ")), " ")
+	return brief.Safe(strings.Join(strings.Fields(strings.ReplaceAll(s, "\t", " ")), " "))
+}
+
+// safeCandidate: a value the shell inserts into the command line as it is
+// (bash's COMPREPLY is not quoted) holds only characters no shell acts on.
+// Generations, commit ids and host names all do; anything else read from
+// the history or a flake is not offered.
+func safeCandidate(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:@+=/%^", r)) {
+			return false
+		}
+	}
+	return true
 }

@@ -3,10 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/nixdots/nixdots/pkg/exitcode"
 )
 
 // Example is one common case shown under EXAMPLES in --help and the man
@@ -108,11 +111,22 @@ func writeHelpTail(w io.Writer, spec Spec) error {
 	return err
 }
 
+// Codes are the exit codes the binary can return: its own list, then the
+// codes every binary shares without a line in its Spec (141 when a reader
+// closes the pipe early, see cli.outWatch).
+func (s Spec) Codes() []exitcode.Use {
+	out := append([]exitcode.Use{}, s.ExitCodes...)
+	if !slices.ContainsFunc(out, func(u exitcode.Use) bool { return u.Code == exitcode.BrokenPipe }) {
+		out = append(out, exitcode.Use{Code: exitcode.BrokenPipe})
+	}
+	return out
+}
+
 // ExitCodesText renders the codes the binary declares, for --help.
 func ExitCodesText(spec Spec) string {
 	var b strings.Builder
 	b.WriteString("Exit codes:")
-	for _, u := range spec.ExitCodes {
+	for _, u := range spec.Codes() {
 		for i, line := range wrap(u.Describe(), 72) {
 			if i == 0 {
 				fmt.Fprintf(&b, "\n  %3d  %s", u.Code, line)
@@ -139,7 +153,7 @@ func (s Spec) Summary() string {
 // Declares reports whether the binary documents code; a code it returns
 // but does not declare is a bug the test harness reports.
 func (s Spec) Declares(code int) bool {
-	for _, u := range s.ExitCodes {
+	for _, u := range s.Codes() {
 		if u.Code == code {
 			return true
 		}

@@ -14,12 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -145,12 +147,9 @@ func Load(path string) (*File, error) {
 	if path == "" {
 		return f, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, exitcode.UsageError(fmt.Errorf("config file %s does not exist", path))
-		}
-		return nil, exitcode.UsageError(fmt.Errorf("config file %s: %w", path, err))
+		return nil, exitcode.UsageError(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f.sections); err != nil {
@@ -171,6 +170,56 @@ func Load(path string) (*File, error) {
 		}
 	}
 	return f, nil
+}
+
+// MaxSize bounds a config file: the module's is a few KiB.
+const MaxSize = 1 << 20
+
+// readConfig reads path, a regular file of at most MaxSize bytes. It opens
+// without blocking (a FIFO would wait forever for a writer) and checks what
+// it opened before reading (/dev/zero never ends).
+func readConfig(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s does not exist", path)
+		}
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("config file %s is not a regular file (%s)", path, kindOf(st.Mode()))
+	case st.Size() > MaxSize:
+		return nil, fmt.Errorf("config file %s is %d bytes, more than a config file holds (%d KiB at most)", path, st.Size(), MaxSize>>10)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err == nil && len(data) > MaxSize {
+		err = fmt.Errorf("more than %d KiB", MaxSize>>10)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
 }
 
 func sectionNames() []string {

@@ -26,7 +26,8 @@ const (
 	Refused     = 11  // chezmoi-sync: a repository or remote state it will not touch; nothing was changed
 	Waiting     = 12  // chezmoi-status --check: home edits wait for you (the sync cannot capture them)
 	RolledBack  = 13  // rebuild-smart: the new system failed its checks (or was not confirmed) and the previous one runs again
-	Interrupted = 130 // SIGINT or SIGTERM cancelled the run
+	Interrupted = 130 // SIGINT, SIGTERM, SIGHUP or SIGQUIT cancelled the run
+	BrokenPipe  = 141 // stdout was a pipe its reader closed early (| head); the shell's code for SIGPIPE
 )
 
 // Coder is implemented by errors that know their exit code.
@@ -108,7 +109,8 @@ var Table = []struct {
 	{Refused, "refused", "chezmoi-sync: a repository or remote state it will not touch (nothing was changed)"},
 	{Waiting, "edits-waiting", "chezmoi-status --check: home edits wait for you (the sync cannot capture them)"},
 	{RolledBack, "rolled-back", "rebuild-smart: the new system failed its post-checks or activation, or a remote target's activation was not confirmed, and the previous generation was put back"},
-	{Interrupted, "interrupted", "SIGINT or SIGTERM cancelled the run"},
+	{Interrupted, "interrupted", "SIGINT, SIGTERM, SIGHUP or SIGQUIT cancelled the run"},
+	{BrokenPipe, "broken-pipe", "standard output was a pipe its reader closed early (| head): the run went to its end, its output did not"},
 }
 
 // Use is one code as a binary documents it: each binary lists the codes it

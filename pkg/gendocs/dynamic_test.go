@@ -132,7 +132,7 @@ func TestManPagesGroupsExamplesAndOwnExitCodes(t *testing.T) {
 			codes = append(codes, m[1])
 		}
 		var want []string
-		for _, u := range b.Spec.ExitCodes {
+		for _, u := range b.Spec.Codes() {
 			want = append(want, fmt.Sprint(u.Code))
 		}
 		require.Equal(t, want, codes, b.Spec.Name)

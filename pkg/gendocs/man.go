@@ -112,7 +112,7 @@ func manExamplesAndExitStatus(s *strings.Builder, b Binary) {
 	}
 
 	s.WriteString(".SH EXIT STATUS\n")
-	for _, u := range b.Spec.ExitCodes {
+	for _, u := range b.Spec.Codes() {
 		fmt.Fprintf(s, ".TP\n.B %d\n%s\n", u.Code, roffLine(u.Describe()))
 	}
 	if b.Spec.ExitNote != "" {

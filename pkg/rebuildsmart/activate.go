@@ -108,7 +108,7 @@ func (r *Run) showDiff(ctx context.Context) {
 	}
 	d, err := nixsys.Diff(ctx, r.App.Runner, from, to, r.Flake.Nix.Env)
 	if err != nil {
-		r.IO.Println("    changes: not computed (" + brief.First(err.Error()) + ")")
+		r.IO.Println("    changes: not computed (" + brief.Safe(brief.First(err.Error())) + ")")
 		return
 	}
 	r.System.Diff = d
@@ -129,7 +129,7 @@ func (r *Run) showDiff(ctx context.Context) {
 		lines = strings.Split(text, "\n")
 	}
 	for _, l := range lines {
-		r.IO.Println("      " + l)
+		r.IO.Println("      " + brief.Safe(l))
 	}
 }
 

@@ -76,7 +76,7 @@ func updateInputs(ctx context.Context, r *Run, inputs []string, timeout time.Dur
 	for _, ch := range changes {
 		lines = append(lines, ch.String())
 		if !secret {
-			r.IO.Println("    " + ch.String())
+			r.IO.Println("    " + brief.Safe(ch.String()))
 		}
 	}
 	return Outcome{Detail: strings.Join(lines, "; ")}, nil

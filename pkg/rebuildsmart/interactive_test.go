@@ -22,6 +22,7 @@ type ptyRun struct {
 	f    *os.File
 	out  testharness.SyncBuffer
 	done chan int
+	read chan struct{} // closed when the terminal has nothing more to read
 }
 
 func (e *env) onPTY(t *testing.T, args ...string) *ptyRun {
@@ -33,8 +34,9 @@ func (e *env) onPTY(t *testing.T, args ...string) *ptyRun {
 	cmd.Cancel = nil
 	f, err := pty.Start(cmd)
 	must(t, err)
-	p := &ptyRun{t: t, f: f, done: make(chan int, 1)}
+	p := &ptyRun{t: t, f: f, done: make(chan int, 1), read: make(chan struct{})}
 	go func() {
+		defer close(p.read)
 		buf := make([]byte, 4096)
 		for {
 			n, err := f.Read(buf)
@@ -80,7 +82,12 @@ func (p *ptyRun) wait() (int, string) {
 	p.t.Helper()
 	select {
 	case code := <-p.done:
-		time.Sleep(100 * time.Millisecond) // the last output
+		// The last output: the pty reads EIO once the process has exited
+		// and everything it wrote is read.
+		select {
+		case <-p.read:
+		case <-time.After(10 * time.Second):
+		}
 		return code, p.out.String()
 	case <-time.After(2 * time.Minute):
 		p.t.Fatalf("did not finish:\n%s", p.out.String())

@@ -64,8 +64,8 @@ type Command struct {
 	cli.DryRunFlag
 	cli.ReadStateFlag
 
-	Flake string `name:"flake" group:"repo" short:"f" placeholder:"DIR" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository (DIR or DIR#HOST; default: the current directory)."`
-	Host  string `name:"host" group:"repo" short:"H" aliases:"hostname" placeholder:"NAME" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name; --hostname as in nh)."`
+	Flake string `name:"flake" group:"repo" short:"f" placeholder:"DIR" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository, a local directory (DIR or DIR#HOST; default: the current directory). A HOST here counts as --host at the same level: on the command line it beats the environment and the config file."`
+	Host  string `name:"host" group:"repo" short:"H" aliases:"hostname" placeholder:"NAME" env:"REBUILD_SMART_HOST" config:"host" help:"nixosConfigurations attribute to build (default: the host name; --hostname as in nh). It must agree with a DIR#HOST given at the same level."`
 
 	// Action is nh's and nixos-rebuild's habit: `rebuild-smart boot` is
 	// `rebuild-smart --boot`.

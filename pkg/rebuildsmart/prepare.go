@@ -76,18 +76,15 @@ func (prepare) Run(ctx context.Context, r *Run) (Outcome, error) {
 func (r *Run) findFlake() error {
 	c := r.Cmd
 	cwd, _ := os.Getwd()
-	if c.Flake == "" {
-		c.Flake = "."
+	if err := flake.CheckLocal(c.Flake, cwd); err != nil {
+		return exitcode.UsageError(err)
 	}
 	r.Flake.Ref = flake.ParseRef(c.Flake, cwd)
-	r.Host = c.Host
-	if r.Host == "" {
-		r.Host = r.Flake.Ref.Host
+	host, fromDefault, err := r.resolveHost(r.Flake.Ref)
+	if err != nil {
+		return err
 	}
-	if r.Host == "" {
-		r.Host = r.App.Hostname()
-		r.HostFromDefault = true
-	}
+	r.Host, r.HostFromDefault = host, fromDefault
 	if r.HostFromDefault && r.Target.Remote() {
 		// This machine's name is the wrong configuration for another one.
 		return exitcode.UsageError(fmt.Errorf("--target-host %s needs --host NAME (or --flake DIR#NAME): the target's nixosConfigurations attribute", r.Target.TargetHost))

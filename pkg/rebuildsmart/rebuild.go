@@ -259,6 +259,6 @@ func (r *Run) showTail(res runner.Result) {
 	}
 	r.IO.Println("    --- last lines of the build output ---")
 	for _, l := range ls {
-		r.IO.Println("    " + l)
+		r.IO.Println("    " + brief.Safe(l))
 	}
 }

@@ -155,7 +155,7 @@ func (r *Run) printSummary(rep Report) {
 		} else {
 			status = "[not run]"
 		}
-		io.Println(fmt.Sprintf("  %-10s %d %-15s %7s  %s", status, p.Number, p.Name, d, clip(p.Detail, 100)))
+		io.Println(fmt.Sprintf("  %-10s %d %-15s %7s  %s", status, p.Number, p.Name, d, clip(brief.Safe(p.Detail), 100)))
 	}
 	total := ui.FormatDuration(time.Duration(rep.DurationMS) * time.Millisecond)
 	switch rep.Outcome {
@@ -180,12 +180,12 @@ func (r *Run) printSummary(rep Report) {
 		fmt.Fprintln(io.Err, msg)
 	case OutcomeFailed:
 		// On stderr, with what to do next; main prints nothing more.
-		msg := fmt.Sprintf("rebuild-smart: %s: failed: %s", rep.Host, rep.Error)
+		msg := brief.Safe(fmt.Sprintf("rebuild-smart: %s: failed: %s", rep.Host, rep.Error))
 		if rep.NextStep != "" {
-			msg += "\n  next: " + rep.NextStep
+			msg += "\n  next: " + brief.Safe(rep.NextStep)
 		}
 		if rep.RollbackCmd != "" && !rep.RolledBack {
-			msg += "\n  rollback: " + rep.RollbackCmd + " (or rerun with --rollback-on-failure)"
+			msg += "\n  rollback: " + brief.Safe(rep.RollbackCmd) + " (or rerun with --rollback-on-failure)"
 		}
 		fmt.Fprintln(io.Err, msg)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/flake"
@@ -231,7 +232,7 @@ func headerDetail(r *Run) string {
 	if r.App.DryRun {
 		parts = append(parts, "dry run: nothing will change")
 	}
-	return "(" + strings.Join(parts, ", ") + ")"
+	return brief.Safe("(" + strings.Join(parts, ", ") + ")")
 }
 
 func (r *Run) exitCode(ctx context.Context, err error) int {

@@ -97,7 +97,19 @@ func (r *Run) lock(ctx context.Context) (*state.Lock, error) {
 	}, app.ReadStateDirs...)
 	var le *state.LockedError
 	if !errors.As(err, &le) {
-		return l, err
+		if err != nil {
+			return nil, err
+		}
+		// What this run will write, refused now (exit 10) rather than
+		// after the switch: the history, the evaluation cache.
+		if err := l.Check(history.FileName, evalCacheFile); err != nil {
+			_ = l.Release()
+			return nil, err
+		}
+		for _, w := range l.Warnings {
+			r.Warn("%s", w)
+		}
+		return l, nil
 	}
 	// The lock error names the holder; the prefix says what it means here.
 	switch {

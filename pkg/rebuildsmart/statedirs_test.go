@@ -73,3 +73,57 @@ func TestReadStateDirLockIsRespected(t *testing.T) {
 		t.Fatal("wrote the history into the other side's directory")
 	}
 }
+
+// What rebuild-smart will write (the history, the evaluation cache) is
+// checked right after the lock is taken: a link or a FIFO there is refused
+// with exit 10 and one line before anything is built or switched; the
+// planted entry stays as it is.
+func TestUnsafeStateRefusedBeforeTheSwitch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	st := e.h.StateDir()
+	must(t, os.MkdirAll(st, 0o700))
+	victim := filepath.Join(e.h.Root, "victim")
+	must(t, os.WriteFile(victim, []byte("keep\n"), 0o600))
+	for _, name := range []string{"rebuild-history.jsonl", "rebuild-eval-cache.json"} {
+		path := filepath.Join(st, name)
+		must(t, os.Symlink(victim, path))
+		res := e.rs("--skip-dotfiles")
+		if res.Code != 10 || !strings.Contains(res.Stderr, "rebuild-smart: refusing the state file "+path+": it is a symbolic link") {
+			t.Fatalf("%s: want exit 10 naming it:\n%s", name, res)
+		}
+		if calls := e.calls(); len(calls) != 0 {
+			t.Fatalf("%s: built or switched before the refusal: %+v", name, calls)
+		}
+		if data, _ := os.ReadFile(victim); string(data) != "keep\n" {
+			t.Fatalf("written through the link: %q", data)
+		}
+		must(t, os.Remove(path))
+	}
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 || len(e.calls()) == 0 {
+		t.Fatalf("nothing planted: the rebuild runs:\n%s", res)
+	}
+}
+
+// The other side's lock that cannot be read (a FIFO, a link or a directory
+// planted at rebuild.lock in a user's directory root reads) does not stop
+// this side's rebuild: a warning says it counts as not held.
+func TestUnreadableOtherSideLockIsAWarning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	other := filepath.Join(e.h.Root, "other-state")
+	must(t, os.Mkdir(other, 0o700))
+	lock := filepath.Join(other, state.RebuildLock)
+	for kind, plant := range map[string]func(){
+		"fifo": func() { must(t, syscall.Mkfifo(lock, 0o600)) },
+		"link": func() { must(t, os.Symlink(filepath.Join(e.h.Root, "nowhere"), lock)) },
+		"dir":  func() { must(t, os.Mkdir(lock, 0o700)) },
+	} {
+		plant()
+		res := e.rs("--skip-dotfiles", "--force-switch", "--read-state-dir", other)
+		if res.Code != 0 || !strings.Contains(res.Stderr, "the other side's lock "+lock+" was not read, so it counts as not held") {
+			t.Fatalf("%s: want exit 0 and a warning:\n%s", kind, res)
+		}
+		must(t, os.RemoveAll(lock))
+	}
+}

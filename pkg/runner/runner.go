@@ -1,6 +1,7 @@
 // Package runner is the one place the suite starts external programs (git,
 // jj, chezmoi, nix, nh, systemctl, ...). It gives every call a context and a
-// timeout, kills the child's whole process group on cancel, logs argv in
+// timeout, stops the child's whole process group on cancel (SIGTERM, then
+// SIGKILL after a grace period), logs argv in
 // verbose mode, captures output and returns a typed error with the exit code
 // and the tail of stderr. It never goes through a shell.
 package runner
@@ -166,8 +167,8 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	// A new process group, so that cancel reaches the child's own children
 	// (git spawned by jj, nix builders spawned by nh) and none outlives us.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
+	cmd.Cancel = func() error { return stopGroup(cmd.Process.Pid) }
+	cmd.WaitDelay = killGrace + time.Second
 	tty := c.foregroundTTY()
 	if tty != nil {
 		x.tty.Lock()
@@ -199,6 +200,28 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	res.ExitCode = ee.Code
 	return res, ee
+}
+
+// killGrace is how long a cancelled child's process group has to stop on
+// SIGTERM before it is killed.
+const killGrace = 2 * time.Second
+
+// stopGroup stops the process group pgid: SIGTERM first, so a child that
+// runs children of its own in groups of their own (the suite's chezmoi-sync
+// under rebuild-smart, whose jj has its own group) stops them in turn;
+// SIGKILL for whatever of the group is left after killGrace. A SIGKILL
+// first would end that child before it could, and leave its children
+// running behind a released lock.
+func stopGroup(pgid int) error {
+	err := syscall.Kill(-pgid, syscall.SIGTERM)
+	time.AfterFunc(killGrace, func() {
+		// Only while the group still has members: an empty group's id
+		// is free for the system to give out again.
+		if syscall.Kill(-pgid, 0) == nil {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
+	return err
 }
 
 func killedBy(e *exec.ExitError, sig syscall.Signal) bool {

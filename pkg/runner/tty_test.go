@@ -67,25 +67,34 @@ func startOnPTY(t *testing.T, mode string) (*exec.Cmd, *os.File, *lines) {
 	return cmd, f, l
 }
 
-type lines struct{ ch chan string }
+// lines is the helper's output as it arrives: each value on ch is all the
+// output so far; last is the newest one a waitFor has seen.
+type lines struct {
+	ch   chan string
+	last string
+}
 
-// waitFor returns the output so far once it contains want.
+// waitFor returns the output so far once it contains want. The output a
+// previous waitFor consumed counts too: two expected strings often arrive
+// in one read.
 func (l *lines) waitFor(t *testing.T, want string) string {
 	t.Helper()
+	if strings.Contains(l.last, want) {
+		return l.last
+	}
 	deadline := time.After(15 * time.Second)
-	last := ""
 	for {
 		select {
 		case s, ok := <-l.ch:
 			if !ok {
-				t.Fatalf("output ended without %q:\n%s", want, last)
+				t.Fatalf("output ended without %q:\n%s", want, l.last)
 			}
-			last = s
+			l.last = s
 			if strings.Contains(s, want) {
 				return s
 			}
 		case <-deadline:
-			t.Fatalf("timed out waiting for %q; output so far:\n%s", want, last)
+			t.Fatalf("timed out waiting for %q; output so far:\n%s", want, l.last)
 		}
 	}
 }

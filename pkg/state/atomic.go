@@ -92,6 +92,9 @@ func (h *Handle) checkExisting(name string) error {
 	if err != nil {
 		return &os.PathError{Op: "write", Path: h.Join(name), Err: err}
 	}
+	if h.readOnly {
+		return fmt.Errorf("state file %s: opened read-only", h.Join(name))
+	}
 	return h.checkFile(name, &st)
 }
 

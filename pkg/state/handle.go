@@ -178,16 +178,23 @@ func check(abs string, fd int, readOnly bool) (*Handle, error) {
 		return nil, err
 	}
 	h := &Handle{path: abs, fd: fd, owner: st.Uid, readOnly: readOnly}
-	// Who may enter the directory may read the files meant to be shared
-	// (the rebuild history, the lock files): the module makes root's state
-	// directory 0750 for the dotfiles users' group.
-	if st.Mode&0o010 != 0 {
-		h.share |= 0o040
-	}
-	if st.Mode&0o001 != 0 {
-		h.share |= 0o004
+	if sharedLayout(&st) {
+		h.share = 0o040
 	}
 	return h, nil
+}
+
+// sharedLayout: the files meant to be shared (the rebuild history, the lock
+// files) are group-readable only in the module's deliberate layout, root's
+// /var/lib/nixdots: owned by root, setgid and enterable by its group
+// (2750 root:nixdots), so the dotfiles users see root's lock and history.
+// Anywhere else, a directory others happen to be able to enter (a
+// `mkdir -p` under umask 022 made ~/.local/state/nixdots 0755) shares
+// nothing: another user who could read a lock could also hold it with a
+// shared flock and keep every run at exit 3. Nothing is ever readable by
+// others.
+func sharedLayout(st *unix.Stat_t) bool {
+	return st.Uid == 0 && st.Mode&unix.S_ISGID != 0 && st.Mode&0o010 != 0
 }
 
 // checkParents walks from the directory fd up to / through "..", which is
@@ -227,15 +234,33 @@ func checkParents(abs, real string, fd int, st *unix.Stat_t, trusted func(uint32
 }
 
 func checkAncestor(abs, parent string, st *unix.Stat_t, trusted func(uint32) bool) error {
+	return stateAncestor.check(abs, parent, st, trusted)
+}
+
+// ancestorRule is what a directory above a path must be: owned by someone
+// trusted, and not writable by writers (group and others for state; others
+// for a metrics file, whose directory an administrator may share with a
+// group) unless sticky.
+type ancestorRule struct {
+	kind, whoWrites, risk string
+	writers               uint32
+	fixOwner, fixMode     string // fixMode: a format taking the directory
+}
+
+var stateAncestor = ancestorRule{kind: "state directory", whoWrites: "group or others", risk: "replace it", writers: 0o022,
+	fixOwner: "use a state directory under directories of your own or root's (--state-dir)",
+	fixMode:  "chmod go-w %s, or use another state directory (--state-dir)"}
+
+func (a ancestorRule) check(abs, parent string, st *unix.Stat_t, trusted func(uint32) bool) error {
 	if !trusted(st.Uid) {
-		return &UnsafeError{Path: abs, Kind: "state directory",
-			Reason: fmt.Sprintf("it is inside %s, which %s owns, so that user could replace it", parent, userName(st.Uid)),
-			Fix:    "use a state directory under directories of your own or root's (--state-dir)"}
+		return &UnsafeError{Path: abs, Kind: a.kind,
+			Reason: fmt.Sprintf("it is inside %s, which %s owns, so that user could %s", parent, userName(st.Uid), a.risk),
+			Fix:    a.fixOwner}
 	}
-	if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
-		return &UnsafeError{Path: abs, Kind: "state directory",
-			Reason: fmt.Sprintf("it is inside %s, which group or others may write (mode %04o, no sticky bit), so anyone could replace it", parent, st.Mode&0o7777),
-			Fix:    fmt.Sprintf("chmod go-w %s, or use another state directory (--state-dir)", parent)}
+	if st.Mode&a.writers != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return &UnsafeError{Path: abs, Kind: a.kind,
+			Reason: fmt.Sprintf("it is inside %s, which %s may write (mode %04o, no sticky bit), so anyone could %s", parent, a.whoWrites, st.Mode&0o7777, a.risk),
+			Fix:    fmt.Sprintf(a.fixMode, parent)}
 	}
 	return nil
 }
@@ -266,8 +291,9 @@ func validName(name string) error {
 	return nil
 }
 
-// fileMode is the mode a file gets: the owner's bits of perm, and read bits
-// for group and others only where both perm and the directory allow them.
+// fileMode is the mode a file gets: the owner's bits of perm, and the
+// group's read bit only where both perm and the directory (sharedLayout)
+// allow it.
 func (h *Handle) fileMode(perm os.FileMode) uint32 {
 	return uint32(perm&0o600 | perm&h.share)
 }
@@ -276,8 +302,9 @@ func (h *Handle) fileMode(perm os.FileMode) uint32 {
 // os.OpenFile (O_CREATE creates it with the mode perm allows here, see
 // fileMode). An existing file must be a regular file owned by the user
 // running, with one link, not writable by group or others; otherwise an
-// *UnsafeError names it. Read bits it has beyond what it would be created
-// with are removed. A read-only handle opens read-only: the file may then
+// *UnsafeError names it. Its mode is made what it would be created with:
+// read bits beyond that are removed (a 0644 lock in a user's directory
+// becomes 0600), and in the shared layout the group's is added. A read-only handle opens read-only: the file may then
 // belong to the directory's owner or root, and nothing is changed.
 func (h *Handle) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error) {
 	if err := validName(name); err != nil {
@@ -326,10 +353,13 @@ func (h *Handle) openFile(name string, flag int, perm os.FileMode) (*os.File, er
 	}
 	_ = unix.SetNonblock(fd, false)
 	if !h.readOnly {
-		// Tighten what group and others may do to what a new file would get.
+		// Tighten what group and others may do to what a new file would
+		// get; in the shared layout, give the group the read bit a new
+		// file would get (a lock made before the layout existed).
 		allowed := 0o700 | h.fileMode(perm)
-		if cur := got.Mode & 0o777; cur&^allowed != 0 {
-			if err := unix.Fchmod(fd, cur&allowed); err != nil {
+		cur := got.Mode & 0o777
+		if want := cur&allowed | h.fileMode(perm)&uint32(h.share); want != cur {
+			if err := unix.Fchmod(fd, want); err != nil {
 				_ = unix.Close(fd)
 				return nil, &os.PathError{Op: "chmod", Path: path, Err: err}
 			}
@@ -370,22 +400,43 @@ func (h *Handle) checkFile(name string, st *unix.Stat_t) error {
 		return unsafeOwner(path, "state file", st.Uid, me, true)
 	case st.Mode&0o022 != 0:
 		return unsafeWritable(path, "state file", st.Mode)
-	case !h.readOnly && st.Nlink > 1:
+	case st.Nlink > 1:
+		// Read or written alike: what a file with another name holds is
+		// not necessarily this state's.
 		return &UnsafeError{Path: path, Kind: "state file",
-			Reason: fmt.Sprintf("it has %d hard links, so writing it would change another file too", st.Nlink),
+			Reason: fmt.Sprintf("it has %d hard links, so it is also another file, and another file is neither read nor written as state", st.Nlink),
 			Fix:    "replace it by a copy of its own (cp --remove-destination) or remove it"}
+	case st.Size > MaxFileSize:
+		return &CorruptError{Path: path, Err: fmt.Errorf("it is %d bytes, more than any state file holds (%d MiB); it was not read", st.Size, MaxFileSize>>20)}
 	}
 	return nil
 }
 
-// ReadFile reads the state file name (see OpenFile for the checks).
+// MaxFileSize bounds every state file: records, histories (trimmed long
+// before) and locks are far smaller. A bigger one (a sparse file of 3 GB
+// planted in a directory root reads) is refused as corrupt without being
+// read.
+const MaxFileSize = 16 << 20
+
+// ReadFile reads the state file name (see OpenFile for the checks), at
+// most MaxFileSize bytes.
 func (h *Handle) ReadFile(name string) ([]byte, error) {
 	f, err := h.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	return ReadAllBounded(f)
+}
+
+// ReadAllBounded reads r to its end, or fails once it has read more than
+// MaxFileSize bytes (a state file growing while it is read).
+func ReadAllBounded(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err == nil && len(data) > MaxFileSize {
+		err = fmt.Errorf("more than %d MiB, more than any state file holds", MaxFileSize>>20)
+	}
+	return data, err
 }
 
 // Remove removes the state file name (a link is removed, never followed).

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"syscall"
 	"time"
 
@@ -24,9 +25,10 @@ const (
 	RebuildLock = "rebuild.lock"
 )
 
-// lockPerm lets those who may enter the state directory (the dotfiles users,
-// for root's: see Handle) see who holds a lock, and respect it.
-const lockPerm = 0o644
+// lockPerm lets the group of root's shared state directory (the dotfiles
+// users: see sharedLayout) see who holds a lock, and respect it; anywhere
+// else a lock file is 0600.
+const lockPerm = 0o640
 
 // holderSize is the length every holder record is padded to, so that
 // writing one over another, or blanking it, never needs a truncate.
@@ -67,6 +69,10 @@ type Lock struct {
 	f    *os.File // the checked descriptor the holder record goes through
 	path string
 	size int // length of the record last written
+	// Warnings are the other side's locks that could not be read (an
+	// unsafe or unreadable directory or lock file): each counted as not
+	// held. The caller shows them.
+	Warnings []string
 }
 
 // LockedError is returned when the lock is busy.
@@ -107,14 +113,6 @@ func Acquire(ctx context.Context, dir, name string, wait time.Duration, me Holde
 }
 
 func acquire(ctx context.Context, h *Handle, name string, wait time.Duration, me Holder, others []string) (*Lock, error) {
-	f, err := h.OpenFile(name, os.O_RDWR|os.O_CREATE, lockPerm)
-	if err != nil {
-		return nil, err
-	}
-	l := &Lock{h: h, f: f, path: h.Join(name)}
-	// flock takes a path; O_NOFOLLOW, and the check below that it locked
-	// the very file checked above, keep it from locking anything else.
-	l.fl = flock.New(l.path, flock.SetFlag(os.O_RDWR|syscall.O_NOFOLLOW))
 	// Busy (used by status commands) probes with a shared lock held for
 	// microseconds; a run starting in that instant must not report "locked",
 	// so even --wait 0 retries for a short grace period.
@@ -122,36 +120,74 @@ func acquire(ctx context.Context, h *Handle, name string, wait time.Duration, me
 		wait = busyProbeGrace
 	}
 	deadline := time.Now().Add(wait)
+	warned := map[string]bool{}
 	for {
-		blocker, err := l.try(name, others)
+		l, blocker, err := tryOnce(h, name, others)
 		if err != nil {
-			_ = f.Close()
 			return nil, err
 		}
 		if blocker == nil {
-			break
+			for _, w := range l.Warnings {
+				warned[w] = true
+			}
+			l.Warnings = sortedKeys(warned)
+			if err := l.writeHolder(me); err != nil {
+				_ = l.fl.Unlock()
+				_ = l.f.Close()
+				return nil, err
+			}
+			return l, nil
 		}
 		if time.Now().After(deadline) {
-			_ = f.Close()
 			return nil, blocker
 		}
 		select {
 		case <-ctx.Done():
-			_ = f.Close()
 			return nil, ctx.Err()
 		case <-time.After(retryInterval(wait)):
 		}
 	}
-	if err := l.writeHolder(me); err != nil {
-		_ = l.fl.Unlock()
-		_ = f.Close()
-		return nil, err
+}
+
+// tryOnce opens the lock file, with every check OpenFile makes (so a lock
+// file replaced by a link, a FIFO or another user's file while --wait
+// waits is refused, exit 10, as on the first attempt), and tries to lock
+// it once; it returns who holds it (here or in one of others) when it
+// cannot be had.
+func tryOnce(h *Handle, name string, others []string) (*Lock, *LockedError, error) {
+	f, err := h.OpenFile(name, os.O_RDWR|os.O_CREATE, lockPerm)
+	if err != nil {
+		return nil, nil, err
 	}
-	return l, nil
+	l := &Lock{h: h, f: f, path: h.Join(name), fl: flockOf(f, h.Join(name), os.O_RDWR)}
+	blocker, err := l.try(name, others)
+	if err != nil || blocker != nil {
+		_ = f.Close()
+		return nil, blocker, err
+	}
+	return l, nil, nil
+}
+
+// flockOf is a flock of the very file f is open on. gofrs/flock opens a
+// path; /proc/self/fd/N reopens f's own inode whatever is at the name by
+// now. Without /proc the name is opened without following a link, and
+// the callers check that it is still f's file.
+func flockOf(f *os.File, path string, flag int) *flock.Flock {
+	if fd := fmt.Sprintf("/proc/self/fd/%d", f.Fd()); procSelfFD() {
+		return flock.New(fd, flock.SetFlag(flag))
+	}
+	return flock.New(path, flock.SetFlag(flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY))
+}
+
+func procSelfFD() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
 }
 
 // try takes the lock once; it returns who holds it (here or in one of
-// others) when it cannot be had.
+// others) when it cannot be had. The other side's lock that cannot be read
+// (an unsafe directory or lock file, which only its owner can fix) counts
+// as not held, with a warning: it must not stop this side's runs.
 func (l *Lock) try(name string, others []string) (*LockedError, error) {
 	ok, err := l.fl.TryLock()
 	if err != nil {
@@ -172,8 +208,9 @@ func (l *Lock) try(name string, others []string) (*LockedError, error) {
 		}
 		busy, holder, err := Busy(o, name)
 		if err != nil {
-			_ = l.fl.Unlock()
-			return nil, fmt.Errorf("the other side's lock %s (read-only): %w", filepath.Join(o, name), err)
+			l.Warnings = append(l.Warnings, fmt.Sprintf("the other side's lock %s was not read, so it counts as not held: %v",
+				filepath.Join(o, name), err))
+			continue
 		}
 		if busy {
 			_ = l.fl.Unlock()
@@ -181,6 +218,34 @@ func (l *Lock) try(name string, others []string) (*LockedError, error) {
 		}
 	}
 	return nil, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Check refuses, right after the lock is taken and before the run does any
+// work, the state files it will write (names, in the lock's directory) that
+// no write would accept: a link, a FIFO, a directory, another user's file,
+// one group or others may write, one with several hard links (an
+// *UnsafeError, exit 10), or one far larger than any state file (a
+// *CorruptError). A missing file is fine. So a run never syncs or switches
+// first and fails to record it afterwards.
+func (l *Lock) Check(names ...string) error {
+	for _, n := range names {
+		if err := validName(n); err != nil {
+			return err
+		}
+		if err := l.h.checkExisting(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // holderRecord is h as one JSON line padded with spaces to holderSize (or
@@ -245,7 +310,7 @@ func Busy(dir, name string) (bool, Holder, error) {
 	}
 	defer f.Close()
 	path := h.Join(name)
-	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|syscall.O_NOFOLLOW))
+	fl := flockOf(f, path, os.O_RDONLY)
 	ok, err := fl.TryRLock()
 	if err != nil {
 		return false, Holder{}, fmt.Errorf("lock %s: %w", path, err)

@@ -274,9 +274,32 @@ func TestModesCreatedAndTightened(t *testing.T) {
 	require.NoError(t, err)
 	requireMode(t, f.at("rebuild-history.jsonl"), 0o644)
 
-	// A shared directory (0750): lock and history readable by the group,
-	// the private files still 0600.
-	require.NoError(t, os.Chmod(f.state, 0o750))
+	// A directory others may enter is not shared: a loose lock and history
+	// are tightened to 0600 (another user reading the lock could hold it).
+	for _, mode := range []os.FileMode{0o755, 0o750, 0o711} {
+		require.NoError(t, os.Chmod(f.state, mode))
+		require.NoError(t, os.Chmod(f.at("rebuild-history.jsonl"), 0o644))
+		require.NoError(t, os.WriteFile(f.at(SyncLock), nil, 0o644))
+		require.NoError(t, os.Chmod(f.at(SyncLock), 0o644))
+		l, err = hold(f.state)
+		require.NoError(t, err)
+		require.NoError(t, l.Release())
+		h, err = OpenDir(f.state)
+		require.NoError(t, err)
+		fh, err = h.OpenFile("rebuild-history.jsonl", os.O_RDWR|os.O_APPEND, 0o644)
+		require.NoError(t, err)
+		require.NoError(t, fh.Close())
+		require.NoError(t, h.Close())
+		requireMode(t, f.at(SyncLock), 0o600)
+		requireMode(t, f.at("rebuild-history.jsonl"), 0o600)
+	}
+	if !testuser.IsRoot() {
+		return
+	}
+	// The module's layout (root's, setgid, 2750): lock and history readable
+	// by the group, never by others; the private files still 0600.
+	require.NoError(t, os.Chmod(f.state, 0o755|os.ModeSetgid))
+	require.NoError(t, os.Chmod(f.at("rebuild-history.jsonl"), 0o644))
 	l, err = hold(f.state)
 	require.NoError(t, err)
 	require.NoError(t, l.Release())
@@ -290,7 +313,6 @@ func TestModesCreatedAndTightened(t *testing.T) {
 	require.NoError(t, h.Close())
 	requireMode(t, f.at("rebuild-history.jsonl"), 0o640)
 	requireMode(t, f.at("last-sync.json"), 0o600)
-	requireMode(t, f.state, 0o750)
 }
 
 func requireMode(t *testing.T, path string, want os.FileMode) {

@@ -30,6 +30,13 @@ const (
 	HistoryKeep = 200
 )
 
+// Files are the state files Save writes, plus extra (a run's own markers):
+// what chezmoi-sync checks right after taking its lock (cli.App.Lock), so
+// a file Save would refuse stops the run before it syncs anything.
+func Files(extra ...string) []string {
+	return append([]string{RecordFile, StatusFile, HistoryFile}, extra...)
+}
+
 // Status words. They are the seed's, plus the ones a careful run needs.
 const (
 	Success            = "success"
@@ -37,7 +44,7 @@ const (
 	PushFailed         = "push-failed"
 	ConflictsPreserved = "conflicts-preserved"
 	Failed             = "failed"      // any other error; Record.Error says which
-	Interrupted        = "interrupted" // SIGINT/SIGTERM
+	Interrupted        = "interrupted" // SIGINT, SIGTERM, SIGHUP, SIGQUIT
 	// Refused: the repository or the remote is in a state the sync will
 	// not touch (a git rebase in progress, conflict markers jj does not
 	// see, a rewound or unrelated remote, no identity, chezmoi's own

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nixdots/nixdots/pkg/brief"
 )
 
 // Spinner frames; plain ASCII would do, but every terminal the suite runs in
@@ -101,7 +103,7 @@ func (s *Streams) Detail(text string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.detail = text
+	s.detail = brief.Safe(text)
 	s.drawLocked()
 }
 
