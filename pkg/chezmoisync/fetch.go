@@ -183,7 +183,8 @@ func (r *run) analysisClasses() []jj.Class {
 		{Name: "anonAuthor", Revset: "author_email(exact:\"\") & (" + rr + "..@) ~ @"},
 		{Name: "parkedLocal", Revset: jj.LocalBookmark(r.park)}, {Name: "parkedRemote", Revset: jj.RemoteBookmarks(r.park, r.c.Remote)},
 		{Name: "parkedTracked", Revset: "tracked_remote_bookmarks(exact:" + jj.TemplateString(r.park) + ", exact:" + jj.TemplateString(r.c.Remote) + ")"},
-		{Name: "held", Revset: jj.LocalBookmark(holdBookmark(r.host)) + " & (" + rr + "..@)"},
+		// A held undo: the bookmark, or the trailer in the revert itself.
+		{Name: "held", Revset: "(" + jj.LocalBookmark(holdBookmark(r.host)) + " | " + heldRevset(r.host) + ") & (" + rr + "..@)"},
 		{Name: "ancestor", Revset: "::@"},
 	}
 	if acc := r.acceptedRemote(); acc != "" && isHex(acc) {

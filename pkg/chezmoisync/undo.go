@@ -82,18 +82,11 @@ func isAre(n int) string {
 func (undoStep) run(ctx context.Context, r *run) (outcome, error) {
 	r.managedBefore = r.managed
 	r.mutated, r.stale, r.rebasedClean = true, true, true
-	if err := r.jj.RestoreAll(ctx, r.undoTarget, "@"); err != nil {
-		return outcome{}, fmt.Errorf("cannot restore the files of %s: %w", brief.ID(r.undoTarget), err)
+	head, err := r.commitRevert(ctx)
+	if err != nil {
+		return outcome{}, err
 	}
-	msg := fmt.Sprintf("chore(%s): undo %s (back to %s) - %s", r.host, r.undoWhat, brief.ID(r.undoTarget), r.app.Now().Format(time.RFC3339))
-	if err := r.jj.Commit(ctx, msg); err != nil {
-		return outcome{}, fmt.Errorf("cannot commit the undo: %w", err)
-	}
-	head, err := r.jj.Commits(ctx, "@-", nil)
-	if err != nil || len(head) != 1 {
-		return outcome{}, fmt.Errorf("cannot read the undo's commit: %v", err)
-	}
-	u := &syncstate.Undo{To: r.undoTarget, Revert: head[0].CommitID, Remote: r.undoOnRemote}
+	u := &syncstate.Undo{To: r.undoTarget, Revert: head.CommitID, Remote: r.undoOnRemote}
 	for _, rec := range r.undoRuns {
 		u.Undone = append(u.Undone, rec.Start)
 	}
@@ -113,6 +106,51 @@ func (undoStep) run(ctx context.Context, r *run) (outcome, error) {
 		detail += fmt.Sprintf("; held: %s keeps the %s taken back (chezmoi-sync --publish publishes the revert)", r.remoteName(), plural(len(u.Remote), "commit"))
 	}
 	return outcome{detail: detail}, nil
+}
+
+// heldTrailer is the line a held revert carries in its description: the
+// hold is part of the commit from the moment it exists, so a run killed
+// before it set undo/<host> (or a bookmark deleted by hand) never lets a
+// later plain sync publish it. The hold ends when the commit is published
+// (--publish) or dropped (the undo taken back).
+func heldTrailer(host string) string { return "Chezmoi-Sync-Held: " + host }
+
+// heldRevset is every commit whose description holds host's held trailer
+// (a jj string literal may hold a newline: the trailer is a whole line).
+func heldRevset(host string) string {
+	return "description(substring:" + jj.TemplateString(heldTrailer(host)+"\n") + ")"
+}
+
+// commitRevert makes the revert commit so that no kill leaves a revert a
+// later sync would publish: the commit is made beside the working copy
+// (jj new --no-edit, described, held trailer included), filled there (jj
+// restore --into), and only then does the working copy move onto it (jj
+// new, one operation). Killed before that, the undo did not happen (an
+// empty or filled commit beside the working copy, which no sync pushes).
+func (r *run) commitRevert(ctx context.Context) (jj.Commit, error) {
+	msg := fmt.Sprintf("chore(%s): undo %s (back to %s) - %s", r.host, r.undoWhat, brief.ID(r.undoTarget), r.app.Now().Format(time.RFC3339))
+	if len(r.undoOnRemote) > 0 && !r.c.Publish {
+		msg += "\n\n" + heldTrailer(r.host)
+	}
+	if err := r.jj.NewAt(ctx, "@-", msg); err != nil {
+		return jj.Commit{}, fmt.Errorf("cannot make the undo's commit: %w", err)
+	}
+	firstLine, _, _ := strings.Cut(msg, "\n")
+	made, err := r.jj.Commits(ctx, "latest((children(@-) ~ @) & description(substring:"+jj.TemplateString(firstLine)+"))", nil)
+	if err != nil || len(made) != 1 {
+		return jj.Commit{}, fmt.Errorf("cannot read the undo's commit: %v", err)
+	}
+	if err := r.jj.RestoreAll(ctx, r.undoTarget, made[0].ChangeID); err != nil {
+		return jj.Commit{}, fmt.Errorf("cannot restore the files of %s: %w", brief.ID(r.undoTarget), err)
+	}
+	if err := r.jj.NewOn(ctx, made[0].ChangeID); err != nil {
+		return jj.Commit{}, fmt.Errorf("cannot move the working copy onto the undo's commit: %w", err)
+	}
+	head, err := r.jj.Commits(ctx, "@-", nil)
+	if err != nil || len(head) != 1 {
+		return jj.Commit{}, fmt.Errorf("cannot read the undo's commit: %v", err)
+	}
+	return head[0], nil
 }
 
 // dropCancelled: when the local commits, undo included, change nothing
