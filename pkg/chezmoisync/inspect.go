@@ -3,15 +3,18 @@ package chezmoisync
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/mergetext"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 )
@@ -268,27 +271,102 @@ func (r *run) checkMarkers(ctx context.Context) error {
 		}
 	}
 	// After a replay the files held markers: any marker line left (a
-	// half-deleted conflict jj no longer reads as one) counts.
-	detect := hasMarkers
-	if r.conflictAt == stateRebased || resolves(r.mode) {
-		detect = hasMarkerLines
+	// half-deleted conflict jj no longer reads as one) counts, of any
+	// style, unless the versions the conflict was made of hold it too.
+	afterReplay := r.conflictAt == stateRebased || resolves(r.mode)
+	if afterReplay && r.app.DryRun {
+		// A dry run does not snapshot: a conflicted file edited by hand is
+		// still a conflict to jj. Look at the files on disk instead.
+		for p := range skip {
+			if r.editedConflict(ctx, p) {
+				if !slices.Contains(paths, p) {
+					paths = append(paths, p)
+				}
+				delete(skip, p)
+			}
+		}
 	}
 	var bad []string
+	style := ""
 	for _, p := range paths {
-		if _, ok := skip[p]; !ok && detect(filepath.Join(r.workTree, p)) {
+		if _, ok := skip[p]; ok {
+			continue
+		}
+		if !afterReplay {
+			if hasMarkers(filepath.Join(r.workTree, p)) {
+				bad = append(bad, p)
+			}
+			continue
+		}
+		if s, ok := r.leftoverMarkers(ctx, p); ok {
 			bad = append(bad, p)
+			style = cmp.Or(style, s)
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	if resolves(r.mode) {
+	if afterReplay {
+		// --abort gives the attempt up whatever the files hold.
+		if r.mode == modeAbort {
+			return nil
+		}
+		next := fmt.Sprintf("fix the files in %s (%s), then run chezmoi-sync --continue", r.workTree, mergetext.Advice(style))
+		if !resolves(r.mode) {
+			next = fmt.Sprintf("fix the files in %s (%s), then run chezmoi-sync again; or give the attempt up: chezmoi-sync --abort", r.workTree, mergetext.Advice(style))
+		}
 		return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
 			msg:  fmt.Sprintf("conflict markers remain in %s (jj no longer reads them as a conflict: a marker line was changed or deleted): nothing was changed", strings.Join(bad, ", ")),
-			next: fmt.Sprintf("fix the files in %s (delete every <<<<<<< ||||||| ======= >>>>>>> line, keep what you want), then run chezmoi-sync --continue", r.workTree)}
+			next: next}
 	}
 	return refuse(fmt.Sprintf("conflict markers in %s, which jj does not record as a conflict (a git merge or a hand merge left them): nothing was changed", strings.Join(bad, ", ")),
 		fmt.Sprintf("fix the files in %s (delete the <<<<<<< ======= >>>>>>> lines, keep what you want), then run chezmoi-sync again", r.workTree))
+}
+
+// readText is a regular text file's content (no NUL byte, at most 8 MiB).
+func readText(path string) (string, bool) {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
+		return "", false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || bytes.IndexByte(data, 0) >= 0 {
+		return "", false
+	}
+	return string(data), true
+}
+
+// leftoverMarkers reports a source file holding a line that starts like a
+// conflict marker of any style and that neither version the conflict was
+// made of holds (main@origin's, this host's parked one, their fork point):
+// a hand resolution left it. It returns the markers' style.
+func (r *run) leftoverMarkers(ctx context.Context, path string) (string, bool) {
+	text, ok := readText(filepath.Join(r.workTree, path))
+	if !ok || len(mergetext.LeftoverMarkers(text)) == 0 {
+		return "", false
+	}
+	var sides []string
+	for _, rev := range []string{r.remoteSet(), jj.LocalBookmark(r.park), "fork_point(" + r.remoteSet() + " | " + jj.LocalBookmark(r.park) + ")"} {
+		if data, err := r.jj.FileShow(ctx, rev, path); err == nil {
+			sides = append(sides, string(data))
+		}
+	}
+	lines := mergetext.LeftoverMarkers(text, sides...)
+	if len(lines) == 0 {
+		return "", false
+	}
+	return mergetext.MarkerStyle(text, lines), true
+}
+
+// editedConflict: a file jj records as conflicted whose content on disk is
+// not the conflict jj wrote (edited by hand; the next snapshot reads it).
+func (r *run) editedConflict(ctx context.Context, path string) bool {
+	text, ok := readText(filepath.Join(r.workTree, path))
+	if !ok {
+		return false
+	}
+	wrote, err := r.jj.FileShow(ctx, "@", path)
+	return err == nil && string(wrote) != text
 }
 
 // hasMarkers reports a text file holding a complete conflict: a line
@@ -315,35 +393,4 @@ func hasMarkers(path string) bool {
 		}
 	}
 	return false
-}
-
-// hasMarkerLines reports a text file holding any line that starts like a
-// conflict marker of jj's or git's (seven <, >, %, \, + or | and then a
-// space or the line's end); ======= and ------- alone are too common in
-// dotfiles to count.
-func hasMarkerLines(path string) bool {
-	st, err := os.Lstat(path)
-	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
-		return false
-	}
-	data, err := os.ReadFile(path)
-	if err != nil || bytes.IndexByte(data, 0) >= 0 {
-		return false
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		for _, c := range []byte{'<', '>', '%', '\\', '+', '|'} {
-			if isMarkerLine(l, c) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func isMarkerLine(l string, c byte) bool {
-	n := 0
-	for n < len(l) && l[n] == c {
-		n++
-	}
-	return n >= 7 && (n == len(l) || l[n] == ' ')
 }

@@ -296,3 +296,69 @@ func TestAbortHalfResolved(t *testing.T) {
 	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
 	require.False(t, hasConflictMarkers(b.ReadSource("dot_bashrc")))
 }
+
+// (attack 3, F6, F7) A hand resolution that left one marker line: git
+// style's "=======" (ui.conflict-marker-style = "git"), or jj's default
+// style's closing ">>>>>>>". --continue and its dry run refuse (exit 5),
+// nothing is published, the advice names the markers of the style the
+// file has, and --abort still gives the attempt up. A "=======" line both
+// sides hold (the file's own) does not count.
+func TestLeftoverMarkerLines(t *testing.T) {
+	for _, c := range []struct {
+		style, advice, wrong string
+	}{
+		{"git", "=======", "%%%%%%%"},
+		{"diff", "%%%%%%%", "|||||||"},
+	} {
+		t.Run(c.style, func(t *testing.T) {
+			t.Parallel()
+			testharness.RequireSync(t)
+			remote := testharness.NewRemote(t, dotfiles(map[string]string{"dot_notes": "# notes\n=======\nline2\n"}))
+			a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+			cfg, err := os.OpenFile(b.Getenv("JJ_CONFIG"), os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = cfg.WriteString("conflict-marker-style = \"" + c.style + "\"\n") // the file ends in its [ui] table
+			require.NoError(t, err)
+			require.NoError(t, cfg.Close())
+			mustSync(t, b)
+			editLine(t, a, ".notes", 2, "line2-alpha")
+			mustSync(t, a)
+			editLine(t, b, ".notes", 2, "line2-beta")
+			syncCode(t, b, 5)
+			syncCode(t, b, 5, "--continue") // the markers are in the source file
+			src := filepath.Join(b.SourceDir(), "dot_notes")
+			var kept []string
+			inBase := false
+			for _, l := range strings.Split(b.ReadSource("dot_notes"), "\n") {
+				switch {
+				case c.style == "git" && strings.HasPrefix(l, "|||||||"):
+					inBase = true
+					continue
+				case inBase && strings.HasPrefix(l, "======="): // the separator, forgotten
+					inBase = false
+				case inBase, c.style == "git" && strings.HasPrefix(l, "<<<<<<<"), strings.HasPrefix(l, ">>>>>>>"):
+					continue
+				}
+				kept = append(kept, l)
+			}
+			t.Logf("hand-resolved:\n%s", strings.Join(kept, "\n"))
+			require.NoError(t, os.WriteFile(src, []byte(strings.Join(kept, "\n")), 0o644))
+			before := testharness.RemoteFile(t, remote, "main", "dot_notes")
+			for _, args := range [][]string{{"--continue", "--dry-run"}, {"--continue"}, {}} {
+				r := syncCode(t, b, 5, args...)
+				require.Contains(t, r.Stderr, "conflict markers remain in dot_notes", "%v", args)
+				require.Contains(t, r.Stdout+r.Stderr, "next: fix the files")
+				require.Contains(t, r.Stdout+r.Stderr, c.advice, "the advice names the wrong markers")
+				require.NotContains(t, r.Stdout+r.Stderr, c.wrong, "the advice names the wrong markers")
+			}
+			require.Equal(t, before, testharness.RemoteFile(t, remote, "main", "dot_notes"))
+			mustSync(t, b, "--abort")
+			require.Equal(t, before, testharness.RemoteFile(t, remote, "main", "dot_notes"))
+			require.Equal(t, "# notes\n=======\nline2-alpha\n", b.ReadHome(".notes"))
+			// The file's own ======= line is not a marker: a plain edit syncs.
+			b.WriteHome(".notes", "# notes\n=======\nline2-both\n")
+			mustSync(t, b)
+			require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_notes"), "line2-both")
+		})
+	}
+}

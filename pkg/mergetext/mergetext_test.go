@@ -1,6 +1,7 @@
 package mergetext
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,4 +107,44 @@ func FuzzParse(f *testing.F) {
 		}
 		_, _ = file.Trivial()
 	})
+}
+
+func TestLeftoverMarkers(t *testing.T) {
+	cases := []struct {
+		name, text string
+		sides      []string
+		want       []int
+	}{
+		{"git separator forgotten (attack 3, F6)", "line1\nline2-alpha\n=======\nline2-beta\n", []string{"line1\nline2-alpha\n", "line1\nline2-beta\n"}, []int{3}},
+		{"snapshot separator forgotten", "a\n-------\nb\n", []string{"a\n", "b\n"}, []int{2}},
+		{"the file's own separator", "[x]\n=======\ny\n", []string{"[x]\n=======\n", "[x]\n=======\nz\n"}, nil},
+		{"one more than the sides hold", "=======\nx\n=======\n", []string{"=======\n"}, []int{1, 3}},
+		{"jj diff style header", "a\n%%%%%%% diff from base\n-line2\n+line2-beta\n", nil, []int{2}},
+		{"label after a space", ">>>>>>> conflict 1 of 1 ends\n", nil, []int{1}},
+		{"eight is a marker too", "<<<<<<<<\n", nil, []int{1}},
+		{"not a marker: text after the run", "=======x\n------ six\n", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := LeftoverMarkers(c.text, c.sides...); !slices.Equal(got, c.want) {
+				t.Fatalf("LeftoverMarkers = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestMarkerStyle(t *testing.T) {
+	for text, want := range map[string]string{
+		"x\n=======\ny\n": StyleGit,
+		"<<<<<<< conflict 1 of 1\n%%%%%%% diff from base to side #1\n-a\n+b\n+++++++ side #2\nc\n": StyleDiff,
+		"<<<<<<< conflict 1 of 1\n+++++++ side #1\na\n------- base\nb\n":                           StyleSnapshot,
+		"plain\n": "",
+	} {
+		if got := MarkerStyle(text, nil); got != want {
+			t.Errorf("MarkerStyle(%q) = %q, want %q", text, got, want)
+		}
+	}
+	if a := Advice(StyleDiff); !strings.Contains(a, "%%%%%%%") || strings.Contains(a, "=======") {
+		t.Errorf("the diff style's advice names the wrong markers: %s", a)
+	}
 }
