@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,6 +197,13 @@ func (r *run) repair(ctx context.Context, dir string) ([]string, error) {
 		}
 		did = append(did, "git HEAD put back on "+brief.ID(ids[0])+" (it had moved to "+brief.ID(head.Out())+")")
 	}
+	moved, err := r.putBookmarkRefsBack(ctx, view, dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(moved) > 0 {
+		did = append(did, "git refs put back on jj's recorded bookmarks ("+strings.Join(moved, ", ")+")")
+	}
 	wc := jj.Client{Runner: r.app.Runner, Dir: dir, MaxNewFileSize: r.jj.MaxNewFileSize, NoAutoTrack: true}
 	res, err := wc.UpdateStale(ctx)
 	if err != nil {
@@ -204,6 +213,42 @@ func (r *run) repair(ctx context.Context, dir string) ([]string, error) {
 		did = append(did, "working copy updated to jj's recorded state")
 	}
 	return did, nil
+}
+
+// putBookmarkRefsBack: a jj command killed after it exported its new
+// bookmarks to git but before it recorded its operation leaves git's
+// refs/heads/<bookmark> where jj never agreed to. The next jj command would
+// import them, and jj abandons the commits a moved ref no longer reaches:
+// a jj squash of --keep-local, killed so, moved sync/<host> off the parked
+// commits and the next run lost this host's side (attack 3, F5). Like git
+// HEAD, every ref of a bookmark jj records goes back on jj's commit first.
+func (r *run) putBookmarkRefsBack(ctx context.Context, view jj.Client, dir string) ([]string, error) {
+	marks, err := view.LocalBookmarks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("an earlier run was interrupted and jj's bookmarks in %s cannot be read (jj op log shows what happened): %w", dir, err)
+	}
+	res, err := r.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"for-each-ref", "--format=%(refname)%09%(objectname)", "refs/heads/"}, Dir: dir, Timeout: time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("an earlier run was interrupted and git's refs in %s cannot be read: %w", dir, err)
+	}
+	inGit := map[string]string{}
+	for _, l := range jj.ParseLines(res.Out()) {
+		if ref, id, ok := strings.Cut(l, "\t"); ok {
+			inGit[ref] = id
+		}
+	}
+	var moved []string
+	for _, name := range slices.Sorted(maps.Keys(marks)) {
+		ref := "refs/heads/" + name
+		if got, ok := inGit[ref]; !ok || got == marks[name] {
+			continue // absent: jj exports it again itself
+		}
+		if _, err := r.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"update-ref", ref, marks[name]}, Dir: dir, Timeout: time.Minute, Mutates: true}); err != nil {
+			return nil, fmt.Errorf("an earlier run was interrupted; cannot put %s back on %s: %w", ref, brief.ID(marks[name]), err)
+		}
+		moved = append(moved, name)
+	}
+	return moved, nil
 }
 
 // dropRevertArtifacts is the last guard after an interrupted run: paths

@@ -428,3 +428,19 @@ func (c *Client) NewOn(ctx context.Context, rev string) error {
 	_, err := c.run(ctx, true, "new", rev)
 	return err
 }
+
+// LocalBookmarks maps every local bookmark jj records with one target to
+// its commit (a conflicted bookmark is left out).
+func (c *Client) LocalBookmarks(ctx context.Context) (map[string]string, error) {
+	res, err := c.run(ctx, false, "bookmark", "list", "-T", `if(!remote && normal_target, name ++ "\t" ++ normal_target.commit_id() ++ "\n")`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, l := range ParseLines(string(res.Stdout)) {
+		if name, id, ok := strings.Cut(l, "\t"); ok {
+			out[name] = id
+		}
+	}
+	return out, nil
+}
