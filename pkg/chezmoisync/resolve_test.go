@@ -362,3 +362,67 @@ func TestLeftoverMarkerLines(t *testing.T) {
 		})
 	}
 }
+
+// (attack 3, F1) A mode change on one host (chmod +x: chezmoi renames
+// dot_bashrc to executable_dot_bashrc) and an edit on another. jj sees a
+// modify/delete conflict; chezmoi-show-conflicts says so too (git
+// merge-tree without rename detection); --keep-local and --take-remote take
+// the whole file, its source name included (never both source files: chezmoi
+// refuses to read that); after the hand recipe's rebase (both files in the
+// source) every escape still works.
+func TestModeChangeAgainstEdit(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		hand      bool // the hand recipe's rebase first
+		args      []string
+		wantName  string // the source of .bashrc on main afterwards
+		wantText  string
+		wantExec  bool
+		published bool
+	}{
+		{"keep-local", false, []string{"--keep-local", "~/.bashrc"}, "dot_bashrc", "edited-on-beta", false, true},
+		{"take-remote", false, []string{"--take-remote", "~/.bashrc", "--keep-local"}, "executable_dot_bashrc", "# bashrc", true, false},
+		{"hand-then-keep-local", true, []string{"--keep-local"}, "dot_bashrc", "edited-on-beta", false, true},
+		{"hand-then-abort", true, []string{"--abort"}, "executable_dot_bashrc", "# bashrc", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			testharness.RequireSync(t)
+			remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+			a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+			mustSync(t, b)
+			require.NoError(t, os.Chmod(filepath.Join(a.Home, ".bashrc"), 0o755))
+			mustSync(t, a)
+			require.Contains(t, testharness.RemoteRefs(t, remote), "main")
+			_, ok := gitShow(a, remote, "main", "executable_dot_bashrc")
+			require.True(t, ok, "the mode change was not published as a rename")
+			b.WriteHome(".bashrc", b.ReadHome(".bashrc")+"edited-on-beta\n")
+			syncCode(t, b, 5)
+			show := b.Exec("", "chezmoi-show-conflicts")
+			require.Equal(t, 1, show.Code, "chezmoi-show-conflicts and the sync disagree:\n%s", show)
+			require.Contains(t, show.Stdout, "dot_bashrc")
+			dry := b.Exec("", "chezmoi-sync", append([]string{"--dry-run"}, c.args...)...)
+			if c.args[0] != "--abort" {
+				require.Contains(t, dry.Stdout+dry.Stderr, "resolve ~/.bashrc: ", dry.String())
+			}
+			if c.hand {
+				b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin")
+			}
+			mustSync(t, b, c.args...)
+			files := b.Run(remote, "git", "ls-tree", "--name-only", "main")
+			require.Contains(t, files, c.wantName)
+			require.Equal(t, 1, strings.Count(files, "dot_bashrc"), "two sources of ~/.bashrc published:\n%s", files)
+			src, _ := gitShow(b, remote, "main", c.wantName)
+			require.Equal(t, c.published, strings.Contains(src, "edited-on-beta"), src)
+			require.Contains(t, b.ReadHome(".bashrc"), c.wantText)
+			st, err := os.Stat(filepath.Join(b.Home, ".bashrc"))
+			require.NoError(t, err)
+			require.Equal(t, c.wantExec, st.Mode()&0o100 != 0, "mode of ~/.bashrc: %v", st.Mode())
+			mustSync(t, b) // and the host syncs on
+			if !c.published {
+				h := b.Exec("", "chezmoi-show-conflicts", "--history")
+				require.Contains(t, h.Stdout, "kept/beta/", "the side not taken is not named:\n%s", h)
+			}
+		})
+	}
+}

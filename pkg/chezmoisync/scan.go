@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/statindex"
 	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
 )
 
 // scanStep asks chezmoi what changed in the home directory (`chezmoi
@@ -35,6 +37,15 @@ func (scanStep) plan(_ context.Context, r *run) (plan, error) {
 func (scanStep) run(ctx context.Context, r *run) (outcome, error) {
 	r.startScan(ctx)
 	<-r.scanDone
+	if r.scanErr != nil && resolves(r.mode) && strings.Contains(r.scanErr.Error(), "inconsistent state") {
+		// Mid-resolution the source can hold two files of one target (a
+		// mode change renamed it on one side: dot_x, executable_dot_x),
+		// which chezmoi refuses to read. The resolution (or the abort)
+		// removes one; home edits wait for the next sync, and apply
+		// reads the source again once it is consistent.
+		r.warn("chezmoi cannot read the source while the conflict is unresolved (%s): home edits are captured by the next sync", brief.Line(r.scanErr.Error()))
+		return outcome{status: ui.Warn, detail: "the source is mid-resolution: two source files of one target"}, nil
+	}
 	if r.scanErr != nil {
 		return outcome{}, r.scanErr
 	}

@@ -177,6 +177,9 @@ func (settleStep) run(ctx context.Context, r *run) (outcome, error) {
 	if err := r.applyDecisions(ctx, ds); err != nil {
 		return outcome{}, err
 	}
+	if err := r.dropOtherSources(ctx, ds); err != nil {
+		return outcome{}, err
+	}
 	left, err := r.jj.Conflicts(ctx, "@") // snapshots the written files
 	if err != nil {
 		return outcome{}, err
@@ -405,6 +408,62 @@ func (r *run) applyDecisions(ctx context.Context, ds []decision) error {
 		}
 		if err := writeAtomic(p, []byte(*d.text), perm); err != nil {
 			return fmt.Errorf("cannot write the resolution of %s: %w", d.path, err)
+		}
+	}
+	return nil
+}
+
+// dropOtherSources: a side taken whole includes its source file's name.
+// chezmoi renames the source for a mode change (chmod +x: dot_bashrc
+// becomes executable_dot_bashrc), so a mode change on one host and an edit
+// on the other leave a source file of the same target on each side, and
+// chezmoi refuses two sources for one target ("inconsistent state"). For
+// each file resolved by a choice, the other source files of its target
+// that only the side not taken has are removed (that side stays in its
+// commit, like the rest of it).
+func (r *run) dropOtherSources(ctx context.Context, ds []decision) error {
+	var chosen []decision
+	for _, d := range ds {
+		if d.how == howKeepLocal || d.how == howTakeRemote {
+			chosen = append(chosen, d)
+		}
+	}
+	if len(chosen) == 0 {
+		return nil
+	}
+	files, err := r.jj.FileList(ctx, "@")
+	if err != nil {
+		return fmt.Errorf("cannot list the files of the working copy: %w", err)
+	}
+	byTarget := map[string][]string{}
+	for _, f := range files {
+		if t, ok := r.targetOf(f); ok {
+			byTarget[t] = append(byTarget[t], f)
+		}
+	}
+	localRev := r.localHead
+	if localRev == "" {
+		localRev = jj.RemoteBookmarks(r.park, r.c.Remote)
+	}
+	has := func(rev, p string) bool {
+		_, err := r.jj.FileShow(ctx, rev, p)
+		return err == nil
+	}
+	for _, d := range chosen {
+		t, ok := r.targetOf(d.path)
+		if !ok {
+			continue
+		}
+		for _, o := range byTarget[t] {
+			if o == d.path {
+				continue
+			}
+			inRemote, inLocal := has(r.remoteRef, o), has(localRev, o)
+			if d.how == howKeepLocal && inRemote && !inLocal || d.how == howTakeRemote && !inRemote {
+				if err := os.Remove(filepath.Join(r.workTree, filepath.FromSlash(o))); err != nil {
+					return fmt.Errorf("cannot remove %s, the other side's source of %s: %w", o, r.displayPath(d.path), err)
+				}
+			}
 		}
 	}
 	return nil

@@ -444,3 +444,12 @@ func (c *Client) LocalBookmarks(ctx context.Context) (map[string]string, error) 
 	}
 	return out, nil
 }
+
+// FileList lists the files of rev (repository-relative).
+func (c *Client) FileList(ctx context.Context, rev string) ([]string, error) {
+	res, err := c.run(ctx, false, "file", "list", "-r", rev)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLines(string(res.Stdout)), nil
+}

@@ -401,7 +401,10 @@ func mergeTreeConflicts(ctx context.Context, o Options, a, b string) (map[string
 			Timeout: time.Minute,
 		})
 	}
-	res, err := git("merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", a, b)
+	// -Xno-renames: jj follows no renames. A source file renamed on one
+	// side (chezmoi renames dot_x to executable_dot_x for chmod +x) and
+	// edited on the other is a conflict for jj, so it is one here too.
+	res, err := git("merge-tree", "--write-tree", "--name-only", "--no-messages", "-Xno-renames", "-z", a, b)
 	if err != nil {
 		var ee *runner.ExitError
 		// Exit 1 is "the merge has conflicts", the answer we are after.
