@@ -33,6 +33,7 @@ func TestDryGuardLetsOnlyReadsThrough(t *testing.T) {
 		{Name: "git", Args: []string{"ls-remote", "--", "origin", "refs/heads/main"}},
 		{Name: "git", Args: []string{"ls-files", "--others", "--exclude-standard", "-z"}},
 		{Name: "git", Args: []string{"config", "--get", "user.name"}},
+		{Name: "git", Args: []string{"symbolic-ref", "-q", "--short", "HEAD"}},
 	}
 	for _, c := range allowed {
 		_, err := g.Run(context.Background(), c)
@@ -51,6 +52,8 @@ func TestDryGuardLetsOnlyReadsThrough(t *testing.T) {
 		{Name: "chezmoi", Args: []string{"add", "--", "/h/.x"}},
 		{Name: "git", Args: []string{"update-ref", "--no-deref", "HEAD", "abc"}},
 		{Name: "git", Args: []string{"push", "origin", "main"}},
+		{Name: "git", Args: []string{"symbolic-ref", "HEAD", "refs/heads/x"}},
+		{Name: "git", Args: []string{"symbolic-ref", "--delete", "HEAD"}},
 		{Name: "sh", Args: []string{"-c", "true"}},
 		{Name: "chezmoi", Args: []string{"status"}, Mutates: true},
 	}

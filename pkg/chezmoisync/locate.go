@@ -128,6 +128,9 @@ func (prepareStep) plan(ctx context.Context, r *run) (plan, error) {
 	case !exists(filepath.Join(dir, ".git")):
 		return plan{}, exitcode.UsageError(fmt.Errorf("chezmoi source directory %s is not a git repository (no .git): clone your dotfiles there or point --source-dir at the clone", dir))
 	}
+	if err := r.checkCloneHead(ctx); err != nil {
+		return plan{}, err
+	}
 	untracked, err := r.gitList(ctx, "ls-files", "--others", "--exclude-standard", "-z")
 	if err != nil {
 		return plan{}, fmt.Errorf("git ls-files in %s: %w", dir, err)
@@ -217,6 +220,58 @@ func (r *run) track(ctx context.Context) error {
 		return fmt.Errorf("cannot track %s: %w", r.remoteName(), err)
 	}
 	return nil
+}
+
+// checkCloneHead refuses to colocate a plain git clone whose HEAD is not
+// the configured branch as the remote has it: jj would start the working
+// copy on HEAD, and the first sync would publish to <branch> whatever HEAD
+// holds that the remote branch does not (a local feature branch, a "WIP"
+// commit). What would be published is named; nothing is changed.
+func (r *run) checkCloneHead(ctx context.Context) error {
+	branch := ""
+	if res, err := r.git(ctx, nil, "symbolic-ref", "-q", "--short", "HEAD"); err == nil {
+		branch = res.Out()
+	}
+	remoteRef := "refs/remotes/" + r.c.Remote + "/" + r.c.Branch
+	res, err := r.git(ctx, nil, "rev-list", "--max-count=20", "--format=%h %s", "--no-commit-header", remoteRef+"..HEAD", "--")
+	if err != nil {
+		// No remote-tracking branch: the track step says so.
+		return nil
+	}
+	ahead := nonEmptyLines(res.Out())
+	if len(ahead) == 0 {
+		return nil
+	}
+	where := "a detached HEAD"
+	if branch != "" {
+		where = "branch " + branch
+	}
+	msg := fmt.Sprintf("the git clone in %s is on %s with %s not on %s (%s): a first sync would publish them to %s; nothing was changed",
+		r.workTree, where, plural(len(ahead), "commit"), r.remoteName(), shortList(ahead, 3), r.remoteName())
+	next := fmt.Sprintf("to keep them out, switch to %s (your branch and its commits stay): cd %s && git checkout %s, then run chezmoi-sync; to publish them, bring them onto %s yourself (git checkout %s && git merge %s && git push %s %s), then run chezmoi-sync",
+		r.c.Branch, r.workTree, r.c.Branch, r.c.Branch, r.c.Branch, orWord(branch, strings.Fields(ahead[0])[0]), r.c.Remote, r.c.Branch)
+	if branch == r.c.Branch {
+		next = fmt.Sprintf("to publish them, push them yourself (cd %s && git push %s %s), then run chezmoi-sync; to keep them out, move them to a branch first: git branch keep-local && git reset --keep %s/%s",
+			r.workTree, r.c.Remote, r.c.Branch, r.c.Remote, r.c.Branch)
+	}
+	return refuse(msg, next)
+}
+
+func orWord(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // gitList runs a read-only git command in the work tree and splits its
