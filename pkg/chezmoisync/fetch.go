@@ -92,6 +92,8 @@ type analysis struct {
 	base         []jj.Commit // roots(R..@)-: where the local commits fork off
 	anon         []jj.Commit // local commits without author or committer
 	dropped      []jj.Commit // commits under the accepted head the remote no longer holds
+	accepted     bool        // the head this host last integrated is known here
+	shared       bool        // it shares a commit (other than the root) with the remote's head
 	parkedLocal  *jj.Commit
 	parkedRemote *jj.Commit
 }
@@ -176,7 +178,12 @@ func (r *run) analysisClasses() []jj.Class {
 		{Name: "ancestor", Revset: "::@"},
 	}
 	if acc := r.acceptedRemote(); acc != "" && isHex(acc) {
-		classes = append(classes, jj.Class{Name: "dropped", Revset: "::present(" + acc + ") ~ ::" + rr})
+		classes = append(classes, jj.Class{Name: "dropped", Revset: "::present(" + acc + ") ~ ::" + rr},
+			// The head this host integrated, and the newest commit it shares
+			// with the remote's head: none means origin now holds another
+			// repository (re-pointed), not a rewind of this one.
+			jj.Class{Name: "accepted", Revset: "present(" + acc + ")"},
+			jj.Class{Name: "shared", Revset: "heads(::present(" + acc + ") & ::" + rr + ") ~ root()"})
 	}
 	return classes
 }
@@ -219,6 +226,8 @@ func (a *analysis) add(c *jj.Commit) {
 	if c.Is("parkedRemote") {
 		a.parkedRemote = c
 	}
+	a.accepted = a.accepted || c.Is("accepted")
+	a.shared = a.shared || c.Is("shared")
 }
 
 // missingRemote: the analysis could not find branch@remote. When this
@@ -240,12 +249,18 @@ func (r *run) acceptedRemoteOr() string {
 	return "@-"
 }
 
-// judgeRemote refuses a remote without common history and a rewind.
+// judgeRemote refuses a remote without common history and a rewind. The
+// first is never a rewind (--accept-rewind would apply a foreign
+// repository's files and run its scripts): the remote's head shares no
+// commit with the head this host last integrated, or the local commits
+// start at the root while the remote's do not.
 func (r *run) judgeRemote(a *analysis) error {
 	root := strings.Repeat("0", len(a.remote.CommitID))
-	if len(a.base) == 1 && a.base[0].CommitID == root && len(a.local) > 0 && a.remote.CommitID != root {
-		return refuse(fmt.Sprintf("%s shares no history with the local repository (was %s re-pointed at another repository?): nothing was applied or pushed", r.remoteName(), r.c.Remote),
-			fmt.Sprintf("check the remote: git -C %s remote get-url %s; point it back at your dotfiles repository, then run chezmoi-sync again", r.workTree, r.c.Remote))
+	unrelated := a.accepted && !a.shared && a.remote.CommitID != root
+	if unrelated || len(a.base) == 1 && a.base[0].CommitID == root && len(a.local) > 0 && a.remote.CommitID != root {
+		return refuse(fmt.Sprintf("%s shares no history with the local repository (was %s re-pointed at another repository?): nothing was applied or pushed (--accept-rewind does not take another repository)", r.remoteName(), r.c.Remote),
+			fmt.Sprintf("check the remote: git -C %s remote get-url %s; point it back at your dotfiles repository (cd %s && jj git remote set-url %s URL && jj git fetch --remote %s), then run chezmoi-sync again",
+				r.workTree, r.c.Remote, r.workTree, r.c.Remote, r.c.Remote))
 	}
 	if len(a.dropped) == 0 || r.accepted != "" {
 		return nil

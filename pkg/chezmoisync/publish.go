@@ -3,6 +3,7 @@ package chezmoisync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -254,7 +255,12 @@ func (pushStep) name() string { return "push" }
 func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	// Planned but not run (a dry run): the commit the commit step makes,
 	// the dropped commits the rewind leaves behind.
-	ahead := len(r.local) - len(r.rewound)
+	ahead := len(r.local)
+	for _, c := range r.local {
+		if slices.Contains(r.rewound, c.CommitID) {
+			ahead--
+		}
+	}
 	if r.committedPlan() {
 		ahead++
 	}
