@@ -45,3 +45,34 @@ func TestFirstRunOnFeatureBranchIsRefused(t *testing.T) {
 	require.Equal(t, main, remoteRef(t, a, remote, "main"))
 	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "experimental")
 }
+
+// F8: origin re-pointed at another repository with jj and fetched with jj's
+// defaults (which abandon the local commits): the remote shares no commit
+// with the head this host integrated, so it is called unrelated, not
+// rewound, and --accept-rewind does not take it either (it would apply the
+// foreign files and run its run_ script).
+func TestRepointedRemoteFetchedByJJIsUnrelatedNotRewound(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	other := testharness.NewRemote(t, map[string]string{
+		"dot_bashrc": "# somebody else's\n",
+		"run_x.sh":   "#!/bin/sh\ntouch \"$HOME/FOREIGN_SCRIPT_RAN\"\n",
+	})
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	a.Run(a.SourceDir(), "jj", "git", "remote", "set-url", "origin", other)
+	a.Run(a.SourceDir(), "jj", "git", "fetch")
+	home := homeFiles(t, a)
+
+	r := syncCode(t, a, 11, "--dry-run")
+	require.Contains(t, r.Stderr, "shares no history")
+	r = syncCode(t, a, 11)
+	require.Contains(t, record(t, a).Error, "shares no history", r.String())
+	require.NotContains(t, r.Stderr, "rewound")
+	r = syncCode(t, a, 11, "--accept-rewind")
+	require.Contains(t, r.Stderr, "shares no history")
+	require.Equal(t, home, homeFiles(t, a))
+	require.NoFileExists(t, filepath.Join(a.Home, "FOREIGN_SCRIPT_RAN"))
+	require.Equal(t, "# somebody else's\n", testharness.RemoteFile(t, other, "main", "dot_bashrc"), "the foreign remote was pushed to")
+}
