@@ -3,6 +3,7 @@ package chezmoisync_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/testharness"
@@ -75,4 +76,62 @@ func TestRepointedRemoteFetchedByJJIsUnrelatedNotRewound(t *testing.T) {
 	require.Equal(t, home, homeFiles(t, a))
 	require.NoFileExists(t, filepath.Join(a.Home, "FOREIGN_SCRIPT_RAN"))
 	require.Equal(t, "# somebody else's\n", testharness.RemoteFile(t, other, "main", "dot_bashrc"), "the foreign remote was pushed to")
+}
+
+// F2: after the recipe's rebase, a resolution that deletes only some of
+// jj's marker lines (the closing one, the opening one, both outer ones) is
+// still the conflict: the dry run and the real run both exit 5 with the
+// same message, nothing reaches main or HOME; --continue refuses it too.
+// A complete resolution is then planned and published alike.
+func TestHalfRemovedMarkerBlockIsNeverPublished(t *testing.T) {
+	t.Parallel()
+	for name, drop := range map[string]func(string) bool{
+		"closing": func(l string) bool { return strings.HasPrefix(l, ">>>>>>> ") },
+		"opening": func(l string) bool { return strings.HasPrefix(l, "<<<<<<< ") },
+		"outer":   func(l string) bool { return strings.HasPrefix(l, ">>>>>>> ") || strings.HasPrefix(l, "<<<<<<< ") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			remote, _, b, _ := parkedTwice(t, "beta")
+			b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin")
+			conflicted := b.ReadSource("dot_bashrc")
+			require.True(t, hasConflictMarkers(conflicted), conflicted)
+			var kept []string
+			for _, l := range strings.Split(conflicted, "\n") {
+				if !drop(l) {
+					kept = append(kept, l)
+				}
+			}
+			half := strings.Join(kept, "\n")
+			writeSource(t, b, "dot_bashrc", half)
+			main := remoteRef(t, b, remote, "refs/heads/main")
+			home := homeFiles(t, b)
+
+			dry := syncCode(t, b, 5, "--dry-run")
+			real := syncCode(t, b, 5)
+			require.Contains(t, real.Stderr, "conflict markers remain in dot_bashrc")
+			require.Equal(t, firstLine(real.Stderr), firstLine(dry.Stderr), "the dry run and the real run disagree")
+			syncCode(t, b, 5, "--continue")
+			require.Equal(t, main, remoteRef(t, b, remote, "refs/heads/main"), "a half-resolved conflict was published")
+			require.Equal(t, home, homeFiles(t, b))
+			require.Equal(t, syncstate.ConflictsPreserved, record(t, b).Status)
+
+			// Resolved for real: planned as a publication, and published.
+			writeSource(t, b, "dot_bashrc", "# resolved\nalias ll='ls -lh'\n")
+			dry = mustSync(t, b, "--dry-run")
+			require.Contains(t, dry.String(), "would push")
+			mustSync(t, b)
+			require.Equal(t, "# resolved\nalias ll='ls -lh'\n", testharness.RemoteFile(t, remote, "main", "dot_bashrc"))
+		})
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+func writeSource(t *testing.T, h *testharness.Host, rel, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), rel), []byte(content), 0o644))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nixdots/nixdots/pkg/brief"
@@ -117,6 +118,13 @@ func (r *run) judge(commits []jj.Commit) error {
 		parked = parked || c.Is("parked")
 	}
 	r.rec.AfterLocal = r.rec.BeforeLocal
+	if r.dry && r.wc.Conflict && r.editedConflictAway(context.Background()) {
+		// What the real run's snapshot will find: the files no longer hold
+		// jj's conflict (fixed, or a marker line deleted), so the working
+		// copy is no longer conflicted.
+		r.wc.Conflict = false
+		conflicted = slices.DeleteFunc(conflicted, func(c jj.Commit) bool { return c.Is("wc") })
+	}
 	if len(parkedOut) > 0 {
 		return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
 			msg:  fmt.Sprintf("%s holds parked commits that are not under the working copy (%s): publishing now would leave them out", r.park, brief.ID(parkedOut[0].CommitID)),
@@ -138,6 +146,24 @@ func (r *run) judge(commits []jj.Commit) error {
 		return r.conflictRefusal(conflicted)
 	}
 	return r.judgeMode()
+}
+
+// editedConflictAway (dry run: jj reads the repository as the last
+// snapshot left it) says whether every file jj records as conflicted in the
+// working copy lost its complete marker block on disk: the real run's
+// snapshot then reads them as resolved (with whatever marker lines are
+// left, which checkMarkers refuses), and the dry run must plan the same.
+func (r *run) editedConflictAway(ctx context.Context) bool {
+	paths, err := r.jj.ConflictPaths(ctx, "@")
+	if err != nil || len(paths) == 0 {
+		return false
+	}
+	for _, p := range paths {
+		if hasMarkers(filepath.Join(r.workTree, p)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Where a conflict to resolve stands.
@@ -282,7 +308,9 @@ func (r *run) checkMarkers(ctx context.Context) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	if resolves(r.mode) {
+	if resolves(r.mode) || r.conflictAt == stateRebased {
+		// A half-removed marker block of a conflict being resolved: still
+		// the conflict (exit 5), never published.
 		return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
 			msg:  fmt.Sprintf("conflict markers remain in %s (jj no longer reads them as a conflict: a marker line was changed or deleted): nothing was changed", strings.Join(bad, ", ")),
 			next: fmt.Sprintf("fix the files in %s (delete every <<<<<<< ||||||| ======= >>>>>>> line, keep what you want), then run chezmoi-sync --continue", r.workTree)}
