@@ -135,3 +135,69 @@ func writeSource(t *testing.T, h *testharness.Host, rel, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), rel), []byte(content), 0o644))
 }
+
+// F1: two hosts change the mode of one file (alpha chmod 600, beta chmod
+// 755): jj merges the two renames cleanly into private_dot_profile and
+// executable_dot_profile, which chezmoi refuses on every host. The second
+// host parks (dry run and real run: exit 5), main keeps one source file,
+// every later sync parks again, and the printed next step publishes.
+func TestConcurrentModeChangesAreParkedNotPublished(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, dotfiles(map[string]string{"dot_profile": "export A=1\n"}))
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	require.NoError(t, os.Chmod(filepath.Join(a.Home, ".profile"), 0o600))
+	mustSync(t, a)
+	require.NoError(t, os.Chmod(filepath.Join(b.Home, ".profile"), 0o755))
+	main := remoteRef(t, b, remote, "refs/heads/main")
+
+	r := syncCode(t, b, 5)
+	require.Contains(t, r.String(), "~/.profile (executable_dot_profile, private_dot_profile)")
+	rec := record(t, b)
+	require.Equal(t, syncstate.ConflictsPreserved, rec.Status)
+	require.Equal(t, "sync/beta", rec.Parked)
+	require.Contains(t, rec.NextStep, "chezmoi-sync --continue")
+	require.Equal(t, main, remoteRef(t, b, remote, "refs/heads/main"), "the split was published")
+	// Parked: the dry run (from what was fetched) and every later run agree.
+	dry := syncCode(t, b, 5, "--dry-run")
+	require.Contains(t, dry.String(), "would park on sync/beta")
+	syncCode(t, b, 5)
+	b.Run(b.Home, "chezmoi", "managed") // chezmoi still reads this host's source
+
+	// The next step: rebase by hand, keep one source file, continue.
+	b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin")
+	syncCode(t, b, 5, "--continue") // both source files still there: parked
+	require.Equal(t, main, remoteRef(t, b, remote, "refs/heads/main"), "the split was published")
+	require.NoError(t, os.Remove(filepath.Join(b.SourceDir(), "private_dot_profile")))
+	mustSync(t, b, "--continue")
+	_, priv := gitShow(b, remote, "main", "private_dot_profile")
+	_, exe := gitShow(b, remote, "main", "executable_dot_profile")
+	require.False(t, priv)
+	require.True(t, exe)
+	mustSync(t, a)
+	a.Run(a.Home, "chezmoi", "managed")
+}
+
+// F1b: two hosts chezmoi add the same new file, one of them with mode 0600:
+// dot_vimrc and private_dot_vimrc would both be published; parked instead.
+func TestSameFileAddedOnTwoHostsIsParked(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	a.WriteHome(".vimrc", "set nu\n")
+	a.Run(a.Home, "chezmoi", "add", ".vimrc")
+	mustSync(t, a)
+	b.WriteHome(".vimrc", "set nu\n")
+	require.NoError(t, os.Chmod(filepath.Join(b.Home, ".vimrc"), 0o600))
+	b.Run(b.Home, "chezmoi", "add", ".vimrc")
+	r := syncCode(t, b, 5)
+	require.Contains(t, r.String(), "~/.vimrc (dot_vimrc, private_dot_vimrc)")
+	_, priv := gitShow(b, remote, "main", "private_dot_vimrc")
+	require.False(t, priv, "the split was published")
+	mustSync(t, a)
+}

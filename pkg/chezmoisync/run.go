@@ -95,9 +95,10 @@ type run struct {
 	parked       bool
 	local        []jj.Commit
 	retries      int
-	stale        bool     // a rebase ran after the latest analysis
-	recipe       []string // how to resolve the parked conflict
-	pushErr      error    // a push failure that is not the network's
+	stale        bool          // a rebase ran after the latest analysis
+	recipe       []string      // how to resolve the parked conflict
+	pushErr      error         // a push failure that is not the network's
+	splits       []splitTarget // targets a merge would give two source entries (split.go)
 
 	// replay, settle (settle.go)
 	conflicted   []string          // the conflicted paths, before the replay

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/statindex"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 )
@@ -36,6 +38,9 @@ func (scanStep) run(ctx context.Context, r *run) (outcome, error) {
 	r.startScan(ctx)
 	<-r.scanDone
 	if r.scanErr != nil {
+		if strings.Contains(r.scanErr.Error(), "inconsistent state") {
+			return outcome{}, r.inconsistent(r.scanErr)
+		}
 		return outcome{}, r.scanErr
 	}
 	r.scanned = true
@@ -136,4 +141,13 @@ func hashFile(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// inconsistent is chezmoi refusing a source directory that gives one
+// target two source entries (split.go): a conflict to resolve by keeping
+// one of them, never a bare failure.
+func (r *run) inconsistent(err error) error {
+	return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
+		msg:  fmt.Sprintf("the source directory gives one target two source entries (%s): nothing was changed", brief.Line(err.Error())),
+		next: fmt.Sprintf("keep one source entry per target: cd %s && rm the one(s) you do not want (chezmoi chattr sets the attributes you want afterwards), then chezmoi-sync --continue (or chezmoi-sync when no conflict is parked)", r.workTree)}
 }

@@ -98,6 +98,12 @@ func (r *run) dryParts() string {
 			parts = append(parts, fmt.Sprintf("would capture %d", len(r.cls.Capture)+len(r.cls.Links)))
 		case "push":
 			parts = append(parts, fmt.Sprintf("would push %s", plural(r.rec.PendingPush, "commit")))
+		case "rebase":
+			if len(r.splits) > 0 {
+				parts = append(parts, "would park on "+r.park)
+			} else {
+				parts = append(parts, "would rebase")
+			}
 		case "fetch", "index":
 		default:
 			parts = append(parts, "would "+name)

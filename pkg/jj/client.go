@@ -253,6 +253,15 @@ func (c *Client) DiffNames(ctx context.Context, from, to string) ([]string, erro
 	return ParseLines(string(res.Stdout)), nil
 }
 
+// FileList lists the files of rev's tree (repository-relative).
+func (c *Client) FileList(ctx context.Context, rev string) ([]string, error) {
+	res, err := c.run(ctx, false, "file", "list", "-r", rev)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLines(string(res.Stdout)), nil
+}
+
 // ConflictPaths lists the conflicted files of rev; none yields nil.
 func (c *Client) ConflictPaths(ctx context.Context, rev string) ([]string, error) {
 	res, err := c.run(ctx, false, "resolve", "--list", "-r", rev)
