@@ -201,3 +201,53 @@ func TestSameFileAddedOnTwoHostsIsParked(t *testing.T) {
 	require.False(t, priv, "the split was published")
 	mustSync(t, a)
 }
+
+// F3: files dropped into the source directory by hand (a key, notes, an
+// editor's backup and autosave) map to targets, but neither chezmoi add
+// nor the sync made them: they stay untracked, are reported on every run,
+// never reach the remote or another host, and are not applied here either
+// (the dry run agrees). A file chezmoi add made is still published.
+func TestStrayFilesInTheSourceDirAreNeverPublished(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	stray := map[string]string{
+		"id_rsa":        "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+		"notes":         "my private notes\n",
+		"dot_bashrc~":   a.ReadSource("dot_bashrc"),
+		"#dot_profile#": "autosave\n",
+		"dot_env.bak":   "TOKEN=x\n",
+	}
+	for name, content := range stray {
+		writeSource(t, a, name, content)
+	}
+	home := homeFiles(t, a)
+	dry := mustSync(t, a, "--dry-run")
+	require.Contains(t, dry.String(), "nothing to do")
+	r := mustSync(t, a)
+	require.ElementsMatch(t, []string{"id_rsa", "notes", "dot_bashrc~", "#dot_profile#", "dot_env.bak"}, record(t, a).Untracked, r.String())
+	require.Equal(t, home, homeFiles(t, a), "a stray source file was applied")
+	r = mustSync(t, a) // reported again, not hidden by the stat index
+	require.Contains(t, r.Stderr, "id_rsa")
+
+	// Something comes in: still not applied, still not published.
+	editLine(t, b, ".bashrc", 0, "# from beta")
+	mustSync(t, b)
+	a.WriteHome(".vimrc", "set nu\n")
+	a.Run(a.Home, "chezmoi", "add", ".vimrc")
+	mustSync(t, a)
+	require.Contains(t, a.ReadHome(".bashrc"), "# from beta")
+	require.NoFileExists(t, filepath.Join(a.Home, "id_rsa"))
+	require.NoFileExists(t, filepath.Join(a.Home, ".bashrc~"))
+	require.Equal(t, "set nu\n", testharness.RemoteFile(t, remote, "main", "dot_vimrc"))
+	all := a.Run(remote, "git", "log", "--all", "--name-only", "--format=")
+	for name := range stray {
+		require.NotContains(t, all, name)
+	}
+	mustSync(t, b)
+	require.NoFileExists(t, filepath.Join(b.Home, "id_rsa"))
+	require.NoFileExists(t, filepath.Join(b.Home, "notes"))
+}

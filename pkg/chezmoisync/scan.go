@@ -93,7 +93,7 @@ func (r *run) scanHome(ctx context.Context) error {
 		}
 	}
 	r.changes, r.managed, r.written, r.warnings = changes, managed, written, warnings
-	r.cls = chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile})
+	r.cls = r.withoutStray(chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile}))
 	return nil
 }
 
