@@ -77,8 +77,8 @@ type run struct {
 	// capture, track, commit
 	captured []string
 	stray    map[string]bool // targets of source files nobody added (capture.go)
-	mutated  bool // the local history changed
-	identity bool // ensureIdentity ran
+	mutated  bool            // the local history changed
+	identity bool            // ensureIdentity ran
 
 	// fetch, analyse
 	fetched      bool
