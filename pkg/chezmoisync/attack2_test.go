@@ -251,3 +251,46 @@ func TestStrayFilesInTheSourceDirAreNeverPublished(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(b.Home, "id_rsa"))
 	require.NoFileExists(t, filepath.Join(b.Home, "notes"))
 }
+
+// F5: an edit committed offline, then `jj new main@origin` moves the
+// working copy off it. Before, the next sync applied main's older file over
+// the home edit and said "success: nothing to do". Now it is refused before
+// anything changes (HOME keeps the edit), the next step brings the commit
+// back and the sync publishes it; an abandoned commit (hidden) is not
+// flagged.
+func TestWorkingCopyMovedOffTheLastSyncIsRefused(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	editLine(t, a, ".bashrc", 0, "# offline edit")
+	require.NoError(t, os.Rename(remote, remote+".away"))
+	mustSync(t, a) // fetch-failed: committed locally
+	require.NoError(t, os.Rename(remote+".away", remote))
+	a.Run(a.SourceDir(), "jj", "new", "main@origin")
+	home := homeFiles(t, a)
+
+	syncCode(t, a, 11, "--dry-run")
+	r := syncCode(t, a, 11)
+	require.Contains(t, r.Stderr, "moved off this host's last synced commit")
+	require.Equal(t, home, homeFiles(t, a), "the home edit was overwritten")
+	rec := record(t, a)
+	require.Contains(t, rec.NextStep, "jj rebase -b @ -d ")
+
+	// The next step as printed.
+	next := rec.NextStep[strings.Index(rec.NextStep, "jj rebase"):]
+	next = next[:strings.Index(next, ", then")]
+	a.Run(a.SourceDir(), "sh", "-c", next)
+	mustSync(t, a)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "# offline edit")
+	require.Contains(t, a.ReadHome(".bashrc"), "# offline edit")
+
+	// Abandoning one's own last commit on purpose is not refused.
+	editLine(t, a, ".bashrc", 1, "# second offline edit")
+	require.NoError(t, os.Rename(remote, remote+".away"))
+	mustSync(t, a)
+	require.NoError(t, os.Rename(remote+".away", remote))
+	a.Run(a.SourceDir(), "jj", "abandon", "@-")
+	mustSync(t, a)
+}

@@ -75,20 +75,40 @@ func (inspectStep) run(ctx context.Context, r *run) (outcome, error) {
 
 func (r *run) checkClasses() []jj.Class {
 	rs := r.remoteSet()
-	return []jj.Class{
+	classes := []jj.Class{
 		{Name: "wc", Revset: "@"}, {Name: "parent", Revset: "@-"}, {Name: "remote", Revset: rs},
 		{Name: "local", Revset: "(" + rs + "..@) ~ @"},
 		{Name: "parkedOut", Revset: jj.LocalBookmark(r.park) + " ~ ::@"},
 		{Name: "parked", Revset: jj.LocalBookmark(r.park) + " & (" + rs + "..@)"},
 	}
+	if off := r.offPathRevset(); off != "" {
+		classes = append(classes, jj.Class{Name: "offPath", Revset: off})
+	}
+	return classes
 }
 
 // checkRevset is one jj query (which also snapshots the working copy):
 // the working copy, its parent, the remote branch, the local commits, every
-// conflicted ancestor and a sync/<host> outside the working copy's history.
+// conflicted ancestor, a sync/<host> outside the working copy's history and
+// the last run's local head when the working copy left it behind.
 func (r *run) checkRevset() string {
 	rs := r.remoteSet()
-	return "@ | @- | " + rs + " | (" + rs + "..@) | (conflicts() & ::@) | (" + jj.LocalBookmark(r.park) + " ~ ::@)"
+	set := "@ | @- | " + rs + " | (" + rs + "..@) | (conflicts() & ::@) | (" + jj.LocalBookmark(r.park) + " ~ ::@)"
+	if off := r.offPathRevset(); off != "" {
+		set += " | (" + off + ")"
+	}
+	return set
+}
+
+// offPathRevset is the local head the last run left (its commit_after)
+// when it is still visible but neither under the working copy nor on the
+// remote branch: a `jj new main@origin`, `jj edit` or checkout moved the
+// working copy off it. "" without a usable record.
+func (r *run) offPathRevset() string {
+	if r.prev == nil || r.prev.SourceDir != r.workTree || !isHex(r.prev.AfterLocal) {
+		return ""
+	}
+	return "(present(" + r.prev.AfterLocal + ") & ::visible_heads()) ~ ::@ ~ ::" + r.remoteSet()
 }
 
 // judge reads the check query.
@@ -118,6 +138,9 @@ func (r *run) judge(commits []jj.Commit) error {
 		parked = parked || c.Is("parked")
 	}
 	r.rec.AfterLocal = r.rec.BeforeLocal
+	if err := r.judgeOffPath(commits); err != nil {
+		return err
+	}
 	if r.dry && r.wc.Conflict && r.editedConflictAway(context.Background()) {
 		// What the real run's snapshot will find: the files no longer hold
 		// jj's conflict (fixed, or a marker line deleted), so the working
@@ -164,6 +187,25 @@ func (r *run) editedConflictAway(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// judgeOffPath refuses a working copy moved off the last sync's local
+// head: that head holds this host's commits (an edit committed offline),
+// HOME still holds their files, and a sync would take the working copy's
+// older files for source changes and apply them over HOME. The commits are
+// not lost (jj keeps them visible): the next step brings them back.
+func (r *run) judgeOffPath(commits []jj.Commit) error {
+	for _, c := range commits {
+		if !c.Is("offPath") {
+			continue
+		}
+		r.rec.AfterLocal = r.rec.BeforeLocal
+		return refuse(fmt.Sprintf("the working copy was moved off this host's last synced commit %s %q (a jj new, jj edit or checkout?), which is not on %s: a sync now would apply the older files over your home directory; nothing was changed",
+			brief.ID(c.CommitID), c.Description, r.remoteName()),
+			fmt.Sprintf("bring it back under the working copy: cd %s && jj rebase -b @ -d %s, then chezmoi-sync (or, to drop those commits for good: jj abandon %s, then chezmoi-sync, which puts the home directory back to %s)",
+				r.workTree, brief.ID(c.CommitID), brief.ID(c.CommitID), r.remoteName()))
+	}
+	return nil
 }
 
 // Where a conflict to resolve stands.
