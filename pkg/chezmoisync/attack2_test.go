@@ -294,3 +294,38 @@ func TestWorkingCopyMovedOffTheLastSyncIsRefused(t *testing.T) {
 	a.Run(a.SourceDir(), "jj", "abandon", "@-")
 	mustSync(t, a)
 }
+
+// F6(b): a NEW file whose real content holds a conflict-marker block is
+// not published by the sync (it cannot tell it from a half-done merge):
+// waiting (markers) with advice that deletes nothing. A file published with
+// marker lines before is content: a home edit of it is captured and
+// published, and a home edit adding a new marker block waits.
+func TestMarkerLinesAsContent(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	demo := "# git demo\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> branch\n"
+	remote := testharness.NewRemote(t, dotfiles(map[string]string{"dot_published": demo}))
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+
+	a.WriteHome(".mergedemo", demo)
+	a.Run(a.Home, "chezmoi", "add", ".mergedemo")
+	r := mustSync(t, a)
+	kinds := waitingKinds(t, a)
+	require.Equal(t, "markers", kinds[filepath.Join(a.Home, ".mergedemo")], r.String())
+	for _, w := range record(t, a).Waiting {
+		require.NotContains(t, w.Next, "delete the")
+	}
+	_, published := gitShow(a, remote, "main", "dot_mergedemo")
+	require.False(t, published, "a new file with a marker block was published")
+	require.Equal(t, demo, a.ReadHome(".mergedemo"))
+
+	a.WriteHome(".published", demo+"# more\n")
+	r = mustSync(t, a)
+	require.Equal(t, demo+"# more\n", testharness.RemoteFile(t, remote, "main", "dot_published"), r.String())
+
+	a.WriteHome(".published", demo+"# more\n<<<<<<< Updated upstream\nx\n=======\ny\n>>>>>>> Stashed changes\n")
+	mustSync(t, a)
+	require.Equal(t, "markers", waitingKinds(t, a)[filepath.Join(a.Home, ".published")])
+	require.Equal(t, demo+"# more\n", testharness.RemoteFile(t, remote, "main", "dot_published"))
+}

@@ -164,9 +164,8 @@ func (r *run) chezmoiForAdd(ctx context.Context) (*chezmoi.Client, func(), error
 func (r *run) dropMarked(targets []string) []string {
 	var out []string
 	for _, t := range targets {
-		if hasMarkers(t) {
-			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "markers",
-				Next: "it holds conflict markers: finish the merge (delete the <<<<<<< ======= >>>>>>> lines), then run chezmoi-sync again"}})
+		if hasMarkers(t) && !r.sourceHasMarkers(t) {
+			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "markers", Next: markersNext(true)}})
 			continue
 		}
 		out = append(out, t)
@@ -252,6 +251,7 @@ func (trackStep) plan(ctx context.Context, r *run) (plan, error) {
 			plural(len(left), "new file"), r.workTree, strings.Join(left, ", "))
 	}
 	r.cls = r.withoutStray(r.cls)
+	track = r.holdMarked(track)
 	if len(track) == 0 {
 		return plan{skip: "no new files chezmoi manages", quiet: true}, nil
 	}
@@ -424,4 +424,41 @@ func (commitStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	r.mutated, r.committed = true, true
 	return outcome{detail: msg}, nil
+}
+
+// sourceHasMarkers: the home file's marker lines are all in its source
+// file (a plain copy): they are the file's content, published before.
+func (r *run) sourceHasMarkers(t string) bool {
+	m, ok := r.managed[t]
+	if !ok || m.Source == "" || !chezmoi.PlainCopy(m.Relative) {
+		return false
+	}
+	home, err := os.ReadFile(t)
+	if err != nil {
+		return false
+	}
+	src, err := os.ReadFile(m.Source)
+	if err != nil {
+		return false
+	}
+	return knownMarkers(home, src)
+}
+
+// holdMarked keeps new source files holding a conflict-marker block out
+// of the history (markers.go): waiting, never published by the sync.
+func (r *run) holdMarked(track []string) []string {
+	var out []string
+	for _, p := range track {
+		if !hasMarkers(filepath.Join(r.workTree, p)) {
+			out = append(out, p)
+			continue
+		}
+		what := p
+		if t, ok := r.targetOf(p); ok {
+			what = t
+		}
+		r.rec.Untracked = append(r.rec.Untracked, p)
+		r.noteWaiting([]chezmoi.Waiting{{Path: what, Kind: "markers", Next: markersNext(false)}})
+	}
+	return out
 }

@@ -343,7 +343,7 @@ func (r *run) checkMarkers(ctx context.Context) error {
 	}
 	var bad []string
 	for _, p := range paths {
-		if _, ok := skip[p]; !ok && detect(filepath.Join(r.workTree, p)) {
+		if _, ok := skip[p]; !ok && detect(filepath.Join(r.workTree, p)) && !r.markersPublished(ctx, from, p) {
 			bad = append(bad, p)
 		}
 	}
