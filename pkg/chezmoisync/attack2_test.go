@@ -329,3 +329,48 @@ func TestMarkerLinesAsContent(t *testing.T) {
 	require.Equal(t, "markers", waitingKinds(t, a)[filepath.Join(a.Home, ".published")])
 	require.Equal(t, demo+"# more\n", testharness.RemoteFile(t, remote, "main", "dot_published"))
 }
+
+// F9: a managed file replaced at home by a symlink (into a private file)
+// or by a directory is not published (before: the deletion, then the link
+// into this home went to every host): waiting (type-changed) with the two
+// ways out; `chezmoi add` publishes the link on purpose.
+func TestFileReplacedByLinkOrDirectoryWaits(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, dotfiles(map[string]string{"dot_profile": "a=1\n"}))
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	profile := filepath.Join(b.Home, ".profile")
+	require.NoError(t, os.MkdirAll(filepath.Join(b.Home, "private"), 0o700))
+	b.WriteHome("private/profile", "a=1\nsecret=1\n")
+	require.NoError(t, os.Remove(profile))
+	require.NoError(t, os.Symlink(filepath.Join(b.Home, "private/profile"), profile))
+	bashrc := filepath.Join(b.Home, ".bashrc")
+	require.NoError(t, os.Remove(bashrc))
+	require.NoError(t, os.Mkdir(bashrc, 0o755))
+	main := remoteRef(t, b, remote, "refs/heads/main")
+
+	dry := mustSync(t, b, "--dry-run")
+	require.NotContains(t, dry.String(), "would push")
+	for i := 0; i < 2; i++ {
+		r := mustSync(t, b)
+		kinds := waitingKinds(t, b)
+		require.Equal(t, "type-changed", kinds[profile], r.String())
+		require.Equal(t, "type-changed", kinds[bashrc], r.String())
+	}
+	require.Equal(t, main, remoteRef(t, b, remote, "refs/heads/main"), "the type change was published")
+	st, err := os.Lstat(profile)
+	require.NoError(t, err)
+	require.NotZero(t, st.Mode()&os.ModeSymlink, "the link at home was replaced")
+	mustSync(t, a)
+	st, err = os.Lstat(filepath.Join(a.Home, ".profile"))
+	require.NoError(t, err)
+	require.True(t, st.Mode().IsRegular())
+
+	// Asked for: chezmoi add publishes the link.
+	b.Run(b.Home, "chezmoi", "add", profile)
+	mustSync(t, b)
+	_, link := gitShow(b, remote, "main", "symlink_dot_profile")
+	require.True(t, link)
+}
