@@ -374,3 +374,50 @@ func TestFileReplacedByLinkOrDirectoryWaits(t *testing.T) {
 	_, link := gitShow(b, remote, "main", "symlink_dot_profile")
 	require.True(t, link)
 }
+
+// F15: the refusals happen before anything is captured or committed: a
+// rewound or deleted remote branch with a home edit waiting, and a missing
+// identity (also in the dry run). Before, the edit was captured and
+// committed, then the run said "refused ... nothing was changed".
+func TestRefusalsComeBeforeTheCapture(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	for _, state := range []string{"rewound", "deleted", "identity"} {
+		t.Run(state, func(t *testing.T) {
+			t.Parallel()
+			remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+			a := newHost(t, remote, "alpha")
+			mustSync(t, a)
+			base := a.Run(remote, "git", "rev-parse", "main")
+			editLine(t, a, ".bashrc", 2, "alias ll='ls -l --published'")
+			mustSync(t, a)
+			switch state {
+			case "rewound":
+				a.Run(remote, "git", "update-ref", "refs/heads/main", base)
+			case "deleted":
+				a.Run(remote, "git", "update-ref", "-d", "refs/heads/main")
+			case "identity":
+				noJJ := filepath.Join(a.Root, "jj-no-user.toml")
+				require.NoError(t, os.WriteFile(noJJ, []byte("[ui]\npaginate = \"never\"\n"), 0o600))
+				a.Setenv("JJ_CONFIG", noJJ)
+				noGit := filepath.Join(a.Root, "gitconfig-no-user")
+				require.NoError(t, os.WriteFile(noGit, []byte("[protocol \"file\"]\n\tallow = always\n"), 0o600))
+				a.Setenv("GIT_CONFIG_GLOBAL", noGit)
+				for _, k := range []string{"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "JJ_USER", "JJ_EMAIL"} {
+					a.Setenv(k, "")
+				}
+			}
+			editLine(t, a, ".bashrc", 3, "# edited while the remote is "+state)
+			head := jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id")
+			syncCode(t, a, 11, "--dry-run")
+			r := syncCode(t, a, 11)
+			rec := record(t, a)
+			require.Empty(t, rec.Captured, r.String())
+			require.Empty(t, rec.Committed, r.String())
+			require.NotContains(t, r.String(), "captured")
+			require.Equal(t, head, jjOut(a, "log", "--no-graph", "-r", "@-", "-T", "commit_id"), "a refused run committed")
+			require.NotContains(t, a.ReadSource("dot_bashrc"), "# edited while", "the edit was captured")
+			require.Contains(t, a.ReadHome(".bashrc"), "# edited while the remote is "+state)
+		})
+	}
+}

@@ -70,7 +70,9 @@ func (captureStep) plan(_ context.Context, r *run) (plan, error) {
 	if len(r.cls.Links) > 0 {
 		does += fmt.Sprintf("; record %s with chezmoi add: %s", plural(len(r.cls.Links), "re-pointed symlink"), shortList(r.cls.Links, 5))
 	}
-	return plan{does: does, changes: true, marks: true}, nil
+	// identity: the commit after it needs one; refused before the
+	// capture, not after it.
+	return plan{does: does, changes: true, marks: true, identity: r.c.AutoCommit}, nil
 }
 
 func (captureStep) run(ctx context.Context, r *run) (outcome, error) {

@@ -3,6 +3,7 @@ package chezmoisync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,9 +33,11 @@ func (fetchStep) preview(ctx context.Context, r *run) string {
 	case err != nil:
 		return r.c.Remote + " unreachable: a real run would record fetch-failed and keep your commits"
 	case res.Out() == "":
+		r.lsRemote = "-"
 		return r.c.Remote + " has no branch " + r.c.Branch
 	}
 	id, _, _ := strings.Cut(res.Out(), "\t")
+	r.lsRemote = id
 	if id == r.remoteBefore {
 		return r.remoteName() + " unchanged since the last fetch"
 	}
@@ -72,6 +75,11 @@ func (fetchStep) run(ctx context.Context, r *run) (outcome, error) {
 		// fetched; publishing waits for the next run.
 		return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error + " (going on with " + r.remoteName() + " as last fetched)"}, nil
 	}
+	if slices.Contains(programNames(r.program), "refetch") {
+		// Fetched before the capture: capture and commit still run (the
+		// edit is committed locally); refetch then goes on at apply.
+		return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error}, nil
+	}
 	return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error, next: "apply"}, nil
 }
 
@@ -87,6 +95,85 @@ func errText(res runner.Result, err error) string {
 		return tail
 	}
 	return err.Error()
+}
+
+// refetchStep is the fetch after the commit: the fetch before the
+// capture already ran, so it only fetches again when a push race sent the
+// program back here, and goes on at apply when the remote was unreachable.
+type refetchStep struct{}
+
+func (refetchStep) name() string { return "refetch" }
+
+func (refetchStep) plan(ctx context.Context, r *run) (plan, error) {
+	switch {
+	case r.retries > 0:
+		return fetchStep{}.plan(ctx, r)
+	case r.offline:
+		return plan{does: "skip to apply: " + r.c.Remote + " unreachable"}, nil
+	}
+	return plan{skip: "fetched before the capture", quiet: true}, nil
+}
+
+func (refetchStep) run(ctx context.Context, r *run) (outcome, error) {
+	if r.retries == 0 && r.offline {
+		return outcome{next: "apply"}, nil
+	}
+	return fetchStep{}.run(ctx, r)
+}
+
+// precheckStep refuses a deleted, unrelated or rewound remote branch right
+// after the fetch, before anything is captured or committed (refusals
+// change nothing). analyseStep judges again after the commit, with the
+// local commits complete.
+type precheckStep struct{}
+
+func (precheckStep) name() string { return "precheck" }
+
+func (precheckStep) plan(_ context.Context, r *run) (plan, error) {
+	switch {
+	case r.offline:
+		return plan{skip: "remote unreachable", quiet: true}, nil
+	case !r.dry && !r.scanned && r.wc.Empty && !r.resolving:
+		// Nothing to capture, track or commit: analyse judges alone (the
+		// no-op path pays no extra jj query).
+		return plan{skip: "nothing to capture", quiet: true}, nil
+	}
+	return plan{does: "check the remote branch before capturing"}, nil
+}
+
+func (precheckStep) run(ctx context.Context, r *run) (outcome, error) {
+	if r.dry && r.lsRemote == "-" {
+		return outcome{}, r.missingRemote()
+	}
+	if r.dry && r.remoteMoved {
+		// Not fetched: only a head this host already has (a rewind to an
+		// older commit) can be judged.
+		return outcome{}, r.judgeUnfetched(ctx)
+	}
+	a, err := r.analyse(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{}, r.judgeRemote(a)
+}
+
+// judgeUnfetched (dry run) judges the head git ls-remote reported when
+// this host already has that commit: the commits under the accepted head
+// it lacks were dropped, as the real run's fetch would show.
+func (r *run) judgeUnfetched(ctx context.Context) error {
+	acc := r.acceptedRemote()
+	if !isHex(r.lsRemote) || !isHex(acc) || r.c.AcceptRewind {
+		return nil
+	}
+	known, err := r.jj.Commits(ctx, "present("+r.lsRemote+")", nil)
+	if err != nil || len(known) == 0 {
+		return nil
+	}
+	gone, err := r.jj.Commits(ctx, "::"+acc+" ~ ::"+r.lsRemote, nil)
+	if err != nil || len(gone) == 0 {
+		return nil
+	}
+	return r.judgeRemote(&analysis{remote: known[0], dropped: gone, accepted: true, shared: true})
 }
 
 // analysis is what one jj query says about the repository after a fetch.

@@ -315,7 +315,7 @@ func (r *run) ensureIdentity(ctx context.Context) error {
 			email = gemail
 		}
 		if name == "" || email == "" {
-			return refuse("jj has no identity for commits (user.name and user.email), and git has none either: a commit without an author can never be pushed",
+			return refuse("jj has no identity for commits (user.name and user.email), and git has none either (no user.name/user.email in git's config, no GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL): a commit without an author can never be pushed",
 				`set it once: jj config set --user user.name "Your Name" && jj config set --user user.email you@example.org`)
 		}
 		r.jj.Env = append(r.jj.Env, "JJ_USER="+name, "JJ_EMAIL="+email)
@@ -330,12 +330,15 @@ func (r *run) gitIdentity(ctx context.Context) (name, email string) {
 	if !isDir(dir) {
 		dir = ""
 	}
-	get := func(key string) string {
+	get := func(key, env string) string {
+		if v := r.app.Getenv(env); v != "" {
+			return v // what git itself would use first
+		}
 		res, err := r.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"config", "--get", key}, Dir: dir, Timeout: time.Minute})
 		if err != nil {
 			return ""
 		}
 		return res.Out()
 	}
-	return get("user.name"), get("user.email")
+	return get("user.name", "GIT_AUTHOR_NAME"), get("user.email", "GIT_AUTHOR_EMAIL")
 }

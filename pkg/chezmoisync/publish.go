@@ -400,5 +400,9 @@ func (r *run) retry(ctx context.Context, detail string) (outcome, error) {
 	}
 	r.retries++
 	r.rec.PushRetries = r.retries
-	return outcome{status: ui.Warn, detail: detail, next: "fetch"}, nil
+	back := "fetch"
+	if indexOf(r.program, "refetch") >= 0 {
+		back = "refetch"
+	}
+	return outcome{status: ui.Warn, detail: detail, next: back}, nil
 }

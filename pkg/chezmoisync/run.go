@@ -86,6 +86,7 @@ type run struct {
 	hadRemote    bool   // branch@remote existed before the fetch
 	remoteBefore string // its head then
 	remoteMoved  bool   // dry run: git ls-remote says the remote has new commits
+	lsRemote     string // dry run: the head git ls-remote reported ("-": no branch)
 	committed    bool   // the commit step made a commit
 	a            *analysis
 	accepted     string   // the remote head this run accepted (after --accept-rewind)
