@@ -421,3 +421,28 @@ func TestRefusalsComeBeforeTheCapture(t *testing.T) {
 		})
 	}
 }
+
+// F18 (and F11): a stale .git/index.lock (a killed git) is named with the
+// next step, by the dry run and the real run alike, before anything is
+// captured; before, the real run captured, then failed on jj's cut-off
+// "Failed to reset Git HEAD state Caused by:".
+func TestStaleIndexLockIsNamed(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	editLine(t, a, ".bashrc", 0, "# edited")
+	lock := filepath.Join(a.SourceDir(), ".git", "index.lock")
+	require.NoError(t, os.WriteFile(lock, nil, 0o644))
+	dry := syncCode(t, a, 11, "--dry-run")
+	r := syncCode(t, a, 11)
+	require.Equal(t, firstLine(dry.Stderr), firstLine(r.Stderr))
+	require.Contains(t, r.Stderr, "index.lock")
+	rec := record(t, a)
+	require.Contains(t, rec.NextStep, "rm "+lock)
+	require.Empty(t, rec.Captured)
+	require.NoError(t, os.Remove(lock))
+	mustSync(t, a)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "# edited")
+}

@@ -283,6 +283,12 @@ func gitState(dir string) error {
 				fmt.Sprintf("finish it first: cd %s && %s, then run chezmoi-sync again", dir, op.abort))
 		}
 	}
+	if lock := filepath.Join(gitDir, "index.lock"); exists(lock) {
+		// jj's snapshot fails on it ("Failed to reset Git HEAD state"),
+		// after a capture; say it first, with the file's name.
+		return refuse(fmt.Sprintf("git's index is locked: %s exists (a git command is running in %s, or one was killed and left it): nothing was changed", lock, dir),
+			fmt.Sprintf("if no git command is running there, remove it: rm %s, then run chezmoi-sync again", lock))
+	}
 	if why := badIndex(filepath.Join(gitDir, "index")); why != "" {
 		return refuse(fmt.Sprintf("git's index %s is unreadable (%s): nothing was changed", filepath.Join(gitDir, "index"), why),
 			fmt.Sprintf("rebuild it: cd %s && rm .git/index && git reset, then run chezmoi-sync again", dir))

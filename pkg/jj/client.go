@@ -145,7 +145,18 @@ func ErrorLine(stderr string) string {
 		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "fatal:") || strings.HasPrefix(l, "error:") {
 			if i+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Caused by") {
-				l += " " + strings.TrimSpace(lines[i+1])
+				cause := strings.TrimSpace(lines[i+1])
+				// "Caused by:" alone is followed by numbered causes, the
+				// last one the root cause ("2: Unable to create lock file").
+				for _, c := range lines[i+2:] {
+					c = strings.TrimSpace(c)
+					n, rest, ok := strings.Cut(c, ": ")
+					if !ok || strings.Trim(n, "0123456789") != "" || n == "" {
+						break
+					}
+					cause = "Caused by: " + rest
+				}
+				l += " " + cause
 			}
 			return l
 		}
