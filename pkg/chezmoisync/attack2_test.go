@@ -446,3 +446,17 @@ func TestStaleIndexLockIsNamed(t *testing.T) {
 	mustSync(t, a)
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "# edited")
 }
+
+// F11: with a conflict parked, the dry run predicts the park (merge of the
+// two heads in a throw-away object directory): exit 5 like the real run,
+// not "would rebase, would push"; and it writes nothing.
+func TestDryRunPredictsTheParkAgain(t *testing.T) {
+	t.Parallel()
+	remote, _, b, _ := parkedTwice(t, "beta")
+	before := everything(t, b, remote)
+	dry := syncCode(t, b, 5, "--dry-run")
+	require.Contains(t, dry.String(), "would park on sync/beta")
+	require.NotContains(t, dry.String(), "would push")
+	require.Equal(t, before, everything(t, b, remote), "the dry run changed something")
+	syncCode(t, b, 5)
+}

@@ -119,6 +119,17 @@ func (rebaseStep) plan(ctx context.Context, r *run) (plan, error) {
 				changes: true, marks: true}, nil
 		}
 	}
+	if r.dry && len(r.a.incoming) > 0 && (local > 0 || !r.a.wc.Empty) {
+		// What the real rebase would find: the two heads merged in a
+		// throw-away object directory, as chezmoi-show-conflicts does.
+		paths, err := showconflicts.MergeConflicts(ctx, guardRunner(r.app), r.workTree, r.a.remote.CommitID, r.a.wc.CommitID)
+		if err == nil && len(paths) > 0 {
+			r.dryParked = true
+			r.rec.Status, r.rec.Error = syncstate.ConflictsPreserved, "local edits conflict with "+r.remoteName()+" in "+strings.Join(paths, ", ")
+			return plan{does: fmt.Sprintf("rebase %s onto %s, find conflicts in %s and park them on %s (unless they are trivial)",
+				plural(local, "local commit"), r.remoteName(), strings.Join(paths, ", "), r.park), changes: true, marks: true}, nil
+		}
+	}
 	does := fmt.Sprintf("rebase %s onto %s (%d incoming)", plural(local, "local commit"), r.remoteName(), len(r.a.incoming))
 	if r.remoteMoved && len(r.a.incoming) == 0 {
 		does = fmt.Sprintf("rebase %s onto the new commits of %s", plural(local, "local commit"), r.remoteName())
@@ -322,6 +333,8 @@ func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	switch {
 	case len(r.splits) > 0:
 		return plan{skip: "parked: a target would have two source entries", quiet: r.dry}, nil
+	case r.dryParked:
+		return plan{skip: "the conflicts would be parked", quiet: true}, nil
 	case ahead == 0:
 		return plan{skip: "nothing to push"}, nil
 	case !r.c.AutoPush:

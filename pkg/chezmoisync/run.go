@@ -101,6 +101,7 @@ type run struct {
 	recipe       []string      // how to resolve the parked conflict
 	pushErr      error         // a push failure that is not the network's
 	splits       []splitTarget // targets a merge would give two source entries (split.go)
+	dryParked    bool          // dry run: the rebase would conflict and park
 
 	// replay, settle (settle.go)
 	conflicted   []string          // the conflicted paths, before the replay

@@ -99,7 +99,7 @@ func (r *run) dryParts() string {
 		case "push":
 			parts = append(parts, fmt.Sprintf("would push %s", plural(r.rec.PendingPush, "commit")))
 		case "rebase":
-			if len(r.splits) > 0 {
+			if len(r.splits) > 0 || r.dryParked {
 				parts = append(parts, "would park on "+r.park)
 			} else {
 				parts = append(parts, "would rebase")
