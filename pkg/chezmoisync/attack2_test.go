@@ -460,3 +460,51 @@ func TestDryRunPredictsTheParkAgain(t *testing.T) {
 	require.Equal(t, before, everything(t, b, remote), "the dry run changed something")
 	syncCode(t, b, 5)
 }
+
+// F10: a push of sync/<host> killed after the remote took it and before jj
+// recorded it leaves sync/<host>@origin untracked on this host's own
+// commits, which jj then treats as immutable: every sync failed with
+// "Commit X is immutable". Simulated with jj bookmark untrack: the next
+// sync tracks it again, parks as before, and the recipe works.
+func TestUntrackedOwnParkIsTrackedAgain(t *testing.T) {
+	t.Parallel()
+	remote, _, b, _ := parkedTwice(t, "beta")
+	b.Run(b.SourceDir(), "jj", "bookmark", "untrack", "sync/beta@origin")
+	dry := syncCode(t, b, 5, "--dry-run")
+	require.Contains(t, dry.String(), "track sync/beta@origin again")
+	r := syncCode(t, b, 5)
+	require.Contains(t, r.String(), "tracked again")
+	require.NotContains(t, r.String(), "immutable")
+	b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin")
+	writeSource(t, b, "dot_bashrc", "# resolved\n")
+	mustSync(t, b, "--continue")
+	require.Equal(t, "# resolved\n", testharness.RemoteFile(t, remote, "main", "dot_bashrc"))
+}
+
+// F16: two machines with the same host name: the second one's park cannot
+// be pushed (the remote's sync/<host> is the other machine's). The step
+// line and a warning say so and how to fix it, instead of blaming the
+// network; the other machine's bookmark is never tracked or moved.
+func TestSameHostNameOnTwoMachinesIsNamed(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b, c := newHost(t, remote, "alpha"), newHost(t, remote, "beta"), newHost(t, remote, "gamma")
+	for _, h := range []*testharness.Host{a, b, c} {
+		mustSync(t, h)
+	}
+	b.Setenv("CHEZMOI_SYNC_HOSTNAME", "nixos")
+	c.Setenv("CHEZMOI_SYNC_HOSTNAME", "nixos")
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
+	mustSync(t, a)
+	editLine(t, b, ".bashrc", 2, "alias ll='ls -lb'")
+	syncCode(t, b, 5)
+	parkB := remoteRef(t, b, remote, "refs/heads/sync/nixos")
+	require.NotEmpty(t, parkB)
+	editLine(t, c, ".bashrc", 2, "alias ll='ls -lc'")
+	r := syncCode(t, c, 5)
+	require.NotContains(t, r.String(), "unreachable")
+	require.Contains(t, r.String(), "same host name")
+	require.Contains(t, r.String(), "--hostname")
+	require.Equal(t, parkB, remoteRef(t, b, remote, "refs/heads/sync/nixos"), "the other machine's park was moved")
+}

@@ -176,6 +176,28 @@ func (r *run) judgeUnfetched(ctx context.Context) error {
 	return r.judgeRemote(&analysis{remote: known[0], dropped: gone, accepted: true, shared: true})
 }
 
+// retrackStep tracks sync/<host>@<remote> again when a killed push left
+// it untracked on this host's own commits (see analysis.parkedUntracked).
+// Another machine's sync/<host> (the same host name) is never tracked.
+type retrackStep struct{}
+
+func (retrackStep) name() string { return "retrack" }
+
+func (retrackStep) plan(_ context.Context, r *run) (plan, error) {
+	if r.a == nil || !r.a.parkedUntracked {
+		return plan{skip: "tracked", quiet: true}, nil
+	}
+	return plan{does: fmt.Sprintf("track %s@%s again (a killed push left it untracked, which makes its commits immutable for jj)", r.park, r.c.Remote), changes: true}, nil
+}
+
+func (retrackStep) run(ctx context.Context, r *run) (outcome, error) {
+	if err := r.jj.Track(ctx, r.park, r.c.Remote); err != nil {
+		return outcome{}, fmt.Errorf("cannot track %s@%s: %w", r.park, r.c.Remote, err)
+	}
+	r.a.parkedUntracked = false
+	return outcome{detail: fmt.Sprintf("%s@%s tracked again (a push of it was interrupted)", r.park, r.c.Remote)}, nil
+}
+
 // analysis is what one jj query says about the repository after a fetch.
 type analysis struct {
 	wc, remote   jj.Commit
@@ -190,7 +212,10 @@ type analysis struct {
 	parkedLocal  *jj.Commit
 	parkedRemote *jj.Commit
 	parkedGone   bool // sync/<host> deleted here, still tracked on the remote
-	held         bool // an unpublished undo holds the local commits back
+	// parkedUntracked: sync/<host>@<remote> holds this host's commits but
+	// is not tracked (a killed push); retrackStep tracks it.
+	parkedUntracked bool
+	held            bool // an unpublished undo holds the local commits back
 }
 
 func (a *analysis) parent() *jj.Commit {
@@ -323,6 +348,11 @@ func (a *analysis) add(c *jj.Commit) {
 	}
 	if c.Is("parkedRemote") {
 		a.parkedRemote = c
+		// An untracked sync/<host>@<remote> on this host's own commits: a
+		// push of it was killed after the remote took it and before jj
+		// recorded it. jj treats untracked remote bookmarks as immutable,
+		// so every rebase of those commits would fail.
+		a.parkedUntracked = !c.Is("parkedTracked") && (c.Is("ancestor") || c.Is("parkedLocal"))
 	}
 	a.accepted = a.accepted || c.Is("accepted")
 	a.shared = a.shared || c.Is("shared")

@@ -18,6 +18,7 @@ func program(c *Command) []step {
 	remote := []step{
 		fetchStep{},   // <- push retries come back here
 		analyseStep{}, // refuse a deleted, unrelated or rewound remote branch
+		retrackStep{}, // sync/<host>@<remote> left untracked by a killed push
 		rewindStep{},  // --accept-rewind
 		authorStep{},  // commits made without an identity
 	}
@@ -54,6 +55,7 @@ func program(c *Command) []step {
 			commitStep{},   // commit the working copy
 			refetchStep{},  // <- push retries come back here
 			analyseStep{},  // the local commits against the remote branch
+			retrackStep{},  // sync/<host>@<remote> left untracked by a killed push
 			rewindStep{},   // --accept-rewind
 			authorStep{},   // commits made without an identity
 		}, []step{

@@ -300,8 +300,19 @@ func (r *run) pushParked(ctx context.Context) string {
 		}
 	}
 	if res, err := r.jj.Push(ctx, r.c.Remote, r.park); err != nil {
-		r.io.Warnf("could not push %s (the commits are safe locally): %s", r.park, brief.Line(errText(res, err)))
-		return " (not pushed: " + r.c.Remote + " unreachable)"
+		why := brief.Line(errText(res, err))
+		switch {
+		case strings.Contains(why, "Non-tracking remote bookmark"):
+			// Another machine with the same host name parked there first
+			// (NixOS's default host name is nixos).
+			r.warn("%s on %s belongs to another machine with the same host name %q (%s): this host's parked commits are safe locally but cannot be pushed there; give this machine its own name: chezmoi-sync --hostname NAME (or chezmoiSync.hostname, CHEZMOI_SYNC_HOSTNAME)", r.park, r.c.Remote, r.host, why)
+			return " (not pushed: " + r.c.Remote + " already has a " + r.park + " of another machine with the same host name; set --hostname)"
+		case jj.RemoteKind(res, err) == jj.RemoteUnreachable:
+			r.io.Warnf("could not push %s (the commits are safe locally): %s", r.park, why)
+			return " (not pushed: " + r.c.Remote + " unreachable)"
+		}
+		r.io.Warnf("could not push %s (the commits are safe locally): %s", r.park, why)
+		return " (not pushed: " + why + ")"
 	}
 	return " and pushed to " + r.c.Remote
 }
