@@ -24,6 +24,9 @@ const (
 	// the other way): never published by itself (a link into this home
 	// directory would land on every host).
 	WaitTypeChanged = "type-changed"
+	// WaitExternal: an edited target of a .chezmoiexternal entry, which
+	// re-add cannot write back.
+	WaitExternal = "external"
 )
 
 // Waiting is one home edit (or unmanaged file) the sync leaves alone and
@@ -48,6 +51,9 @@ type Input struct {
 	Written map[string]string  // chezmoi's entryState: target -> SHA-256 ("" for non-files); nil: unknown
 	Lstat   func(string) (fs.FileInfo, error)
 	Hash    func(string) (string, error) // SHA-256 (hex) of a home file
+	// Externals are the targets of .chezmoiexternal entries (their
+	// "source" is no file of the source directory): never capturable.
+	Externals map[string]bool
 }
 
 // Classified says what a sync does with each line of `chezmoi status`.
@@ -98,6 +104,8 @@ func (c *Classified) homeEdit(in Input, e Change, m Managed, a Attrs, known bool
 	switch {
 	case !known:
 		c.wait(e.Path, WaitUnknown)
+	case in.Externals[e.Path]:
+		c.wait(e.Path, WaitExternal)
 	case e.Target == 'D':
 		c.wait(e.Path, WaitRemoved)
 	case err == nil && kindOf(st) != sourceKind(in, m, a):
@@ -216,6 +224,8 @@ func WaitNext(kind, path string) string {
 		return "it was removed from the source but you edited it: chezmoi add " + q + " to manage it again, or delete it"
 	case WaitDirMode:
 		return "the directory's mode changed at home: chezmoi chattr to record it, or chezmoi apply " + q + " to restore it"
+	case WaitExternal:
+		return "it comes from a .chezmoiexternal entry, which chezmoi-sync cannot capture (chezmoi re-add does nothing for it): make the change where the external comes from, or in the .chezmoiexternal entry; chezmoi apply --force " + q + " takes the external's version back (copy your edit first)"
 	case WaitTypeChanged:
 		return "its type changed at home (a file became a symlink or a directory, or the other way), which chezmoi-sync does not publish by itself (a link into this home directory would land on every host): to publish it on purpose, chezmoi add " + q + " then chezmoi-sync; to get chezmoi's version back, move yours aside (mv " + q + " " + shellQuote(path+".mine") + ") then chezmoi apply " + q
 	case WaitUnmerged:

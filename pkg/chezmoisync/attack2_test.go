@@ -508,3 +508,28 @@ func TestSameHostNameOnTwoMachinesIsNamed(t *testing.T) {
 	require.Contains(t, r.String(), "--hostname")
 	require.Equal(t, parkB, remoteRef(t, b, remote, "refs/heads/sync/nixos"), "the other machine's park was moved")
 }
+
+// F13: an edited target of a .chezmoiexternal entry cannot be captured:
+// it waits (kind external) on every run, with advice that works (not
+// chezmoi re-add, which does nothing for it), instead of "success".
+func TestEditedExternalTargetWaits(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	payload := filepath.Join(t.TempDir(), "tool.toml")
+	require.NoError(t, os.WriteFile(payload, []byte("upstream = 1\n"), 0o644))
+	remote := testharness.NewRemote(t, dotfiles(map[string]string{
+		".chezmoiexternal.toml": "[\".config/tool/tool.toml\"]\n  type = \"file\"\n  url = \"file://" + payload + "\"\n",
+	}))
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	target := filepath.Join(a.Home, ".config/tool/tool.toml")
+	require.Equal(t, "upstream = 1\n", a.ReadHome(".config/tool/tool.toml"))
+	a.WriteHome(".config/tool/tool.toml", "upstream = 1\nmine = 1\n")
+	for i := 0; i < 2; i++ {
+		r := mustSync(t, a)
+		require.Equal(t, syncstate.EditsWaiting, record(t, a).Status, r.String())
+		require.Equal(t, "external", waitingKinds(t, a)[target])
+		require.NotContains(t, r.String(), "re-add "+target)
+	}
+	require.Contains(t, a.ReadHome(".config/tool/tool.toml"), "mine = 1")
+}

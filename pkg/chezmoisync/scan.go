@@ -93,7 +93,8 @@ func (r *run) scanHome(ctx context.Context) error {
 		}
 	}
 	r.changes, r.managed, r.written, r.warnings = changes, managed, written, warnings
-	r.cls = r.withoutStray(chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile}))
+	r.cls = r.withoutStray(chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile,
+		Externals: externalTargets(changes, managed)}))
 	return nil
 }
 
@@ -150,4 +151,21 @@ func (r *run) inconsistent(err error) error {
 	return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
 		msg:  fmt.Sprintf("the source directory gives one target two source entries (%s): nothing was changed", brief.Line(err.Error())),
 		next: fmt.Sprintf("keep one source entry per target: cd %s && rm the one(s) you do not want (chezmoi chattr sets the attributes you want afterwards), then chezmoi-sync --continue (or chezmoi-sync when no conflict is parked)", r.workTree)}
+}
+
+// externalTargets are the changed targets whose source is no file of the
+// source directory: chezmoi names a synthetic source (create_empty_) for
+// the targets of .chezmoiexternal entries.
+func externalTargets(changes []chezmoi.Change, managed map[string]chezmoi.Managed) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range changes {
+		m, ok := managed[c.Path]
+		if !ok || m.Source == "" {
+			continue
+		}
+		if _, err := os.Lstat(m.Source); os.IsNotExist(err) {
+			out[c.Path] = true
+		}
+	}
+	return out
 }
