@@ -127,16 +127,23 @@ func newRun(c *Command, app *cli.App, rec *syncstate.Record, prev *syncstate.Rec
 		remoteRef: jj.RemoteRef(c.Branch, c.Remote),
 		jj: &jj.Client{Runner: guardRunner(app), IgnoreWorkingCopy: app.DryRun, MaxNewFileSize: c.MaxNewFileSize,
 			NoAutoTrack: true},
-		cm: &chezmoi.Client{Runner: guardRunner(app), Source: configuredSource(c, app)},
+		cm: &chezmoi.Client{Runner: guardRunner(app), Source: configuredSource(c, app), Config: existingFile(app.Getenv("CHEZMOI_CONFIG_FILE"))},
 	}
 }
 
 // configuredSource is --source-dir (sourceDir) made absolute, or "".
 func configuredSource(c *Command, app *cli.App) string {
-	if c.SourceDir == "" {
+	dir := c.SourceDir
+	if dir == "" {
+		// chezmoi exports its source directory to the commands it runs:
+		// `chezmoi update` routed here (update.command) syncs the source
+		// chezmoi was told to use (--source, a non-default config).
+		dir = app.Getenv("CHEZMOI_SOURCE_DIR")
+	}
+	if dir == "" {
 		return ""
 	}
-	dir := expandHome(c.SourceDir, app.Getenv("HOME"))
+	dir = expandHome(dir, app.Getenv("HOME"))
 	if abs, err := filepath.Abs(dir); err == nil {
 		return abs
 	}
@@ -233,4 +240,15 @@ func shortList(paths []string, n int) string {
 		return strings.Join(paths, ", ")
 	}
 	return strings.Join(paths[:n], ", ") + fmt.Sprintf(" and %d more", len(paths)-n)
+}
+
+// existingFile is path when it names an existing file, else "".
+func existingFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return ""
+	}
+	return path
 }
