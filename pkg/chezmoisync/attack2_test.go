@@ -533,3 +533,21 @@ func TestEditedExternalTargetWaits(t *testing.T) {
 	}
 	require.Contains(t, a.ReadHome(".config/tool/tool.toml"), "mine = 1")
 }
+
+// attack 1, LOW 15: a --state-dir inside the chezmoi source directory is
+// refused (exit 2) before anything is captured: its record and backups
+// would be snapshotted and published.
+func TestStateDirInsideSourceDirIsRefused(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	editLine(t, a, ".bashrc", 0, "# edited")
+	main := remoteRef(t, a, remote, "refs/heads/main")
+	r := syncCode(t, a, 2, "--state-dir", filepath.Join(a.SourceDir(), "state"))
+	require.Contains(t, r.Stderr, "inside the chezmoi source directory")
+	require.Equal(t, main, remoteRef(t, a, remote, "refs/heads/main"))
+	all := a.Run(remote, "git", "log", "--all", "--name-only", "--format=")
+	require.NotContains(t, all, "state/")
+}

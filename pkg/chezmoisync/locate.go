@@ -35,6 +35,9 @@ func (locateStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	r.cm.Source = dir
 	r.workTree = chezmoi.WorkTree(dir)
+	if inside(r.app.StateDir, r.workTree) {
+		return outcome{}, exitcode.UsageError(fmt.Errorf("the state directory %s is inside the chezmoi source directory %s: its files (the record, backups of home files) would end up in the repository; choose another --state-dir (STATE_DIRECTORY)", r.app.StateDir, r.workTree))
+	}
 	r.rec.SourceDir = r.workTree
 	r.jj.Dir = r.workTree
 	return outcome{}, nil
@@ -341,4 +344,23 @@ func (r *run) gitIdentity(ctx context.Context) (name, email string) {
 		return res.Out()
 	}
 	return get("user.name", "GIT_AUTHOR_NAME"), get("user.email", "GIT_AUTHOR_EMAIL")
+}
+
+// inside reports whether path is dir or below it (symlinks resolved where
+// they exist).
+func inside(path, dir string) bool {
+	if path == "" || dir == "" {
+		return false
+	}
+	resolve := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return real
+		}
+		return filepath.Clean(p)
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
