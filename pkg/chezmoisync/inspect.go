@@ -269,6 +269,11 @@ func (r *run) recordConflicts(ctx context.Context, commits []jj.Commit) {
 // stopped operation left in the files.
 func gitState(dir string) error {
 	gitDir := filepath.Join(dir, ".git")
+	if exists(filepath.Join(gitDir, "rebase-apply", "applying")) {
+		// rebase-apply is git am's too; "applying" says it is am.
+		return refuse(fmt.Sprintf("a git am is in progress in %s (its files may hold conflict markers): nothing was changed", dir),
+			fmt.Sprintf("finish it first: cd %s && git am --continue (or git am --abort), then run chezmoi-sync again", dir))
+	}
 	for _, op := range []struct{ path, what, abort string }{
 		{"rebase-merge", "a git rebase", "git rebase --continue (or --abort)"},
 		{"rebase-apply", "a git rebase or am", "git rebase --continue (or --abort)"},

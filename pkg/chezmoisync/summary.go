@@ -115,7 +115,11 @@ func (r *run) dryParts() string {
 	if len(parts) == 0 {
 		return "nothing to do (nothing was changed)"
 	}
-	return strings.Join(parts, ", ") + " (nothing was changed)"
+	out := strings.Join(parts, ", ")
+	if strings.HasSuffix(out, "nothing was changed") {
+		return out // a refusal's own words
+	}
+	return out + " (nothing was changed)"
 }
 
 func (r *run) undoTargetID() string {

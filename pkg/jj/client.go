@@ -157,6 +157,16 @@ func ErrorLine(stderr string) string {
 					cause = "Caused by: " + rest
 				}
 				l += " " + cause
+			} else if strings.HasSuffix(l, ":") {
+				// "Error: Git process failed: External git program
+				// failed:" is followed by git's own lines: the first one
+				// says why.
+				for _, next := range lines[i+1:] {
+					if next = strings.TrimSpace(next); next != "" && !strings.HasPrefix(next, "Hint:") {
+						l += " " + next
+						break
+					}
+				}
 			}
 			return l
 		}
