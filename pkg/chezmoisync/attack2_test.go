@@ -551,3 +551,18 @@ func TestStateDirInsideSourceDirIsRefused(t *testing.T) {
 	all := a.Run(remote, "git", "log", "--all", "--name-only", "--format=")
 	require.NotContains(t, all, "state/")
 }
+
+// attack 2 (cosmetic): a dry run on a fresh host creates no state
+// directory (before, ~/.local/state/nixdots appeared with a lock file).
+func TestDryRunOnFreshHostCreatesNoStateDir(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	require.NoDirExists(t, a.StateDir())
+	r := mustSync(t, a, "--dry-run")
+	require.NotContains(t, r.String(), "(nothing was changed) (nothing was changed)")
+	require.NoDirExists(t, a.StateDir())
+	mustSync(t, a)
+	require.DirExists(t, a.StateDir())
+}
