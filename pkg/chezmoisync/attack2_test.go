@@ -566,3 +566,23 @@ func TestDryRunOnFreshHostCreatesNoStateDir(t *testing.T) {
 	mustSync(t, a)
 	require.DirExists(t, a.StateDir())
 }
+
+// attack 2 (cosmetic): taking the remote's side of every conflict leaves
+// nothing to commit; the working copy must not keep the fold's "resolve
+// conflicts" subject, which the next ordinary commit would get.
+func TestTakeRemoteEverywhereLeavesNoResolveSubject(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
+	mustSync(t, a)
+	editLine(t, b, ".bashrc", 2, "alias ll='ls -lh'")
+	syncCode(t, b, 5)
+	mustSync(t, b, "--take-remote")
+	require.Empty(t, jjOut(b, "log", "--no-graph", "-r", "@", "-T", "description"))
+	editLine(t, b, ".bashrc", 0, "# later")
+	mustSync(t, b)
+	require.Contains(t, b.Run(remote, "git", "log", "-1", "--format=%s", "main"), "chore(beta): sync dotfiles")
+}

@@ -274,6 +274,12 @@ func (c *Client) DiffNames(ctx context.Context, from, to string) ([]string, erro
 	return ParseLines(string(res.Stdout)), nil
 }
 
+// Describe sets rev's description (jj describe -m).
+func (c *Client) Describe(ctx context.Context, rev, message string) error {
+	_, err := c.run(ctx, true, "describe", "-r", rev, "-m", message)
+	return err
+}
+
 // FileList lists the files of rev's tree (repository-relative).
 func (c *Client) FileList(ctx context.Context, rev string) ([]string, error) {
 	res, err := c.run(ctx, false, "file", "list", "-r", rev)
