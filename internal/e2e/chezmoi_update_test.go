@@ -100,3 +100,28 @@ func TestChezmoiUpdateOnASyncedHost(t *testing.T) {
 func writeFile(dir, rel, content string) error {
 	return os.WriteFile(filepath.Join(dir, rel), []byte(content), 0o644)
 }
+
+// attack 1, M4: `chezmoi --source DIR --config FILE update` routed to
+// chezmoi-sync syncs DIR (chezmoi exports CHEZMOI_SOURCE_DIR and
+// CHEZMOI_CONFIG_FILE to the command), not chezmoi's default source
+// directory, which does not exist here.
+func TestChezmoiUpdateHonoursChezmoisSourceAndConfig(t *testing.T) {
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	other := testharness.NewHost(t, "other").WithBinaries()
+	other.CloneDotfiles(remote)
+	require.Equal(t, 0, other.Exec("", "chezmoi-sync").Code)
+	other.WriteHome(".bashrc", other.ReadHome(".bashrc")+"# from other\n")
+	require.Equal(t, 0, other.Exec("", "chezmoi-sync").Code)
+
+	h := testharness.NewHost(t, "alpha").WithBinaries()
+	src := filepath.Join(h.Home, "dotfiles")
+	h.Run("", "git", "clone", "-q", remote, src)
+	cfg := filepath.Join(h.Home, "alt.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(chezmoiUpdateConfig), 0o644))
+	r := h.Exec("", "chezmoi", "--source", src, "--config", cfg, "update")
+	require.Equal(t, 0, r.Code, r.String())
+	require.DirExists(t, filepath.Join(src, ".jj"), "chezmoi-sync did not sync chezmoi's source directory")
+	require.NoDirExists(t, h.SourceDir())
+	require.Contains(t, h.ReadHome(".bashrc"), "# from other")
+}

@@ -20,6 +20,13 @@ const (
 	WaitUnknown   = "unknown"  // no source chezmoi can name
 	WaitUnmerged  = "unmerged" // changed at home and in the source, no clean merge
 	WaitSkipped   = "skipped"  // apply left it alone (changed since chezmoi wrote it)
+	// WaitTypeChanged: a file became a symlink or a directory at home (or
+	// the other way): never published by itself (a link into this home
+	// directory would land on every host).
+	WaitTypeChanged = "type-changed"
+	// WaitExternal: an edited target of a .chezmoiexternal entry, which
+	// re-add cannot write back.
+	WaitExternal = "external"
 )
 
 // Waiting is one home edit (or unmanaged file) the sync leaves alone and
@@ -44,6 +51,9 @@ type Input struct {
 	Written map[string]string  // chezmoi's entryState: target -> SHA-256 ("" for non-files); nil: unknown
 	Lstat   func(string) (fs.FileInfo, error)
 	Hash    func(string) (string, error) // SHA-256 (hex) of a home file
+	// Externals are the targets of .chezmoiexternal entries (their
+	// "source" is no file of the source directory): never capturable.
+	Externals map[string]bool
 }
 
 // Classified says what a sync does with each line of `chezmoi status`.
@@ -94,8 +104,12 @@ func (c *Classified) homeEdit(in Input, e Change, m Managed, a Attrs, known bool
 	switch {
 	case !known:
 		c.wait(e.Path, WaitUnknown)
+	case in.Externals[e.Path]:
+		c.wait(e.Path, WaitExternal)
 	case e.Target == 'D':
 		c.wait(e.Path, WaitRemoved)
+	case err == nil && kindOf(st) != sourceKind(in, m, a):
+		c.wait(e.Path, WaitTypeChanged)
 	case a.Template:
 		c.wait(e.Path, WaitTemplate)
 	case a.Encrypted:
@@ -113,6 +127,29 @@ func (c *Classified) homeEdit(in Input, e Change, m Managed, a Attrs, known bool
 	default:
 		c.Capture = append(c.Capture, e.Path)
 	}
+}
+
+// kindOf is "link", "dir" or "file".
+func kindOf(st fs.FileInfo) string {
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0:
+		return "link"
+	case st.IsDir():
+		return "dir"
+	}
+	return "file"
+}
+
+// sourceKind is what the source entry makes at home: a symlink_ file a
+// link, a source directory a directory, any other file a file.
+func sourceKind(in Input, m Managed, a Attrs) string {
+	if a.Symlink {
+		return "link"
+	}
+	if st, err := lstat(in, m.Source); err == nil && st.IsDir() {
+		return "dir"
+	}
+	return "file"
 }
 
 // removal classifies a target apply would remove: remove_ entries and
@@ -187,6 +224,10 @@ func WaitNext(kind, path string) string {
 		return "it was removed from the source but you edited it: chezmoi add " + q + " to manage it again, or delete it"
 	case WaitDirMode:
 		return "the directory's mode changed at home: chezmoi chattr to record it, or chezmoi apply " + q + " to restore it"
+	case WaitExternal:
+		return "it comes from a .chezmoiexternal entry, which chezmoi-sync cannot capture (chezmoi re-add does nothing for it): make the change where the external comes from, or in the .chezmoiexternal entry; chezmoi apply --force " + q + " takes the external's version back (copy your edit first)"
+	case WaitTypeChanged:
+		return "its type changed at home (a file became a symlink or a directory, or the other way), which chezmoi-sync does not publish by itself (a link into this home directory would land on every host): to publish it on purpose, chezmoi add " + q + " then chezmoi-sync; to get chezmoi's version back, move yours aside (mv " + q + " " + shellQuote(path+".mine") + ") then chezmoi apply " + q
 	case WaitUnmerged:
 		return "changed both at home and in the source directory and the edits overlap: chezmoi merge " + q
 	case WaitSkipped:

@@ -41,6 +41,8 @@ DA /h/.deleted
  R /h/once.sh
  R /h/always.sh
 MM /h/.unknown
+MM /h/.nowlink
+MM /h/.nowdir
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +56,7 @@ MM /h/.unknown
 			"/h/.priv": src("private_dot_priv"), "/h/.priv-tight": src("private_dot_priv-tight"),
 			"/h/.link": src("symlink_dot_link"), "/h/.ssh": src("private_dot_ssh"), "/h/.deleted": src("dot_deleted"),
 			"/h/.plain": src("dot_plain"), "/h/.firstrun": src("dot_firstrun"),
+			"/h/.nowlink": src("dot_nowlink"), "/h/.nowdir": src("dot_nowdir"),
 			"/h/.ex": src("exact_dot_ex"), "/h/.ex/new": {Source: "/s"}, "/h/.ex/dropped": {Source: "/s"}, "/h/.ex/edited": {Source: "/s"},
 			"/h/.gone": src("remove_dot_gone"), "/h/.removeme": {Source: "/s"},
 			"/h/once.sh": src("run_onchange_once.sh"), "/h/always.sh": src("run_always.sh"),
@@ -65,8 +68,10 @@ MM /h/.unknown
 				return fakeInfo{0o644}, nil
 			case "/h/.priv-tight":
 				return fakeInfo{0o600}, nil
-			case "/h/.ssh":
+			case "/h/.ssh", "/s/private_dot_ssh", "/h/.nowdir":
 				return fakeInfo{fs.ModeDir | 0o700}, nil
+			case "/h/.nowlink":
+				return fakeInfo{fs.ModeSymlink | 0o777}, nil
 			}
 			return nil, os.ErrNotExist
 		},
@@ -84,7 +89,7 @@ MM /h/.unknown
 	}
 	wantKinds := map[string]string{
 		"/h/.tpl": WaitTemplate, "/h/.secret": WaitEncrypted, "/h/.mod": WaitModify, "/h/.priv": WaitLoosened,
-		"/h/.ssh": WaitDirMode, "/h/.deleted": WaitDeleted, "/h/.ex/new": WaitExtra, "/h/.ex/edited": WaitExtra,
+		"/h/.ssh": WaitDirMode, "/h/.nowlink": WaitTypeChanged, "/h/.nowdir": WaitTypeChanged, "/h/.deleted": WaitDeleted, "/h/.ex/new": WaitExtra, "/h/.ex/edited": WaitExtra,
 		"/h/.unknown": WaitUnknown,
 	}
 	if !reflect.DeepEqual(kinds, wantKinds) {

@@ -22,7 +22,10 @@ type Client struct {
 	Runner runner.Runner
 	// Source, when set, is passed as --source so chezmoi works on the same
 	// directory chezmoi-sync was told to use.
-	Source  string
+	Source string
+	// Config, when set, is passed as --config (chezmoi's own
+	// CHEZMOI_CONFIG_FILE when chezmoi runs chezmoi-sync).
+	Config  string
 	Timeout time.Duration
 	// NoExternals adds --exclude=externals to the commands that read the
 	// target state: externals that need the network make them fail
@@ -39,6 +42,9 @@ func (c *Client) cmd(mutates bool, args ...string) runner.Cmd {
 	full := []string{"--no-tty", "--no-pager", "--color=false"}
 	if c.Source != "" {
 		full = append(full, "--source", c.Source)
+	}
+	if c.Config != "" {
+		full = append(full, "--config", c.Config)
 	}
 	full = append(full, args...)
 	t := c.Timeout

@@ -69,6 +69,15 @@ func XDGSourceDir(getenv func(string) string) string {
 // chezmoi.* in $XDG_CONFIG_HOME/chezmoi, default ~/.config/chezmoi, and in
 // each of $XDG_CONFIG_DIRS/chezmoi, default /etc/xdg/chezmoi), sorted.
 func ConfigFiles(getenv func(string) string) []string {
+	if f := getenv("CHEZMOI_CONFIG_FILE"); f != "" {
+		// Exported by chezmoi to the commands it runs (update.command
+		// routed to chezmoi-sync): the config file chezmoi itself uses
+		// (none when it does not exist).
+		if _, err := os.Stat(f); err != nil {
+			return nil
+		}
+		return []string{f}
+	}
 	var dirs []string
 	if d := getenv("XDG_CONFIG_HOME"); d != "" {
 		dirs = append(dirs, d)

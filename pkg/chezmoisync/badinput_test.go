@@ -36,7 +36,9 @@ func TestBadInput(t *testing.T) {
 		require.Contains(t, r.Stderr, "does not exist")
 		require.Contains(t, r.Stderr, "--repo-url")
 		require.NoDirExists(t, h.SourceDir())
-		require.Equal(t, syncstate.Failed, record(t, h).Status)
+		// Bad input changed nothing: no record is written over the last
+		// one (attack 1, LOW 10).
+		require.NoFileExists(t, filepath.Join(h.StateDir(), syncstate.RecordFile))
 	})
 
 	t.Run("source directory is not a repository", func(t *testing.T) {
@@ -93,9 +95,10 @@ func TestBadInput(t *testing.T) {
 		require.Equal(t, 2, r.Code, r.String())
 		oneLine(t, r)
 		require.Contains(t, r.Stderr, "has no branch trunk")
-		// The edit is committed locally, not lost.
-		require.Contains(t, h.ReadSource("dot_gitconfig"), "pager = nobranch")
-		require.Contains(t, jjOut(h, "log", "--no-graph", "-r", "@-", "-T", "description"), "chore(nobranch)")
+		// Found before the capture: nothing is captured or committed, the
+		// edit stays at home. The run colocated jj (a change): recorded.
+		require.NotContains(t, h.ReadSource("dot_gitconfig"), "pager = nobranch")
+		require.Contains(t, h.ReadHome(".gitconfig"), "pager = nobranch")
 		require.Equal(t, syncstate.Failed, record(t, h).Status)
 		mustSync(t, h) // with the right branch it goes through
 		require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "pager = nobranch")

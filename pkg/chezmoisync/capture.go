@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -67,7 +70,9 @@ func (captureStep) plan(_ context.Context, r *run) (plan, error) {
 	if len(r.cls.Links) > 0 {
 		does += fmt.Sprintf("; record %s with chezmoi add: %s", plural(len(r.cls.Links), "re-pointed symlink"), shortList(r.cls.Links, 5))
 	}
-	return plan{does: does, changes: true, marks: true}, nil
+	// identity: the commit after it needs one; refused before the
+	// capture, not after it.
+	return plan{does: does, changes: true, marks: true, identity: r.c.AutoCommit}, nil
 }
 
 func (captureStep) run(ctx context.Context, r *run) (outcome, error) {
@@ -161,9 +166,8 @@ func (r *run) chezmoiForAdd(ctx context.Context) (*chezmoi.Client, func(), error
 func (r *run) dropMarked(targets []string) []string {
 	var out []string
 	for _, t := range targets {
-		if hasMarkers(t) {
-			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "markers",
-				Next: "it holds conflict markers: finish the merge (delete the <<<<<<< ======= >>>>>>> lines), then run chezmoi-sync again"}})
+		if hasMarkers(t) && !r.sourceHasMarkers(t) {
+			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "markers", Next: markersNext(true)}})
 			continue
 		}
 		out = append(out, t)
@@ -233,16 +237,23 @@ func (trackStep) plan(ctx context.Context, r *run) (plan, error) {
 	if !r.scanned {
 		return plan{skip: "no new files", quiet: true}, nil
 	}
-	untracked, err := r.jj.Untracked(ctx)
+	untracked, err := r.untracked(ctx)
 	if err != nil {
-		return plan{}, fmt.Errorf("jj status: %w", err)
+		return plan{}, err
+	}
+	if r.written == nil {
+		if r.written, err = r.cm.LastWritten(ctx); err != nil {
+			return plan{}, fmt.Errorf("cannot read what chezmoi last wrote (chezmoi state): %w", err)
+		}
 	}
 	track, left := r.splitUntracked(untracked)
 	r.rec.Untracked = append(r.rec.Untracked, left...)
 	if len(left) > 0 {
-		r.warn("%s in %s stay out of the history (chezmoi does not manage them; track one with: jj file track PATH): %s",
+		r.warn("%s in %s stay out of the history and are not applied (neither chezmoi add nor the sync made them; publish one with: jj file track PATH, or chezmoi add its target): %s",
 			plural(len(left), "new file"), r.workTree, strings.Join(left, ", "))
 	}
+	r.cls = r.withoutStray(r.cls)
+	track = r.holdMarked(track)
 	if len(track) == 0 {
 		return plan{skip: "no new files chezmoi manages", quiet: true}, nil
 	}
@@ -261,13 +272,21 @@ func (trackStep) run(ctx context.Context, r *run) (outcome, error) {
 // splitUntracked sorts untracked repository paths into those chezmoi
 // manages (tracked by the sync) and the rest. Files a first colocation
 // left untracked stay untracked.
+//
+// A source file is tracked only when chezmoi made it: its target is in
+// chezmoi's entryState (`chezmoi add` and the sync's own re-add record
+// it). A file dropped into the source directory by hand (a key, notes, an
+// editor's backup dot_bashrc~ or autosave #dot_profile#) maps to a target
+// too, but chezmoi never wrote or captured that target: it stays
+// untracked, and its target is kept out of the apply (r.stray).
 func (r *run) splitUntracked(untracked []string) (track, left []string) {
-	sources := map[string]bool{}
-	for _, m := range r.managed {
+	sources := map[string]string{}
+	for t, m := range r.managed {
 		if rel, ok := r.sourceRel(m.Source); ok && m.Relative != "" {
-			sources[rel] = true
+			sources[rel] = t
 		}
 	}
+	r.stray = map[string]bool{}
 	root, _ := filepath.Rel(r.workTree, r.chezmoiRoot())
 	excluded := map[string]bool{}
 	var col colocation
@@ -279,15 +298,72 @@ func (r *run) splitUntracked(untracked []string) (track, left []string) {
 	for _, p := range untracked {
 		inRoot := strings.TrimPrefix(p, filepath.ToSlash(root)+"/")
 		special := (root == "." || inRoot != p) && strings.HasPrefix(inRoot, ".chezmoi")
+		t, managed := sources[p]
+		_, made := r.written[t]
 		switch {
 		case excluded[p]:
-		case sources[p] || special:
+		case !editorLeftover(p) && (special || managed && made):
 			track = append(track, p)
 		default:
+			if managed {
+				r.stray[t] = true
+			}
 			left = append(left, p)
 		}
 	}
 	return track, left
+}
+
+// editorLeftover: names editors and merge tools leave beside a file
+// (backups, autosaves, swap files, rejects), never a dotfile of its own.
+func editorLeftover(p string) bool {
+	base := path.Base(p)
+	for _, suffix := range []string{"~", ".bak", ".swp", ".swo", ".orig", ".rej", ".tmp"} {
+		if strings.HasSuffix(base, suffix) {
+			return true
+		}
+	}
+	return strings.HasPrefix(base, "#") || strings.HasPrefix(base, ".#")
+}
+
+// untracked lists the new files jj does not track. A dry run's jj does not
+// look at the files (--ignore-working-copy): git's list of files it does
+// not track, less those jj tracks, is the same answer.
+func (r *run) untracked(ctx context.Context) ([]string, error) {
+	if !r.dry {
+		out, err := r.jj.Untracked(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("jj status: %w", err)
+		}
+		return out, nil
+	}
+	others, err := r.gitList(ctx, "ls-files", "--others", "--exclude-standard", "-z")
+	if err != nil {
+		return nil, fmt.Errorf("git ls-files in %s: %w", r.workTree, err)
+	}
+	tracked, err := r.jj.FileList(ctx, "@")
+	if err != nil {
+		return nil, err
+	}
+	known := set(tracked)
+	return slices.DeleteFunc(others, func(p string) bool { return known[p] }), nil
+}
+
+// withoutStray keeps the targets of stray source files out of what apply
+// writes: chezmoi would otherwise write ~/id_rsa from a key dropped into
+// the source directory.
+func (r *run) withoutStray(c chezmoi.Classified) chezmoi.Classified {
+	if len(r.stray) == 0 {
+		return c
+	}
+	c.Pending = slices.DeleteFunc(slices.Clone(c.Pending), func(t string) bool { return r.stray[t] })
+	for t := range r.stray {
+		if !slices.Contains(c.Protected, t) {
+			c.Protected = append(c.Protected, t)
+		}
+	}
+	sort.Strings(c.Protected)
+	return c
 }
 
 // chezmoiRoot is the source directory chezmoi reads (the work tree, or
@@ -350,4 +426,41 @@ func (commitStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	r.mutated, r.committed = true, true
 	return outcome{detail: msg}, nil
+}
+
+// sourceHasMarkers: the home file's marker lines are all in its source
+// file (a plain copy): they are the file's content, published before.
+func (r *run) sourceHasMarkers(t string) bool {
+	m, ok := r.managed[t]
+	if !ok || m.Source == "" || !chezmoi.PlainCopy(m.Relative) {
+		return false
+	}
+	home, err := os.ReadFile(t)
+	if err != nil {
+		return false
+	}
+	src, err := os.ReadFile(m.Source)
+	if err != nil {
+		return false
+	}
+	return knownMarkers(home, src)
+}
+
+// holdMarked keeps new source files holding a conflict-marker block out
+// of the history (markers.go): waiting, never published by the sync.
+func (r *run) holdMarked(track []string) []string {
+	var out []string
+	for _, p := range track {
+		if !hasMarkers(filepath.Join(r.workTree, p)) {
+			out = append(out, p)
+			continue
+		}
+		what := p
+		if t, ok := r.targetOf(p); ok {
+			what = t
+		}
+		r.rec.Untracked = append(r.rec.Untracked, p)
+		r.noteWaiting([]chezmoi.Waiting{{Path: what, Kind: "markers", Next: markersNext(false)}})
+	}
+	return out
 }

@@ -109,6 +109,13 @@ func (r *run) step(ctx context.Context, st step) (string, error) {
 		}
 		return "", nil
 	case r.dry && p.changes:
+		if p.identity {
+			// Read-only, and the real run would refuse here.
+			if err := r.ensureIdentity(ctx); err != nil {
+				r.done(st.name(), ui.Failed, errDetail(err), t)
+				return "", err
+			}
+		}
 		r.printPlan(ctx, st, p, t)
 		if p.halt {
 			return stopProgram, nil

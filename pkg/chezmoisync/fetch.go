@@ -3,6 +3,7 @@ package chezmoisync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,9 +33,11 @@ func (fetchStep) preview(ctx context.Context, r *run) string {
 	case err != nil:
 		return r.c.Remote + " unreachable: a real run would record fetch-failed and keep your commits"
 	case res.Out() == "":
+		r.lsRemote = "-"
 		return r.c.Remote + " has no branch " + r.c.Branch
 	}
 	id, _, _ := strings.Cut(res.Out(), "\t")
+	r.lsRemote = id
 	if id == r.remoteBefore {
 		return r.remoteName() + " unchanged since the last fetch"
 	}
@@ -72,6 +75,11 @@ func (fetchStep) run(ctx context.Context, r *run) (outcome, error) {
 		// fetched; publishing waits for the next run.
 		return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error + " (going on with " + r.remoteName() + " as last fetched)"}, nil
 	}
+	if slices.Contains(programNames(r.program), "refetch") {
+		// Fetched before the capture: capture and commit still run (the
+		// edit is committed locally); refetch then goes on at apply.
+		return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error}, nil
+	}
 	return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error, next: "apply"}, nil
 }
 
@@ -89,6 +97,107 @@ func errText(res runner.Result, err error) string {
 	return err.Error()
 }
 
+// refetchStep is the fetch after the commit: the fetch before the
+// capture already ran, so it only fetches again when a push race sent the
+// program back here, and goes on at apply when the remote was unreachable.
+type refetchStep struct{}
+
+func (refetchStep) name() string { return "refetch" }
+
+func (refetchStep) plan(ctx context.Context, r *run) (plan, error) {
+	switch {
+	case r.retries > 0:
+		return fetchStep{}.plan(ctx, r)
+	case r.offline:
+		return plan{does: "skip to apply: " + r.c.Remote + " unreachable"}, nil
+	}
+	return plan{skip: "fetched before the capture", quiet: true}, nil
+}
+
+func (refetchStep) run(ctx context.Context, r *run) (outcome, error) {
+	if r.retries == 0 && r.offline {
+		return outcome{next: "apply"}, nil
+	}
+	return fetchStep{}.run(ctx, r)
+}
+
+// precheckStep refuses a deleted, unrelated or rewound remote branch right
+// after the fetch, before anything is captured or committed (refusals
+// change nothing). analyseStep judges again after the commit, with the
+// local commits complete.
+type precheckStep struct{}
+
+func (precheckStep) name() string { return "precheck" }
+
+func (precheckStep) plan(_ context.Context, r *run) (plan, error) {
+	switch {
+	case r.offline:
+		return plan{skip: "remote unreachable", quiet: true}, nil
+	case !r.dry && !r.scanned && r.wc.Empty && !r.resolving:
+		// Nothing to capture, track or commit: analyse judges alone (the
+		// no-op path pays no extra jj query).
+		return plan{skip: "nothing to capture", quiet: true}, nil
+	}
+	return plan{does: "check the remote branch before capturing"}, nil
+}
+
+func (precheckStep) run(ctx context.Context, r *run) (outcome, error) {
+	if r.dry && r.lsRemote == "-" {
+		return outcome{}, r.missingRemote()
+	}
+	if r.dry && r.remoteMoved {
+		// Not fetched: only a head this host already has (a rewind to an
+		// older commit) can be judged.
+		return outcome{}, r.judgeUnfetched(ctx)
+	}
+	a, err := r.analyse(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	return outcome{}, r.judgeRemote(a)
+}
+
+// judgeUnfetched (dry run) judges the head git ls-remote reported when
+// this host already has that commit: the commits under the accepted head
+// it lacks were dropped, as the real run's fetch would show.
+func (r *run) judgeUnfetched(ctx context.Context) error {
+	acc := r.acceptedRemote()
+	if !isHex(r.lsRemote) || !isHex(acc) || r.c.AcceptRewind {
+		return nil
+	}
+	known, err := r.jj.Commits(ctx, "present("+r.lsRemote+")", nil)
+	if err != nil || len(known) == 0 {
+		return nil
+	}
+	gone, err := r.jj.Commits(ctx, "::"+acc+" ~ ::"+r.lsRemote, nil)
+	if err != nil || len(gone) == 0 {
+		return nil
+	}
+	return r.judgeRemote(&analysis{remote: known[0], dropped: gone, accepted: true, shared: true})
+}
+
+// retrackStep tracks sync/<host>@<remote> again when a killed push left
+// it untracked on this host's own commits (see analysis.parkedUntracked).
+// Another machine's sync/<host> (the same host name) is never tracked.
+type retrackStep struct{}
+
+func (retrackStep) name() string { return "retrack" }
+
+func (retrackStep) plan(_ context.Context, r *run) (plan, error) {
+	if r.a == nil || !r.a.parkedUntracked {
+		return plan{skip: "tracked", quiet: true}, nil
+	}
+	return plan{does: fmt.Sprintf("track %s@%s again (a killed push left it untracked, which makes its commits immutable for jj)", r.park, r.c.Remote), changes: true}, nil
+}
+
+func (retrackStep) run(ctx context.Context, r *run) (outcome, error) {
+	if err := r.jj.Track(ctx, r.park, r.c.Remote); err != nil {
+		return outcome{}, fmt.Errorf("cannot track %s@%s: %w", r.park, r.c.Remote, err)
+	}
+	r.a.parkedUntracked = false
+	return outcome{detail: fmt.Sprintf("%s@%s tracked again (a push of it was interrupted)", r.park, r.c.Remote)}, nil
+}
+
 // analysis is what one jj query says about the repository after a fetch.
 type analysis struct {
 	wc, remote   jj.Commit
@@ -98,10 +207,15 @@ type analysis struct {
 	base         []jj.Commit // roots(R..@)-: where the local commits fork off
 	anon         []jj.Commit // local commits without author or committer
 	dropped      []jj.Commit // commits under the accepted head the remote no longer holds
+	accepted     bool        // the head this host last integrated is known here
+	shared       bool        // it shares a commit (other than the root) with the remote's head
 	parkedLocal  *jj.Commit
 	parkedRemote *jj.Commit
 	parkedGone   bool // sync/<host> deleted here, still tracked on the remote
-	held         bool // an unpublished undo holds the local commits back
+	// parkedUntracked: sync/<host>@<remote> holds this host's commits but
+	// is not tracked (a killed push); retrackStep tracks it.
+	parkedUntracked bool
+	held            bool // an unpublished undo holds the local commits back
 }
 
 func (a *analysis) parent() *jj.Commit {
@@ -188,7 +302,12 @@ func (r *run) analysisClasses() []jj.Class {
 		{Name: "ancestor", Revset: "::@"},
 	}
 	if acc := r.acceptedRemote(); acc != "" && isHex(acc) {
-		classes = append(classes, jj.Class{Name: "dropped", Revset: "::present(" + acc + ") ~ ::" + rr})
+		classes = append(classes, jj.Class{Name: "dropped", Revset: "::present(" + acc + ") ~ ::" + rr},
+			// The head this host integrated, and the newest commit it shares
+			// with the remote's head: none means origin now holds another
+			// repository (re-pointed), not a rewind of this one.
+			jj.Class{Name: "accepted", Revset: "present(" + acc + ")"},
+			jj.Class{Name: "shared", Revset: "heads(::present(" + acc + ") & ::" + rr + ") ~ root()"})
 	}
 	return classes
 }
@@ -230,7 +349,14 @@ func (a *analysis) add(c *jj.Commit) {
 	}
 	if c.Is("parkedRemote") {
 		a.parkedRemote = c
+		// An untracked sync/<host>@<remote> on this host's own commits: a
+		// push of it was killed after the remote took it and before jj
+		// recorded it. jj treats untracked remote bookmarks as immutable,
+		// so every rebase of those commits would fail.
+		a.parkedUntracked = !c.Is("parkedTracked") && (c.Is("ancestor") || c.Is("parkedLocal"))
 	}
+	a.accepted = a.accepted || c.Is("accepted")
+	a.shared = a.shared || c.Is("shared")
 	a.held = a.held || c.Is("held")
 	a.parkedGone = a.parkedGone || c.Is("parkedTracked")
 }
@@ -254,12 +380,18 @@ func (r *run) acceptedRemoteOr() string {
 	return "@-"
 }
 
-// judgeRemote refuses a remote without common history and a rewind.
+// judgeRemote refuses a remote without common history and a rewind. The
+// first is never a rewind (--accept-rewind would apply a foreign
+// repository's files and run its scripts): the remote's head shares no
+// commit with the head this host last integrated, or the local commits
+// start at the root while the remote's do not.
 func (r *run) judgeRemote(a *analysis) error {
 	root := strings.Repeat("0", len(a.remote.CommitID))
-	if len(a.base) == 1 && a.base[0].CommitID == root && len(a.local) > 0 && a.remote.CommitID != root {
-		return refuse(fmt.Sprintf("%s shares no history with the local repository (was %s re-pointed at another repository?): nothing was applied or pushed", r.remoteName(), r.c.Remote),
-			fmt.Sprintf("check the remote: git -C %s remote get-url %s; point it back at your dotfiles repository, then run chezmoi-sync again", r.workTree, r.c.Remote))
+	unrelated := a.accepted && !a.shared && a.remote.CommitID != root
+	if unrelated || len(a.base) == 1 && a.base[0].CommitID == root && len(a.local) > 0 && a.remote.CommitID != root {
+		return refuse(fmt.Sprintf("%s shares no history with the local repository (was %s re-pointed at another repository?): nothing was applied or pushed (--accept-rewind does not take another repository)", r.remoteName(), r.c.Remote),
+			fmt.Sprintf("check the remote: git -C %s remote get-url %s; point it back at your dotfiles repository (cd %s && jj git remote set-url %s URL && jj git fetch --remote %s), then run chezmoi-sync again",
+				r.workTree, r.c.Remote, r.workTree, r.c.Remote, r.c.Remote))
 	}
 	if len(a.dropped) == 0 || r.accepted != "" {
 		return nil

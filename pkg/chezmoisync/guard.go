@@ -66,6 +66,18 @@ func readOnly(name string, args []string) bool {
 			return true
 		case "merge-file":
 			return slices.Contains(args, "-p")
+		case "symbolic-ref":
+			// Reading: one operand (a second is a new value for the ref), no --delete.
+			var operands []string
+			for _, w := range words[1:] {
+				if w == "-d" || w == "--delete" {
+					return false
+				}
+				if !strings.HasPrefix(w, "-") {
+					operands = append(operands, w)
+				}
+			}
+			return len(operands) == 1
 		case "config":
 			return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--get") })
 		case "remote":

@@ -33,6 +33,7 @@ func TestDryGuardLetsOnlyReadsThrough(t *testing.T) {
 		{Name: "git", Args: []string{"ls-remote", "--", "origin", "refs/heads/main"}},
 		{Name: "git", Args: []string{"ls-files", "--others", "--exclude-standard", "-z"}},
 		{Name: "git", Args: []string{"config", "--get", "user.name"}},
+		{Name: "git", Args: []string{"symbolic-ref", "-q", "--short", "HEAD"}},
 		{Name: "jj", Args: append(append([]string{}, jjFlags...), "--config", "ui.conflict-marker-style=git", "file", "show", "-r", "@", "--", "root-file:\"x\"")},
 		// The parked conflict's files: merge-tree into a scratch object directory.
 		{Name: "git", Args: []string{"--git-dir", "/s/.git", "merge-tree", "--write-tree", "a", "b"}, Env: []string{"GIT_OBJECT_DIRECTORY=/tmp/x"}},
@@ -54,6 +55,8 @@ func TestDryGuardLetsOnlyReadsThrough(t *testing.T) {
 		{Name: "chezmoi", Args: []string{"add", "--", "/h/.x"}},
 		{Name: "git", Args: []string{"update-ref", "--no-deref", "HEAD", "abc"}},
 		{Name: "git", Args: []string{"push", "origin", "main"}},
+		{Name: "git", Args: []string{"symbolic-ref", "HEAD", "refs/heads/x"}},
+		{Name: "git", Args: []string{"symbolic-ref", "--delete", "HEAD"}},
 		{Name: "sh", Args: []string{"-c", "true"}},
 		{Name: "chezmoi", Args: []string{"status"}, Mutates: true},
 		{Name: "git", Args: []string{"--git-dir", "/s/.git", "merge-tree", "--write-tree", "a", "b"}}, // into the repository's objects

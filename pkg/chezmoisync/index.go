@@ -103,7 +103,7 @@ func (indexStep) plan(_ context.Context, r *run) (plan, error) {
 	switch {
 	case r.snap == nil:
 		return plan{skip: "unchanged", quiet: true}, nil
-	case len(r.rec.Waiting) > 0 || len(r.rec.Externals) > 0 || r.rec.Status != "" && r.rec.Status != syncstate.FetchFailed && r.rec.Status != syncstate.PushFailed:
+	case len(r.rec.Waiting) > 0 || len(r.rec.Externals) > 0 || len(r.stray) > 0 || r.rec.Status != "" && r.rec.Status != syncstate.FetchFailed && r.rec.Status != syncstate.PushFailed:
 		return plan{skip: "not written: the next run scans the home directory again", quiet: true}, nil
 	}
 	return plan{does: "remember the stat of the managed files, so the next no-op sync skips chezmoi status", changes: true}, nil

@@ -77,20 +77,40 @@ func (inspectStep) run(ctx context.Context, r *run) (outcome, error) {
 
 func (r *run) checkClasses() []jj.Class {
 	rs := r.remoteSet()
-	return []jj.Class{
+	classes := []jj.Class{
 		{Name: "wc", Revset: "@"}, {Name: "parent", Revset: "@-"}, {Name: "remote", Revset: rs},
 		{Name: "local", Revset: "(" + rs + "..@) ~ @"},
 		{Name: "parkedOut", Revset: jj.LocalBookmark(r.park) + " ~ ::@"},
 		{Name: "parked", Revset: jj.LocalBookmark(r.park) + " & (" + rs + "..@)"},
 	}
+	if off := r.offPathRevset(); off != "" {
+		classes = append(classes, jj.Class{Name: "offPath", Revset: off})
+	}
+	return classes
 }
 
 // checkRevset is one jj query (which also snapshots the working copy):
 // the working copy, its parent, the remote branch, the local commits, every
-// conflicted ancestor and a sync/<host> outside the working copy's history.
+// conflicted ancestor, a sync/<host> outside the working copy's history and
+// the last run's local head when the working copy left it behind.
 func (r *run) checkRevset() string {
 	rs := r.remoteSet()
-	return "@ | @- | " + rs + " | (" + rs + "..@) | (conflicts() & ::@) | (" + jj.LocalBookmark(r.park) + " ~ ::@)"
+	set := "@ | @- | " + rs + " | (" + rs + "..@) | (conflicts() & ::@) | (" + jj.LocalBookmark(r.park) + " ~ ::@)"
+	if off := r.offPathRevset(); off != "" {
+		set += " | (" + off + ")"
+	}
+	return set
+}
+
+// offPathRevset is the local head the last run left (its commit_after)
+// when it is still visible but neither under the working copy nor on the
+// remote branch: a `jj new main@origin`, `jj edit` or checkout moved the
+// working copy off it. "" without a usable record.
+func (r *run) offPathRevset() string {
+	if r.prev == nil || r.prev.SourceDir != r.workTree || !isHex(r.prev.AfterLocal) {
+		return ""
+	}
+	return "(present(" + r.prev.AfterLocal + ") & ::visible_heads()) ~ ::@ ~ ::" + r.remoteSet()
 }
 
 // judge reads the check query.
@@ -120,6 +140,16 @@ func (r *run) judge(commits []jj.Commit) error {
 		parked = parked || c.Is("parked")
 	}
 	r.rec.AfterLocal = r.rec.BeforeLocal
+	if err := r.judgeOffPath(commits); err != nil {
+		return err
+	}
+	if r.dry && r.wc.Conflict && r.editedConflictAway(context.Background()) {
+		// What the real run's snapshot will find: the files no longer hold
+		// jj's conflict (fixed, or a marker line deleted), so the working
+		// copy is no longer conflicted.
+		r.wc.Conflict = false
+		conflicted = slices.DeleteFunc(conflicted, func(c jj.Commit) bool { return c.Is("wc") })
+	}
 	if len(parkedOut) > 0 {
 		return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
 			msg:  fmt.Sprintf("%s holds parked commits that are not under the working copy (%s): publishing now would leave them out", r.park, brief.ID(parkedOut[0].CommitID)),
@@ -141,6 +171,43 @@ func (r *run) judge(commits []jj.Commit) error {
 		return r.conflictRefusal(conflicted)
 	}
 	return r.judgeMode()
+}
+
+// editedConflictAway (dry run: jj reads the repository as the last
+// snapshot left it) says whether every file jj records as conflicted in the
+// working copy lost its complete marker block on disk: the real run's
+// snapshot then reads them as resolved (with whatever marker lines are
+// left, which checkMarkers refuses), and the dry run must plan the same.
+func (r *run) editedConflictAway(ctx context.Context) bool {
+	paths, err := r.jj.ConflictPaths(ctx, "@")
+	if err != nil || len(paths) == 0 {
+		return false
+	}
+	for _, p := range paths {
+		if hasMarkers(filepath.Join(r.workTree, p)) {
+			return false
+		}
+	}
+	return true
+}
+
+// judgeOffPath refuses a working copy moved off the last sync's local
+// head: that head holds this host's commits (an edit committed offline),
+// HOME still holds their files, and a sync would take the working copy's
+// older files for source changes and apply them over HOME. The commits are
+// not lost (jj keeps them visible): the next step brings them back.
+func (r *run) judgeOffPath(commits []jj.Commit) error {
+	for _, c := range commits {
+		if !c.Is("offPath") {
+			continue
+		}
+		r.rec.AfterLocal = r.rec.BeforeLocal
+		return refuse(fmt.Sprintf("the working copy was moved off this host's last synced commit %s %q (a jj new, jj edit or checkout?), which is not on %s: a sync now would apply the older files over your home directory; nothing was changed",
+			brief.ID(c.CommitID), c.Description, r.remoteName()),
+			fmt.Sprintf("bring it back under the working copy: cd %s && jj rebase -b @ -d %s, then chezmoi-sync (or, to drop those commits for good: jj abandon %s, then chezmoi-sync, which puts the home directory back to %s)",
+				r.workTree, brief.ID(c.CommitID), brief.ID(c.CommitID), r.remoteName()))
+	}
+	return nil
 }
 
 // Where a conflict to resolve stands.
@@ -204,6 +271,11 @@ func (r *run) recordConflicts(ctx context.Context, commits []jj.Commit) {
 // stopped operation left in the files.
 func gitState(dir string) error {
 	gitDir := filepath.Join(dir, ".git")
+	if exists(filepath.Join(gitDir, "rebase-apply", "applying")) {
+		// rebase-apply is git am's too; "applying" says it is am.
+		return refuse(fmt.Sprintf("a git am is in progress in %s (its files may hold conflict markers): nothing was changed", dir),
+			fmt.Sprintf("finish it first: cd %s && git am --continue (or git am --abort), then run chezmoi-sync again", dir))
+	}
 	for _, op := range []struct{ path, what, abort string }{
 		{"rebase-merge", "a git rebase", "git rebase --continue (or --abort)"},
 		{"rebase-apply", "a git rebase or am", "git rebase --continue (or --abort)"},
@@ -217,6 +289,12 @@ func gitState(dir string) error {
 			return refuse(fmt.Sprintf("%s is in progress in %s (its files may hold conflict markers): nothing was changed", op.what, dir),
 				fmt.Sprintf("finish it first: cd %s && %s, then run chezmoi-sync again", dir, op.abort))
 		}
+	}
+	if lock := filepath.Join(gitDir, "index.lock"); exists(lock) {
+		// jj's snapshot fails on it ("Failed to reset Git HEAD state"),
+		// after a capture; say it first, with the file's name.
+		return refuse(fmt.Sprintf("git's index is locked: %s exists (a git command is running in %s, or one was killed and left it): nothing was changed", lock, dir),
+			fmt.Sprintf("if no git command is running there, remove it: rm %s, then run chezmoi-sync again", lock))
 	}
 	if why := badIndex(filepath.Join(gitDir, "index")); why != "" {
 		return refuse(fmt.Sprintf("git's index %s is unreadable (%s): nothing was changed", filepath.Join(gitDir, "index"), why),
@@ -293,7 +371,7 @@ func (r *run) checkMarkers(ctx context.Context) error {
 			continue
 		}
 		if !afterReplay {
-			if hasMarkers(filepath.Join(r.workTree, p)) {
+			if hasMarkers(filepath.Join(r.workTree, p)) && !r.markersPublished(ctx, from, p) {
 				bad = append(bad, p)
 			}
 			continue

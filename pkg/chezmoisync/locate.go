@@ -35,6 +35,9 @@ func (locateStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	r.cm.Source = dir
 	r.workTree = chezmoi.WorkTree(dir)
+	if inside(r.app.StateDir, r.workTree) {
+		return outcome{}, exitcode.UsageError(fmt.Errorf("the state directory %s is inside the chezmoi source directory %s: its files (the record, backups of home files) would end up in the repository; choose another --state-dir (STATE_DIRECTORY)", r.app.StateDir, r.workTree))
+	}
 	r.rec.SourceDir = r.workTree
 	r.jj.Dir = r.workTree
 	return outcome{}, nil
@@ -128,6 +131,9 @@ func (prepareStep) plan(ctx context.Context, r *run) (plan, error) {
 	case !exists(filepath.Join(dir, ".git")):
 		return plan{}, exitcode.UsageError(fmt.Errorf("chezmoi source directory %s is not a git repository (no .git): clone your dotfiles there or point --source-dir at the clone", dir))
 	}
+	if err := r.checkCloneHead(ctx); err != nil {
+		return plan{}, err
+	}
 	untracked, err := r.gitList(ctx, "ls-files", "--others", "--exclude-standard", "-z")
 	if err != nil {
 		return plan{}, fmt.Errorf("git ls-files in %s: %w", dir, err)
@@ -219,6 +225,58 @@ func (r *run) track(ctx context.Context) error {
 	return nil
 }
 
+// checkCloneHead refuses to colocate a plain git clone whose HEAD is not
+// the configured branch as the remote has it: jj would start the working
+// copy on HEAD, and the first sync would publish to <branch> whatever HEAD
+// holds that the remote branch does not (a local feature branch, a "WIP"
+// commit). What would be published is named; nothing is changed.
+func (r *run) checkCloneHead(ctx context.Context) error {
+	branch := ""
+	if res, err := r.git(ctx, nil, "symbolic-ref", "-q", "--short", "HEAD"); err == nil {
+		branch = res.Out()
+	}
+	remoteRef := "refs/remotes/" + r.c.Remote + "/" + r.c.Branch
+	res, err := r.git(ctx, nil, "rev-list", "--max-count=20", "--format=%h %s", "--no-commit-header", remoteRef+"..HEAD", "--")
+	if err != nil {
+		// No remote-tracking branch: the track step says so.
+		return nil
+	}
+	ahead := nonEmptyLines(res.Out())
+	if len(ahead) == 0 {
+		return nil
+	}
+	where := "a detached HEAD"
+	if branch != "" {
+		where = "branch " + branch
+	}
+	msg := fmt.Sprintf("the git clone in %s is on %s with %s not on %s (%s): a first sync would publish them to %s; nothing was changed",
+		r.workTree, where, plural(len(ahead), "commit"), r.remoteName(), shortList(ahead, 3), r.remoteName())
+	next := fmt.Sprintf("to keep them out, switch to %s (your branch and its commits stay): cd %s && git checkout %s, then run chezmoi-sync; to publish them, bring them onto %s yourself (git checkout %s && git merge %s && git push %s %s), then run chezmoi-sync",
+		r.c.Branch, r.workTree, r.c.Branch, r.c.Branch, r.c.Branch, orWord(branch, strings.Fields(ahead[0])[0]), r.c.Remote, r.c.Branch)
+	if branch == r.c.Branch {
+		next = fmt.Sprintf("to publish them, push them yourself (cd %s && git push %s %s), then run chezmoi-sync; to keep them out, move them to a branch first: git branch keep-local && git reset --keep %s/%s",
+			r.workTree, r.c.Remote, r.c.Branch, r.c.Remote, r.c.Branch)
+	}
+	return refuse(msg, next)
+}
+
+func orWord(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // gitList runs a read-only git command in the work tree and splits its
 // NUL-separated output.
 func (r *run) gitList(ctx context.Context, args ...string) ([]string, error) {
@@ -260,7 +318,7 @@ func (r *run) ensureIdentity(ctx context.Context) error {
 			email = gemail
 		}
 		if name == "" || email == "" {
-			return refuse("jj has no identity for commits (user.name and user.email), and git has none either: a commit without an author can never be pushed",
+			return refuse("jj has no identity for commits (user.name and user.email), and git has none either (no user.name/user.email in git's config, no GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL): a commit without an author can never be pushed",
 				`set it once: jj config set --user user.name "Your Name" && jj config set --user user.email you@example.org`)
 		}
 		r.jj.Env = append(r.jj.Env, "JJ_USER="+name, "JJ_EMAIL="+email)
@@ -275,12 +333,34 @@ func (r *run) gitIdentity(ctx context.Context) (name, email string) {
 	if !isDir(dir) {
 		dir = ""
 	}
-	get := func(key string) string {
+	get := func(key, env string) string {
+		if v := r.app.Getenv(env); v != "" {
+			return v // what git itself would use first
+		}
 		res, err := r.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"config", "--get", key}, Dir: dir, Timeout: time.Minute})
 		if err != nil {
 			return ""
 		}
 		return res.Out()
 	}
-	return get("user.name"), get("user.email")
+	return get("user.name", "GIT_AUTHOR_NAME"), get("user.email", "GIT_AUTHOR_EMAIL")
+}
+
+// inside reports whether path is dir or below it (symlinks resolved where
+// they exist).
+func inside(path, dir string) bool {
+	if path == "" || dir == "" {
+		return false
+	}
+	resolve := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return real
+		}
+		return filepath.Clean(p)
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

@@ -124,12 +124,16 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	rec := &syncstate.Record{
 		Start: app.Now(), Host: hostkey.Sanitize(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
 	}
-	lock, err := app.Lock(ctx, state.SyncLock, syncstate.Files(runMarkerFile, colocationFile, indexFile)...)
-	if err != nil {
-		// Another run owns the state; it writes the record, not us.
-		return err
+	if !app.DryRun || exists(app.StateDir) {
+		// A dry run on a fresh host creates no state directory: no run
+		// can hold a lock in a directory that does not exist.
+		lock, err := app.Lock(ctx, state.SyncLock, syncstate.Files(runMarkerFile, colocationFile, indexFile)...)
+		if err != nil {
+			// Another run owns the state; it writes the record, not us.
+			return err
+		}
+		defer func() { _ = lock.Release() }()
 	}
-	defer func() { _ = lock.Release() }()
 	prev, err := syncstate.Load(app.StateDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		app.IO.Warnf("%v; this run replaces it", err)
@@ -140,6 +144,11 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	r := newRun(c, app, rec, prev)
 	runErr := r.execute(ctx, r.program)
 	code := r.finish(ctx, runErr)
+	if code == exitcode.Usage && !r.mutated {
+		// Bad input changed nothing: the last sync's record (and what
+		// chezmoi-status says from it) stays; the error is the one line.
+		return exitcode.Wrap(code, runErr)
+	}
 	if !app.DryRun {
 		if err := syncstate.Save(app.StateDir, rec); err != nil {
 			app.IO.Warnf("cannot save the sync state: %v", err)

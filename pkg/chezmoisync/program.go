@@ -18,6 +18,7 @@ func program(c *Command) []step {
 	remote := []step{
 		fetchStep{},   // <- push retries come back here
 		analyseStep{}, // refuse a deleted, unrelated or rewound remote branch
+		retrackStep{}, // sync/<host>@<remote> left untracked by a killed push
 		rewindStep{},  // --accept-rewind
 		authorStep{},  // commits made without an identity
 	}
@@ -42,12 +43,22 @@ func program(c *Command) []step {
 			prog = join(prog, []step{applyStep{}, indexStep{}})
 		}
 	default:
+		// The fetch comes first so that the remote's refusals happen before
+		// anything is captured or committed; a fetch changes no file of the
+		// working copy, so the capture still sees nothing incoming.
 		prog = join(head, []step{
-			resolveStep{}, // fold a conflict resolved by hand into one commit
-			captureStep{}, // re-add home edits (merging with source changes)
-			trackStep{},   // track new files chezmoi manages, report the others
-			commitStep{},  // commit the working copy
-		}, remote, []step{
+			fetchStep{},    // jj git fetch
+			precheckStep{}, // refuse a deleted, unrelated or rewound remote branch
+			resolveStep{},  // fold a conflict resolved by hand into one commit
+			captureStep{},  // re-add home edits (merging with source changes)
+			trackStep{},    // track new files chezmoi manages, report the others
+			commitStep{},   // commit the working copy
+			refetchStep{},  // <- push retries come back here
+			analyseStep{},  // the local commits against the remote branch
+			retrackStep{},  // sync/<host>@<remote> left untracked by a killed push
+			rewindStep{},   // --accept-rewind
+			authorStep{},   // commits made without an identity
+		}, []step{
 			replayStep{}, // resolving a parked conflict: the local commits onto the remote branch
 			settleStep{}, // --keep-local, --take-remote, trivial resolutions, --continue
 			rebaseStep{}, // onto the remote branch; park on conflict

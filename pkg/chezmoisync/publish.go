@@ -95,7 +95,7 @@ type rebaseStep struct{}
 
 func (rebaseStep) name() string { return "rebase" }
 
-func (rebaseStep) plan(_ context.Context, r *run) (plan, error) {
+func (rebaseStep) plan(ctx context.Context, r *run) (plan, error) {
 	if (r.replayed || slices.Contains(r.planned, "replay")) && r.retries == 0 {
 		return plan{skip: "replayed onto " + r.remoteName(), quiet: true}, nil
 	}
@@ -106,6 +106,30 @@ func (rebaseStep) plan(_ context.Context, r *run) (plan, error) {
 	if r.committedPlan() {
 		local++ // the commit the commit step makes
 	}
+	if len(r.a.incoming) > 0 && len(r.a.base) == 1 && (local > 0 || !r.a.wc.Empty) {
+		splits, err := r.predictSplits(ctx, r.a.base[0].CommitID, r.remoteRef, "@")
+		if err != nil {
+			return plan{}, err
+		}
+		if r.splits = splits; len(splits) > 0 {
+			if r.dry {
+				r.rec.Status, r.rec.Error, r.rec.NextStep = syncstate.ConflictsPreserved, r.splitMessage(splits), r.splitNext(splits)
+			}
+			return plan{does: fmt.Sprintf("park %s on %s, not rebase them: %s", plural(local, "local commit"), r.park, r.describeSplits(splits)),
+				changes: true, marks: true}, nil
+		}
+	}
+	if r.dry && len(r.a.incoming) > 0 && (local > 0 || !r.a.wc.Empty) {
+		// What the real rebase would find: the two heads merged in a
+		// throw-away object directory, as chezmoi-show-conflicts does.
+		paths, err := showconflicts.MergeConflicts(ctx, guardRunner(r.app), r.workTree, r.a.remote.CommitID, r.a.wc.CommitID)
+		if err == nil && len(paths) > 0 {
+			r.dryParked = true
+			r.rec.Status, r.rec.Error = syncstate.ConflictsPreserved, "local edits conflict with "+r.remoteName()+" in "+strings.Join(paths, ", ")
+			return plan{does: fmt.Sprintf("rebase %s onto %s, find conflicts in %s and park them on %s (unless they are trivial)",
+				plural(local, "local commit"), r.remoteName(), strings.Join(paths, ", "), r.park), changes: true, marks: true}, nil
+		}
+	}
 	does := fmt.Sprintf("rebase %s onto %s (%d incoming)", plural(local, "local commit"), r.remoteName(), len(r.a.incoming))
 	if r.remoteMoved && len(r.a.incoming) == 0 {
 		does = fmt.Sprintf("rebase %s onto the new commits of %s", plural(local, "local commit"), r.remoteName())
@@ -115,6 +139,9 @@ func (rebaseStep) plan(_ context.Context, r *run) (plan, error) {
 
 func (rebaseStep) run(ctx context.Context, r *run) (outcome, error) {
 	a := r.a
+	if len(r.splits) > 0 {
+		return r.parkSplits(ctx)
+	}
 	if len(a.base) != 1 {
 		return outcome{}, fmt.Errorf("cannot tell where the local commits fork off %s (%d candidates); nothing was changed", r.remoteName(), len(a.base))
 	}
@@ -214,6 +241,31 @@ func (r *run) parkConflicts(ctx context.Context, conflicted []jj.Commit) (outcom
 		strings.Join(paths, ", "), where, r.c.Branch)}, nil
 }
 
+// parkSplits parks the local commits where they stand instead of
+// publishing a merge that gives a target two source entries (split.go):
+// main, the remote's main and HOME stay untouched.
+func (r *run) parkSplits(ctx context.Context) (outcome, error) {
+	heads, err := r.jj.Commits(ctx, "heads(("+r.remoteRef+"..@) ~ empty())", nil)
+	if err != nil {
+		return outcome{}, err
+	}
+	for _, c := range heads {
+		r.rec.Conflicts = append(r.rec.Conflicts, syncstate.Conflict{ChangeID: c.ChangeID, CommitID: c.CommitID, Paths: splitSources(r.splits)})
+	}
+	r.parked = true
+	r.rec.Status = syncstate.ConflictsPreserved
+	r.rec.Error = r.splitMessage(r.splits)
+	where, err := r.parkBookmark(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	r.rec.PendingPush = len(r.a.local)
+	r.rec.NextStep = r.splitNext(r.splits)
+	return outcome{status: ui.Failed, stop: r.replayed || r.conflictAt != "", next: "apply",
+		detail: fmt.Sprintf("two source entries for %s: local commits parked %s; %s and the home directory untouched",
+			r.describeSplits(r.splits), where, r.c.Branch)}, nil
+}
+
 // parkBookmark points sync/<host> at the local commits (when there are
 // any besides the working copy) and pushes it.
 func (r *run) parkBookmark(ctx context.Context) (string, error) {
@@ -248,8 +300,19 @@ func (r *run) pushParked(ctx context.Context) string {
 		}
 	}
 	if res, err := r.jj.Push(ctx, r.c.Remote, r.park); err != nil {
-		r.io.Warnf("could not push %s (the commits are safe locally): %s", r.park, brief.Line(errText(res, err)))
-		return " (not pushed: " + r.c.Remote + " unreachable)"
+		why := brief.Line(errText(res, err))
+		switch {
+		case strings.Contains(why, "Non-tracking remote bookmark"):
+			// Another machine with the same host name parked there first
+			// (NixOS's default host name is nixos).
+			r.warn("%s on %s belongs to another machine with the same host name %q (%s): this host's parked commits are safe locally but cannot be pushed there; give this machine its own name: chezmoi-sync --hostname NAME (or chezmoiSync.hostname, CHEZMOI_SYNC_HOSTNAME)", r.park, r.c.Remote, r.host, why)
+			return " (not pushed: " + r.c.Remote + " already has a " + r.park + " of another machine with the same host name; set --hostname)"
+		case jj.RemoteKind(res, err) == jj.RemoteUnreachable:
+			r.io.Warnf("could not push %s (the commits are safe locally): %s", r.park, why)
+			return " (not pushed: " + r.c.Remote + " unreachable)"
+		}
+		r.io.Warnf("could not push %s (the commits are safe locally): %s", r.park, why)
+		return " (not pushed: " + why + ")"
 	}
 	return " and pushed to " + r.c.Remote
 }
@@ -264,7 +327,12 @@ func (pushStep) name() string { return "push" }
 func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	// Planned but not run (a dry run): the commit the commit step makes,
 	// the dropped commits the rewind leaves behind.
-	ahead := len(r.local) - len(r.rewound)
+	ahead := len(r.local)
+	for _, c := range r.local {
+		if slices.Contains(r.rewound, c.CommitID) {
+			ahead--
+		}
+	}
 	if r.committedPlan() {
 		ahead++
 	}
@@ -274,6 +342,10 @@ func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	r.rec.PendingPush = ahead
 	held := r.a.held && !r.c.Publish
 	switch {
+	case len(r.splits) > 0:
+		return plan{skip: "parked: a target would have two source entries", quiet: r.dry}, nil
+	case r.dryParked:
+		return plan{skip: "the conflicts would be parked", quiet: true}, nil
 	case ahead == 0:
 		return plan{skip: "nothing to push"}, nil
 	case !r.c.AutoPush:
@@ -300,6 +372,18 @@ func (r *run) committedPlan() bool {
 
 func (pushStep) run(ctx context.Context, r *run) (outcome, error) {
 	ahead := len(r.local)
+	if r.conflictAt != "" || r.replayed {
+		// A resolution (replayed here or rebased by hand) can hold a
+		// target with two source entries the rebase step never saw.
+		splits, err := r.treeSplits(ctx, "@", r.remoteRef)
+		if err != nil {
+			return outcome{}, err
+		}
+		if len(splits) > 0 {
+			r.splits = splits
+			return r.parkSplits(ctx)
+		}
+	}
 	if err := r.jj.BookmarkSet(ctx, r.c.Branch, "heads(("+r.remoteRef+"..@) ~ @)"); err != nil {
 		return outcome{}, fmt.Errorf("cannot move %s: %w", r.c.Branch, err)
 	}
@@ -340,5 +424,9 @@ func (r *run) retry(ctx context.Context, detail string) (outcome, error) {
 	}
 	r.retries++
 	r.rec.PushRetries = r.retries
-	return outcome{status: ui.Warn, detail: detail, next: "fetch"}, nil
+	back := "fetch"
+	if indexOf(r.program, "refetch") >= 0 {
+		back = "refetch"
+	}
+	return outcome{status: ui.Warn, detail: detail, next: back}, nil
 }

@@ -76,8 +76,9 @@ type run struct {
 
 	// capture, track, commit
 	captured []string
-	mutated  bool // the local history changed
-	identity bool // ensureIdentity ran
+	stray    map[string]bool // targets of source files nobody added (capture.go)
+	mutated  bool            // the local history changed
+	identity bool            // ensureIdentity ran
 
 	// fetch, analyse
 	fetched      bool
@@ -85,6 +86,7 @@ type run struct {
 	hadRemote    bool   // branch@remote existed before the fetch
 	remoteBefore string // its head then
 	remoteMoved  bool   // dry run: git ls-remote says the remote has new commits
+	lsRemote     string // dry run: the head git ls-remote reported ("-": no branch)
 	committed    bool   // the commit step made a commit
 	a            *analysis
 	accepted     string   // the remote head this run accepted (after --accept-rewind)
@@ -95,9 +97,11 @@ type run struct {
 	parked       bool
 	local        []jj.Commit
 	retries      int
-	stale        bool     // a rebase ran after the latest analysis
-	recipe       []string // how to resolve the parked conflict
-	pushErr      error    // a push failure that is not the network's
+	stale        bool          // a rebase ran after the latest analysis
+	recipe       []string      // how to resolve the parked conflict
+	pushErr      error         // a push failure that is not the network's
+	splits       []splitTarget // targets a merge would give two source entries (split.go)
+	dryParked    bool          // dry run: the rebase would conflict and park
 
 	// replay, settle (settle.go)
 	conflicted   []string          // the conflicted paths, before the replay
@@ -123,16 +127,23 @@ func newRun(c *Command, app *cli.App, rec *syncstate.Record, prev *syncstate.Rec
 		remoteRef: jj.RemoteRef(c.Branch, c.Remote),
 		jj: &jj.Client{Runner: guardRunner(app), IgnoreWorkingCopy: app.DryRun, MaxNewFileSize: c.MaxNewFileSize,
 			NoAutoTrack: true},
-		cm: &chezmoi.Client{Runner: guardRunner(app), Source: configuredSource(c, app)},
+		cm: &chezmoi.Client{Runner: guardRunner(app), Source: configuredSource(c, app), Config: existingFile(app.Getenv("CHEZMOI_CONFIG_FILE"))},
 	}
 }
 
 // configuredSource is --source-dir (sourceDir) made absolute, or "".
 func configuredSource(c *Command, app *cli.App) string {
-	if c.SourceDir == "" {
+	dir := c.SourceDir
+	if dir == "" {
+		// chezmoi exports its source directory to the commands it runs:
+		// `chezmoi update` routed here (update.command) syncs the source
+		// chezmoi was told to use (--source, a non-default config).
+		dir = app.Getenv("CHEZMOI_SOURCE_DIR")
+	}
+	if dir == "" {
 		return ""
 	}
-	dir := expandHome(c.SourceDir, app.Getenv("HOME"))
+	dir = expandHome(dir, app.Getenv("HOME"))
 	if abs, err := filepath.Abs(dir); err == nil {
 		return abs
 	}
@@ -229,4 +240,15 @@ func shortList(paths []string, n int) string {
 		return strings.Join(paths, ", ")
 	}
 	return strings.Join(paths[:n], ", ") + fmt.Sprintf(" and %d more", len(paths)-n)
+}
+
+// existingFile is path when it names an existing file, else "".
+func existingFile(path string) string {
+	if path == "" {
+		return ""
+	}
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return ""
+	}
+	return path
 }

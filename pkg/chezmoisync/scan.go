@@ -12,6 +12,7 @@ import (
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/statindex"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -47,6 +48,9 @@ func (scanStep) run(ctx context.Context, r *run) (outcome, error) {
 		return outcome{status: ui.Warn, detail: "the source is mid-resolution: two source files of one target"}, nil
 	}
 	if r.scanErr != nil {
+		if strings.Contains(r.scanErr.Error(), "inconsistent state") {
+			return outcome{}, r.inconsistent(r.scanErr)
+		}
 		return outcome{}, r.scanErr
 	}
 	r.scanned = true
@@ -99,7 +103,8 @@ func (r *run) scanHome(ctx context.Context) error {
 		}
 	}
 	r.changes, r.managed, r.written, r.warnings = changes, managed, written, warnings
-	r.cls = chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile})
+	r.cls = r.withoutStray(chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile,
+		Externals: externalTargets(changes, managed)}))
 	return nil
 }
 
@@ -147,4 +152,30 @@ func hashFile(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// inconsistent is chezmoi refusing a source directory that gives one
+// target two source entries (split.go): a conflict to resolve by keeping
+// one of them, never a bare failure.
+func (r *run) inconsistent(err error) error {
+	return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
+		msg:  fmt.Sprintf("the source directory gives one target two source entries (%s): nothing was changed", brief.Line(err.Error())),
+		next: fmt.Sprintf("keep one source entry per target: cd %s && rm the one(s) you do not want (chezmoi chattr sets the attributes you want afterwards), then chezmoi-sync --continue (or chezmoi-sync when no conflict is parked)", r.workTree)}
+}
+
+// externalTargets are the changed targets whose source is no file of the
+// source directory: chezmoi names a synthetic source (create_empty_) for
+// the targets of .chezmoiexternal entries.
+func externalTargets(changes []chezmoi.Change, managed map[string]chezmoi.Managed) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range changes {
+		m, ok := managed[c.Path]
+		if !ok || m.Source == "" {
+			continue
+		}
+		if _, err := os.Lstat(m.Source); os.IsNotExist(err) {
+			out[c.Path] = true
+		}
+	}
+	return out
 }

@@ -519,9 +519,17 @@ func (r *run) commitResolution(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	if len(cs) == 1 && !cs[0].Empty {
+	switch {
+	case len(cs) == 1 && !cs[0].Empty:
 		if err := r.jj.Commit(ctx, r.resolutionMessage()); err != nil {
 			return outcome{}, fmt.Errorf("cannot commit the resolution: %w", err)
+		}
+	case len(cs) == 1 && cs[0].Description != "":
+		// The resolution took the remote's side everywhere: nothing to
+		// commit, and the fold's "resolve conflicts" subject must not
+		// stay on the working copy for the next ordinary commit.
+		if err := r.jj.Describe(ctx, "@", ""); err != nil {
+			return outcome{}, fmt.Errorf("cannot clear the working copy's description: %w", err)
 		}
 	}
 	local, err := r.jj.Commits(ctx, "("+r.remoteRef+"..@) ~ @", nil)

@@ -297,6 +297,8 @@ func TestFailingScriptFailsTheRun(t *testing.T) {
 		"run_onchange_zlater.sh": "#!/bin/sh\necho later script says hello >&2\n",
 	} {
 		require.NoError(t, os.WriteFile(filepath.Join(a.SourceDir(), name), []byte(body), 0o755))
+		// Written by hand: published once tracked (attack 2, F3).
+		a.Run(a.SourceDir(), "jj", "file", "track", name)
 	}
 	syncCode(t, a, 1) // a runs them first: fails too, after publishing them
 	// beta: an unmerged file (the same line edited at home and in the

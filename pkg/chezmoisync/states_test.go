@@ -46,6 +46,7 @@ func TestGitOperationInProgressIsRefused(t *testing.T) {
 		"cherry-pick": {"cherry-pick", "theirs"},
 		"revert":      {"revert", "--no-edit", "HEAD"},
 		"bisect":      {"bisect", "start"},
+		"am":          {"am"}, // the patch file is added below
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -60,6 +61,11 @@ func TestGitOperationInProgressIsRefused(t *testing.T) {
 				a.Run(a.SourceDir(), "git", "commit", "-qam", "again")
 				start = []string{"revert", "--no-edit", "HEAD~1"}
 			}
+			if name == "am" {
+				patch := filepath.Join(a.Root, "theirs.patch")
+				require.NoError(t, os.WriteFile(patch, []byte(a.Run(a.SourceDir(), "git", "format-patch", "-1", "theirs", "--stdout")+"\n"), 0o644))
+				start = []string{"am", patch}
+			}
 			r := a.Exec(a.SourceDir(), "git", start...)
 			require.NotEqual(t, 0, r.Code+boolCode(name == "bisect"), "%s did not stop: %s", name, r)
 			editLine(t, a, ".gitconfig", 1, "\tpager = cat")
@@ -69,6 +75,9 @@ func TestGitOperationInProgressIsRefused(t *testing.T) {
 			require.Contains(t, r.Stderr, "in progress")
 			require.Equal(t, syncstate.Refused, record(t, a).Status)
 			require.Contains(t, record(t, a).NextStep, "git ")
+			if name == "am" {
+				require.Contains(t, record(t, a).NextStep, "git am --continue", "an am is told to use git rebase")
+			}
 			require.Equal(t, before, everything(t, a, remote), "a refused run changed something")
 			require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "<<<<<<<")
 		})
@@ -250,7 +259,8 @@ func TestDeletedRemoteBranch(t *testing.T) {
 	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --while-deleted'")
 	r := syncCode(t, a, 11)
 	require.Contains(t, record(t, a).Error, "deleted", r.String())
-	require.Contains(t, a.ReadSource("dot_bashrc"), "--while-deleted", "the source directory lost the edit")
+	// Refused before the capture (attack 2, F15): the edit waits at home.
+	require.NotContains(t, a.ReadSource("dot_bashrc"), "--while-deleted", "a refused run captured the edit")
 	require.Contains(t, a.ReadSource("dot_gitconfig"), "pager", "the source directory was emptied")
 	require.Contains(t, a.ReadHome(".bashrc"), "--while-deleted")
 	require.Contains(t, a.ReadHome(".gitconfig"), "pager")

@@ -98,6 +98,12 @@ func (r *run) dryParts() string {
 			parts = append(parts, fmt.Sprintf("would capture %d", len(r.cls.Capture)+len(r.cls.Links)))
 		case "push":
 			parts = append(parts, fmt.Sprintf("would push %s", plural(r.rec.PendingPush, "commit")))
+		case "rebase":
+			if len(r.splits) > 0 || r.dryParked {
+				parts = append(parts, "would park on "+r.park)
+			} else {
+				parts = append(parts, "would rebase")
+			}
 		case "fetch", "index":
 		default:
 			parts = append(parts, "would "+name)
@@ -109,7 +115,11 @@ func (r *run) dryParts() string {
 	if len(parts) == 0 {
 		return "nothing to do (nothing was changed)"
 	}
-	return strings.Join(parts, ", ") + " (nothing was changed)"
+	out := strings.Join(parts, ", ")
+	if strings.HasSuffix(out, "nothing was changed") {
+		return out // a refusal's own words
+	}
+	return out + " (nothing was changed)"
 }
 
 func (r *run) undoTargetID() string {

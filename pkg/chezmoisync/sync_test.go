@@ -461,7 +461,7 @@ func TestInterruptedRun(t *testing.T) {
 	a := newHost(t, remote, "alpha")
 	mustSync(t, a)
 	started := filepath.Join(a.Root, "fetch-started")
-	hook := fmt.Sprintf("#!/bin/sh\n# test-only: hold the fetch open\n[ -e %[1]q ] && exit 0\n: > %[1]q\nsleep 30\n", started)
+	hook := fmt.Sprintf("#!/bin/sh\n# test-only: hold the first ref update with content (the push; the fetch comes first and finds nothing)\nin=$(cat)\n[ -z \"$in\" ] && exit 0\n[ -e %[1]q ] && exit 0\n: > %[1]q\nsleep 30\n", started)
 	hookPath := filepath.Join(a.SourceDir(), ".git", "hooks", "reference-transaction")
 	require.NoError(t, os.MkdirAll(filepath.Dir(hookPath), 0o755))
 	require.NoError(t, os.WriteFile(hookPath, []byte(hook), 0o755))

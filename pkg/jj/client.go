@@ -145,7 +145,28 @@ func ErrorLine(stderr string) string {
 		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "fatal:") || strings.HasPrefix(l, "error:") {
 			if i+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Caused by") {
-				l += " " + strings.TrimSpace(lines[i+1])
+				cause := strings.TrimSpace(lines[i+1])
+				// "Caused by:" alone is followed by numbered causes, the
+				// last one the root cause ("2: Unable to create lock file").
+				for _, c := range lines[i+2:] {
+					c = strings.TrimSpace(c)
+					n, rest, ok := strings.Cut(c, ": ")
+					if !ok || strings.Trim(n, "0123456789") != "" || n == "" {
+						break
+					}
+					cause = "Caused by: " + rest
+				}
+				l += " " + cause
+			} else if strings.HasSuffix(l, ":") {
+				// "Error: Git process failed: External git program
+				// failed:" is followed by git's own lines: the first one
+				// says why.
+				for _, next := range lines[i+1:] {
+					if next = strings.TrimSpace(next); next != "" && !strings.HasPrefix(next, "Hint:") {
+						l += " " + next
+						break
+					}
+				}
 			}
 			return l
 		}
@@ -247,6 +268,21 @@ func (c *Client) BookmarkDelete(ctx context.Context, name string) error {
 // DiffNames lists the paths that differ between the trees of from and to.
 func (c *Client) DiffNames(ctx context.Context, from, to string) ([]string, error) {
 	res, err := c.run(ctx, false, "diff", "--from", from, "--to", to, "--name-only")
+	if err != nil {
+		return nil, err
+	}
+	return ParseLines(string(res.Stdout)), nil
+}
+
+// Describe sets rev's description (jj describe -m).
+func (c *Client) Describe(ctx context.Context, rev, message string) error {
+	_, err := c.run(ctx, true, "describe", "-r", rev, "-m", message)
+	return err
+}
+
+// FileList lists the files of rev's tree (repository-relative).
+func (c *Client) FileList(ctx context.Context, rev string) ([]string, error) {
+	res, err := c.run(ctx, false, "file", "list", "-r", rev)
 	if err != nil {
 		return nil, err
 	}
@@ -443,13 +479,4 @@ func (c *Client) LocalBookmarks(ctx context.Context) (map[string]string, error) 
 		}
 	}
 	return out, nil
-}
-
-// FileList lists the files of rev (repository-relative).
-func (c *Client) FileList(ctx context.Context, rev string) ([]string, error) {
-	res, err := c.run(ctx, false, "file", "list", "-r", rev)
-	if err != nil {
-		return nil, err
-	}
-	return ParseLines(string(res.Stdout)), nil
 }

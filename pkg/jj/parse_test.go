@@ -169,6 +169,13 @@ func TestErrorLine(t *testing.T) {
 	if got := ErrorLine(stderr); got != "Error: Won't push commit 197a18abc504 since it has no author and/or committer set" {
 		t.Fatalf("got %q", got)
 	}
+	// jj 0.46 with a stale index.lock: the root cause is the last numbered line.
+	if got := ErrorLine("Error: Failed to reset Git HEAD state\nCaused by:\n1: An IO error occurred\n2: Unable to create lock file /s/.git/index.lock: File exists\nHint: x\n"); got != "Error: Failed to reset Git HEAD state Caused by: Unable to create lock file /s/.git/index.lock: File exists" {
+		t.Errorf("ErrorLine with numbered causes = %q", got)
+	}
+	if got := ErrorLine("Error: Git process failed: External git program failed:\nfatal: '/r.git' does not appear to be a git repository\n"); got != "Error: Git process failed: External git program failed: fatal: '/r.git' does not appear to be a git repository" {
+		t.Errorf("ErrorLine of a failed git = %q", got)
+	}
 	if got := ErrorLine("Error: Failed to import refs\nCaused by: 1: boom\n"); got != "Error: Failed to import refs Caused by: 1: boom" {
 		t.Fatalf("got %q", got)
 	}

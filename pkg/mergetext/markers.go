@@ -109,3 +109,10 @@ func Advice(style string) string {
 	}
 	return "keep the lines you want, delete every line starting with seven of < > | = % + - \\ (a conflict marker)"
 }
+
+// IsMarkerLine reports whether l starts like a conflict marker of any
+// style (seven or more of < > | = % + - \ then a space or the line's end).
+func IsMarkerLine(l string) bool {
+	_, ok := markerLine(l)
+	return ok
+}
