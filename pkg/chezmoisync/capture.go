@@ -3,6 +3,7 @@ package chezmoisync
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -269,6 +270,36 @@ func (trackStep) run(ctx context.Context, r *run) (outcome, error) {
 	return outcome{detail: fmt.Sprintf("%s tracked", plural(n, "new file"))}, nil
 }
 
+// expandDirs: jj status names a new directory once ("dot_ssh/"), and a
+// `chezmoi add ~/.ssh/config` makes exactly such a directory. Each file
+// under it is judged on its own (attack 3, F2: the directory was never a
+// source, so the file was never tracked, never published).
+func (r *run) expandDirs(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		dir, ok := strings.CutSuffix(p, "/")
+		if !ok {
+			out = append(out, p)
+			continue
+		}
+		_ = filepath.WalkDir(filepath.Join(r.workTree, filepath.FromSlash(dir)), func(path string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				return nil
+			case d.IsDir() && (d.Name() == ".git" || d.Name() == ".jj"):
+				return filepath.SkipDir
+			case d.IsDir():
+				return nil
+			}
+			if rel, err := filepath.Rel(r.workTree, path); err == nil {
+				out = append(out, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+	}
+	return out
+}
+
 // splitUntracked sorts untracked repository paths into those chezmoi
 // manages (tracked by the sync) and the rest. Files a first colocation
 // left untracked stay untracked.
@@ -335,7 +366,7 @@ func (r *run) untracked(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jj status: %w", err)
 		}
-		return out, nil
+		return r.expandDirs(out), nil
 	}
 	others, err := r.gitList(ctx, "ls-files", "--others", "--exclude-standard", "-z")
 	if err != nil {

@@ -365,3 +365,32 @@ func TestUnreachableArchiveExternalDegrades(t *testing.T) {
 	require.Equal(t, syncstate.FetchFailed, record(t, b).Status, r.String())
 	require.Contains(t, b.ReadHome(".bashrc"), "--archive-offline", "what came in was not applied")
 }
+
+// (attack 3, F2) `chezmoi add ~/.ssh/config`: the source file is in a new
+// directory, which jj status names once ("private_dot_ssh/"). The file is
+// tracked and published, and reaches the other host; a stray file in a
+// new directory of its own stays out of the history.
+func TestAddInNewDirectoryIsSynced(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	require.NoError(t, os.MkdirAll(filepath.Join(a.Home, ".ssh", "conf.d"), 0o700))
+	a.WriteHome(".ssh/config", "Host x\n")
+	a.WriteHome(".ssh/conf.d/work", "Host work\n")
+	a.Run(a.Home, "chezmoi", "add", ".ssh/config", ".ssh/conf.d/work")
+	require.NoError(t, os.MkdirAll(filepath.Join(a.SourceDir(), "notes"), 0o755))
+	writeSource(t, a, "notes/secret.txt", "not for chezmoi\n")
+	r := mustSync(t, a)
+	rec := record(t, a)
+	require.ElementsMatch(t, []string{"private_dot_ssh/config", "private_dot_ssh/private_conf.d/work"}, rec.Tracked, r.String())
+	require.Contains(t, rec.Untracked, "notes/secret.txt")
+	require.Equal(t, "Host x\n", testharness.RemoteFile(t, remote, "main", "private_dot_ssh/config"))
+	require.Equal(t, "Host work\n", testharness.RemoteFile(t, remote, "main", "private_dot_ssh/private_conf.d/work"))
+	require.NotContains(t, a.Run(remote, "git", "log", "--all", "--name-only", "--format="), "secret.txt")
+	mustSync(t, b)
+	require.Equal(t, "Host x\n", b.ReadHome(".ssh/config"))
+	require.Equal(t, "Host work\n", b.ReadHome(".ssh/conf.d/work"))
+}
