@@ -65,7 +65,7 @@ func (abortStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	r.local, r.rebasedClean = nil, true
 	r.rec.Kept = &syncstate.Kept{Bookmark: r.keptBookmark, Commit: commit}
-	r.rec.NextStep = fmt.Sprintf("this host's side is on %s (jj log -r %s; bring a file back with: cd %s && jj restore --from %s PATH && chezmoi-sync)",
+	r.rec.NextStep = fmt.Sprintf("this host's side is on %s (jj log -r %s; bring a file back with: cd %s && jj restore --from %s 'root-file:\"PATH\"' && chezmoi-sync, PATH relative to the source directory)",
 		r.keptBookmark, r.keptBookmark, r.workTree, r.keptBookmark)
 	return outcome{detail: fmt.Sprintf("this host's side kept on %s (%s); now on %s", r.keptBookmark, brief.ID(commit), r.remoteName())}, nil
 }

@@ -426,3 +426,30 @@ func TestModeChangeAgainstEdit(t *testing.T) {
 		})
 	}
 }
+
+// (attack 3, F10) The --history commands name the path as a jj fileset
+// literal: a file named "x (1).txt" (jj's fileset syntax would fail to
+// parse it) is shown and brought back by the printed commands.
+func TestHistoryCommandsQuotePaths(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, dotfiles(map[string]string{"x (1).txt": "v1\n"}))
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	a.WriteHome("x (1).txt", "v-alpha\n")
+	mustSync(t, a)
+	b.WriteHome("x (1).txt", "v-beta\n")
+	syncCode(t, b, 5)
+	mustSync(t, b, "--take-remote")
+	hist := b.Exec("", "chezmoi-show-conflicts", "--history", "--json")
+	require.Equal(t, 0, hist.Code, hist.String())
+	var doc showconflicts.HistoryDoc
+	require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc))
+	require.Len(t, doc.History, 1)
+	shown := b.Exec("", "sh", "-c", doc.History[0].Show)
+	require.Equal(t, 0, shown.Code, shown.String())
+	require.Equal(t, "v-beta\n", shown.Stdout)
+	back := b.Exec("", "sh", "-c", doc.History[0].Restore)
+	require.Equal(t, 0, back.Code, back.String())
+	require.Equal(t, "v-beta\n", testharness.RemoteFile(t, remote, "main", "x (1).txt"))
+}

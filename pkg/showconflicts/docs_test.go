@@ -32,6 +32,6 @@ func TestRecipeForEncryptedFiles(t *testing.T) {
 	joined := strings.Join(lines, "\n")
 	require.Contains(t, joined, "${EDITOR:-vi} dot_bashrc ")
 	require.NotContains(t, joined, "${EDITOR:-vi} dot_bashrc encrypted")
-	require.Contains(t, joined, "jj restore --from main@origin encrypted_dot_pypirc.age")
+	require.Contains(t, joined, `jj restore --from main@origin 'root-file:"encrypted_dot_pypirc.age"'`)
 	require.True(t, strings.HasPrefix(lines[len(lines)-1], "chezmoi-sync"))
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
 )
@@ -55,22 +56,27 @@ func History(stateDir, sourceDir string) (*HistoryDoc, error) {
 			doc.History = append(doc.History, HistoryEntry{Kind: "resolution", Start: rec.Start, Host: rec.Host,
 				Path: res.Path, Target: res.Target, How: res.How, Took: res.Took, Reason: res.Reason,
 				Side: res.Discarded, Commit: res.DiscardedCommit, Bookmark: res.Bookmark,
-				Show:    cd + "jj file show -r " + res.DiscardedCommit + " " + shellQuote(res.Path),
-				Restore: cd + "jj restore --from " + res.DiscardedCommit + " " + shellQuote(res.Path) + " && chezmoi-sync"})
+				Show:    cd + "jj file show -r " + shellQuote(res.DiscardedCommit) + " " + filesetArg(res.Path),
+				Restore: cd + "jj restore --from " + shellQuote(res.DiscardedCommit) + " " + filesetArg(res.Path) + " && chezmoi-sync"})
 		}
 		if k := rec.Kept; k != nil {
-			show := cd + "jj show " + k.Commit
+			show := cd + "jj show " + shellQuote(k.Commit)
 			if rec.RemoteHead != "" {
-				show = cd + "jj diff --from " + rec.RemoteHead + " --to " + k.Commit + " --stat"
+				show = cd + "jj diff --from " + shellQuote(rec.RemoteHead) + " --to " + shellQuote(k.Commit) + " --stat"
 			}
 			doc.History = append(doc.History, HistoryEntry{Kind: "abort", Start: rec.Start, Host: rec.Host, Side: "local",
 				Commit: k.Commit, Bookmark: k.Bookmark,
 				Show:    show,
-				Restore: cd + "jj restore --from " + k.Commit + " PATH && chezmoi-sync"})
+				Restore: cd + "jj restore --from " + shellQuote(k.Commit) + " " + filesetArg("PATH") + " && chezmoi-sync"})
 		}
 	}
 	return doc, nil
 }
+
+// filesetArg is path as a jj fileset of exactly that file, shell-quoted:
+// jj reads a bare argument as a fileset expression, so "x (1).txt" fails to
+// parse and "a|dot_profile" names two other files.
+func filesetArg(path string) string { return shellQuote(jj.RootFile(path)) }
 
 // RenderHistory prints the sides not taken for a person.
 func RenderHistory(io *ui.Streams, doc *HistoryDoc) {

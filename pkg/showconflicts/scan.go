@@ -534,7 +534,7 @@ func HandRecipe(sourceDir, upstream, bookmark string, files []string) []string {
 	// An encrypted file's markers would sit in its ciphertext: editing
 	// them breaks the file. Take one side whole.
 	for _, f := range encrypted {
-		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(f)+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
+		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(jj.RootFile(f))+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
 	}
 	return append(lines, "chezmoi-sync --continue   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
 }
