@@ -78,3 +78,38 @@ func TestKillInsideResolutionSquash(t *testing.T) {
 		t.Fatalf("this host's side was not published:\n%s", got)
 	}
 }
+
+// TestKillAfterKeptBookmark (attack 3, F4): --take-remote killed right
+// after it put this host's side on kept/<host>/<time> (and, a second
+// case, after it pushed): no record names the side not taken, yet
+// chezmoi-show-conflicts --history must list it, from the bookmark.
+func TestKillAfterKeptBookmark(t *testing.T) {
+	for _, p := range []struct {
+		name  string
+		fault fault
+	}{
+		{"after-bookmark", fault{"jj", " bookmark set kept/", "after"}},
+		{"after-push", fault{"jj", " git push ", "after"}},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.parked(t)
+			h := w.alpha
+			a := startFaulty(t, h, p.fault, "chezmoi-sync", "--take-remote")
+			a.kill9(t, a.waitReached(t))
+			// Finished by this sync, or the conflict still waits (exit 5,
+			// with its recipe): either way nothing is lost.
+			if r := h.Exec("", "chezmoi-sync"); r.Code != 0 && r.Code != exitcode.Conflicts {
+				t.Fatalf("the sync after the killed resolution: %s\n%s", r, diag(h))
+			}
+			hist := h.Exec("", "chezmoi-show-conflicts", "--history")
+			if hist.Code != 0 || !strings.Contains(hist.Stdout, "kept/alpha/") {
+				t.Fatalf("--history does not name the side not taken:\n%s\n%s", hist, h.Run(h.SourceDir(), "jj", "--ignore-working-copy", "bookmark", "list"))
+			}
+			if !strings.Contains(hist.Stdout, "bring it back: ") {
+				t.Fatalf("no command brings it back:\n%s", hist)
+			}
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package showconflicts
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
@@ -18,7 +20,7 @@ import (
 
 // HistoryEntry is one side not taken.
 type HistoryEntry struct {
-	Kind     string    `json:"kind"` // resolution or abort
+	Kind     string    `json:"kind"` // resolution, abort, or kept (a kept/ bookmark no record names)
 	Start    time.Time `json:"start"`
 	Host     string    `json:"host"`
 	Path     string    `json:"path,omitempty"`   // resolution: relative to the source directory
@@ -73,6 +75,36 @@ func History(stateDir, sourceDir string) (*HistoryDoc, error) {
 	return doc, nil
 }
 
+// AddUnrecorded adds the kept/<host>/<time> bookmarks no record names: a
+// resolution or an abort killed after it set the bookmark but before it
+// wrote its record (attack 3, F4). The bookmark is the side not taken; it
+// must be named however the run ended.
+func AddUnrecorded(ctx context.Context, q *jj.StatusQuery, doc *HistoryDoc) error {
+	bms, err := q.Bookmarks(ctx, "kept/*")
+	if err != nil {
+		return err
+	}
+	named := map[string]bool{}
+	for _, e := range doc.History {
+		named[e.Bookmark] = true
+	}
+	cd := "cd " + shellQuote(doc.SourceDir) + " && "
+	for _, b := range bms {
+		if b.Remote != "" || b.CommitID == "" || named[b.Name] {
+			continue
+		}
+		e := HistoryEntry{Kind: "kept", Side: "local", Commit: b.CommitID, Bookmark: b.Name,
+			Show:    cd + "jj show --stat " + shellQuote(b.CommitID),
+			Restore: cd + "jj restore --from " + shellQuote(b.CommitID) + " " + filesetArg("PATH") + " && chezmoi-sync"}
+		if parts := strings.Split(b.Name, "/"); len(parts) >= 3 {
+			e.Host = parts[1]
+			e.Start, _ = time.Parse("20060102T150405Z", strings.SplitN(parts[2], "-", 2)[0])
+		}
+		doc.History = append(doc.History, e)
+	}
+	return nil
+}
+
 // filesetArg is path as a jj fileset of exactly that file, shell-quoted:
 // jj reads a bare argument as a fileset expression, so "x (1).txt" fails to
 // parse and "a|dot_profile" names two other files.
@@ -89,6 +121,8 @@ func RenderHistory(io *ui.Streams, doc *HistoryDoc) {
 		when := e.Start.UTC().Format("2006-01-02 15:04 UTC")
 		what := ""
 		switch {
+		case e.Kind == "kept":
+			what = fmt.Sprintf("this host's side, kept by a resolution or an abort that did not finish (no record), is in %s", brief.ID(e.Commit))
 		case e.Kind == "abort":
 			what = fmt.Sprintf("--abort: this host's side of the conflict is in %s", brief.ID(e.Commit))
 		case e.Side == "local":

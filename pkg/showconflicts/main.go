@@ -118,6 +118,11 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		if err != nil {
 			return err
 		}
+		if jj.HasStatusRepo(loc.SourceDir) {
+			if err := AddUnrecorded(ctx, &jj.StatusQuery{Runner: app.Runner, Dir: loc.SourceDir}, doc); err != nil {
+				return err
+			}
+		}
 		if c.JSON {
 			return app.IO.WriteJSON(doc)
 		}
