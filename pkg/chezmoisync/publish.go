@@ -344,6 +344,8 @@ func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	switch {
 	case len(r.splits) > 0:
 		return plan{skip: "parked: a target would have two source entries", quiet: r.dry}, nil
+	case len(r.dryLeft) > 0:
+		return plan{skip: "files would stay conflicted: nothing is published until they are resolved"}, nil
 	case r.dryParked:
 		return plan{skip: "the conflicts would be parked", quiet: true}, nil
 	case ahead == 0:

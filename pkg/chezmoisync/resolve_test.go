@@ -453,3 +453,18 @@ func TestHistoryCommandsQuotePaths(t *testing.T) {
 	require.Equal(t, 0, back.Code, back.String())
 	require.Equal(t, "v-beta\n", testharness.RemoteFile(t, remote, "main", "x (1).txt"))
 }
+
+// (attack 3, F3) The dry run of a partial resolution predicts the real
+// run: exit 5, the file left conflicted named, nothing pushed; with a side
+// for every file it predicts success.
+func TestDryRunOfPartialResolution(t *testing.T) {
+	t.Parallel()
+	_, _, b := parkedTwoFiles(t)
+	dry := syncCode(t, b, 5, "--dry-run", "--keep-local", "~/.bashrc")
+	require.Contains(t, dry.String(), "still conflicted: ~/.gitconfig")
+	require.NotContains(t, dry.String(), "would push")
+	dry = syncCode(t, b, 0, "--dry-run", "--keep-local", "~/.bashrc", "--take-remote")
+	require.Contains(t, dry.String(), "would push")
+	r := syncCode(t, b, 5, "--keep-local", "~/.bashrc")
+	require.Contains(t, r.String(), "still conflicted: ~/.gitconfig")
+}

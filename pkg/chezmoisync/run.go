@@ -102,6 +102,7 @@ type run struct {
 	pushErr      error         // a push failure that is not the network's
 	splits       []splitTarget // targets a merge would give two source entries (split.go)
 	dryParked    bool          // dry run: the rebase would conflict and park
+	dryLeft      []string      // dry run: files a resolution would leave conflicted
 
 	// replay, settle (settle.go)
 	conflicted   []string          // the conflicted paths, before the replay

@@ -130,7 +130,14 @@ func (settleStep) plan(ctx context.Context, r *run) (plan, error) {
 	}
 	if r.conflictAt == stateParked && !r.replayed {
 		// A dry run: the files are replayed only by a real run.
-		return plan{does: r.parkedPlan(), changes: true}, nil
+		does, left := r.parkedPlan(ctx)
+		if len(left) > 0 {
+			// What the real run ends with: exit 5, these files named.
+			r.dryLeft = left
+			r.rec.Status = syncstate.ConflictsPreserved
+			r.rec.Error = "still conflicted: " + strings.Join(r.describePaths(left), ", ")
+		}
+		return plan{does: does, changes: true}, nil
 	}
 	ds, err := r.decide(ctx)
 	if err != nil {
@@ -146,9 +153,21 @@ func (settleStep) plan(ctx context.Context, r *run) (plan, error) {
 	return plan{does: "resolve " + strings.Join(parts, "; "), changes: true, marks: true, identity: true}, nil
 }
 
-// parkedPlan says what a real run would decide once replayed.
-func (r *run) parkedPlan() string {
-	var parts []string
+// parkedPlan says what a real run would decide once replayed, and which
+// files it would leave conflicted: a file without a choice is resolved
+// only when every hunk is trivial, judged on the two heads merged in a
+// throw-away object directory (diff3 style, the base included).
+func (r *run) parkedPlan(ctx context.Context) (string, []string) {
+	var texts map[string]string
+	for _, p := range r.conflicted {
+		if r.choices[p] == "" && texts == nil {
+			var err error
+			if texts, err = showconflicts.MergeTexts(ctx, guardRunner(r.app), r.workTree, r.a.remote.CommitID, r.a.wc.CommitID); err != nil {
+				texts = map[string]string{}
+			}
+		}
+	}
+	var parts, left []string
 	for _, p := range r.conflicted {
 		switch r.choices[p] {
 		case howKeepLocal:
@@ -156,10 +175,25 @@ func (r *run) parkedPlan() string {
 		case howTakeRemote:
 			parts = append(parts, r.displayPath(p)+": "+r.remoteName()+"'s side of each conflicting hunk (this host's kept on a kept/"+r.host+"/<time> bookmark)")
 		default:
-			parts = append(parts, r.displayPath(p)+": only if trivially resolvable, else left with its markers")
+			if reason, ok := trivially(texts[p], chezmoi.ParseSourceName(p).Encrypted); ok && r.c.AutoCommit {
+				parts = append(parts, r.displayPath(p)+": resolved without asking, "+reason)
+				continue
+			}
+			parts = append(parts, r.displayPath(p)+": left conflicted (no side chosen; its markers go into the source file)")
+			left = append(left, p)
 		}
 	}
-	return "resolve " + strings.Join(parts, "; ")
+	return "resolve " + strings.Join(parts, "; "), left
+}
+
+// trivially: a merged text in diff3 style resolves without a choice.
+func trivially(text string, encrypted bool) (string, bool) {
+	f, err := mergetext.Parse(text)
+	if text == "" || encrypted || err != nil || f.Conflicts() == 0 {
+		return "", false
+	}
+	o, ok := f.Trivial()
+	return strings.Join(o.Reasons, "; "), ok
 }
 
 func (settleStep) run(ctx context.Context, r *run) (outcome, error) {

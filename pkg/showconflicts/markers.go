@@ -16,6 +16,7 @@ type Side struct {
 type Markers struct {
 	Hunks int
 	Sides []Side
+	text  string // the merged file (MergeTexts)
 }
 
 const previewMax = 60

@@ -84,6 +84,8 @@ type Options struct {
 	// conflicting edits were never committed (autoCommit off), so its
 	// record's conflicts-preserved is then only visible this way.
 	CheckWorkingCopy bool
+	// diff3: merge with merge.conflictStyle=diff3 (MergeTexts).
+	diff3 bool
 	// Bookmarks, when not nil, are the sync/* bookmarks already listed by
 	// the caller (chezmoi-status), saving a jj process.
 	Bookmarks []jj.StatusBookmark
@@ -379,6 +381,19 @@ func MergeConflicts(ctx context.Context, r runner.Runner, sourceDir, a, b string
 	return paths, err
 }
 
+// MergeTexts is MergeConflicts with, per conflicted path, the merged file
+// git wrote in diff3 style (<<<<<<< ||||||| ======= >>>>>>>, the base
+// included, as pkg/mergetext reads it; "" for a conflict without a text:
+// a deletion, a binary file). a is side 1.
+func MergeTexts(ctx context.Context, r runner.Runner, sourceDir, a, b string) (map[string]string, error) {
+	markers, _, err := mergeTreeConflicts(ctx, Options{Runner: r, SourceDir: sourceDir, diff3: true}, a, b)
+	texts := map[string]string{}
+	for p, m := range markers {
+		texts[p] = m.text
+	}
+	return texts, err
+}
+
 // mergeTreeConflicts merges a and b with git merge-tree and returns each
 // conflicted path with the conflict markers git wrote into the merged file.
 // Objects go to a temporary directory; the repository's own objects are
@@ -390,14 +405,18 @@ func mergeTreeConflicts(ctx context.Context, o Options, a, b string) (map[string
 	}
 	defer os.RemoveAll(tmp)
 	gitDir := gitDirOf(o.SourceDir)
+	var style []string
+	if o.diff3 {
+		style = []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=merge.conflictStyle", "GIT_CONFIG_VALUE_0=diff3"}
+	}
 	git := func(args ...string) (runner.Result, error) {
 		return o.Runner.Run(ctx, runner.Cmd{
 			Name: "git",
 			Args: append([]string{"--git-dir", gitDir}, args...),
-			Env: []string{
+			Env: append([]string{
 				"GIT_OBJECT_DIRECTORY=" + tmp,
 				"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + filepath.Join(gitDir, "objects"),
-			},
+			}, style...),
 			Timeout: time.Minute,
 		})
 	}
@@ -427,6 +446,7 @@ func mergeTreeConflicts(ctx context.Context, o Options, a, b string) (map[string
 		// A modify/delete conflict has no file with markers: Markers stays empty.
 		if blob, err := git("cat-file", "blob", parts[0]+":"+p); err == nil {
 			m = ParseMarkers(string(blob.Stdout))
+			m.text = string(blob.Stdout)
 		}
 		markers[p] = m
 		paths = append(paths, p)
