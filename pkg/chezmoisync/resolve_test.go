@@ -468,3 +468,30 @@ func TestDryRunOfPartialResolution(t *testing.T) {
 	r := syncCode(t, b, 5, "--keep-local", "~/.bashrc")
 	require.Contains(t, r.String(), "still conflicted: ~/.gitconfig")
 }
+
+// (attack 3, F13) With autoCommit off, edits stay in the working copy and
+// are not pushed: a --keep-local of a conflict with such an edit resolves
+// it there, and publishes nothing (the dry run says the same); once
+// autoCommit is on again, the next sync publishes it.
+func TestResolveWithAutoCommitOff(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	editLine(t, a, ".bashrc", 1, "export FROM=alpha")
+	mustSync(t, a)
+	b.Setenv("CHEZMOI_SYNC_AUTO_COMMIT", "false")
+	editLine(t, b, ".bashrc", 1, "export FROM=beta")
+	syncCode(t, b, 5)
+	dry := mustSync(t, b, "--keep-local", "--dry-run")
+	require.NotContains(t, dry.String(), "would push")
+	mustSync(t, b, "--keep-local")
+	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "FROM=beta", "autoCommit is off: the resolution was published")
+	require.Contains(t, b.ReadHome(".bashrc"), "FROM=beta")
+	mustSync(t, b)
+	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "FROM=beta")
+	b.Setenv("CHEZMOI_SYNC_AUTO_COMMIT", "true")
+	mustSync(t, b)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "FROM=beta")
+}

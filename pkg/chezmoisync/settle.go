@@ -554,11 +554,13 @@ func (r *run) commitResolution(ctx context.Context) (outcome, error) {
 		return outcome{}, err
 	}
 	switch {
-	case len(cs) == 1 && !cs[0].Empty:
+	case r.c.AutoCommit && len(cs) == 1 && !cs[0].Empty:
 		if err := r.jj.Commit(ctx, r.resolutionMessage()); err != nil {
 			return outcome{}, fmt.Errorf("cannot commit the resolution: %w", err)
 		}
 	case len(cs) == 1 && cs[0].Description != "":
+		// autoCommit off: edits stay in the working copy, not committed,
+		// not pushed, and the resolution is such an edit (attack 3, F13).
 		// The resolution took the remote's side everywhere: nothing to
 		// commit, and the fold's "resolve conflicts" subject must not
 		// stay on the working copy for the next ordinary commit.
