@@ -495,3 +495,22 @@ func TestResolveWithAutoCommitOff(t *testing.T) {
 	mustSync(t, b)
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "FROM=beta")
 }
+
+// (attack 3, F8) The hand recipe's rebase, then the remote moves on (the
+// same line again): --keep-local replays onto the new head and publishes
+// this host's side; the dry run says it would replay.
+func TestKeepLocalAfterRemoteMovedPastHandReplay(t *testing.T) {
+	t.Parallel()
+	remote, a, b := parkedTwoFiles(t)
+	b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin")
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -la --color'")
+	mustSync(t, a)
+	dry := mustSync(t, b, "--keep-local", "--dry-run")
+	require.Contains(t, dry.String(), "would replay")
+	mustSync(t, b, "--keep-local")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lh")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "pager = beta")
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -lh")
+	mustSync(t, a)
+	require.Contains(t, a.ReadHome(".bashrc"), "ls -lh")
+}

@@ -43,8 +43,15 @@ func (replayStep) plan(ctx context.Context, r *run) (plan, error) {
 	if err := r.findConflicted(ctx); err != nil {
 		return plan{}, err
 	}
-	if r.conflictAt != stateParked {
+	if r.conflictAt != stateParked && len(r.a.incoming) == 0 && !r.remoteMoved {
 		return plan{skip: "already on " + r.remoteName(), quiet: true}, nil
+	}
+	if r.conflictAt != stateParked {
+		// Replayed by hand onto an older head of the remote branch, which
+		// moved since: replay again, onto the new head, so the conflicts
+		// settled are those with what will be published on (attack 3, F8).
+		return plan{does: fmt.Sprintf("replay the conflicted commits onto the new commits of %s: the conflicts appear in the source files, never in HOME",
+			r.remoteName()), changes: true, marks: true, identity: true}, nil
 	}
 	local := len(r.a.local)
 	if r.committedPlan() {
