@@ -514,3 +514,22 @@ func TestKeepLocalAfterRemoteMovedPastHandReplay(t *testing.T) {
 	mustSync(t, a)
 	require.Contains(t, a.ReadHome(".bashrc"), "ls -lh")
 }
+
+// (attack 3, F14) A user's jj config that makes every remote bookmark
+// immutable (sync/<host>@origin holds the parked commits) does not stop the
+// sync from rewriting its own commits: a plain sync parks again, and
+// --keep-local resolves.
+func TestImmutableRemoteBookmarksConfig(t *testing.T) {
+	t.Parallel()
+	remote, _, b := parkedTwoFiles(t)
+	cfg, err := os.OpenFile(b.Getenv("JJ_CONFIG"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = cfg.WriteString("\n[revset-aliases]\n\"immutable_heads()\" = \"builtin_immutable_heads() | remote_bookmarks()\"\n")
+	require.NoError(t, err)
+	require.NoError(t, cfg.Close())
+	b.WriteHome(".profile", "export A=while-parked\n")
+	syncCode(t, b, 5)
+	mustSync(t, b, "--keep-local")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lh")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_profile"), "while-parked")
+}

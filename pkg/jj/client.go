@@ -76,6 +76,12 @@ func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
 	}
 	if c.NoAutoTrack {
 		full = append(full, "--config", "snapshot.auto-track=none()")
+		// The sync rewrites only this host's own local commits (parked ones
+		// included, which sync/<host>@<remote> tracks); a user's wider
+		// immutable_heads() (remote_bookmarks(), a common setting) would
+		// make every resolution fail on them. jj's own default keeps the
+		// remote branch, tags and other hosts' untracked bookmarks immutable.
+		full = append(full, "--config", `revset-aliases."immutable_heads()"="builtin_immutable_heads()"`)
 	}
 	full = append(full, args...)
 	t := c.Timeout
