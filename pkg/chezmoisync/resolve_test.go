@@ -533,3 +533,35 @@ func TestImmutableRemoteBookmarksConfig(t *testing.T) {
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lh")
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_profile"), "while-parked")
 }
+
+// (attack 3, F15) Bringing back the side a resolution did not take (the
+// command --history prints) brings back that side's conflicting hunks,
+// never a revert of the other side's edits elsewhere in the file.
+func TestBringBackTheSideNotTaken(t *testing.T) {
+	for _, c := range []struct {
+		flag, want string
+	}{
+		{"--take-remote", "l1\nl2-beta\nl3\nl4\nl5-beta\nl6\nl7\nl8-alpha\nl9\n"},
+		{"--keep-local", "l1\nl2-alpha\nl3\nl4\nl5-beta\nl6\nl7\nl8-alpha\nl9\n"},
+	} {
+		t.Run(c.flag, func(t *testing.T) {
+			t.Parallel()
+			testharness.RequireSync(t)
+			remote := testharness.NewRemote(t, dotfiles(map[string]string{"dot_notes": "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n"}))
+			a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+			mustSync(t, b)
+			a.WriteHome(".notes", "l1\nl2-alpha\nl3\nl4\nl5\nl6\nl7\nl8-alpha\nl9\n")
+			mustSync(t, a)
+			b.WriteHome(".notes", "l1\nl2-beta\nl3\nl4\nl5-beta\nl6\nl7\nl8\nl9\n")
+			syncCode(t, b, 5)
+			mustSync(t, b, c.flag)
+			hist := b.Exec("", "chezmoi-show-conflicts", "--history", "--json")
+			var doc showconflicts.HistoryDoc
+			require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc), hist.String())
+			require.Len(t, doc.History, 1)
+			back := b.Exec("", "sh", "-c", doc.History[0].Restore)
+			require.Equal(t, 0, back.Code, back.String())
+			require.Equal(t, c.want, testharness.RemoteFile(t, remote, "main", "dot_notes"))
+		})
+	}
+}

@@ -103,6 +103,7 @@ type run struct {
 	splits       []splitTarget // targets a merge would give two source entries (split.go)
 	dryParked    bool          // dry run: the rebase would conflict and park
 	dryLeft      []string      // dry run: files a resolution would leave conflicted
+	keptRemote   string        // the commit holding the remote's side a resolution gave up, hunk by hunk
 
 	// replay, settle (settle.go)
 	conflicted   []string          // the conflicted paths, before the replay

@@ -1,6 +1,7 @@
 package chezmoisync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -120,6 +121,10 @@ type decision struct {
 	took   string  // local, remote or both
 	reason string  // trivial: the kinds of hunks; left: why
 	text   *string // the resolved content to write, or
+	// other: the file as the other choice would have resolved it (this
+	// host's side of each conflicting hunk, the rest merged), kept when
+	// the resolution drops this host's side.
+	other *string
 	tool   string  // jj's :ours / :theirs for a whole file
 	// dropped[local], dropped[remote]: that side had a change the result
 	// does not hold.
@@ -215,6 +220,9 @@ func (settleStep) run(ctx context.Context, r *run) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
+	if r.keptRemote, err = r.keepDroppedRemote(ctx, ds); err != nil {
+		return outcome{}, err
+	}
 	if err := r.applyDecisions(ctx, ds); err != nil {
 		return outcome{}, err
 	}
@@ -303,8 +311,8 @@ func (r *run) decideFile(ctx context.Context, path, desc string) (decision, erro
 	switch {
 	case d.how != "" && text:
 		side := sideOf(d.how, remote)
-		s := f.Choose(side)
-		d.text, d.took = &s, tookOf(d.how)
+		s, o := f.Choose(side), f.Choose(1-side)
+		d.text, d.other, d.took = &s, &o, tookOf(d.how)
 		d.dropLocal, d.dropRemote = d.how == howTakeRemote, d.how == howKeepLocal
 	case d.how != "" && twoSided:
 		// A whole file: a deletion, an executable bit, a binary file.
@@ -317,6 +325,11 @@ func (r *run) decideFile(ctx context.Context, path, desc string) (decision, erro
 		if o, ok := f.Trivial(); ok {
 			d.how, d.text, d.reason, d.took = howTrivial, &o.Text, strings.Join(o.Reasons, "; "), "both"
 			d.dropRemote, d.dropLocal = o.Dropped[remote], o.Dropped[1-remote]
+			given := f.Choose(1 - remote) // the side given up, hunk by hunk
+			if d.dropRemote {
+				given = f.Choose(remote)
+			}
+			d.other = &given
 			switch {
 			case d.dropLocal:
 				d.took = "remote"
@@ -366,34 +379,96 @@ func (r *run) describeDecision(d decision) string {
 // before a resolution drops any of it: a new commit beside the working
 // copy (same parent) holding every file as this host had it.
 func (r *run) keepDroppedLocal(ctx context.Context, ds []decision) (string, error) {
+	x, err := r.sideCommit(ctx, ds, true)
+	if err != nil || x == "" {
+		return "", err
+	}
+	return r.keepBookmark(ctx, x)
+}
+
+// keepDroppedRemote: when a resolution drops the remote's side of a text
+// file's hunks, a commit beside the working copy holds the file as taking
+// the remote's side would have made it; it returns the commit ("" when
+// none was needed: the remote branch's own commit then holds the side).
+func (r *run) keepDroppedRemote(ctx context.Context, ds []decision) (string, error) {
+	x, err := r.sideCommit(ctx, ds, false)
+	if err != nil || x == "" {
+		return "", err
+	}
+	cs, err := r.jj.Commits(ctx, x, nil)
+	if err != nil || len(cs) != 1 {
+		return "", fmt.Errorf("cannot read the commit keeping %s's side: %v", r.remoteName(), err)
+	}
+	return cs[0].CommitID, nil
+}
+
+// sideCommit makes a commit beside the working copy (same parent) holding
+// one side (local: this host's) of every conflicted file a resolution
+// gives that side up in. A text file gets that side of the conflicting
+// hunks only, the rest as merged: bringing it back (jj restore --from)
+// restores what was given up, not the other host's edits elsewhere in the
+// file (attack 3, F15); any other file that side's whole file (jj's
+// :theirs for this host, :ours for the remote after the rebase).
+func (r *run) sideCommit(ctx context.Context, ds []decision, local bool) (string, error) {
+	var texts []decision
 	drop := false
 	for _, d := range ds {
-		drop = drop || d.dropLocal
+		dropped := d.dropLocal && local || d.dropRemote && !local
+		drop = drop || dropped
+		if dropped && d.other != nil {
+			texts = append(texts, d)
+		}
 	}
-	if !drop {
+	if !drop || !local && len(texts) == 0 {
 		return "", nil
 	}
 	parent, err := r.jj.Commits(ctx, "@-", nil)
 	if err != nil || len(parent) != 1 {
 		return "", fmt.Errorf("cannot find the working copy's parent: %v", err)
 	}
-	stamp := r.app.Now().UTC().Format(time.RFC3339Nano)
-	msg := fmt.Sprintf("chore(%s): this host's side of the conflicts with %s, kept when resolving them (%s)", r.host, r.remoteName(), stamp)
-	if err := r.jj.NewAt(ctx, parent[0].CommitID, msg); err != nil {
-		return "", fmt.Errorf("cannot keep this host's side: %w", err)
+	who, tool := "this host's", ":theirs"
+	if !local {
+		who, tool = r.remoteName()+"'s", ":ours"
 	}
-	found, err := r.jj.Commits(ctx, "children("+parent[0].CommitID+") & description(substring:"+jj.TemplateString(stamp)+")", nil)
+	stamp := r.app.Now().UTC().Format(time.RFC3339Nano)
+	msg := fmt.Sprintf("chore(%s): %s side of the conflicts with %s, kept when resolving them (%s)", r.host, who, r.remoteName(), stamp)
+	if err := r.jj.NewAt(ctx, parent[0].CommitID, msg); err != nil {
+		return "", fmt.Errorf("cannot keep %s side: %w", who, err)
+	}
+	found, err := r.jj.Commits(ctx, "children("+parent[0].CommitID+") & description(substring:"+jj.TemplateString(msg)+")", nil)
 	if err != nil || len(found) != 1 {
-		return "", fmt.Errorf("cannot find the commit keeping this host's side (%d found): %v", len(found), err)
+		return "", fmt.Errorf("cannot find the commit keeping %s side (%d found): %v", who, len(found), err)
 	}
 	x := found[0].ChangeID
 	if err := r.jj.RestoreAll(ctx, "@", x); err != nil {
-		return "", fmt.Errorf("cannot keep this host's side: %w", err)
+		return "", fmt.Errorf("cannot keep %s side: %w", who, err)
 	}
-	if err := r.jj.ResolveWith(ctx, x, ":theirs", nil); err != nil && !jj.NoConflicts(err) {
-		return "", fmt.Errorf("cannot keep this host's side: %w", err)
+	for _, d := range texts {
+		if err := r.keepText(ctx, x, d.path, *d.other); err != nil {
+			return "", fmt.Errorf("cannot keep %s side of %s: %w", who, d.path, err)
+		}
 	}
-	return r.keepBookmark(ctx, x)
+	if err := r.jj.ResolveWith(ctx, x, tool, nil); err != nil && !jj.NoConflicts(err) {
+		return "", fmt.Errorf("cannot keep %s side: %w", who, err)
+	}
+	return x, nil
+}
+
+// keepText resolves path in rev with text (through a temporary file).
+func (r *run) keepText(ctx context.Context, rev, path, text string) error {
+	f, err := os.CreateTemp("", "chezmoi-sync-side-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return r.jj.ResolveWithFile(ctx, rev, path, f.Name())
 }
 
 // keepBookmark points a new kept/<host>/<time> bookmark at rev and returns
@@ -524,7 +599,7 @@ func (r *run) recordDecisions(ds []decision, left map[string]string, kept string
 		case d.dropLocal:
 			res.Discarded, res.DiscardedCommit, res.Bookmark = "local", kept, r.keptBookmark
 		case d.dropRemote:
-			res.Discarded, res.DiscardedCommit = "remote", r.a.remote.CommitID
+			res.Discarded, res.DiscardedCommit = "remote", cmp.Or(r.keptRemote, r.a.remote.CommitID)
 		}
 		r.rec.Resolutions = append(r.rec.Resolutions, res)
 	}
@@ -633,6 +708,9 @@ func (r *run) settleTrivially(ctx context.Context) (outcome, bool, error) {
 	}
 	kept, err := r.keepDroppedLocal(ctx, ds)
 	if err != nil {
+		return outcome{}, true, err
+	}
+	if r.keptRemote, err = r.keepDroppedRemote(ctx, ds); err != nil {
 		return outcome{}, true, err
 	}
 	if err := r.applyDecisions(ctx, ds); err != nil {

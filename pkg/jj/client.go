@@ -7,6 +7,7 @@ package jj
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -485,4 +486,17 @@ func (c *Client) LocalBookmarks(ctx context.Context) (map[string]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// ResolveWithFile resolves the conflicted path of rev with the content of
+// file: a merge tool that copies it to jj's $output.
+func (c *Client) ResolveWithFile(ctx context.Context, rev, path, file string) error {
+	args, err := json.Marshal([]string{file, "$output"})
+	if err != nil {
+		return err
+	}
+	_, err = c.run(ctx, true, "--config", `merge-tools.chezmoi-sync-side.program="cp"`,
+		"--config", "merge-tools.chezmoi-sync-side.merge-args="+string(args),
+		"resolve", "-r", rev, "--tool", "chezmoi-sync-side", "--", RootFile(path))
+	return err
 }
