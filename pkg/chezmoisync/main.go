@@ -122,7 +122,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		host = app.Hostname()
 	}
 	rec := &syncstate.Record{
-		Start: app.Now(), Host: hostkey.Sanitize(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
+		Version: 1, Start: app.Now(), Host: hostkey.Sanitize(host), Remote: c.Remote, Branch: c.Branch, DryRun: app.DryRun,
 	}
 	if !app.DryRun || exists(app.StateDir) {
 		// A dry run on a fresh host creates no state directory: no run

@@ -465,6 +465,11 @@ func TestDryRunOfPartialResolution(t *testing.T) {
 	require.NotContains(t, dry.String(), "would push")
 	dry = syncCode(t, b, 0, "--dry-run", "--keep-local", "~/.bashrc", "--take-remote")
 	require.Contains(t, dry.String(), "would push")
+	// (attack 3, F11) the dry run's JSON record has the schema version.
+	js := syncCode(t, b, 5, "--dry-run", "--json", "--keep-local", "~/.bashrc")
+	var rec syncstate.Record
+	require.NoError(t, json.Unmarshal([]byte(js.Stdout), &rec), js.String())
+	require.Equal(t, 1, rec.Version)
 	r := syncCode(t, b, 5, "--keep-local", "~/.bashrc")
 	require.Contains(t, r.String(), "still conflicted: ~/.gitconfig")
 }
