@@ -1,0 +1,106 @@
+package mutate
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// TestAnchors keeps the list in step with the code: every mutant's anchor
+// occurs exactly once, changes the file, and names a known kind and
+// existing test packages. A refactoring that moves an anchor fails here,
+// not silently in a mutation run.
+func TestAnchors(t *testing.T) {
+	kinds := map[string]bool{}
+	for _, k := range Kinds {
+		kinds[k] = true
+	}
+	ids := map[string]bool{}
+	quick := 0
+	for _, m := range All {
+		t.Run(m.ID, func(t *testing.T) {
+			require.False(t, ids[m.ID], "duplicate ID")
+			ids[m.ID] = true
+			require.True(t, kinds[m.Kind], "unknown kind %q", m.Kind)
+			require.NotEmpty(t, m.Why)
+			require.NotEmpty(t, m.Pkgs)
+			content, err := os.ReadFile(filepath.Join(root(), m.File))
+			require.NoError(t, err)
+			out, err := m.Apply(content)
+			require.NoError(t, err)
+			require.NotEqual(t, content, out)
+			for _, p := range m.Pkgs {
+				require.DirExists(t, filepath.Join(root(), p))
+			}
+		})
+		if m.Quick {
+			quick++
+		}
+	}
+	require.GreaterOrEqual(t, len(All), 30, "the issue asks for at least 30 mutants")
+	require.GreaterOrEqual(t, quick, 5)
+}
+
+func TestApplyNeedsOneOccurrence(t *testing.T) {
+	m := Mutant{ID: "x", File: "f", Find: "a", Replace: "b"}
+	_, err := m.Apply([]byte("a a"))
+	require.ErrorContains(t, err, "2 times")
+	_, err = m.Apply([]byte("c"))
+	require.ErrorContains(t, err, "0 times")
+	out, err := m.Apply([]byte("cac"))
+	require.NoError(t, err)
+	require.Equal(t, "cbc", string(out))
+}
+
+// TestRunnerVerdicts drives the runner on a tiny module of its own: a
+// mutant its test catches is killed, one it does not is a survivor, one
+// that does not compile is invalid, and the file is restored each time.
+func TestRunnerVerdicts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644))
+	}
+	write("go.mod", "module example.com/m\n\ngo 1.21\n")
+	src := "package m\n\nfunc Add(a, b int) int { return a + b }\n\nfunc Unused() int { return 1 }\n"
+	write("m.go", src)
+	write("m_test.go", "package m\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 3) != 5 {\n\t\tt.Fatal(\"Add\")\n\t}\n}\n")
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatal("go not on PATH")
+	}
+	var log bytes.Buffer
+	r := &Runner{Dir: dir, Timeout: 2 * time.Minute, Env: os.Environ(), Log: &log}
+	ctx := context.Background()
+	cases := []struct {
+		m    Mutant
+		want Verdict
+	}{
+		{Mutant{ID: "killed", File: "m.go", Find: "a + b", Replace: "a - b", Pkgs: []string{"."}}, Killed},
+		{Mutant{ID: "survives", File: "m.go", Find: "return 1", Replace: "return 2", Pkgs: []string{"."}}, Survived},
+		{Mutant{ID: "invalid", File: "m.go", Find: "return 1", Replace: "return \"x\"", Pkgs: []string{"."}}, Invalid},
+		{Mutant{ID: "stale", File: "m.go", Find: "nowhere", Replace: "x", Pkgs: []string{"."}}, Invalid},
+	}
+	for _, c := range cases {
+		res := r.Run(ctx, c.m)
+		require.Equal(t, c.want, res.Verdict, "%s: %s", c.m.ID, res.Detail)
+		got, err := os.ReadFile(filepath.Join(dir, "m.go"))
+		require.NoError(t, err)
+		require.Equal(t, src, string(got), "file restored after %s", c.m.ID)
+	}
+	require.Contains(t, log.String(), "=== survives survived")
+	var table bytes.Buffer
+	Table(&table, []Result{{Mutant: cases[0].m, Verdict: Killed}, {Mutant: cases[1].m, Verdict: Survived}, {Mutant: cases[2].m, Verdict: Invalid}})
+	require.True(t, strings.Contains(table.String(), "killed 1 of 2 valid mutants (50%); 1 invalid"), table.String())
+}
