@@ -8,9 +8,15 @@
 #   myModules.services.nixdots.package          the package (default: ./package.nix)
 #
 # What it does:
-# - installs the binaries, wrapped so that every run on this host (the timer,
-#   the pre-switch check, the user in a shell) shares one state directory,
-#   /var/lib/nixdots, and therefore one lock and one history;
+# - installs the binaries, wrapped (state-env.sh) so that what root runs (the
+#   unattended timer, the pre-switch check, sudo) keeps root-owned state in
+#   /var/lib/nixdots, and what a dotfiles or rebuild user runs (their timers,
+#   their shell) keeps that user's in /var/lib/nixdots/<user>; rebuild-smart
+#   and rebuild-rollback also read the other side's directory, read-only
+#   (--read-state-dir): a user's rollback sees the activations root recorded,
+#   and the timer and a person never rebuild at once. /var/lib/nixdots is
+#   0750 root:nixdots (the users are in group nixdots), each user's 0700;
+#   the binaries refuse to write state that is not their own user's;
 # - writes /etc/nixdots/config.json from the options; the binaries read it as
 #   their fallback config file (flag > env > ~/.config/nixdots/config.json >
 #   /etc/nixdots/config.json > default). Its keys are exactly config.Keys in
@@ -18,7 +24,7 @@
 #   every key without a hand-written option below gets a generated one (null by
 #   default: not written, the binary's default applies);
 # - defines chezmoi-sync.service + chezmoi-sync.timer (as the user, with
-#   StateDirectory=nixdots), chezmoi-sync-manual.service, chezmoi-pre-update.service
+#   StateDirectory=nixdots/<user>), chezmoi-sync-manual.service, chezmoi-pre-update.service
 #   (ordered before nixos-upgrade.service when system.autoUpgrade is on) and a
 #   system.preSwitchChecks entry (hooks/pre-switch-check) that records every
 #   activation for rebuild-rollback and can sync the dotfiles before a switch;
@@ -26,7 +32,14 @@
 #   chezmoi-sync@.service (User=%i, StateDirectory=nixdots/%i: one state
 #   directory, lock and history per user) with one chezmoi-sync@<user>.timer each;
 # - with rebuild.smart.schedule: rebuild-smart-unattended.service (root,
-#   `rebuild-smart --unattended`) and its timer (docs/fleet.md, "Unattended mode").
+#   `rebuild-smart --unattended`) and its timer (docs/fleet.md, "Unattended mode");
+# - with rebuild.smart.cleanSchedule: rebuild-rollback-clean.service (root,
+#   `rebuild-rollback --clean`) and its timer (docs/rebuild-rollback.md, "Clean-up").
+#
+# What it does not do: write chezmoi's own config file (the user's, often
+# generated from .chezmoi.toml.tmpl). `chezmoi update` on a synced host needs
+# update.command = "chezmoi-sync" there; the enable option's description and
+# docs/chezmoi-sync.md ("chezmoi update, chezmoi git, chezmoi cd") show the lines.
 {
   config,
   lib,
@@ -68,18 +81,26 @@ let
   # Several users (or the list form): templated units, one state directory each.
   multiUser = sync.users != [ ];
 
-  # With several dotfiles users, each one's chezmoi tools use that user's
-  # state directory (the one chezmoi-sync@<user> writes); rebuild-smart and
-  # rebuild-rollback keep the shared one (one system, one history).
-  stateDirArgs =
-    b:
-    if multiUser && lib.hasPrefix "chezmoi-" b then
-      "--run 'export STATE_DIRECTORY=${stateDir}/\${USER:-$(id -un)}'"
-    else
-      "--set-default STATE_DIRECTORY ${stateDir}";
+  # Users with a state directory of their own, /var/lib/nixdots/<user>: the
+  # dotfiles users and the one who runs rebuild-smart.
+  stateUsers = lib.unique (
+    (if sync.enable then syncUsers else [ ])
+    ++ lib.optional (smart.enable && smart.user != null) smart.user
+  );
 
-  # STATE_DIRECTORY is what systemd's StateDirectory= sets and what the
-  # binaries honour; --set-default keeps a unit's own value.
+  # Which state directory each run uses, by who runs it (state-env.sh; its
+  # header says how). Forced, not a default: a root process that inherited a
+  # user's STATE_DIRECTORY must still use root's own.
+  stateEnv =
+    b:
+    lib.concatStringsSep "\n" [
+      "_nixdots_base=${stateDir}"
+      "_nixdots_users=${lib.escapeShellArg (lib.concatStringsSep " " stateUsers)}"
+      "_nixdots_reads=${if lib.hasPrefix "rebuild-" b then "1" else "0"}"
+      "_nixdots_id=${pkgs.coreutils}/bin/id"
+      (builtins.readFile ./state-env.sh)
+    ];
+
   wrapped = pkgs.symlinkJoin {
     name = "nixdots-wrapped-${pkg.version or "dev"}";
     paths = [ pkg ];
@@ -87,7 +108,7 @@ let
     postBuild = lib.concatMapStrings (b: ''
       if [ -e "$out/bin/${b}" ]; then
         wrapProgram "$out/bin/${b}" \
-          ${stateDirArgs b} \
+          --run ${lib.escapeShellArg (stateEnv b)} \
           --suffix PATH : ${lib.makeBinPath runtimeTools}
       fi
     '') binaries;
@@ -132,20 +153,27 @@ let
         )
     ) { } keys.${sectionName};
 
-  # Owner of the state directory: the dotfiles user, else rebuild-smart's.
-  owner =
-    if sync.enable && sync.user != null then
-      sync.user
-    else if sync.enable && multiUser && smart.user == null then
-      builtins.head syncUsers
-    else
-      smart.user;
-
   userHome = user: (config.users.users.${user} or { }).home or "/home/${user}";
 
   # options: chezmoiSync begin
   syncOptions = {
-    enable = mkEnableOption "automatic chezmoi dotfile synchronisation through jj (chezmoi-sync)";
+    enable = mkEnableOption "automatic chezmoi dotfile synchronisation through jj (chezmoi-sync)" // {
+      description = ''
+        Whether to sync the chezmoi dotfiles through jj (chezmoi-sync): the service, the timer and the
+        pre-update sync below.
+
+        Once chezmoi-sync has run, the source directory is a colocated jj repository whose git HEAD is
+        detached, so chezmoi's own `chezmoi update` (a `git pull`) fails. chezmoi's config file belongs
+        to the user and this module does not write it; route `chezmoi update` to chezmoi-sync there
+        (or in the source directory's `.chezmoi.toml.tmpl`, so every host gets it):
+
+        ```toml
+        [update]
+            command = "chezmoi-sync"
+            apply = false # chezmoi-sync applies what came in itself, keeping local edits
+        ```
+      '';
+    };
     repoUrl = mkOption {
       type = types.nullOr types.str;
       default = null;
@@ -176,7 +204,7 @@ let
       type = types.nullOr types.str;
       default = null;
       example = "rain";
-      description = "User whose dotfiles are synced; the services run as this user and own ${stateDir}.";
+      description = "User whose dotfiles are synced; the services run as this user, with the state directory ${stateDir}/<user>.";
     };
     users = mkOption {
       type = types.listOf types.str;
@@ -189,7 +217,7 @@ let
         Several users whose dotfiles are synced (together with {option}`user` when set). The module
         then defines a templated chezmoi-sync@.service (User=%i, StateDirectory=nixdots/%i) and one
         chezmoi-sync@<user>.timer per user: each user has their own state directory
-        (${stateDir}/<user>), lock, status and history, and the chezmoi tools a user runs read it.
+        (${stateDir}/<user>), lock, status and history, and the tools a user runs use it.
       '';
     };
     interval = mkOption {
@@ -234,8 +262,9 @@ let
       default = sync.user;
       defaultText = lib.literalExpression "config.myModules.services.dotfiles.chezmoiSync.user";
       description = ''
-        User who runs rebuild-smart and owns ${stateDir}; the pre-switch check records
-        activations as this user. Null: records are written as root.
+        User who runs rebuild-smart: their runs keep their state in ${stateDir}/<user> and read
+        root's (${stateDir}: the activations the pre-switch check records as root, the unattended
+        timer's builds) read-only; the timer respects their rebuild lock. Null: no user directory.
       '';
     };
     schedule = mkOption {
@@ -252,6 +281,20 @@ let
         shared lock) or manual nixos-rebuild makes it step aside until the next run.
       '';
     };
+    cleanSchedule = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "weekly";
+      description = ''
+        When set (a systemd calendar expression: "weekly", "Sun 04:30"), a timer runs
+        rebuild-rollback-clean.service, a oneshot running `rebuild-rollback --clean` as root: old
+        system generations are deleted by the retention policy of {option}`clean.keep`,
+        {option}`clean.keepSince` and {option}`clean.keepPinned` (the running, booted and
+        next-boot systems and the last successful build always stay), then, with
+        {option}`clean.gc`, the store garbage is collected. The builds of remote branch tips and
+        tags are read from {option}`flake`'s refs (no network).
+      '';
+    };
   };
   # options: rebuildSmart end
 
@@ -262,7 +305,7 @@ let
         if sync.enable && sync.syncBeforeUpdate && sync.user != null then sync.user else ""
       )
     } \
-    NIXDOTS_RECORD_USER=${lib.escapeShellArg (if smart.user == null then "" else smart.user)} \
+    NIXDOTS_RECORD_USER= \
     PATH=${
       lib.makeBinPath (
         [
@@ -291,8 +334,9 @@ let
     serviceConfig = {
       Type = "oneshot";
       User = "%i";
+      # /var/lib/nixdots/<user>, the user's own; $STATE_DIRECTORY for the binary.
       StateDirectory = "nixdots/%i";
-      StateDirectoryMode = "0750";
+      StateDirectoryMode = "0700";
       ExecStart = "${wrapped}/bin/chezmoi-sync";
       SuccessExitStatus = [ 3 ];
       TimeoutStartSec = "15min";
@@ -309,9 +353,9 @@ let
     serviceConfig = {
       Type = "oneshot";
       User = sync.user;
-      # /var/lib/nixdots, owned by the user, and $STATE_DIRECTORY for the binary.
-      StateDirectory = "nixdots";
-      StateDirectoryMode = "0750";
+      # /var/lib/nixdots/<user>, the user's own; $STATE_DIRECTORY for the binary.
+      StateDirectory = "nixdots/${sync.user}";
+      StateDirectoryMode = "0700";
       ExecStart = "${wrapped}/bin/chezmoi-sync";
       # 3: another run holds the lock (a sync is happening anyway).
       SuccessExitStatus = [ 3 ];
@@ -454,11 +498,9 @@ in
           # runs; the next timer run tries again.
           SuccessExitStatus = [ 3 ];
           TimeoutStartSec = "3h";
-        }
-        // lib.optionalAttrs (owner != null) {
-          # The state directory is shared with the user's interactive runs:
-          # hand back what root created there (history, lock, metrics).
-          ExecStopPost = "${pkgs.coreutils}/bin/chown -R ${owner} ${stateDir}";
+          # No StateDirectory=: systemd would chown /var/lib/nixdots and
+          # everything below it (the users' directories) to root:root. The
+          # wrapper gives root /var/lib/nixdots, which tmpfiles creates.
         };
       };
       systemd.timers.rebuild-smart-unattended = {
@@ -472,10 +514,51 @@ in
       };
     })
 
-    # Present before the first service run, for interactive runs. With
-    # several dotfiles users each one needs to reach their own subdirectory.
-    (mkIf ((sync.enable || smart.enable) && owner != null) {
-      systemd.tmpfiles.rules = [ "d ${stateDir} ${if multiUser then "0755" else "0750"} ${owner} - -" ];
+    # Generation clean-up on a calendar: rebuild-rollback --clean as root.
+    (mkIf (smart.enable && smart.cleanSchedule != null) {
+      systemd.services.rebuild-rollback-clean = {
+        description = "Delete old NixOS generations by the retention policy (rebuild-rollback --clean)";
+        # Never while a switch runs: the rebuild lock is shared, and a run
+        # that finds it held exits 3 and tries again next time.
+        path = runtimeTools ++ [ pkgs.nix ];
+        environment = {
+          HOME = "/root";
+          # The pins are read from the flake repository, which root may not own.
+          GIT_CONFIG_COUNT = "1";
+          GIT_CONFIG_KEY_0 = "safe.directory";
+          GIT_CONFIG_VALUE_0 = if smart.flake != null then smart.flake else "*";
+        };
+        serviceConfig = {
+          Type = "oneshot";
+          ExecStart = "${wrapped}/bin/rebuild-rollback --clean";
+          SuccessExitStatus = [ 3 ];
+          Nice = 10;
+          IOSchedulingClass = "idle";
+        };
+      };
+      systemd.timers.rebuild-rollback-clean = {
+        description = "Scheduled clean-up of old NixOS generations";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = smart.cleanSchedule;
+          Persistent = "true";
+          RandomizedDelaySec = "30min";
+        };
+      };
+    })
+
+    # Present before the first service run, for interactive runs: root's
+    # directory, which the users may enter and read (group nixdots; setgid,
+    # so the files root shares there are the group's), and each user's own.
+    # tmpfiles also corrects owner and mode of existing ones.
+    (mkIf (sync.enable || smart.enable) {
+      systemd.tmpfiles.rules = [
+        "d ${stateDir} ${if stateUsers != [ ] then "2750 root nixdots" else "0700 root root"} -"
+      ]
+      ++ map (u: "d ${stateDir}/${u} 0700 ${u} - -") stateUsers;
+    })
+    (mkIf ((sync.enable || smart.enable) && stateUsers != [ ]) {
+      users.groups.nixdots.members = stateUsers;
     })
 
     # system.preSwitchChecks exists in NixOS >= 24.11; older systems get no check.

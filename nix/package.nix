@@ -38,7 +38,7 @@ buildGoModule {
 
   # The hash of `go mod vendor` for go.mod/go.sum. When they change, print the
   # new one with `just vendor-hash` (internal/packagingtest checks it is current).
-  vendorHash = "sha256-AkpnrOaCGN4pNubffyJAL1jetqywJv60aRZJ0RD4RqA=";
+  vendorHash = "sha256-QjcGHbL8Sgxldh1Bz1iNetJYjQybG2ZJRL29YV7DTvA=";
 
   subPackages = map (b: "cmd/${b}") binaries;
   ldflags = [

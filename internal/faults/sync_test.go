@@ -166,16 +166,18 @@ func TestKillDuringStateWrite(t *testing.T) {
 	prev, err := syncstate.Load(h.StateDir())
 	must(t, err)
 	h.WriteHome(".bashrc", h.ReadHome(".bashrc")+localEdit)
-	record := filepath.Join(h.StateDir(), syncstate.RecordFile)
 	// strace holds the rename that publishes the record, for a precise kill
 	// (installed by scripts/install-tools.sh; required under CI).
 	testharness.Require(t, "strace")
 	strace, err := testharness.Look("strace")
 	must(t, err)
-	// -P limits the delay to system calls touching the record's path.
+	// -P limits the delay to renames in the state directory: state files
+	// are renamed relative to the directory's handle (renameat), which
+	// strace matches by the directory, not by the file's path. The run
+	// marker's renames are held too, 10 s each, before the record's.
 	a := startFaulty(t, h, fault{}, strace, "-f", "-qq", "-o", "/dev/null",
-		"-e", "trace=rename,renameat,renameat2", "-e", "inject=rename,renameat,renameat2:delay_enter=60000000",
-		"-P", record, "chezmoi-sync")
+		"-e", "trace=rename,renameat,renameat2", "-e", "inject=rename,renameat,renameat2:delay_enter=10000000",
+		"-P", h.StateDir(), "chezmoi-sync")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		tmps, _ := filepath.Glob(filepath.Join(h.StateDir(), "."+syncstate.RecordFile+".tmp-*"))

@@ -394,3 +394,60 @@ func TestRealChezmoiSyncDoesNotTriggerHook(t *testing.T) {
 	a.Run(a.SourceDir(), "jj", "git", "fetch")
 	require.Equal(t, 1, f.runs(), f.recorded())
 }
+
+// An action runs like a command typed in the fetched repository's top
+// directory: git's repository-local environment (GIT_DIR, GIT_WORK_TREE,
+// GIT_INDEX_FILE, ... as `git rev-parse --local-env-vars` lists them) is
+// cleared, so `git -C <another repository>` acts on that repository, and
+// plain git finds the fetched one from the working directory. jj runs its
+// git fetch with GIT_DIR set (issue 19); plain git exports it to hooks too.
+func TestActionRunsInTheRightRepository(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"git", "jj"} {
+		t.Run(tool, func(t *testing.T) {
+			t.Parallel()
+			testharness.Require(t, "git", tool)
+			f := newFixture(t)
+			if tool == "jj" {
+				f.h.Run(f.repo, "jj", "git", "init", "--colocate")
+				f.h.Run(f.repo, "jj", "bookmark", "track", "main@origin")
+			}
+			other := filepath.Join(f.h.Root, "other")
+			f.h.Run("", "git", "init", "-q", other)
+			f.h.Run(other, "git", "commit", "-q", "--allow-empty", "-m", "other's own")
+			out := filepath.Join(f.h.Root, "action")
+			action := fmt.Sprintf(`git -C %q commit -q --allow-empty -m from-the-hook && pwd > %q.pwd && env > %q.env && git log -1 --format=%%s > %q.head`, other, out, out, out)
+			f.install("--action", action, "--async", "false")
+			f.push()
+			sub := filepath.Join(f.repo, "sub dir")
+			require.NoError(t, os.MkdirAll(sub, 0o755))
+			beforeHead := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
+
+			var r testharness.Result
+			if tool == "jj" {
+				r = f.h.Exec(sub, "jj", "git", "fetch")
+			} else {
+				r = f.h.Exec(sub, "git", "fetch", "-q")
+			}
+			require.Equal(t, 0, r.Code, r.String())
+			require.NotContains(t, f.h.Run(f.repo, "git", "log", "--all", "--format=%s"), "from-the-hook", "the action acted on the fetched repository:\n%s", r)
+			require.Equal(t, "from-the-hook", f.h.Run(other, "git", "log", "-1", "--format=%s"), "the action acted on the other repository")
+			require.Equal(t, beforeHead, f.h.Run(f.repo, "git", "rev-parse", "HEAD"))
+			require.NotContains(t, r.Stderr, "ailed", r.String())
+			pwd, err := os.ReadFile(out + ".pwd")
+			require.NoError(t, err)
+			require.Equal(t, f.repo, strings.TrimSpace(string(pwd)), "the action runs in the repository's top directory")
+			env, err := os.ReadFile(out + ".env")
+			require.NoError(t, err)
+			for _, v := range strings.Fields(f.h.Run("", "git", "rev-parse", "--local-env-vars")) {
+				require.NotContains(t, "\n"+string(env), "\n"+v+"=", "%s reached the action", v)
+			}
+			require.Contains(t, string(env), "NIXDOTS_HOOK_REPO="+f.repo+"\n")
+			// Plain git in the action finds the fetched repository from its
+			// working directory.
+			msg, err := os.ReadFile(out + ".head")
+			require.NoError(t, err)
+			require.Equal(t, f.h.Run(f.repo, "git", "log", "-1", "--format=%s"), strings.TrimSpace(string(msg)))
+		})
+	}
+}

@@ -161,8 +161,10 @@ func TestPreSwitchRecordsIntoRealHistory(t *testing.T) {
 	require.Equal(t, "switch", last.Action)
 }
 
-// As root (how switch-to-configuration runs it), the check switches to the
-// configured user for both commands, with that user's HOME.
+// As root (how switch-to-configuration runs it), the check records as root
+// (root's own state directory: root never writes a user's) and syncs as the
+// configured user, with that user's HOME; NIXDOTS_RECORD_USER records as a
+// user instead.
 func TestPreSwitchRunsAsConfiguredUser(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -196,6 +198,14 @@ func TestPreSwitchRunsAsConfiguredUser(t *testing.T) {
 		home = u.HomeDir
 	}
 	calls, _ := os.ReadFile(log)
+	require.Equal(t, "rebuild-rollback root HOME="+h.Home+" --record "+toplevel+" --action switch\n"+
+		"chezmoi-sync nobody HOME="+home+" \n", string(calls), r.Stderr)
+
+	require.NoError(t, os.WriteFile(log, nil, 0o666))
+	h.Setenv("NIXDOTS_RECORD_USER", "nobody")
+	r = h.Exec("", filepath.Join(hooksDir(), "pre-switch-check"), toplevel, "switch")
+	require.Equal(t, 0, r.Code, r.String())
+	calls, _ = os.ReadFile(log)
 	require.Equal(t, "rebuild-rollback nobody HOME="+home+" --record "+toplevel+" --action switch\n"+
 		"chezmoi-sync nobody HOME="+home+" \n", string(calls), r.Stderr)
 }

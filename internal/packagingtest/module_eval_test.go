@@ -39,8 +39,10 @@ type moduleEval struct {
 		Assertion bool   `json:"assertion"`
 		Message   string `json:"message"`
 	} `json:"assertions"`
-	SystemPackages []string `json:"systemPackages"`
-	Etc            []string `json:"etc"`
+	SystemPackages   []string            `json:"systemPackages"`
+	Etc              []string            `json:"etc"`
+	WrapperPostBuild string              `json:"wrapperPostBuild"`
+	Groups           map[string][]string `json:"groups"`
 }
 
 // evalModule evaluates nix/module.nix with Debian's nix (through the
@@ -109,7 +111,8 @@ func TestModuleEvaluatesFullSetup(t *testing.T) {
 		s, ok := m.Services[name]
 		require.True(t, ok, "%s.service missing", name)
 		require.Equal(t, "alice", s.ServiceConfig["User"], name)
-		require.Equal(t, "nixdots", s.ServiceConfig["StateDirectory"], name)
+		require.Equal(t, "nixdots/alice", s.ServiceConfig["StateDirectory"], name)
+		require.Equal(t, "0700", s.ServiceConfig["StateDirectoryMode"], name)
 		require.Equal(t, "oneshot", s.ServiceConfig["Type"], name)
 		require.True(t, strings.HasSuffix(s.ServiceConfig["ExecStart"], "/bin/chezmoi-sync"), name)
 		require.Equal(t, "/home/alice", s.Environment["HOME"], name)
@@ -119,10 +122,13 @@ func TestModuleEvaluatesFullSetup(t *testing.T) {
 	require.Empty(t, m.Services["chezmoi-sync"].WantedBy, "the timer starts it, not the boot")
 	require.Equal(t, "1h", m.Timers["chezmoi-sync"].TimerConfig["OnUnitInactiveSec"])
 	require.Equal(t, []string{"timers.target"}, m.Timers["chezmoi-sync"].WantedBy)
-	require.Equal(t, []string{"d /var/lib/nixdots 0750 alice - -"}, m.Tmpfiles)
+	// Root's state directory, which the users may enter, and each user's.
+	require.Equal(t, []string{"d /var/lib/nixdots 2750 root nixdots -", "d /var/lib/nixdots/alice 0700 alice - -"}, m.Tmpfiles)
+	require.Equal(t, map[string][]string{"nixdots": {"alice"}}, m.Groups)
 
 	require.Equal(t, []string{"nixdots"}, m.PreSwitchChecks)
-	for _, want := range []string{"NIXDOTS_RECORD=1", "NIXDOTS_SYNC_USER='alice'", "NIXDOTS_RECORD_USER='alice'",
+	// The check records as root, into root's state directory.
+	for _, want := range []string{"NIXDOTS_RECORD=1", "NIXDOTS_SYNC_USER='alice'", "NIXDOTS_RECORD_USER= ",
 		`/share/nixdots/hooks/pre-switch-check "$1" "$2" || true`} {
 		require.Contains(t, m.PreSwitchCheck, want)
 	}
@@ -195,8 +201,8 @@ func TestModuleVariants(t *testing.T) {
 		require.Empty(t, m.Services)
 		require.Contains(t, m.PreSwitchCheck, "NIXDOTS_RECORD=1")
 		require.Contains(t, m.PreSwitchCheck, "NIXDOTS_SYNC_USER=''")
-		require.Contains(t, m.PreSwitchCheck, "NIXDOTS_RECORD_USER='bob'")
-		require.Equal(t, []string{"d /var/lib/nixdots 0750 bob - -"}, m.Tmpfiles)
+		require.Contains(t, m.PreSwitchCheck, "NIXDOTS_RECORD_USER= ")
+		require.Equal(t, []string{"d /var/lib/nixdots 2750 root nixdots -", "d /var/lib/nixdots/bob 0700 bob - -"}, m.Tmpfiles)
 		require.Contains(t, *m.ConfigJSON, `"offlineMode":true`)
 		require.NotContains(t, *m.ConfigJSON, "chezmoiSync")
 	})
@@ -205,6 +211,9 @@ func TestModuleVariants(t *testing.T) {
 		m := evalModule(t, map[string]any{"rebuildSmart": map[string]any{"enable": true}}, false, false)
 		require.Empty(t, m.PreSwitchChecks)
 		require.NotNil(t, m.ConfigJSON)
+		// No user: root's state directory only, private.
+		require.Equal(t, []string{"d /var/lib/nixdots 0700 root root -"}, m.Tmpfiles)
+		require.Empty(t, m.Groups)
 	})
 	t.Run("sync without a user", func(t *testing.T) {
 		t.Parallel()

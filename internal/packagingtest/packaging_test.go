@@ -169,7 +169,7 @@ func TestNixFilesParse(t *testing.T) {
 // timers, users) rather than a binary; they are not config keys.
 var moduleOnly = map[string][]string{
 	config.SectionSync:    {"enable", "user", "users", "interval", "syncBeforeUpdate"},
-	config.SectionRebuild: {"enable", "user", "schedule"},
+	config.SectionRebuild: {"enable", "user", "schedule", "cleanSchedule"},
 }
 
 var optionLineRe = regexp.MustCompile(`(?m)^    ([A-Za-z0-9_]+) = mk(?:Option|EnableOption)\b`)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -14,6 +15,9 @@ var (
 	buildOnce sync.Once
 	buildDir  string
 	buildErr  error
+	// built is buildDir once the binaries exist, for readers that must not
+	// wait for (or race with) a build another test started.
+	built atomic.Value
 )
 
 // ModuleRoot is the repository root (where go.mod is).
@@ -43,7 +47,9 @@ func Binaries(t testing.TB) string {
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
 		}
+		built.Store(buildDir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

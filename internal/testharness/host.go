@@ -154,6 +154,7 @@ func (h *Host) ExecInput(dir string, stdin []byte, name string, args ...string) 
 	default:
 		h.t.Fatalf("%s %v: %v", name, args, err)
 	}
+	checkContract(h.t, cmd.Path, h.Env, args, res)
 	return res
 }
 

@@ -65,34 +65,57 @@ func XDGSourceDir(getenv func(string) string) string {
 	return ""
 }
 
-// PlainCopy reports whether a source file's content is its target's
-// content byte for byte, judged by chezmoi's source-state attributes in its
-// name: templates, encrypted files, symlinks, modify and run scripts are
-// not (their target content needs `chezmoi cat`); dot_, private_,
-// executable_, readonly_, empty_, exact_, create_, literal_ only change
-// names and modes.
-func PlainCopy(sourceFile string) bool {
-	base := filepath.Base(sourceFile)
-	for _, suffix := range []string{".tmpl", ".age", ".asc"} {
-		if strings.HasSuffix(base, suffix) {
-			return false
+// ConfigFiles lists the chezmoi config files chezmoi may read (any
+// chezmoi.* in $XDG_CONFIG_HOME/chezmoi, default ~/.config/chezmoi, and in
+// each of $XDG_CONFIG_DIRS/chezmoi, default /etc/xdg/chezmoi), sorted.
+func ConfigFiles(getenv func(string) string) []string {
+	var dirs []string
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		dirs = append(dirs, d)
+	} else if h := getenv("HOME"); h != "" {
+		dirs = append(dirs, filepath.Join(h, ".config"))
+	}
+	sys := getenv("XDG_CONFIG_DIRS")
+	if sys == "" {
+		sys = "/etc/xdg"
+	}
+	dirs = append(dirs, strings.Split(sys, ":")...)
+	var out []string
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(d, "chezmoi", "chezmoi.*"))
+		out = append(out, matches...)
+	}
+	return out
+}
+
+// WorkTree is the repository holding the source directory dir: dir
+// itself when it holds .git or .jj, else the ancestor whose .chezmoiroot
+// names dir (chezmoi's author keeps his source in home/ that way, and
+// `chezmoi source-path` then prints the directory inside the repository).
+func WorkTree(dir string) string {
+	if isRepo(dir) {
+		return dir
+	}
+	for p := filepath.Dir(dir); p != filepath.Dir(p); p = filepath.Dir(p) {
+		data, err := os.ReadFile(filepath.Join(p, ".chezmoiroot"))
+		if err != nil {
+			continue
+		}
+		if filepath.Clean(filepath.Join(p, strings.TrimSpace(string(data)))) == filepath.Clean(dir) && isRepo(p) {
+			return p
 		}
 	}
-	for name := base; ; {
-		switch {
-		case strings.HasPrefix(name, "literal_"):
-			return true // what follows is the name itself
-		case strings.HasPrefix(name, "encrypted_"), strings.HasPrefix(name, "symlink_"),
-			strings.HasPrefix(name, "modify_"), strings.HasPrefix(name, "run_"):
-			return false
-		}
-		next := name
-		for _, attr := range []string{"create_", "empty_", "exact_", "executable_", "private_", "readonly_", "remove_", "external_"} {
-			next = strings.TrimPrefix(next, attr)
-		}
-		if next == name {
+	return dir
+}
+
+func isRepo(dir string) bool {
+	for _, d := range []string{".jj", ".git"} {
+		if _, err := os.Lstat(filepath.Join(dir, d)); err == nil {
 			return true
 		}
-		name = next
 	}
+	return false
 }

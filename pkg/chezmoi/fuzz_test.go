@@ -9,7 +9,7 @@ import (
 
 // FuzzParseChanges feeds `chezmoi status` parsing arbitrary text: an error
 // or entries, never a panic; accepted output prints back to itself, and the
-// capture plan puts every home edit in exactly one bucket.
+// classifier puts every home edit in exactly one bucket.
 func FuzzParseChanges(f *testing.F) {
 	f.Add(" M /home/a/.bashrc\nMM /home/a/.config/app/config.toml\nA  /home/a/new\n")
 	f.Add("D  /home/a/dir with space/ünïcode\r\n R /home/a/.script\n")
@@ -37,24 +37,15 @@ func FuzzParseChanges(f *testing.F) {
 				t.Fatalf("entry %d: %+v vs %+v", i, again[i], entries[i])
 			}
 		}
-		var templates []string
-		for i, e := range entries {
-			if i%2 == 0 {
-				templates = append(templates, e.Path)
-			}
-		}
-		plan := chezmoi.PlanCapture(entries, templates)
+		c := chezmoi.Classify(chezmoi.Input{Changes: entries})
 		edits := 0
 		for _, e := range entries {
-			if e.ChangedAtHome() {
+			if e.Target != 'R' && (e.Actual == 'D' || e.Actual != ' ' && e.Target != ' ') {
 				edits++
 			}
 		}
-		if len(plan.Capture)+len(plan.Uncapturable) != edits {
-			t.Fatalf("%d home edits, plan captures %d and reports %d", edits, len(plan.Capture), len(plan.Uncapturable))
-		}
-		if chezmoi.NeedsTemplates(entries) != (edits > 0) {
-			t.Fatalf("NeedsTemplates disagrees with %d edits", edits)
+		if got := len(c.Capture) + len(c.Links) + len(c.Waiting); got != edits {
+			t.Fatalf("%d home edits, %d captured or waiting", edits, got)
 		}
 	})
 }

@@ -56,50 +56,6 @@ func ParseManagedNul(out string) []string {
 	return paths
 }
 
-// Plan splits status entries into what a sync does with them: Capture are
-// home edits of plain files (re-add them), Uncapturable are home edits of
-// templates (re-add cannot turn a rendered file back into a template:
-// report them and never overwrite them), Pending are source changes not
-// yet applied.
-type Plan struct {
-	Capture      []string
-	Uncapturable []string
-	Pending      []string
-}
-
-// PlanCapture classifies entries; templates holds the absolute target paths
-// of managed templates.
-func PlanCapture(entries []Change, templates []string) Plan {
-	isTemplate := make(map[string]bool, len(templates))
-	for _, t := range templates {
-		isTemplate[t] = true
-	}
-	var p Plan
-	for _, e := range entries {
-		switch {
-		case e.ChangedAtHome() && isTemplate[e.Path]:
-			p.Uncapturable = append(p.Uncapturable, e.Path)
-		case e.ChangedAtHome():
-			p.Capture = append(p.Capture, e.Path)
-		case e.PendingApply():
-			p.Pending = append(p.Pending, e.Path)
-		}
-	}
-	return p
-}
-
-// NeedsTemplates reports whether any entry is a home edit, the only case
-// in which the template list is needed (one chezmoi process saved on the
-// no-op path).
-func NeedsTemplates(entries []Change) bool {
-	for _, e := range entries {
-		if e.ChangedAtHome() {
-			return true
-		}
-	}
-	return false
-}
-
 // Differing lists the paths whose home file still differs from the target
 // (after an apply: the files it skipped).
 func Differing(entries []Change) []string {
@@ -113,8 +69,11 @@ func Differing(entries []Change) []string {
 }
 
 // ParseEntryState parses `chezmoi state get-bucket --bucket entryState
-// --format json`: {"/abs/path": {"contentsSHA256": "...", ...}}. Entries
-// without a hash (directories, scripts) are left out.
+// --format json`: {"/abs/path": {"contentsSHA256": "...", "type": "file"}}.
+// The result holds every target chezmoi wrote: files and symlinks with the
+// SHA-256 of what it wrote, directories with "". Scripts (their keys are
+// not home files) and "remove" entries (chezmoi removed the target) are
+// left out.
 func ParseEntryState(data []byte) (map[string]string, error) {
 	var raw map[string]struct {
 		SHA  string `json:"contentsSHA256"`
@@ -128,28 +87,96 @@ func ParseEntryState(data []byte) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(raw))
 	for path, e := range raw {
-		if e.SHA != "" && (e.Type == "" || e.Type == "file") {
-			out[path] = e.SHA
+		switch e.Type {
+		case "", "file", "symlink":
+			if e.SHA != "" {
+				out[path] = e.SHA
+			}
+		case "dir":
+			out[path] = ""
 		}
 	}
 	return out, nil
 }
 
 // ParseManagedPaths parses `chezmoi managed -f json -p all` into a map from
-// absolute target path to absolute source path.
+// absolute target path to absolute source path (targets without a source
+// file, such as .chezmoiremove entries, are left out).
 func ParseManagedPaths(data []byte) (map[string]string, error) {
+	all, err := ParseManaged(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(all))
+	for t, m := range all {
+		if m.Relative != "" {
+			out[t] = m.Source
+		}
+	}
+	return out, nil
+}
+
+// ParseManaged parses `chezmoi managed -f json -p all`: every target, with
+// its source (empty for removals that have no source file: .chezmoiremove
+// patterns and unmanaged files in exact_ directories).
+func ParseManaged(data []byte) (map[string]Managed, error) {
 	var raw map[string]struct {
 		Absolute       string `json:"absolute"`
 		SourceAbsolute string `json:"sourceAbsolute"`
+		SourceRelative string `json:"sourceRelative"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("chezmoi managed: %w", err)
 	}
-	out := make(map[string]string, len(raw))
+	out := make(map[string]Managed, len(raw))
 	for _, e := range raw {
-		if e.Absolute != "" && e.SourceAbsolute != "" {
-			out[e.Absolute] = e.SourceAbsolute
+		if e.Absolute == "" {
+			continue
 		}
+		m := Managed{Relative: e.SourceRelative}
+		if e.SourceRelative != "" {
+			m.Source = e.SourceAbsolute
+		}
+		out[e.Absolute] = m
 	}
 	return out, nil
+}
+
+// ApplyFailure is one "chezmoi: <target>: <reason>" line of a failed
+// `chezmoi apply --keep-going`.
+type ApplyFailure struct {
+	Target string // as chezmoi names it: relative to the home directory
+	Reason string // "exit status 127", "inconsistent state (...)", ...
+	// Context is the line printed just before, when it is not chezmoi's
+	// own: for a failing script, the script's last line on stderr.
+	Context string
+}
+
+// ParseApplyErrors reads apply's stderr (chezmoi 2.73): each failure is a
+// line "chezmoi: <target>: <reason>"; a run_ script's own output comes
+// before its line, and later scripts' output after it, so the cause of a
+// script failure is the line before chezmoi's, never the last lines.
+func ParseApplyErrors(stderr string) []ApplyFailure {
+	var out []ApplyFailure
+	prev := ""
+	for _, l := range strings.Split(stderr, "\n") {
+		l = strings.TrimRight(l, "\r")
+		rest, ok := strings.CutPrefix(l, "chezmoi: ")
+		if !ok {
+			if strings.TrimSpace(l) != "" {
+				prev = strings.TrimSpace(l)
+			}
+			continue
+		}
+		if strings.HasPrefix(rest, "warning: ") {
+			continue
+		}
+		target, reason, found := strings.Cut(rest, ": ")
+		if !found {
+			target, reason = "", rest
+		}
+		out = append(out, ApplyFailure{Target: target, Reason: reason, Context: prev})
+		prev = ""
+	}
+	return out
 }

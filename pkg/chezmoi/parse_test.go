@@ -25,28 +25,56 @@ func TestParseChanges(t *testing.T) {
 	}
 }
 
-func TestPlanCapture(t *testing.T) {
+func TestDiffering(t *testing.T) {
 	changes, err := ParseChanges("MM /h/.bashrc\n M /h/.plain\nMM /h/.tpl\n A /h/.new\nD  /h/.gone\n R /h/run.sh\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := PlanCapture(changes, []string{"/h/.tpl", "/h/.other-tpl"})
-	want := Plan{
-		Capture:      []string{"/h/.bashrc"},
-		Uncapturable: []string{"/h/.tpl"},
-		Pending:      []string{"/h/.plain", "/h/.new"},
-	}
-	if !reflect.DeepEqual(p, want) {
-		t.Fatalf("got %+v\nwant %+v", p, want)
-	}
-	if !NeedsTemplates(changes) {
-		t.Error("NeedsTemplates: home edits present")
-	}
-	if NeedsTemplates(changes[1:2]) {
-		t.Error("NeedsTemplates: a source-side change needs no template list")
-	}
 	if got := Differing(changes); !reflect.DeepEqual(got, []string{"/h/.bashrc", "/h/.plain", "/h/.tpl", "/h/.new"}) {
 		t.Errorf("Differing: %q", got)
+	}
+}
+
+func TestParseApplyErrors(t *testing.T) {
+	// chezmoi 2.73: a conflict, then a failing script between its own
+	// output and a later script's.
+	stderr := "chezmoi: .priv: exit status 1\na: failing now\n/tmp/3375.a_fail.sh: 4: nonexistent-cmd-xyz: not found\nchezmoi: a_fail.sh: exit status 127\nlater-b\nchezmoi: warning: config file template has changed, run chezmoi init to regenerate config file\n"
+	got := ParseApplyErrors(stderr)
+	want := []ApplyFailure{
+		{Target: ".priv", Reason: "exit status 1"},
+		{Target: "a_fail.sh", Reason: "exit status 127", Context: "/tmp/3375.a_fail.sh: 4: nonexistent-cmd-xyz: not found"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if w := ParseWarnings(stderr); len(w) != 1 || w[0] != "config file template has changed, run chezmoi init to regenerate config file" {
+		t.Fatalf("warnings %q", w)
+	}
+}
+
+func TestParseSourceName(t *testing.T) {
+	for name, want := range map[string]Attrs{
+		"dot_bashrc":                            {},
+		"private_readonly_dot_netrc":            {Private: true, Readonly: true},
+		"exact_private_dot_config":              {Exact: true, Private: true},
+		"home/exact_dot_ex":                     {Exact: true},
+		"symlink_dot_vimrc.tmpl":                {Symlink: true, Template: true},
+		"modify_dot_profile":                    {Modify: true},
+		"create_dot_hushlogin":                  {Create: true},
+		"remove_dot_old":                        {Remove: true},
+		"empty_dot_keep":                        {Empty: true},
+		"encrypted_private_dot_secret.age":      {Encrypted: true, Private: true},
+		"run_once_before_install.sh":            {Script: "once"},
+		"run_onchange_after_x.sh.tmpl":          {Script: "onchange", Template: true},
+		".chezmoiscripts/run_setup.sh":          {Script: "always"},
+		"literal_run_me":                        {},
+		"executable_dot_local/bin/x":            {},
+		"dot_private_x":                         {},
+		"executable_literal_private_dot_x.tmpl": {Executable: true, Template: true},
+	} {
+		if got := ParseSourceName(name); got != want {
+			t.Errorf("%s: got %+v want %+v", name, got, want)
+		}
 	}
 }
 
@@ -64,13 +92,17 @@ func TestParseEntryState(t *testing.T) {
 	// chezmoi 2.73's output, trimmed.
 	out := `{
   "/home/a/.bashrc": {"contentsSHA256": "87428fc5", "mode": 420, "type": "file"},
-  "/home/a/.config": {"mode": 2147484141, "type": "dir"}
+  "/home/a/.config": {"mode": 2147484141, "type": "dir"},
+  "/home/a/.link": {"contentsSHA256": "a299c491", "type": "symlink"},
+  "/home/a/.ex/new": {"type": "remove"},
+  "/home/a/.chezmoiscripts/cs.sh": {"contentsSHA256": "68e9f39c", "type": "script"}
 }`
 	got, err := ParseEntryState([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got["/home/a/.bashrc"] != "87428fc5" {
+	want := map[string]string{"/home/a/.bashrc": "87428fc5", "/home/a/.config": "", "/home/a/.link": "a299c491"}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v", got)
 	}
 	if _, err := ParseEntryState([]byte("{garbage")); err == nil {

@@ -21,13 +21,14 @@ type Check struct {
 }
 
 // Check statuses, in precedence order: when several apply, the first wins.
-// Conflicts need a person (no later sync can fix them); a failed sync names
-// the cause that a stale success is only a symptom of.
+// Conflicts and waiting edits need a person (no later sync can fix them); a
+// failed sync names the cause that a stale success is only a symptom of.
 const (
-	Healthy    = "healthy"
-	Conflicts  = "conflicts"
-	SyncFailed = "sync-failed"
-	Stale      = "stale"
+	Healthy      = "healthy"
+	Conflicts    = "conflicts"
+	EditsWaiting = "edits-waiting"
+	SyncFailed   = "sync-failed"
+	Stale        = "stale"
 )
 
 type checkInput struct {
@@ -54,10 +55,13 @@ func evaluate(in checkInput) Check {
 	} else if last == syncstate.ConflictsPreserved && in.scanFailed {
 		add(Conflicts, "the last sync parked conflicting commits (the repository could not be read to re-check)")
 	}
+	if w := waiting(rep); len(w) > 0 {
+		add(EditsWaiting, fmt.Sprintf("%d home edit(s) the sync cannot capture wait for you: %s", len(w), strings.Join(w, ", ")))
+	}
 	switch {
 	case in.recordCorrupt:
 		add(SyncFailed, "the sync record is unreadable")
-	case last != "" && last != syncstate.Success:
+	case last != "" && last != syncstate.Success && last != syncstate.EditsWaiting:
 		reason := "the last sync ended " + last
 		if rep.LastSync.Error != "" {
 			reason += " (" + rep.LastSync.Error + ")"
@@ -79,11 +83,29 @@ func evaluate(in checkInput) Check {
 		for _, s := range []struct {
 			status string
 			code   int
-		}{{Conflicts, exitcode.Conflicts}, {SyncFailed, exitcode.SyncFailed}, {Stale, exitcode.Stale}} {
+		}{{Conflicts, exitcode.Conflicts}, {EditsWaiting, exitcode.Waiting}, {SyncFailed, exitcode.SyncFailed}, {Stale, exitcode.Stale}} {
 			if len(first) > len(s.status) && first[:len(s.status)+1] == s.status+":" {
 				c.Status, c.Code = s.status, s.code
 			}
 		}
 	}
 	return c
+}
+
+// waiting lists the edits that wait for the user: what chezmoi status
+// shows now, else what the last sync recorded.
+func waiting(rep *Report) []string {
+	var out []string
+	if rep.Drift != nil {
+		for _, w := range rep.Drift.Waiting {
+			out = append(out, w.Path)
+		}
+		return out
+	}
+	if rep.LastSync != nil {
+		for _, w := range rep.LastSync.Waiting {
+			out = append(out, w.Path)
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/stretchr/testify/require"
 )
@@ -33,6 +34,10 @@ func TestEvaluatePrecedence(t *testing.T) {
 		{"resolved but not yet synced", Report{Synced: true, LastSync: rec(syncstate.ConflictsPreserved), LastSuccess: ago(time.Minute)}, false, false, 0, 6, SyncFailed, 1},
 		{"record says conflicts, repository unreadable", Report{Synced: true, LastSync: rec(syncstate.ConflictsPreserved)}, false, true, 0, 5, Conflicts, 2},
 		{"corrupt record", Report{}, true, false, time.Hour, 6, SyncFailed, 1},
+		{"edits waiting (recorded) is not healthy and not failed", Report{Synced: true, LastSync: &syncstate.Record{Status: syncstate.EditsWaiting, Waiting: []syncstate.Waiting{{Path: "/h/.profile", Kind: "template"}}}, LastSuccess: ago(time.Minute)}, false, false, 0, 12, EditsWaiting, 1},
+		{"edits waiting now (drift)", Report{Synced: true, LastSync: rec(syncstate.Success), LastSuccess: ago(time.Minute), Drift: &Drift{Waiting: []chezmoi.Waiting{{Path: ".profile", Kind: "template"}}}}, false, false, 0, 12, EditsWaiting, 1},
+		{"conflicts beat waiting edits", Report{Synced: true, LastSync: rec(syncstate.EditsWaiting), Conflicts: 1, Drift: &Drift{Waiting: []chezmoi.Waiting{{Path: ".x"}}}, LastSuccess: ago(time.Minute)}, false, false, 0, 5, Conflicts, 2},
+		{"waiting edits beat a failed sync", Report{Synced: true, LastSync: rec(syncstate.FetchFailed), Drift: &Drift{Waiting: []chezmoi.Waiting{{Path: ".x"}}}, LastSuccess: ago(time.Minute)}, false, false, 0, 12, EditsWaiting, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,29 +22,44 @@ import (
 
 // Spec describes the binary.
 var Spec = cli.Spec{
-	Name:        "chezmoi-status",
-	Description: "Show the state of dotfile sync: last run, pending pushes, incoming commits, parked conflicts, drift.",
-	Section:     "chezmoiSync",
-	ExitCodes: `Exit codes:
-    0  shown (with --check: healthy)
-    1  a step failed; the message says which
-    2  bad flags or configuration
-    3  --wait expired while a sync held the lock
-    5  --check: conflicts exist (conflicted commits or a parked sync/<host> bookmark)
-    6  --check: the last sync did not succeed
-    7  --check: never synced, or the last success is older than --max-age
-  130  interrupted
-When several --check problems apply, the first in the order 5, 6, 7 is returned.`,
+	Name: "chezmoi-status",
+	Description: "Show the state of dotfile sync: last run, pending pushes, incoming commits, parked conflicts, drift. " +
+		"chezmoi-status only reads: the last chezmoi-sync run and its outcome, commits waiting to be pushed, " +
+		"commits on the remote not applied here (as of the last fetch; --fetch fetches first), parked sync/<host> " +
+		"bookmarks, conflicts, and the files in the home directory that differ from the source directory, each with " +
+		"what to do next. A running sync is reported, never waited for unless --wait asks. With --check it is a " +
+		"health check for scripts and timers; --json prints the whole report.",
+	Section: "chezmoiSync",
+	Examples: []cli.Example{
+		{Command: "chezmoi-status", Explain: "What the last sync did, what is pending, and what to do next."},
+		{Command: "chezmoi-status --fetch", Explain: "Fetch first, so \"incoming\" counts what the remote has now."},
+		{Command: "chezmoi-status --check --max-age 36h", Explain: "Exit 0 when healthy; 5, 12, 6 or 7 for conflicts, edits waiting for you, a failed last sync, or no success for 36 hours."},
+		{Command: "chezmoi-status --json | jq .pending_push", Explain: "For scripts: the report as one JSON document."},
+		{Command: "chezmoi-status --limit 0", Explain: "Only the state, without the recent runs and commits."},
+	},
+	ExitCodes: []exitcode.Use{
+		{Code: exitcode.OK, Meaning: "shown (with --check: healthy)"},
+		{Code: exitcode.Failure},
+		{Code: exitcode.Usage},
+		{Code: exitcode.Locked, Meaning: "--wait expired while a sync held the lock"},
+		{Code: exitcode.Conflicts, Meaning: "--check: conflicts exist (conflicted commits or a parked sync/<host> bookmark)"},
+		{Code: exitcode.SyncFailed, Meaning: "--check: the last sync did not succeed"},
+		{Code: exitcode.Stale, Meaning: "--check: never synced, or the last success is older than --max-age"},
+		{Code: exitcode.Waiting, Meaning: "--check: home edits wait for you (the sync cannot capture them)"},
+		{Code: exitcode.Unsafe},
+		{Code: exitcode.Interrupted},
+	},
+	ExitNote: "When several --check problems apply, the first in the order 5, 12, 6, 7 is returned.",
 }
 
 // Command is the kong model of chezmoi-status.
 type Command struct {
 	cli.Globals
 	showconflicts.SyncFlags
-	Fetch  bool          `name:"fetch" help:"Fetch from the remote first (takes the sync lock for the fetch; skipped while a sync runs). Default: no network, as of the last fetch."`
-	Limit  int           `name:"limit" default:"5" placeholder:"N" help:"Show the last N sync runs and commits (0: none)."`
-	Check  bool          `name:"check" help:"Exit non-zero when unhealthy: 5 conflicts, 6 last sync failed, 7 stale or never synced."`
-	MaxAge time.Duration `name:"max-age" default:"0s" placeholder:"DURATION" env:"CHEZMOI_STATUS_MAX_AGE" help:"With --check: the last success must be younger than DURATION (e.g. 36h; 0: no age limit)."`
+	Fetch  bool          `name:"fetch" group:"show" help:"Fetch from the remote first (takes the sync lock for the fetch; skipped while a sync runs). Default: no network, as of the last fetch."`
+	Limit  int           `name:"limit" group:"show" default:"5" placeholder:"N" help:"Show the last N sync runs and commits (0: none)."`
+	Check  bool          `name:"check" group:"check" help:"Exit non-zero when unhealthy: 5 conflicts, 12 edits waiting for you, 6 last sync failed, 7 stale or never synced."`
+	MaxAge time.Duration `name:"max-age" group:"check" default:"0s" placeholder:"DURATION" env:"CHEZMOI_STATUS_MAX_AGE" help:"With --check: the last success must be younger than DURATION (e.g. 36h; 0: no age limit)."`
 }
 
 // Main runs chezmoi-status with args and returns its exit code.
@@ -98,7 +113,10 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		c.fetch(ctx, app, rep)
 	}
 
-	corrupt, scanFailed := gather(ctx, app.Exec, rep, app.Getenv("HOME"), c.Limit)
+	corrupt, scanFailed, unsafe := gather(ctx, app.Exec, rep, app.Getenv("HOME"), c.Limit)
+	if unsafe != nil {
+		return unsafe
+	}
 	in := checkInput{rep: rep, recordCorrupt: corrupt, scanFailed: scanFailed, maxAge: c.MaxAge, now: app.Now()}
 	rep.Check = evaluate(in)
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -16,40 +17,103 @@ import (
 func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 	io.Println(io.Bold("chezmoi-status") + fmt.Sprintf(" — host %s", rep.Host))
 	io.Printf("  source %s\n  state  %s\n", rep.SourceDir, rep.StateDir)
-
 	// Running sync first: everything below may be about to change.
 	if rep.SyncRunning {
 		io.Step(ui.Warn, "Sync running", fmt.Sprintf("%s; this report may be out of date in a moment (--wait DURATION waits for it)", rep.SyncHolder), 0)
 	}
+	for _, section := range []func(*ui.Streams, *Report, time.Time){renderLastSync, renderRepository, renderConflicts, renderHome, renderRecent} {
+		section(io, rep, now)
+	}
+	for _, w := range rep.Warnings {
+		io.Warnf("%s", w)
+	}
+	if check {
+		line := "check: " + rep.Check.Status
+		if rep.Check.Code != 0 {
+			line += fmt.Sprintf(" (exit %d): %s", rep.Check.Code, strings.Join(rep.Check.Problems, "; "))
+		}
+		io.Println(line)
+	}
+}
 
-	// Last sync.
-	switch r := rep.LastSync; {
-	case r == nil:
+// renderLastSync says what the last chezmoi-sync run did and how it ended.
+func renderLastSync(io *ui.Streams, rep *Report, now time.Time) {
+	r := rep.LastSync
+	if r == nil {
 		io.Step(ui.Warn, "Last sync", "never (no record in "+rep.StateDir+"; run chezmoi-sync)", 0)
-	default:
-		status := ui.OK
-		if r.Status != syncstate.Success {
-			status = ui.Failed
-		}
-		detail := fmt.Sprintf("%s, %s (%s), took %s, on %s", r.Status, ago(now, r.Start), r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
-			ui.FormatDuration(time.Duration(r.DurationMS)*time.Millisecond), r.Host)
-		io.Step(status, "Last sync", detail, 0)
-		if r.Error != "" {
-			io.Printf("    error: %s\n", r.Error)
-		}
-		if r.NextStep != "" {
-			io.Printf("    next: %s\n", r.NextStep)
-		}
-		if r.Status != syncstate.Success {
-			if rep.LastSuccess != nil {
-				io.Printf("    last success: %s (%s)\n", ago(now, *rep.LastSuccess), rep.LastSuccess.Format("2006-01-02 15:04:05 UTC"))
-			} else {
-				io.Println("    last success: never")
-			}
+		return
+	}
+	status := ui.OK
+	if r.Status != syncstate.Success {
+		status = ui.Failed
+	}
+	detail := fmt.Sprintf("%s, %s (%s), took %s, on %s", r.Status, ago(now, r.Start), r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
+		ui.FormatDuration(time.Duration(r.DurationMS)*time.Millisecond), r.Host)
+	if did := didWhat(r); did != "" {
+		detail += ": " + did
+	}
+	io.Step(status, "Last sync", detail, 0)
+	if r.Error != "" {
+		io.Printf("    error: %s\n", r.Error)
+	}
+	if r.NextStep != "" {
+		io.Printf("    next: %s\n", r.NextStep)
+	}
+	if r.Status != syncstate.Success {
+		if rep.LastSuccess != nil {
+			io.Printf("    last success: %s (%s)\n", ago(now, *rep.LastSuccess), rep.LastSuccess.Format("2006-01-02 15:04:05 UTC"))
+		} else {
+			io.Println("    last success: never")
 		}
 	}
+}
 
-	// Repository.
+// didWhat is what a sync run did, from its record: only what happened, so
+// a failed run that did nothing says nothing (never "nothing to do"), and a
+// dry run's record says what it would have done.
+func didWhat(r *syncstate.Record) string {
+	var parts []string
+	add := func(format string, a ...any) { parts = append(parts, fmt.Sprintf(format, a...)) }
+	if n := len(r.Captured); n > 0 {
+		add("%s captured", plural(n, "file"))
+	}
+	if r.Committed != "" {
+		add("committed %s", brief.ID(r.Committed))
+	}
+	switch {
+	case r.Pushed:
+		add("pushed")
+	case r.PendingPush > 0:
+		add("%s waiting to push", plural(r.PendingPush, "commit"))
+	}
+	if r.Incoming > 0 {
+		add("%s applied", plural(r.Incoming, "incoming commit"))
+	}
+	if r.Parked != "" {
+		add("parked on %s", r.Parked)
+	}
+	if n := len(r.Skipped); n > 0 {
+		add("%s not overwritten", plural(n, "home file"))
+	}
+	if n := len(r.Unmerged); n > 0 {
+		add("%s not captured (source changed too)", plural(n, "home edit"))
+	}
+	switch {
+	case len(parts) == 0 && r.Status == syncstate.Success && r.DryRun:
+		return "would do nothing"
+	case len(parts) == 0 && r.Status == syncstate.Success:
+		return "nothing to sync"
+	case len(parts) == 0:
+		return ""
+	case r.DryRun:
+		return "would have: " + strings.Join(parts, ", ")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// renderRepository: pending pushes and incoming commits, or why they are
+// unknown.
+func renderRepository(io *ui.Streams, rep *Report, _ time.Time) {
 	switch {
 	case !rep.SourceExists:
 		io.Step(ui.Failed, "Source directory", "missing: run chezmoi init (or give --source-dir)", 0)
@@ -67,7 +131,10 @@ func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 		io.Step(mark(len(rep.Incoming) == 0, ui.Warn), "Incoming", plural(len(rep.Incoming), "commit")+" on "+rep.Upstream+" not applied here ("+asOf+")", 0)
 		commits(io, rep.Incoming)
 	}
+}
 
+// renderConflicts: parked bookmarks and conflicted commits.
+func renderConflicts(io *ui.Streams, rep *Report, _ time.Time) {
 	if len(rep.Parked) > 0 {
 		var names []string
 		for _, p := range rep.Parked {
@@ -86,23 +153,29 @@ func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 		}
 		io.Step(ui.Warn, "Parked", strings.Join(names, "; "), 0)
 	}
-	if rep.JJInitialized {
-		if rep.Conflicts > 0 {
-			io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): run chezmoi-show-conflicts for both sides and the commands that resolve them", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
-		} else {
-			io.Step(ui.OK, "Conflicts", "none", 0)
-		}
+	if !rep.JJInitialized {
+		return
 	}
+	if rep.Conflicts > 0 {
+		io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): run chezmoi-show-conflicts for both sides and the commands that resolve them", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
+	} else {
+		io.Step(ui.OK, "Conflicts", "none", 0)
+	}
+}
 
-	// Home directory.
+// renderHome: the home directory against the source directory.
+func renderHome(io *ui.Streams, rep *Report, _ time.Time) {
 	if d := rep.Drift; d != nil {
 		if len(d.ChangedLocally) == 0 && len(d.WouldApply) == 0 {
 			io.Step(ui.OK, "Home directory", "matches the source directory", 0)
 		} else {
-			io.Step(ui.Warn, "Home directory", fmt.Sprintf("%s changed locally (the next sync captures them), %s apply would change", plural(len(d.ChangedLocally), "file"), plural(len(d.WouldApply), "file")), 0)
+			io.Step(ui.Warn, "Home directory", driftLine(d), 0)
 			for _, e := range d.Entries {
 				io.Printf("    %s%s %s\n", e.Local, e.Apply, e.Path)
 			}
+		}
+		for _, w := range d.Waiting {
+			io.Step(ui.Warn, "Waiting", w.Path+" ("+w.Kind+"): "+w.Next, 0)
 		}
 	}
 	if len(rep.Templates) > 0 {
@@ -113,12 +186,18 @@ func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 		// changed too: they live only in HOME until merged by hand.
 		io.Step(ui.Warn, "Unmerged", "home edits not captured, the source changed too (run chezmoi merge FILE, then chezmoi-sync): "+strings.Join(rep.LastSync.Unmerged, ", "), 0)
 	}
+}
 
+// renderRecent: the last --limit runs and commits.
+func renderRecent(io *ui.Streams, rep *Report, _ time.Time) {
 	if len(rep.History) > 0 {
 		io.Println("Recent syncs:")
 		for _, h := range rep.History {
 			line := fmt.Sprintf("  %s  %-19s %6s  %s", h.Start.UTC().Format("2006-01-02 15:04 UTC"), h.Status,
 				ui.FormatDuration(time.Duration(h.DurationMS)*time.Millisecond), h.Host)
+			if did := didWhat(&h); did != "" {
+				line += "  " + did
+			}
 			if h.Error != "" {
 				line += "  " + h.Error
 			}
@@ -128,16 +207,6 @@ func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 	if len(rep.Log) > 0 {
 		io.Println("Recent commits:")
 		commits(io, rep.Log)
-	}
-	for _, w := range rep.Warnings {
-		io.Warnf("%s", w)
-	}
-	if check {
-		line := "check: " + rep.Check.Status
-		if rep.Check.Code != 0 {
-			line += fmt.Sprintf(" (exit %d): %s", rep.Check.Code, strings.Join(rep.Check.Problems, "; "))
-		}
-		io.Println(line)
 	}
 }
 
@@ -181,4 +250,18 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// driftLine says what differs, and never that the next sync captures an
+// edit it cannot.
+func driftLine(d *Drift) string {
+	line := fmt.Sprintf("%s changed locally", plural(len(d.ChangedLocally), "file"))
+	switch {
+	case len(d.ChangedLocally) == 0:
+	case len(d.Waiting) == 0 && len(d.Capturable) == len(d.ChangedLocally):
+		line += " (the next sync captures them)"
+	default:
+		line += fmt.Sprintf(" (the next sync captures %d; %d wait for you, below)", len(d.Capturable), len(d.Waiting))
+	}
+	return line + fmt.Sprintf(", %s apply would change", plural(len(d.WouldApply), "file"))
 }

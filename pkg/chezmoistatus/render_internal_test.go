@@ -24,3 +24,28 @@ func TestRenderShowsUnmergedHomeEdits(t *testing.T) {
 	render(ui.New(&out, &out, ui.Options{}), rep, now, false)
 	require.NotContains(t, out.String(), "Unmerged")
 }
+
+// The last-sync line says what the run did, and only that: a failed run
+// that did nothing says nothing, a successful no-op says so, a dry run's
+// record says what it would have done.
+func TestDidWhat(t *testing.T) {
+	cases := []struct {
+		name string
+		rec  syncstate.Record
+		want string
+	}{
+		{"no-op success", syncstate.Record{Status: syncstate.Success}, "nothing to sync"},
+		{"failure that did nothing", syncstate.Record{Status: syncstate.Failed}, ""},
+		{"fetch failed after committing", syncstate.Record{Status: syncstate.FetchFailed, Captured: []string{"a"}, Committed: "0123456789abcdef", PendingPush: 1},
+			"1 file captured, committed 0123456789ab, 1 commit waiting to push"},
+		{"full sync", syncstate.Record{Status: syncstate.Success, Captured: []string{"a", "b"}, Committed: "c", Pushed: true, Incoming: 3},
+			"2 files captured, committed c, pushed, 3 incoming commits applied"},
+		{"parked", syncstate.Record{Status: syncstate.ConflictsPreserved, Parked: "sync/beta", Skipped: []string{".x"}},
+			"parked on sync/beta, 1 home file not overwritten"},
+		{"dry run no-op", syncstate.Record{Status: syncstate.Success, DryRun: true}, "would do nothing"},
+		{"dry run", syncstate.Record{Status: syncstate.Success, DryRun: true, Captured: []string{"a"}}, "would have: 1 file captured"},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, didWhat(&tc.rec), tc.name)
+	}
+}

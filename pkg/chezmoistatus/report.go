@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -71,9 +72,14 @@ type Parked struct {
 // Drift is the home directory against the source state (chezmoi status).
 // Paths are relative to the home directory.
 type Drift struct {
-	ChangedLocally []string     `json:"changed_locally"` // edited since chezmoi last wrote them (the next sync captures them)
+	ChangedLocally []string     `json:"changed_locally"` // edited since chezmoi last wrote them
+	Capturable     []string     `json:"capturable"`      // of those, what the next sync captures
 	WouldApply     []string     `json:"would_apply"`     // apply would change them
 	Entries        []DriftEntry `json:"entries"`
+	// Waiting are the edits the next sync cannot capture and leaves alone
+	// (templates, modify_ targets, a loosened private_ file, an unmanaged
+	// file in an exact_ directory, ...), each with what to do.
+	Waiting []chezmoi.Waiting `json:"waiting"`
 }
 
 // DriftEntry is one line of chezmoi status.
@@ -98,32 +104,18 @@ func homeRel(home, p string) string {
 	return p
 }
 
-// gather collects the report. Failures of single queries become warnings:
-// a status command should show what it can.
-func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool) {
-	warn := func(format string, a ...any) { rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, a...)) }
-
-	rec, err := syncstate.Load(rep.StateDir)
-	switch {
-	case err == nil:
-		rep.LastSync, rep.Synced = rec, true
-		if !rec.LastSuccess.IsZero() {
-			t := rec.LastSuccess.UTC()
-			rep.LastSuccess = &t
-		}
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		recordCorrupt = true
-		warn("%v", err)
-	}
-	if hist, err := syncstate.History(rep.StateDir, limit); err != nil {
-		warn("%v", err)
-	} else {
-		rep.History = append(rep.History, hist...)
+// gather collects the report: the sync record, then the jj steps in
+// order, with chezmoi asked about the home directory in parallel (the two
+// do not depend on each other and chezmoi is the slower). A failed query
+// becomes a warning (a status command shows what it can); a step that
+// returns an error ends the jj part (the later steps need its answer) and
+// marks the scan failed, so --check does not call the state healthy.
+func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limit int) (recordCorrupt, scanFailed bool, unsafe error) {
+	g := &gatherer{r: r, rep: rep, limit: limit}
+	if err := g.record(); err != nil {
+		return false, false, err
 	}
 
-	// chezmoi and jj do not depend on each other: ask chezmoi (the slower
-	// one) in parallel with the jj queries.
 	type homeResult struct {
 		drift     *Drift
 		templates []string
@@ -142,14 +134,79 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	}()
 
 	if !rep.JJInitialized {
-		return recordCorrupt, false
+		return g.recordCorrupt, false, nil
 	}
-	q := &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
-	bms, err := q.Bookmarks(ctx, hostkey.ParkPrefix+"*")
+	g.q = &jj.StatusQuery{Runner: r, Dir: rep.SourceDir}
+	for _, step := range []func(context.Context) error{g.parked, g.commits, g.conflicts, g.log} {
+		if err := step(ctx); err != nil {
+			g.warn("%v", err)
+			g.scanFailed = true
+			break
+		}
+	}
+	return g.recordCorrupt, g.scanFailed, nil
+}
+
+// gatherer holds what the steps of gather share.
+type gatherer struct {
+	r     runner.Runner
+	q     *jj.StatusQuery
+	rep   *Report
+	limit int
+	bms   []jj.StatusBookmark // sync/* bookmarks, local and remote
+
+	recordCorrupt, scanFailed bool
+}
+
+func (g *gatherer) warn(format string, a ...any) {
+	g.rep.Warnings = append(g.rep.Warnings, fmt.Sprintf(format, a...))
+}
+
+// record reads chezmoi-sync's last record and, unless --limit 0, the
+// recent runs. A link or another user's file where the record belongs is
+// not read, and not a "corrupt record" either: it is returned (exit 10).
+func (g *gatherer) record() error {
+	rep := g.rep
+	rec, err := syncstate.Load(rep.StateDir)
+	var ue *state.UnsafeError
+	switch {
+	case errors.As(err, &ue):
+		return err
+	case err == nil:
+		rep.LastSync, rep.Synced = rec, true
+		if !rec.LastSuccess.IsZero() {
+			t := rec.LastSuccess.UTC()
+			rep.LastSuccess = &t
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		g.recordCorrupt = true
+		g.warn("%v", err)
+	}
+	if g.limit == 0 {
+		return nil // 0 means none (syncstate.History reads 0 as "all it keeps")
+	}
+	hist, err := syncstate.History(rep.StateDir, g.limit)
+	switch {
+	case errors.As(err, &ue):
+		return err
+	case err != nil:
+		g.warn("%v", err)
+	default:
+		rep.History = append(rep.History, hist...)
+	}
+	return nil
+}
+
+// parked lists the sync/<host> bookmarks; a parked state pushed to the
+// remote unchanged is listed once, as pushed.
+func (g *gatherer) parked(ctx context.Context) error {
+	rep := g.rep
+	bms, err := g.q.Bookmarks(ctx, hostkey.ParkPrefix+"*")
 	if err != nil {
-		warn("jj bookmark list failed: %v", err)
-		return recordCorrupt, true
+		return fmt.Errorf("jj bookmark list failed: %w", err)
 	}
+	g.bms = nonNil(bms)
 	local := map[string]string{}
 	for _, b := range bms {
 		if b.Remote == "" {
@@ -170,11 +227,15 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 		p.ThisHost, p.Pushed = p.Host == showconflicts.HostKey(rep.Host), pushed[b.Name]
 		rep.Parked = append(rep.Parked, p)
 	}
+	return nil
+}
 
-	// One jj process answers: the upstream head, pending, incoming, and
-	// how far each parked bookmark is ahead. Every "U..X" is cut to the
-	// descendants of fork_point(U | X): before the first fetch U is empty
-	// and U..X would otherwise be the whole history.
+// commits classifies, in one jj process, the upstream head, the pending
+// and incoming commits, and how far each parked bookmark is ahead. Every
+// "U..X" is cut to the descendants of fork_point(U | X): before the first
+// fetch U is empty and U..X would otherwise be the whole history.
+func (g *gatherer) commits(ctx context.Context) error {
+	rep := g.rep
 	up := showconflicts.UpstreamRevset(rep.Branch, rep.Remote)
 	since := func(x string) string {
 		return fmt.Sprintf("((%s..%s) & descendants(fork_point(%s | %s)))", up, x, up, x)
@@ -193,23 +254,18 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	for i, c := range classes {
 		revsets[i] = c.Revset
 	}
-	commits, err := q.Classified(ctx, strings.Join(revsets, " | "), classes)
+	commits, err := g.q.Classified(ctx, strings.Join(revsets, " | "), classes)
 	if err != nil {
-		warn("jj log failed: %v", err)
-		return recordCorrupt, true
+		return fmt.Errorf("jj log failed: %w", err)
 	}
 	for _, c := range commits {
-		if c.In["up"] {
-			rep.UpstreamExists = true
-		}
+		rep.UpstreamExists = rep.UpstreamExists || c.In["up"]
 	}
 	if !rep.UpstreamExists {
-		warn("%s is unknown here: the repository has never been fetched from %s, or the remote has no branch %s", rep.Upstream, rep.Remote, rep.Branch)
+		g.warn("%s is unknown here: the repository has never been fetched from %s, or the remote has no branch %s", rep.Upstream, rep.Remote, rep.Branch)
+		return nil
 	}
 	for _, c := range commits {
-		if !rep.UpstreamExists {
-			break
-		}
 		if c.In["pending"] {
 			rep.PendingPush = append(rep.PendingPush, c)
 		}
@@ -222,24 +278,38 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 			}
 		}
 	}
+	return nil
+}
 
-	// A sync that parked nothing on a bookmark (the conflicting edits were
-	// never committed) left them in the working copy: check that too.
+// conflicts runs chezmoi-show-conflicts' scan. A sync that parked nothing
+// on a bookmark (the conflicting edits were never committed) left them in
+// the working copy: that is checked too.
+func (g *gatherer) conflicts(ctx context.Context) error {
+	rep := g.rep
 	wcCheck := rep.LastSync != nil && rep.LastSync.Status == syncstate.ConflictsPreserved && rep.LastSync.Parked == ""
-	scan, err := showconflicts.Run(ctx, showconflicts.Options{Runner: r, SourceDir: rep.SourceDir, Remote: rep.Remote, Branch: rep.Branch, Host: rep.Host,
-		CheckWorkingCopy: wcCheck, Bookmarks: nonNil(bms)})
+	scan, err := showconflicts.Run(ctx, showconflicts.Options{Runner: g.r, SourceDir: rep.SourceDir, Remote: rep.Remote, Branch: rep.Branch, Host: rep.Host,
+		CheckWorkingCopy: wcCheck, Bookmarks: g.bms})
 	if err != nil {
-		scanFailed = true
-		warn("conflict scan failed: %v", err)
-	} else {
-		rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+		// The recent commits can still be listed.
+		g.scanFailed = true
+		g.warn("conflict scan failed: %v", err)
+		return nil
 	}
-	if limit > 0 {
-		if rep.Log, err = q.Commits(ctx, "::@ ~ root()", limit); err != nil {
-			warn("jj log failed: %v", err)
-		}
+	rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+	return nil
+}
+
+// log lists the last --limit commits under @ (none for --limit 0); the
+// report's health does not depend on them.
+func (g *gatherer) log(ctx context.Context) error {
+	if g.limit == 0 {
+		return nil
 	}
-	return recordCorrupt, scanFailed
+	var err error
+	if g.rep.Log, err = g.q.Commits(ctx, "::@ ~ root()", g.limit); err != nil {
+		g.warn("jj log failed: %v", err)
+	}
+	return nil
 }
 
 // nonNil keeps an empty list distinct from "not listed yet".
@@ -250,42 +320,50 @@ func nonNil(b []jj.StatusBookmark) []jj.StatusBookmark {
 	return b
 }
 
-// gatherHome asks chezmoi about the home directory: drift and the edited
-// template targets re-add cannot capture.
+// gatherHome asks chezmoi about the home directory: drift, sorted by the
+// sync's own rules (chezmoi.Classify) into what the next sync captures
+// and what waits for the user.
 func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) (drift *Drift, templates, warnings []string) {
 	if !rep.SourceExists {
 		return nil, nil, nil
 	}
 	warn := func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) }
 	cq := &chezmoi.Client{Runner: r, Source: rep.SourceDir, Timeout: chezmoiTimeout}
-	if changes, err := cq.Changes(ctx); err != nil {
+	changes, err := cq.Changes(ctx)
+	if err != nil {
 		warn("chezmoi status failed, drift unknown: %v", err)
-	} else {
-		d := &Drift{ChangedLocally: []string{}, WouldApply: []string{}, Entries: []DriftEntry{}}
-		changed := map[string]bool{}
-		for _, e := range changes {
-			rel := homeRel(home, e.Path)
-			d.Entries = append(d.Entries, DriftEntry{Path: rel, Local: string(e.Actual), Apply: string(e.Target)})
-			if e.Actual != ' ' {
-				d.ChangedLocally = append(d.ChangedLocally, rel)
-				changed[e.Path] = true
-			}
-			if e.Target != ' ' {
-				d.WouldApply = append(d.WouldApply, rel)
-			}
+		return nil, nil, warnings
+	}
+	d := &Drift{ChangedLocally: []string{}, Capturable: []string{}, WouldApply: []string{}, Entries: []DriftEntry{}, Waiting: []chezmoi.Waiting{}}
+	for _, e := range changes {
+		rel := homeRel(home, e.Path)
+		d.Entries = append(d.Entries, DriftEntry{Path: rel, Local: string(e.Actual), Apply: string(e.Target)})
+		if e.Actual != ' ' {
+			d.ChangedLocally = append(d.ChangedLocally, rel)
 		}
-		drift = d
-		if len(changed) > 0 {
-			if tmpls, err := cq.Templates(ctx); err != nil {
-				warn("chezmoi managed failed, templates unknown: %v", err)
-			} else {
-				for _, t := range tmpls {
-					if changed[t] {
-						templates = append(templates, homeRel(home, t))
-					}
-				}
-			}
+		if e.Target != ' ' {
+			d.WouldApply = append(d.WouldApply, rel)
 		}
 	}
-	return drift, templates, warnings
+	if len(changes) == 0 {
+		return d, nil, warnings
+	}
+	managed, err := cq.Managed(ctx)
+	if err != nil {
+		warn("chezmoi managed failed, what the next sync captures is unknown: %v", err)
+		return d, nil, warnings
+	}
+	written, _ := cq.LastWritten(ctx)
+	c := chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat})
+	for _, p := range append(c.Capture, c.Links...) {
+		d.Capturable = append(d.Capturable, homeRel(home, p))
+	}
+	for _, w := range c.Waiting {
+		w.Path = homeRel(home, w.Path)
+		d.Waiting = append(d.Waiting, w)
+		if w.Kind == chezmoi.WaitTemplate {
+			templates = append(templates, w.Path)
+		}
+	}
+	return d, templates, warnings
 }

@@ -56,6 +56,7 @@ type report struct {
 	ConflictFiles []string `json:"conflict_files"`
 	Drift         *struct {
 		ChangedLocally []string `json:"changed_locally"`
+		Capturable     []string `json:"capturable"`
 		WouldApply     []string `json:"would_apply"`
 	} `json:"drift"`
 	Templates []string `json:"uncaptured_templates"`
@@ -142,6 +143,22 @@ func TestSuccess(t *testing.T) {
 	require.Contains(t, r.Stdout, "[ok] Conflicts: none")
 	require.Contains(t, r.Stdout, "Recent syncs:")
 	require.Contains(t, r.Stdout, "chore(beta): sync dotfiles")
+
+	// --limit 0 means none: neither past runs nor commits, in either form.
+	r = status(h, "--limit", "0")
+	requireCode(t, 0, r)
+	require.NotContains(t, r.Stdout, "Recent syncs:")
+	require.NotContains(t, r.Stdout, "Recent commits:")
+	r = status(h, "--limit", "0", "--json")
+	requireCode(t, 0, r)
+	var none struct {
+		History []json.RawMessage `json:"history"`
+		Log     []json.RawMessage `json:"log"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &none))
+	require.NotNil(t, none.History, "an empty list, never null")
+	require.Empty(t, none.History)
+	require.Empty(t, none.Log)
 
 	requireCode(t, 0, status(h, "--check"))
 	requireCode(t, 0, status(h, "--check", "--max-age", "1h"))
@@ -347,9 +364,17 @@ func TestDriftAndTemplates(t *testing.T) {
 	rep, _ := statusJSON(t, h)
 	require.ElementsMatch(t, []string{".gitconfig", ".profile"}, rep.Drift.ChangedLocally)
 	require.Equal(t, []string{".profile"}, rep.Templates)
+	require.Equal(t, []string{".gitconfig"}, rep.Drift.Capturable)
 	r := status(h)
-	require.Contains(t, r.Stdout, "[warn] Home directory: 2 files changed locally")
+	require.Contains(t, r.Stdout, "[warn] Home directory: 2 files changed locally (the next sync captures 1; 1 wait for you, below)")
+	require.NotContains(t, r.Stdout, "(the next sync captures them)", "it says the sync captures an edit it cannot")
+	require.Contains(t, r.Stdout, "[warn] Waiting: .profile (template): it comes from a template")
 	require.Contains(t, r.Stdout, "[warn] Templates: changed targets re-add cannot capture (edit the .tmpl in the source directory): .profile")
+	// --check: an edit waiting for the user is not healthy (exit 12),
+	// before the sync and after it (the sync's state word is edits-waiting).
+	r = status(h, "--check")
+	requireCode(t, 12, r)
+	require.Contains(t, r.Stdout, "edits-waiting: 1 home edit(s) the sync cannot capture wait for you: .profile")
 }
 
 func TestBadInput(t *testing.T) {

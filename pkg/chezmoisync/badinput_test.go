@@ -126,12 +126,20 @@ func TestTemplateEditsAreReportedAndKept(t *testing.T) {
 	editLine(t, a, ".bashrc", 0, "# from alpha")
 	mustSync(t, a)
 	r := mustSync(t, b)
-	require.Contains(t, r.Stderr, "templates")
+	require.Contains(t, r.Stdout, "it comes from a template")
 	rec := record(t, b)
+	require.Equal(t, syncstate.EditsWaiting, rec.Status, "an edit waiting for the user is not plain success")
 	require.Len(t, rec.Templates, 1)
 	require.True(t, strings.HasSuffix(rec.Templates[0], ".profile"), rec.Templates)
+	require.Equal(t, []syncstate.Waiting{{Path: rec.Templates[0], Kind: "template", Next: rec.Waiting[0].Next}}, rec.Waiting)
+	require.NotContains(t, rec.Captured, rec.Templates[0], "a template edit counted as captured")
 	require.Contains(t, b.ReadHome(".profile"), "export LOCAL=1", "a template target edited at home was overwritten")
 	require.Contains(t, b.ReadHome(".bashrc"), "# from alpha")
-	require.Contains(t, rec.Skipped, rec.Templates[0])
+	// Every later run reports it again (no stat index lets a run skip it).
+	for i := 0; i < 2; i++ {
+		r = mustSync(t, b)
+		require.Equal(t, syncstate.EditsWaiting, record(t, b).Status, r.String())
+		require.Contains(t, r.Stdout, "waiting: "+rec.Templates[0])
+	}
 	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_profile.tmpl"), "LOCAL")
 }

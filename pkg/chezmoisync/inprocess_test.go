@@ -35,7 +35,7 @@ func TestInProcessSyncUnderRace(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	code, out = run(b, "--dry-run")
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "would run:")
+	require.Contains(t, out, "[plan] rebase")
 	code, out = run(b)
 	require.Equal(t, 0, code, out)
 	require.Equal(t, syncstate.Success, record(t, b).Status)

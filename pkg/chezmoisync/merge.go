@@ -42,14 +42,16 @@ import (
 // splitCapture returns the targets re-add may copy as they are (after any
 // clean merges were written to them) and the diverged targets it must not
 // touch.
-func (s *syncer) splitCapture(ctx context.Context, targets []string) (readd, unmerged []string, err error) {
-	last, err := s.cm.LastWritten(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read what chezmoi last wrote (chezmoi state): %w", err)
+func (r *run) splitCapture(ctx context.Context, targets []string) (readd, unmerged []string, err error) {
+	last := r.written
+	if last == nil {
+		if last, err = r.cm.LastWritten(ctx); err != nil {
+			return nil, nil, fmt.Errorf("cannot read what chezmoi last wrote (chezmoi state): %w", err)
+		}
 	}
 	var written []string
 	for _, t := range targets {
-		if _, known := last[t]; known {
+		if sum := last[t]; sum != "" {
 			written = append(written, t)
 		} else {
 			readd = append(readd, t) // never written by chezmoi: nothing on the source side to lose
@@ -58,7 +60,7 @@ func (s *syncer) splitCapture(ctx context.Context, targets []string) (readd, unm
 	// One `chezmoi managed` for all of them; a plain source file is its
 	// target's content, so only templates and encrypted files cost a
 	// `chezmoi cat` each (a sync of 100 edited files stays a few processes).
-	sources, err := s.cm.SourceFiles(ctx, written)
+	sources, err := r.cm.SourceFiles(ctx, written)
 	if err != nil {
 		return nil, nil, fmt.Errorf("chezmoi managed: %w", err)
 	}
@@ -68,7 +70,7 @@ func (s *syncer) splitCapture(ctx context.Context, targets []string) (readd, unm
 		if src, ok := sources[t]; ok && chezmoi.PlainCopy(src) {
 			target, err = os.ReadFile(src)
 		} else {
-			target, err = s.cm.Cat(ctx, t)
+			target, err = r.cm.Cat(ctx, t)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("target state of %s: %w", t, err)
@@ -77,9 +79,10 @@ func (s *syncer) splitCapture(ctx context.Context, targets []string) (readd, unm
 			readd = append(readd, t) // the source did not change since chezmoi last wrote the file
 			continue
 		}
-		merged, why := s.merge3(ctx, t, sum, target)
+		merged, why := r.merge3(ctx, t, sum, target)
 		if why != "" {
-			s.io.Warnf("%s changed both at home and in the source directory and %s: it was not captured, both versions are kept", t, why)
+			r.io.Warnf("%s changed both at home and in the source directory and %s: it was not captured, both versions are kept", t, why)
+			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: chezmoi.WaitUnmerged, Next: chezmoi.WaitNext(chezmoi.WaitUnmerged, t)}})
 			unmerged = append(unmerged, t)
 			continue
 		}
@@ -93,7 +96,7 @@ func (s *syncer) splitCapture(ctx context.Context, targets []string) (readd, unm
 // merge3 merges the home edit of target t with the source's change. It
 // returns (true, "") after writing a clean merge to the home file,
 // (false, "") when nothing is left to capture, or a reason it could not.
-func (s *syncer) merge3(ctx context.Context, t, baseSum string, target []byte) (bool, string) {
+func (r *run) merge3(ctx context.Context, t, baseSum string, target []byte) (bool, string) {
 	home, err := os.ReadFile(t)
 	if err != nil {
 		return false, "cannot be read (" + err.Error() + ")"
@@ -102,7 +105,7 @@ func (s *syncer) merge3(ctx context.Context, t, baseSum string, target []byte) (
 	if err != nil || !st.Mode().IsRegular() {
 		return false, "is not a regular file"
 	}
-	srcPath, err := s.cm.SourceFile(ctx, t)
+	srcPath, err := r.cm.SourceFile(ctx, t)
 	if err != nil {
 		return false, "has no source file chezmoi can name"
 	}
@@ -112,23 +115,20 @@ func (s *syncer) merge3(ctx context.Context, t, baseSum string, target []byte) (
 		// file's content, so a text merge of it would be wrong.
 		return false, "its source file is not a plain copy (encrypted?), so no automatic merge is possible"
 	}
-	rel, err := filepath.Rel(s.rec.SourceDir, srcPath)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return false, "its source file is outside " + s.rec.SourceDir
+	rel, ok := r.sourceRel(srcPath)
+	if !ok {
+		return false, "its source file is outside " + r.workTree
 	}
-	base, ok := s.findBlob(ctx, filepath.ToSlash(rel), baseSum)
+	base, ok := r.findBlob(ctx, rel, baseSum)
 	if !ok {
 		return false, "the version chezmoi last wrote is not in the repository's history, so there is no base for a merge"
 	}
-	merged, clean, err := s.mergeFile(ctx, src, base, home)
+	merged, clean, err := r.mergeFile(ctx, src, base, home)
 	if err != nil {
 		return false, "git merge-file failed (" + err.Error() + ")"
 	}
 	if !clean {
 		return false, "the two edits overlap"
-	}
-	if s.dry {
-		return true, ""
 	}
 	// The home file must still be what was merged: an edit made in the
 	// meantime would otherwise be overwritten.
@@ -138,15 +138,15 @@ func (s *syncer) merge3(ctx context.Context, t, baseSum string, target []byte) (
 	if err := writeAtomic(t, merged, st.Mode().Perm()); err != nil {
 		return false, "the merge could not be written (" + err.Error() + ")"
 	}
-	s.rec.Merged = append(s.rec.Merged, t)
+	r.rec.Merged = append(r.rec.Merged, t)
 	return true, ""
 }
 
 // findBlob looks through the last commits touching rel (on every ref: the
 // version chezmoi last wrote may sit on a parked sync/<host> only) for the
 // version whose SHA-256 is sum.
-func (s *syncer) findBlob(ctx context.Context, rel, sum string) ([]byte, bool) {
-	res, err := s.git(ctx, nil, "rev-list", "--all", "-n", "200", "--", rel)
+func (r *run) findBlob(ctx context.Context, rel, sum string) ([]byte, bool) {
+	res, err := r.git(ctx, nil, "rev-list", "--all", "-n", "200", "--", rel)
 	if err != nil {
 		return nil, false
 	}
@@ -157,13 +157,13 @@ func (s *syncer) findBlob(ctx context.Context, rel, sum string) ([]byte, bool) {
 	if in.Len() == 0 {
 		return nil, false
 	}
-	res, err = s.git(ctx, strings.NewReader(in.String()), "cat-file", "--batch")
+	res, err = r.git(ctx, strings.NewReader(in.String()), "cat-file", "--batch")
 	if err != nil {
 		return nil, false
 	}
-	r := bufio.NewReader(bytes.NewReader(res.Stdout))
+	rd := bufio.NewReader(bytes.NewReader(res.Stdout))
 	for {
-		header, err := r.ReadString('\n')
+		header, err := rd.ReadString('\n')
 		if err != nil {
 			return nil, false
 		}
@@ -176,7 +176,7 @@ func (s *syncer) findBlob(ctx context.Context, rel, sum string) ([]byte, bool) {
 			return nil, false
 		}
 		blob := make([]byte, n+1) // content and its trailing newline
-		if _, err := io.ReadFull(r, blob); err != nil {
+		if _, err := io.ReadFull(rd, blob); err != nil {
 			return nil, false
 		}
 		if sha(blob[:n]) == sum {
@@ -187,7 +187,7 @@ func (s *syncer) findBlob(ctx context.Context, rel, sum string) ([]byte, bool) {
 
 // mergeFile runs `git merge-file -p` on ours (the source), base and theirs
 // (home); clean is false when the edits overlap.
-func (s *syncer) mergeFile(ctx context.Context, ours, base, theirs []byte) ([]byte, bool, error) {
+func (r *run) mergeFile(ctx context.Context, ours, base, theirs []byte) ([]byte, bool, error) {
 	dir, err := os.MkdirTemp("", "chezmoi-sync-merge-")
 	if err != nil {
 		return nil, false, err
@@ -199,7 +199,7 @@ func (s *syncer) mergeFile(ctx context.Context, ours, base, theirs []byte) ([]by
 			return nil, false, err
 		}
 	}
-	res, err := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Dir: dir, Timeout: time.Minute,
+	res, err := guardRunner(r.app).Run(ctx, runner.Cmd{Name: "git", Dir: dir, Timeout: time.Minute,
 		Args: []string{"merge-file", "-p", "-L", "source", "-L", "last applied", "-L", "home", "source", "base", "home"}})
 	var ee *runner.ExitError
 	switch {
@@ -212,8 +212,8 @@ func (s *syncer) mergeFile(ctx context.Context, ours, base, theirs []byte) ([]by
 	}
 }
 
-func (s *syncer) git(ctx context.Context, stdin io.Reader, args ...string) (runner.Result, error) {
-	return s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: args, Dir: s.rec.SourceDir, Stdin: stdin, Timeout: time.Minute})
+func (r *run) git(ctx context.Context, stdin io.Reader, args ...string) (runner.Result, error) {
+	return guardRunner(r.app).Run(ctx, runner.Cmd{Name: "git", Args: args, Dir: r.workTree, Stdin: stdin, Timeout: time.Minute})
 }
 
 // writeAtomic replaces a home file's content through a temporary file in

@@ -49,69 +49,129 @@ import (
 
 const runMarkerFile = "sync-run.json"
 
-// runMarker is what an unfinished run leaves behind.
+// runMarker is what an unfinished run leaves behind. It names the step the
+// run had reached and what it had done, the basis for repairing it and
+// for continuing or undoing it.
 type runMarker struct {
 	PID          int       `json:"pid"`
 	Start        time.Time `json:"start"`
 	SourceDir    string    `json:"source_dir"`
 	ParentBefore string    `json:"parent_before"` // @- before the working copy was moved
+	// OpBefore is the jj operation before the run changed the repository:
+	// `jj op restore` to it takes the whole run back.
+	OpBefore string   `json:"op_before,omitempty"`
+	Step     string   `json:"step"`           // the step running (or last run) when the marker was written
+	Done     []string `json:"done,omitempty"` // steps finished before it, in order
+	Program  []string `json:"program,omitempty"`
 }
 
-// markRunning records, before a jj command that moves the working copy,
-// where the working copy was (parent is @- at that moment).
-func (s *syncer) markRunning(parent string) error {
-	if s.dry {
-		return nil
+// marker is the run's handle on its marker file.
+type marker struct {
+	active bool      // this run wrote (or took over) the marker: remove it at the end
+	warned bool      // the marker could not be written (warned once)
+	m      runMarker // what was last written
+}
+
+// mark records, before a step whose run a kill could leave half-done (and
+// before every step after the first such one), the step reached. The first
+// mark also records where the working copy was and the jj operation.
+func (r *run) mark(ctx context.Context, step string) error {
+	if !r.marker.active || r.marker.m.PID != os.Getpid() {
+		r.marker.m = runMarker{PID: os.Getpid(), Start: r.rec.Start, SourceDir: r.workTree,
+			ParentBefore: r.rec.BeforeLocal, Program: programNames()}
+		if r.workTree != "" && isDir(filepath.Join(r.workTree, ".jj")) {
+			r.marker.m.OpBefore, _ = r.jj.Operation(ctx)
+		}
+		// The home directory or the source is about to change: the stat
+		// index no longer describes it until this run rewrites it.
+		r.dropIndex()
 	}
-	m := runMarker{PID: os.Getpid(), Start: s.rec.Start, SourceDir: s.rec.SourceDir, ParentBefore: parent}
-	if err := state.WriteJSON(filepath.Join(s.app.StateDir, runMarkerFile), m); err != nil {
+	r.marker.m.Step = step
+	r.marker.m.SourceDir = r.workTree
+	if err := state.WriteJSON(filepath.Join(r.app.StateDir, runMarkerFile), r.marker.m); err != nil {
 		// The marker only matters if this run is killed inside jj; a full
 		// or read-only state directory must not stop the sync itself (the
 		// record write at the end fails the run and says so).
-		if !s.markWarned {
-			s.io.Warnf("cannot record the run in the state directory (a kill during it would need a manual check: jj op log): %v", err)
-			s.markWarned = true
+		if !r.marker.warned {
+			r.io.Warnf("cannot record the run in the state directory (a kill during it would need a manual check: jj op log): %v", err)
+			r.marker.warned = true
 		}
 		return nil
 	}
-	s.marked = true
+	r.marker.active = true
 	return nil
 }
 
+// reached notes a finished step in the marker's list (written with the
+// next mark).
+func (r *run) reached(step string) {
+	if r.marker.active {
+		r.marker.m.Done = append(r.marker.m.Done, step)
+	}
+}
+
 // unmark removes the marker at the end of a run that was not killed.
-func (s *syncer) unmark() {
-	if s.marked {
-		if err := os.Remove(filepath.Join(s.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.io.Warnf("cannot remove %s: %v", runMarkerFile, err)
+func (r *run) unmark() {
+	if r.marker.active {
+		if err := state.Remove(filepath.Join(r.app.StateDir, runMarkerFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.io.Warnf("cannot remove %s: %v", runMarkerFile, err)
 		}
 	}
 }
 
-// recoverInterrupted repairs the source directory after a killed run. It
+// recoverStep repairs the source directory after a killed run. Its plan
 // costs one stat when there is nothing to repair.
-func (s *syncer) recoverInterrupted(ctx context.Context) error {
+type recoverStep struct{}
+
+func (recoverStep) name() string { return "recover" }
+
+func (recoverStep) plan(_ context.Context, r *run) (plan, error) {
 	var m runMarker
-	err := state.ReadJSON(filepath.Join(s.app.StateDir, runMarkerFile), &m)
+	err := state.ReadJSON(filepath.Join(r.app.StateDir, runMarkerFile), &m)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return plan{skip: "no interrupted run", quiet: true}, nil
 	case err != nil:
-		s.io.Warnf("an earlier run was interrupted, and its marker is unreadable (%v): checking the source directory anyway", err)
+		r.io.Warnf("an earlier run was interrupted, and its marker is unreadable (%v): checking the source directory anyway", err)
 	}
+	r.recovered = &m
+	return plan{does: fmt.Sprintf("repair the source directory after the interrupted run (pid %d, started %s, at step %s)",
+		m.PID, m.Start.Format(time.RFC3339), orUnknown(m.Step)), changes: true}, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func (recoverStep) run(ctx context.Context, r *run) (outcome, error) {
+	m := r.recovered
+	r.marker.active = true // replaced or removed by this run
+	r.marker.m = *m
 	dir := m.SourceDir
 	if dir == "" {
-		dir = s.cm.Source
+		dir = r.cm.Source
 	}
-	if s.dry {
-		s.io.Warnf("an earlier chezmoi-sync (pid %d, started %s) did not finish; a real run repairs the source directory first", m.PID, m.Start.Format(time.RFC3339))
-		return nil
-	}
-	s.marked = true // replaced or removed by this run
-	s.recovered = &m
 	if dir == "" || !isDir(filepath.Join(dir, ".jj")) {
-		return nil
+		return outcome{status: ui.Warn, detail: "the previous run was interrupted before it changed the repository"}, nil
 	}
-	t := time.Now()
+	did, err := r.repair(ctx, dir)
+	if err != nil {
+		return outcome{}, err
+	}
+	detail := fmt.Sprintf("the previous run (pid %d, started %s) was interrupted at step %s", m.PID, m.Start.Format(time.RFC3339), orUnknown(m.Step))
+	if len(did) > 0 {
+		detail += ": " + strings.Join(did, "; ")
+	} else {
+		detail += ": nothing to repair"
+	}
+	return outcome{status: ui.Warn, detail: detail}, nil
+}
+
+// repair puts the repository in dir back in a state jj agrees with.
+func (r *run) repair(ctx context.Context, dir string) ([]string, error) {
 	var did []string
 	// git's lock files the killed jj (or its git) left: with them every
 	// later jj command that updates git's index, HEAD or refs fails
@@ -122,35 +182,28 @@ func (s *syncer) recoverInterrupted(ctx context.Context) error {
 		did = append(did, "removed stale git lock file(s) "+strings.Join(locks, ", "))
 	}
 	// jj's view, without snapshotting (which would import the moved HEAD).
-	view := jj.Client{Runner: s.app.Runner, Dir: dir, IgnoreWorkingCopy: true}
+	view := jj.Client{Runner: r.app.Runner, Dir: dir, IgnoreWorkingCopy: true}
 	parents, err := view.Log(ctx, "@-", `commit_id ++ "\n"`)
 	if err != nil {
-		return fmt.Errorf("an earlier run was interrupted and the repository in %s cannot be read (jj op log shows what happened): %w", dir, err)
+		return nil, fmt.Errorf("an earlier run was interrupted and the repository in %s cannot be read (jj op log shows what happened): %w", dir, err)
 	}
 	ids := jj.ParseLines(parents)
-	head, herr := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"rev-parse", "--verify", "-q", "HEAD"}, Dir: dir, Timeout: time.Minute})
+	head, herr := r.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"rev-parse", "--verify", "-q", "HEAD"}, Dir: dir, Timeout: time.Minute})
 	if len(ids) == 1 && (herr != nil || head.Out() != ids[0]) {
-		if _, err := s.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"update-ref", "--no-deref", "HEAD", ids[0]}, Dir: dir, Timeout: time.Minute, Mutates: true}); err != nil {
-			return fmt.Errorf("an earlier run was interrupted; cannot put git HEAD back on %s: %w", brief.ID(ids[0]), err)
+		if _, err := r.app.Runner.Run(ctx, runner.Cmd{Name: "git", Args: []string{"update-ref", "--no-deref", "HEAD", ids[0]}, Dir: dir, Timeout: time.Minute, Mutates: true}); err != nil {
+			return nil, fmt.Errorf("an earlier run was interrupted; cannot put git HEAD back on %s: %w", brief.ID(ids[0]), err)
 		}
 		did = append(did, "git HEAD put back on "+brief.ID(ids[0])+" (it had moved to "+brief.ID(head.Out())+")")
 	}
-	wc := jj.Client{Runner: s.app.Runner, Dir: dir, MaxNewFileSize: s.jj.MaxNewFileSize}
+	wc := jj.Client{Runner: r.app.Runner, Dir: dir, MaxNewFileSize: r.jj.MaxNewFileSize, NoAutoTrack: true}
 	res, err := wc.UpdateStale(ctx)
 	if err != nil {
-		return fmt.Errorf("an earlier run was interrupted; jj workspace update-stale failed: %w", err)
+		return nil, fmt.Errorf("an earlier run was interrupted; jj workspace update-stale failed: %w", err)
 	}
 	if strings.Contains(string(res.Stdout)+string(res.Stderr), "Updated working copy") {
 		did = append(did, "working copy updated to jj's recorded state")
 	}
-	detail := fmt.Sprintf("the previous run (pid %d, started %s) was interrupted", m.PID, m.Start.Format(time.RFC3339))
-	if len(did) > 0 {
-		detail += ": " + strings.Join(did, "; ")
-	} else {
-		detail += ": nothing to repair"
-	}
-	s.done("recover", ui.Warn, detail, t)
-	return nil
+	return did, nil
 }
 
 // dropRevertArtifacts is the last guard after an interrupted run: paths
@@ -158,16 +211,16 @@ func (s *syncer) recoverInterrupted(ctx context.Context) error {
 // parent_before) although @- holds another content are the snapshot of
 // stale files, not an edit. It returns the working-copy commit afresh when
 // it changed it.
-func (s *syncer) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Commit, error) {
-	m := s.recovered
+func (r *run) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Commit, error) {
+	m := r.recovered
 	if m == nil || m.ParentBefore == "" || wc.Empty {
 		return wc, nil
 	}
-	changed, err := s.jj.DiffNames(ctx, "@-", "@")
+	changed, err := r.jj.DiffNames(ctx, "@-", "@")
 	if err != nil {
 		return wc, err
 	}
-	fromBefore, err := s.jj.DiffNames(ctx, m.ParentBefore, "@")
+	fromBefore, err := r.jj.DiffNames(ctx, m.ParentBefore, "@")
 	if err != nil {
 		return wc, nil // the old parent is gone: nothing to compare with
 	}
@@ -184,12 +237,12 @@ func (s *syncer) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Comm
 	if len(stale) == 0 {
 		return wc, nil
 	}
-	if err := s.jj.RestoreFrom(ctx, "@-", stale); err != nil {
+	if err := r.jj.RestoreFrom(ctx, "@-", stale); err != nil {
 		return wc, fmt.Errorf("cannot drop the stale files an interrupted run left in the working copy (%s): %w", strings.Join(stale, ", "), err)
 	}
-	s.io.Warnf("the working copy held %s as they were before the interrupted run's rebase (a jj command imported the moved git HEAD and snapshotted stale files): dropped from the working copy, not committed; those versions stay in the history (%s)",
+	r.io.Warnf("the working copy held %s as they were before the interrupted run's rebase (a jj command imported the moved git HEAD and snapshotted stale files): dropped from the working copy, not committed; those versions stay in the history (%s)",
 		strings.Join(stale, ", "), brief.ID(m.ParentBefore))
-	cs, err := s.jj.Commits(ctx, "@", []jj.Class{{Name: "wc", Revset: "@"}})
+	cs, err := r.jj.Commits(ctx, "@", []jj.Class{{Name: "wc", Revset: "@"}})
 	if err != nil || len(cs) != 1 {
 		return wc, err
 	}
@@ -203,10 +256,7 @@ func (s *syncer) dropRevertArtifacts(ctx context.Context, wc jj.Commit) (jj.Comm
 // way are lock files under refs/remotes/<remote>/ removed: this run holds
 // the sync lock, and remote-tracking refs are a cache of the remote that the
 // retried fetch rewrites, so nothing can be lost. Returns what it removed.
-func (s *syncer) clearStaleRefLocks(res runner.Result, err error) []string {
-	if s.dry {
-		return nil
-	}
+func (r *run) clearStaleRefLocks(res runner.Result, err error) []string {
 	var ee *runner.ExitError
 	msg := string(res.Stderr)
 	if errors.As(err, &ee) {
@@ -215,12 +265,12 @@ func (s *syncer) clearStaleRefLocks(res runner.Result, err error) []string {
 	if !strings.Contains(msg, "reference already exists") && !strings.Contains(msg, ".lock") {
 		return nil
 	}
-	root := filepath.Join(s.rec.SourceDir, ".git", "refs", "remotes", s.c.Remote)
+	root := filepath.Join(r.workTree, ".git", "refs", "remotes", r.c.Remote)
 	var removed []string
 	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
 			if os.Remove(path) == nil {
-				rel, _ := filepath.Rel(s.rec.SourceDir, path)
+				rel, _ := filepath.Rel(r.workTree, path)
 				removed = append(removed, rel)
 			}
 		}

@@ -3,14 +3,96 @@ package chezmoisync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/runner"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
 )
+
+// pushFailed classifies a failed push: a race or a locked ref goes back
+// to the fetch, an untracked remote branch is tracked and pushed again,
+// an unreachable remote ends the run push-failed (what came in is still
+// applied), anything else fails it.
+func (r *run) pushFailed(ctx context.Context, res runner.Result, err error) (outcome, error) {
+	if locked(res, err) {
+		// The remote's ref is locked: another push holds it right now, or
+		// a push killed on this machine (a local remote's receive-pack
+		// dies with it) left the lock behind. Retry like a race; a stale
+		// lock of a local remote is removed once it is old.
+		detail := r.remoteName() + " is locked by another push: trying again"
+		if lock := r.clearStaleRemoteLock(ctx); lock != "" {
+			detail = "removed the stale lock " + lock + " a killed push left on " + r.c.Remote + ": pushing again"
+		}
+		return r.retry(ctx, detail)
+	}
+	switch jj.RemoteKind(res, err) {
+	case jj.RemoteStale:
+		return r.retry(ctx, r.remoteName()+" moved since the fetch (another host pushed): fetching again")
+	case jj.RemoteNotTracking:
+		if terr := r.track(ctx); terr != nil {
+			return outcome{}, terr
+		}
+		return r.retry(ctx, r.c.Branch+" did not track "+r.remoteName()+": tracking it and pushing again")
+	case jj.RemoteUnreachable:
+		r.rec.Status = syncstate.PushFailed
+		r.rec.PendingPush = len(r.local)
+		r.rec.Error = brief.Line(errText(res, err))
+		r.rec.NextStep = "your commits are safe locally; the next sync with " + r.c.Remote + " reachable pushes them"
+		return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error, next: "apply"}, nil
+	}
+	r.rec.Status = syncstate.PushFailed
+	r.rec.PendingPush = len(r.local)
+	r.rec.Error = brief.Line(errText(res, err))
+	r.rec.NextStep = "your commits are safe locally; fix the push error and run chezmoi-sync again"
+	r.pushErr = fmt.Errorf("push %s: %w", r.c.Branch, err)
+	return outcome{status: ui.Failed, detail: r.rec.Error, next: "apply"}, nil
+}
+
+// unparkStep deletes sync/<host> (locally and on the remote) once its
+// commits are part of the pushed history: resolved and published.
+type unparkStep struct{}
+
+func (unparkStep) name() string { return "unpark" }
+
+func (unparkStep) plan(_ context.Context, r *run) (plan, error) {
+	p := r.a.parkedLocal
+	switch {
+	case p == nil:
+		return plan{skip: "nothing parked", quiet: true}, nil
+	case r.rec.PendingPush > 0 || r.rec.Status != "":
+		return plan{skip: r.park + " stays until its commits are published"}, nil
+	}
+	return plan{does: "delete " + r.park + ": its commits are on " + r.remoteName(), changes: true, marks: true}, nil
+}
+
+func (unparkStep) run(ctx context.Context, r *run) (outcome, error) {
+	if err := r.jj.BookmarkDelete(ctx, r.park); err != nil {
+		return outcome{}, fmt.Errorf("cannot delete %s: %w", r.park, err)
+	}
+	r.mutated = true
+	detail := r.park + " deleted: its commits are on " + r.remoteName()
+	switch {
+	case r.a.parkedRemote == nil:
+	case !r.c.AutoPush:
+		detail += " (autoPush off: still on " + r.c.Remote + ")"
+	default:
+		if res, err := r.jj.Push(ctx, r.c.Remote, r.park); err != nil {
+			r.io.Warnf("could not delete %s on %s: %s", r.park, r.c.Remote, brief.Line(errText(res, err)))
+			detail += " (still on " + r.c.Remote + ")"
+		} else {
+			detail += " and on " + r.c.Remote
+		}
+	}
+	return outcome{detail: detail}, nil
+}
 
 // staleLockAge: a ref lock older than this is not held by a live push
 // (git holds it for the few milliseconds of the ref update).
@@ -36,17 +118,17 @@ func locked(res runner.Result, err error) bool {
 // over the ref only after checking it still owns it, so that push fails
 // (and retries) instead of two values being written. Network remotes are
 // never touched. Returns the removed path, or "".
-func (s *syncer) clearStaleRemoteLock(ctx context.Context) string {
-	res, err := s.git(ctx, nil, "remote", "get-url", "--", s.c.Remote)
+func (r *run) clearStaleRemoteLock(ctx context.Context) string {
+	res, err := r.git(ctx, nil, "remote", "get-url", "--", r.c.Remote)
 	if err != nil {
 		return ""
 	}
-	dir := localRepoPath(res.Out(), s.rec.SourceDir)
+	dir := localRepoPath(res.Out(), r.workTree)
 	if dir == "" {
 		return ""
 	}
 	for _, refs := range []string{filepath.Join(dir, "refs"), filepath.Join(dir, ".git", "refs")} {
-		lock := filepath.Join(refs, "heads", filepath.FromSlash(s.c.Branch)+".lock")
+		lock := filepath.Join(refs, "heads", filepath.FromSlash(r.c.Branch)+".lock")
 		st, err := os.Stat(lock)
 		if err != nil || time.Since(st.ModTime()) < staleLockAge {
 			continue

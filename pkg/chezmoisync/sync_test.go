@@ -274,21 +274,22 @@ func TestNoOpSync(t *testing.T) {
 	require.Empty(t, rec.Committed)
 	require.Equal(t, head, rec.BeforeLocal)
 	require.Equal(t, head, rec.AfterLocal)
-	n := strings.Count(r.Stderr, "\n+ ") + boolInt(strings.HasPrefix(r.Stderr, "+ "))
-	// chezmoi status, conflict check, fetch, incoming check; no
-	// `chezmoi source-path`, since chezmoi has no config file here.
-	require.Equal(t, 4, n, "subprocesses on the no-op path:\n%s", r.Stderr)
-	require.NotContains(t, r.Stderr, "source-path")
+	// The jj check, the fetch and the incoming check: no chezmoi at all
+	// (the stat index says no managed file changed), no source-path
+	// (chezmoi has no config file here).
+	require.Equal(t, 3, countCommands(r.Stderr), "subprocesses on the no-op path:\n%s", r.Stderr)
+	require.NotContains(t, r.Stderr, "+ chezmoi")
 	require.NotContains(t, r.Stderr, " apply")
 	require.NotContains(t, r.Stderr, " push")
 
 	// With a chezmoi config file (which may move the source directory),
-	// chezmoi is asked where its source is: one more subprocess.
+	// chezmoi is asked once (dump-config); what it said is kept with the
+	// stat index, so the next no-op run asks nobody again.
 	a.WriteHome(".config/chezmoi/chezmoi.toml", "[data]\n  email = \"alpha@example.test\"\n")
 	r = mustSync(t, a, "--verbose")
-	require.Contains(t, r.Stderr, "source-path")
-	n = strings.Count(r.Stderr, "\n+ ") + boolInt(strings.HasPrefix(r.Stderr, "+ "))
-	require.Equal(t, 5, n, "subprocesses on the no-op path with a chezmoi config:\n%s", r.Stderr)
+	require.Contains(t, r.Stderr, "dump-config")
+	r = mustSync(t, a, "--verbose")
+	require.Equal(t, 3, countCommands(r.Stderr), "subprocesses on the no-op path with a chezmoi config:\n%s", r.Stderr)
 	require.Equal(t, ops, opCount(t, a), "a no-op sync created a jj operation")
 
 	// --json: stdout is exactly the record; the human lines go to stderr.
@@ -300,13 +301,13 @@ func TestNoOpSync(t *testing.T) {
 	require.Equal(t, head, got.AfterLocal)
 	require.NotEmpty(t, got.Steps)
 	require.Contains(t, r.Stderr, "chezmoi-sync: success")
-}
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	// An edit of the same size after all this: the stat index sees it (its
+	// mtime), so the next run scans and captures it.
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -L'")
+	mustSync(t, a)
+	require.Len(t, record(t, a).Captured, 1, "an edit after a no-op run was missed")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -L")
 }
 
 // --dry-run changes nothing in the repository, the home directory or the
@@ -327,10 +328,13 @@ func TestDryRunChangesNothing(t *testing.T) {
 
 	r := sync(a, "--dry-run")
 	require.Equal(t, 0, r.Code, r.String())
-	require.Contains(t, r.Stdout, "would run: chezmoi")
-	require.Contains(t, r.Stdout, "re-add")
-	require.Contains(t, r.Stdout, "git fetch")
+	require.Contains(t, r.Stdout, "[plan] capture")
+	require.Contains(t, r.Stdout, "would re-add 1 file: "+filepath.Join(a.Home, ".bashrc"))
+	require.Contains(t, r.Stdout, "would fetch origin")
 	require.Contains(t, r.Stdout, "has new commits")
+	require.Contains(t, r.Stdout, "would push 1 commit")
+	require.Contains(t, r.Stdout, "chezmoi-sync (dry run): would capture 1, would commit, would rebase, would push 1 commit, would apply (nothing was changed)")
+	require.NotContains(t, r.Stdout, "success")
 	require.Equal(t, before, snapshot(t, a, remote))
 	recAfter, err := os.ReadFile(filepath.Join(a.StateDir(), syncstate.RecordFile))
 	require.NoError(t, err)

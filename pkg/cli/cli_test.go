@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,11 +27,11 @@ import (
 type testCmd struct {
 	Globals
 	DryRunFlag
-	AutoPush bool   `name:"auto-push" negatable:"" default:"true" env:"TEST_AUTO_PUSH" config:"autoPush"`
-	Remote   string `name:"remote" default:"origin" env:"TEST_REMOTE" config:"remote"`
-	Fail     string `name:"fail" help:"Error kind to return."`
-	Hold     bool   `name:"hold" help:"Take the sync lock and wait for a signal."`
-	Touch    string `name:"touch"`
+	AutoPush bool   `name:"auto-push" group:"sync" negatable:"" default:"true" env:"TEST_AUTO_PUSH" config:"autoPush"`
+	Remote   string `name:"remote" group:"repo" default:"origin" env:"TEST_REMOTE" config:"remote"`
+	Fail     string `name:"fail" group:"sync" help:"Error kind to return."`
+	Hold     bool   `name:"hold" group:"sync" help:"Take the sync lock and wait for a signal."`
+	Touch    string `name:"touch" group:"sync"`
 	ran      bool
 	app      *App
 }
@@ -62,7 +64,11 @@ func (c *testCmd) Run(ctx context.Context, app *App) error {
 	return nil
 }
 
-var testSpec = Spec{Name: "tool", Description: "A test tool.", Section: "chezmoiSync"}
+var testSpec = Spec{
+	Name: "tool", Description: "A test tool. It does things for the tests.", Section: "chezmoiSync",
+	Examples:  []Example{{Command: "tool --fail plain", Explain: "Fail on purpose."}},
+	ExitCodes: exitcode.Uses(exitcode.OK, exitcode.Failure, exitcode.Usage, exitcode.Locked, exitcode.Offline, exitcode.Interrupted),
+}
 
 func run(t *testing.T, environ []string, args ...string) (int, string, string, *testCmd) {
 	t.Helper()
@@ -81,7 +87,8 @@ func TestHelpVersionAndUsageErrors(t *testing.T) {
 
 	code, out, _, _ = run(t, nil, "--version")
 	require.Equal(t, 0, code)
-	require.Equal(t, "tool dev\n", out)
+	require.Equal(t, "tool "+VersionString()+"\n", out)
+	require.NotContains(t, out, "dev\n")
 
 	code, _, errOut, cmd := run(t, nil, "--no-such-flag")
 	require.Equal(t, exitcode.Usage, code, "kong's default exit 80 must not leak")
@@ -261,4 +268,170 @@ func TestConfigValueOfWrongTypeNamesFileAndKey(t *testing.T) {
 	require.Equal(t, exitcode.Usage, code)
 	require.Contains(t, errOut, p+": chezmoiSync.autoPush must be true or false, not \"yes\"")
 	require.False(t, cmd.ran)
+}
+
+// --help: the description, the flags in named groups with the common ones
+// last, the examples, and only the exit codes the binary declares.
+func TestHelpGroupsExamplesAndOwnExitCodes(t *testing.T) {
+	code, out, _, _ := run(t, nil, "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "A test tool. It does things for the tests.")
+	sync := strings.Index(out, "Sync behaviour:\n")
+	common := strings.Index(out, "Common flags:\n")
+	examples := strings.Index(out, "Examples:\n  tool --fail plain\n      Fail on purpose.\n")
+	codes := strings.Index(out, "Exit codes:\n")
+	require.True(t, 0 < sync && sync < common && common < examples && examples < codes, "order: own groups, common flags, examples, exit codes:\n%s", out)
+	require.NotContains(t, out, "\nFlags:\n", "every flag, -h included, is in a named group")
+	require.Contains(t, out[common:examples], "-h, --help")
+	require.Contains(t, out[common:examples], "--dry-run")
+	require.Contains(t, out, "    4  the remote was unreachable")
+	require.NotContains(t, out, "    5  ", "undeclared codes are not listed")
+	require.NotContains(t, out, "rebuild-smart:")
+}
+
+func TestVersionOf(t *testing.T) {
+	info := func(main string, settings ...string) *debug.BuildInfo {
+		bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/nixdots/nixdots", Version: main}}
+		for i := 0; i+1 < len(settings); i += 2 {
+			bi.Settings = append(bi.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
+		}
+		return bi
+	}
+	cases := []struct {
+		name, linked string
+		info         *debug.BuildInfo
+		want         string
+	}{
+		{"linked by the packager", "0123abc", info("(devel)"), "0123abc"},
+		{"the placeholder dev is not a version", "dev", info("v1.2.3"), "v1.2.3"},
+		{"go install module@version", "", info("v1.2.3"), "v1.2.3"},
+		{"pseudo-version from VCS", "", info("v0.0.0-20260101120000-0123456789ab+dirty"), "v0.0.0-20260101120000-0123456789ab+dirty"},
+		{"VCS revision only", "", info("(devel)", "vcs", "git", "vcs.revision", "0123456789abcdef0123", "vcs.time", "2026-01-01T12:00:00Z", "vcs.modified", "true"),
+			"(devel) git 0123456789ab (2026-01-01T12:00:00Z, modified)"},
+		{"nothing known", "", info("(devel)"), "(devel, built without version control information)"},
+		{"no build information", "", nil, "(devel, no build information)"},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.want, versionOf(tc.linked, tc.info), tc.name)
+	}
+}
+
+// With --json, stdout is one JSON document even when the run fails before
+// its report: an error object with the same message and exit code.
+func TestJSONErrorObject(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		code int
+		msg  string
+	}{
+		"unknown flag":      {[]string{"--json", "--bogus"}, exitcode.Usage, "unknown flag --bogus (see --help)"},
+		"json=true":         {[]string{"--json=true", "--wait", "soon"}, exitcode.Usage, "invalid duration"},
+		"after the command": {[]string{"--bogus", "--json"}, exitcode.Usage, "unknown flag --bogus"},
+		"run error":         {[]string{"--json", "--fail", "offline"}, exitcode.Offline, "remote unreachable"},
+		"silent error":      {[]string{"--json", "--fail", "locked"}, exitcode.Locked, "lock"},
+	} {
+		code, out, errOut, _ := run(t, nil, tc.args...)
+		require.Equal(t, tc.code, code, name)
+		var doc ErrorJSON
+		dec := json.NewDecoder(strings.NewReader(out))
+		require.NoError(t, dec.Decode(&doc), "%s: %q", name, out)
+		require.False(t, dec.More(), "%s: one document: %q", name, out)
+		require.Equal(t, "tool", doc.Program, name)
+		require.Equal(t, tc.code, doc.ExitCode, name)
+		require.Contains(t, doc.Error, tc.msg, name)
+		require.Contains(t, errOut, doc.Error, "%s: the same message on stderr", name)
+	}
+	// Without --json nothing is printed on stdout; after "--" it is an argument.
+	_, out, _, _ := run(t, nil, "--bogus")
+	require.Empty(t, out)
+	require.False(t, boolFlag([]string{"--", "--json"}, "--json"))
+	require.False(t, boolFlag([]string{"--json=false"}, "--json"))
+}
+
+// A command that wrote its report and then fails prints no second document.
+func TestJSONReportThenFailureIsOneDocument(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main(testSpec, &reportThenFail{}, []string{"--json"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, exitcode.Failure, code)
+	require.Equal(t, "{\n  \"report\": true\n}\n", out.String())
+}
+
+type reportThenFail struct{ Globals }
+
+func (c *reportThenFail) Run(_ context.Context, app *App) error {
+	_ = app.IO.WriteJSON(map[string]bool{"report": true})
+	return errors.New("failed after the report")
+}
+
+// __complete FLAG prints VALUE<TAB>DESCRIPTION lines from the command's
+// Completer, with the words already typed parsed (here --remote); bad
+// requests are usage errors, never a run.
+func TestCompleteCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	cmd := &completeCmd{}
+	code := Main(testSpec, cmd, []string{CompleteCommand, "remote", "--remote", "upstream", "--dry-run", "--remote"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, 0, code, errb.String())
+	require.Equal(t, "upstream\tas typed\nother\tone more, with tabs\n", out.String())
+	require.False(t, cmd.ran, "completion never runs the command")
+
+	// Words that do not parse: the defaults.
+	out.Reset()
+	code = Main(testSpec, &completeCmd{}, []string{CompleteCommand, "remote", "--no-such", "--help"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, 0, code)
+	require.Equal(t, "origin\tas typed\nother\tone more, with tabs\n", out.String())
+
+	for _, args := range [][]string{{CompleteCommand}, {CompleteCommand, "auto-push"}} {
+		out.Reset()
+		errb.Reset()
+		require.Equal(t, exitcode.Usage, Main(testSpec, &completeCmd{}, args, Env{Stdout: &out, Stderr: &errb}), "%v", args)
+		require.Empty(t, out.String())
+		require.Equal(t, 1, strings.Count(errb.String(), "\n"))
+	}
+	// A command without a Completer has no dynamic completion at all.
+	require.Equal(t, exitcode.Usage, Main(testSpec, &testCmd{}, []string{CompleteCommand, "remote"}, Env{}))
+}
+
+type completeCmd struct{ testCmd }
+
+func (c *completeCmd) CompleteFlags() []string { return []string{"remote"} }
+
+func (c *completeCmd) Complete(_ context.Context, _ *App, flag string) ([]Candidate, error) {
+	return []Candidate{{Value: c.Remote, Description: "as typed"}, {Value: "other", Description: "one more,\twith tabs"}}, nil
+}
+
+// waitCmd only reads: it waits for the sync lock with App.WaitIdle.
+type waitCmd struct {
+	Globals
+}
+
+func (c *waitCmd) Run(ctx context.Context, app *App) error { return app.WaitIdle(ctx, state.SyncLock) }
+
+// WaitIdle waits read-only: it gives up with exit 3 while the lock is held,
+// returns once it is free, and never creates or changes the lock file (so
+// root may wait on a user's directory, which it must never write).
+func TestWaitIdleOnlyReads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	var out, errb bytes.Buffer
+	code := Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "100ms"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, 0, code, errb.String())
+	require.NoDirExists(t, dir, "waiting created the state directory")
+
+	l, err := state.Acquire(context.Background(), dir, state.SyncLock, 0, state.Holder{PID: 42, Host: "h", Command: "x", Since: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o500)) // nothing may be written now
+	defer os.Chmod(dir, 0o700)
+	before, err := os.ReadFile(filepath.Join(dir, state.SyncLock))
+	require.NoError(t, err)
+	start := time.Now()
+	code = Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "300ms"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, exitcode.Locked, code, errb.String())
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	require.Contains(t, errb.String(), "pid 42")
+	go func() { time.Sleep(200 * time.Millisecond); _ = l.Release() }()
+	errb.Reset()
+	code = Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "5s"}, Env{Stdout: &out, Stderr: &errb})
+	require.Equal(t, 0, code, errb.String())
+	after, err := os.ReadFile(filepath.Join(dir, state.SyncLock))
+	require.NoError(t, err)
+	require.Equal(t, len(before), len(after), "the lock file changed size")
 }

@@ -14,12 +14,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -51,6 +53,8 @@ var Keys = map[string][]Key{
 		{"branch", "string", "branch shared by all hosts"},
 		{"hostname", "string", "host name used in commit messages and sync/<host> bookmarks"},
 		{"sourceDir", "string", "chezmoi source directory (default: chezmoi source-path)"},
+		{"pushRetries", "int", "how often to fetch, rebase and push again when another host pushed first (0-20)"},
+		{"maxNewFileSize", "int", "largest new file jj may snapshot, in bytes; a bigger one fails the run, naming the file"},
 		// Notifications and metrics (issue 9; docs/fleet.md). Dotted names are
 		// nested objects in the file ({"notify": {"desktop": true}}) or flat
 		// keys ({"notify.desktop": true}); Load accepts both.
@@ -61,7 +65,7 @@ var Keys = map[string][]Key{
 		{"metricsFile", "string", "Prometheus textfile written after every run (node_exporter textfile collector)"},
 	},
 	SectionRebuild: {
-		{"autoCommit", "bool", "commit what the rebuild changed (flake.lock, new files)"},
+		{"autoCommit", "bool", "commit the tree the build used (tracked changes, added files, flake.lock; never a secret-looking file)"},
 		{"autoPush", "bool", "push that commit"},
 		{"updateBeforeRebuild", "bool", "update flake inputs before every rebuild"},
 		{"syncDotfiles", "bool", "run chezmoi-sync as part of the rebuild"},
@@ -70,10 +74,21 @@ var Keys = map[string][]Key{
 		{"host", "string", "nixosConfigurations attribute to build"},
 		{"secretsInput", "string", "flake input holding secrets, updated on every rebuild"},
 		{"staleAfter", "duration", "default for --stale"},
+		{"secretsTimeout", "duration", "time limit of the secrets input update"},
+		{"secretsPath", "string", "where sops-nix puts decrypted secrets (checked after the switch)"},
+		{"tag", "bool", "tag each built commit rebuild/<host>/<generation>"},
+		{"rollbackOnFailure", "bool", "when the activation or the post-checks (failed units, missing secrets, a health check) fail after a switch, go back to the previous generation (exit 13)"},
+		{"confirmTimeout", "duration", "a remote target rolls back by itself unless this machine confirms the activation within this time (0: no confirmation)"},
+		// rebuild-rollback --clean (issue 16; docs/rebuild-rollback.md).
+		{"clean.keep", "int", "rebuild-rollback --clean keeps the N newest generations"},
+		{"clean.keepSince", "duration", "rebuild-rollback --clean also keeps every generation made within this (e.g. 30d)"},
+		{"clean.keepPinned", "bool", "rebuild-rollback --clean keeps the builds of remote branch tips and tags"},
+		{"clean.gc", "bool", "rebuild-rollback --clean collects the store garbage afterwards"},
 		// Fleet and unattended use (issue 9; docs/fleet.md).
 		{"hooks.preRebuild", "list", "argv arrays run before anything changes; a failing one vetoes the rebuild"},
 		{"hooks.postRebuild", "list", "argv arrays run after a successful rebuild"},
 		{"hooks.onFailure", "list", "argv arrays run after a failed rebuild"},
+		{"hooks.healthCheck", "list", "argv arrays run after a switch as post-checks; one that exits non-zero fails the checks"},
 		{"hooks.timeout", "duration", "time limit of each hook"},
 		{"notify.desktop", "bool", "desktop notification (notify-send) on success and failure"},
 		{"notify.webhookUrl", "string", "URL that receives an HTTP POST of the run's JSON record"},
@@ -132,12 +147,9 @@ func Load(path string) (*File, error) {
 	if path == "" {
 		return f, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, exitcode.UsageError(fmt.Errorf("config file %s does not exist", path))
-		}
-		return nil, exitcode.UsageError(fmt.Errorf("config file %s: %w", path, err))
+		return nil, exitcode.UsageError(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f.sections); err != nil {
@@ -158,6 +170,56 @@ func Load(path string) (*File, error) {
 		}
 	}
 	return f, nil
+}
+
+// MaxSize bounds a config file: the module's is a few KiB.
+const MaxSize = 1 << 20
+
+// readConfig reads path, a regular file of at most MaxSize bytes. It opens
+// without blocking (a FIFO would wait forever for a writer) and checks what
+// it opened before reading (/dev/zero never ends).
+func readConfig(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s does not exist", path)
+		}
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("config file %s is not a regular file (%s)", path, kindOf(st.Mode()))
+	case st.Size() > MaxSize:
+		return nil, fmt.Errorf("config file %s is %d bytes, more than a config file holds (%d KiB at most)", path, st.Size(), MaxSize>>10)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err == nil && len(data) > MaxSize {
+		err = fmt.Errorf("more than %d KiB", MaxSize>>10)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return data, nil
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
 }
 
 func sectionNames() []string {

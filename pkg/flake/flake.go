@@ -54,6 +54,33 @@ func ParseRef(s, cwd string) Ref {
 	return Ref{Dir: filepath.Clean(s), Host: host}
 }
 
+// CheckLocal refuses a flake reference that names no local directory
+// (github:owner/repo, git+https://..., a registry name with a scheme):
+// rebuild-smart commits, pushes and records a repository it works in, so
+// the flake must be a clone on this machine. A path that exists is local
+// whatever it looks like.
+func CheckLocal(s, cwd string) error {
+	dir, _, _ := strings.Cut(s, "#")
+	for _, p := range []string{"git+file://", "path:", "git+file:", "file://"} {
+		if strings.HasPrefix(dir, p) {
+			return nil
+		}
+	}
+	scheme, _, ok := strings.Cut(dir, ":")
+	if !ok || scheme == "" {
+		return nil
+	}
+	for _, r := range scheme { // github, gitlab, git+https, tarball+https, flake, ...
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-') {
+			return nil
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(cwd, dir)); err == nil && !filepath.IsAbs(dir) {
+		return nil
+	}
+	return fmt.Errorf("remote flake references are not supported (%s): clone the repository and pass --flake DIR", s)
+}
+
 // Check verifies that dir holds a flake.nix.
 func Check(dir string) error {
 	st, err := os.Stat(filepath.Join(dir, "flake.nix"))
@@ -346,8 +373,21 @@ func (n *Nix) Version(ctx context.Context) (Version, error) {
 // Hosts lists nixosConfigurations' attribute names. Evaluation never
 // writes flake.lock (a query must not change the repository).
 func (n *Nix) Hosts(ctx context.Context) ([]string, error) {
-	res, err := n.Runner.Run(ctx, runner.Cmd{Name: "nix", Dir: n.Dir, Env: n.Env,
-		Args: []string{"eval", "--no-write-lock-file", "--json", n.Dir + "#nixosConfigurations", "--apply", "builtins.attrNames"}})
+	return n.hosts(ctx, nil, 0)
+}
+
+// HostsWithoutBuilding is Hosts for a shell completion, which runs on a
+// TAB in whatever directory the shell is in: import-from-derivation is
+// off (an evaluation that needs a build fails instead of building),
+// flake.lock is never written, and it gives up after timeout.
+func (n *Nix) HostsWithoutBuilding(ctx context.Context, timeout time.Duration) ([]string, error) {
+	return n.hosts(ctx, []string{"--option", "allow-import-from-derivation", "false"}, timeout)
+}
+
+func (n *Nix) hosts(ctx context.Context, opts []string, timeout time.Duration) ([]string, error) {
+	args := append([]string{"eval", "--no-write-lock-file"}, opts...)
+	res, err := n.Runner.Run(ctx, runner.Cmd{Name: "nix", Dir: n.Dir, Env: n.Env, Timeout: timeout,
+		Args: append(args, "--json", n.Dir+"#nixosConfigurations", "--apply", "builtins.attrNames")})
 	if err != nil {
 		return nil, EvalError(res, err)
 	}

@@ -102,7 +102,7 @@ func FuzzParseRef(f *testing.F) {
 	f.Add("path:.#")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		r := flake.ParseRef(s, "/work")
+		r := flake.ParseRef(s, "/home/u")
 		if r.Dir == "" || r.Dir[0] != '/' {
 			t.Fatalf("ParseRef(%q).Dir = %q, not absolute", s, r.Dir)
 		}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/config"
 )
 
@@ -95,8 +96,53 @@ func ConfigTables(bins []Binary) string {
 			fmt.Fprintf(&s, "| `%s` | %s | %s | %s | %s |\n", k.Name, k.Type, flags, envs, mdCell(k.Help))
 		}
 	}
+	s.WriteString(perRunFlags(bins))
 	s.WriteString("\n" + EndConfig)
 	return s.String()
+}
+
+// perRunFlags lists, per binary, the flags that have no config key: they
+// say what to do in one run (--dry-run, --list, --check, --to ...), so they
+// come from the command line, and some also from an environment variable.
+func perRunFlags(bins []Binary) string {
+	var s strings.Builder
+	s.WriteString("\n### Flags without a config key\n\n")
+	s.WriteString("These say what to do in one run, so they come only from the command line (and, where named, the\n")
+	s.WriteString("environment). The flags every binary shares (`--state-dir`, `--config`, `--json`, `--verbose`, `--no-color`,\n")
+	s.WriteString("`--wait`, `--dry-run`, `--version`, `--help`) are among them.\n\n")
+	s.WriteString("| Binary | Flags |\n|---|---|\n")
+	for _, b := range bins {
+		var flags []string
+		for _, g := range b.Groups() {
+			if g.Title == strings.TrimSuffix(commonTitle(), ":") {
+				continue
+			}
+			for _, f := range g.Flags {
+				if f.Config != "" {
+					continue
+				}
+				name := "`--" + f.Name + "`"
+				if len(f.Envs) > 0 {
+					name += " (`" + strings.Join(f.Envs, "`, `") + "`)"
+				}
+				flags = append(flags, name)
+			}
+		}
+		if len(flags) == 0 {
+			flags = []string{"—"}
+		}
+		fmt.Fprintf(&s, "| `%s` | %s |\n", b.Spec.Name, strings.Join(flags, ", "))
+	}
+	return s.String()
+}
+
+func commonTitle() string {
+	for _, g := range cli.Groups {
+		if g.Key == cli.GroupCommon {
+			return g.Title
+		}
+	}
+	return ""
 }
 
 // ReplaceGenerated swaps the text between the markers of doc for block

@@ -6,8 +6,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-
-	"github.com/nixdots/nixdots/pkg/cli"
 )
 
 // Main is nixdots-gendocs: it writes the completions, man pages and
@@ -18,7 +16,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("out", ".", "repository root to write completions/, man/, nix/config-keys.json and docs/configuration.md under")
 	only := fs.String("only", "", "comma-separated subset: completions, man, config (default: all)")
-	version := fs.String("version", cli.Version, "version written into the man pages")
+	version := fs.String("version", "", "version written into the man pages (default: none, so the committed pages do not change with every commit)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: nixdots-gendocs [-out DIR] [-only completions,man,config] [-version V]")
 		fs.PrintDefaults()

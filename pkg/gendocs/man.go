@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/nixdots/nixdots/pkg/brief"
-	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/config"
 )
 
@@ -15,18 +14,29 @@ func Man(b Binary, version string) string {
 	var s strings.Builder
 	name := b.Spec.Name
 	fmt.Fprintf(&s, ".\\\" %s\n", generatedBy)
-	fmt.Fprintf(&s, ".TH %s 1 \"\" \"nixdots %s\" \"nixdots manual\"\n", strings.ToUpper(roffText(name)), roffText(version))
+	fmt.Fprintf(&s, ".TH %s 1 \"\" \"%s\" \"nixdots manual\"\n", strings.ToUpper(roffText(name)), roffText(strings.TrimSpace("nixdots "+version)))
 	s.WriteString(".SH NAME\n")
-	fmt.Fprintf(&s, "%s \\- %s\n", roffText(name), roffText(lowerFirst(strings.TrimSuffix(brief.First(b.Spec.Description), "."))))
+	fmt.Fprintf(&s, "%s \\- %s\n", roffText(name), roffText(lowerFirst(strings.TrimSuffix(b.Spec.Summary(), "."))))
 
+	manSynopsis(&s, b)
+	envs := manOptions(&s, b)
+	manConfiguration(&s, b)
+	manEnvironment(&s, envs)
+	manExamplesAndExitStatus(&s, b)
+	manFilesAndSeeAlso(&s, name)
+	return s.String()
+}
+
+// manSynopsis writes SYNOPSIS, DESCRIPTION and, when there are any, COMMANDS and ARGUMENTS.
+func manSynopsis(s *strings.Builder, b Binary) {
 	s.WriteString(".SH SYNOPSIS\n")
-	fmt.Fprintf(&s, ".B %s\n", roffText(name))
+	fmt.Fprintf(s, ".B %s\n", roffText(b.Spec.Name))
 	if cmds := b.Commands(); len(cmds) > 0 {
 		s.WriteString(".I COMMAND\n")
 	}
 	s.WriteString("[\\fIOPTIONS\\fR]")
 	for _, p := range b.Positionals() {
-		fmt.Fprintf(&s, " [\\fI%s\\fR]", roffText(strings.ToUpper(p.Name)))
+		fmt.Fprintf(s, " [\\fI%s\\fR]", roffText(strings.ToUpper(p.Name)))
 	}
 	s.WriteString("\n")
 
@@ -36,89 +46,82 @@ func Man(b Binary, version string) string {
 	if cmds := b.Commands(); len(cmds) > 0 {
 		s.WriteString(".SH COMMANDS\n")
 		for _, c := range cmds {
-			fmt.Fprintf(&s, ".TP\n.B %s\n%s\n", roffText(c.Name), roffLine(c.Help))
+			fmt.Fprintf(s, ".TP\n.B %s\n%s\n", roffText(c.Name), roffLine(c.Help))
 		}
 	}
 	if ps := b.Positionals(); len(ps) > 0 {
 		s.WriteString(".SH ARGUMENTS\n")
 		for _, p := range ps {
-			fmt.Fprintf(&s, ".TP\n.I %s\n%s\n", roffText(strings.ToUpper(p.Name)), roffLine(brief.First(p.Help)))
+			fmt.Fprintf(s, ".TP\n.I %s\n%s\n", roffText(strings.ToUpper(p.Name)), roffLine(brief.First(p.Help)))
 		}
 	}
+}
 
+// manOptions writes OPTIONS, one subsection per --help group, and returns the environment lines.
+func manOptions(s *strings.Builder, b Binary) (envs []string) {
 	s.WriteString(".SH OPTIONS\n")
-	var envs, keys []string
+	for _, g := range b.Groups() {
+		fmt.Fprintf(s, ".SS %s\n", roffQuoted(g.Title))
+		for _, f := range g.Flags {
+			envs = append(envs, manFlag(s, b, f)...)
+		}
+	}
+	// Subcommands' flags (none of the suite's binaries has any today).
 	for _, f := range b.Flags() {
-		s.WriteString(".TP\n")
-		var names []string
-		if f.Short != 0 {
-			names = append(names, "\\fB\\-"+roffText(string(f.Short))+"\\fR")
-		}
-		long := "\\fB\\-\\-" + roffText(f.Name) + "\\fR"
-		if f.Takes {
-			long += "=\\fI" + roffText(f.Place) + "\\fR"
-		}
-		names = append(names, long)
-		if f.Negation != "" {
-			names = append(names, "\\fB\\-\\-"+roffText(f.Negation)+"\\fR")
-		}
-		s.WriteString(strings.Join(names, ", ") + "\n")
-		help := f.Help
 		if f.Command != "" {
-			help = "(" + f.Command + ") " + help
-		}
-		s.WriteString(roffLine(help) + "\n")
-		var extra []string
-		if len(f.Enum) > 0 {
-			extra = append(extra, "One of: "+strings.Join(f.Enum, ", ")+".")
-		}
-		if f.Default != "" && f.Takes {
-			extra = append(extra, "Default: "+f.Default+".")
-		}
-		if len(f.Envs) > 0 {
-			extra = append(extra, "Environment: "+strings.Join(f.Envs, ", ")+".")
-			for _, e := range f.Envs {
-				envs = append(envs, e+"\t--"+f.Name)
-			}
-		}
-		if f.Config != "" && b.Spec.Section != "" {
-			extra = append(extra, "Config key: "+b.Spec.Section+"."+f.Config+".")
-			keys = append(keys, f.Config)
-		}
-		if len(extra) > 0 {
-			s.WriteString(".br\n" + roffLine(strings.Join(extra, " ")) + "\n")
+			envs = append(envs, manFlag(s, b, f)...)
 		}
 	}
 
+	return envs
+}
+
+// manConfiguration writes CONFIGURATION: precedence, where the file is, the section's keys.
+func manConfiguration(s *strings.Builder, b Binary) {
 	s.WriteString(".SH CONFIGURATION\n")
-	s.WriteString(roffParagraphs("Every option resolves as flag > environment > config file > default. " +
+	s.WriteString(roffParagraphs("Every option marked \"Config key\" resolves as flag > environment > config file > default; " +
+		"the other flags say what to do in this run only and have no config key. " +
 		"The config file is --config, else $NIXDOTS_CONFIG, else $XDG_CONFIG_HOME/nixdots/config.json, " +
 		"else nixdots/config.json in $XDG_CONFIG_DIRS, else /etc/nixdots/config.json (written by the NixOS module)."))
 	if sec := b.Spec.Section; sec != "" && len(config.Keys[sec]) > 0 {
-		fmt.Fprintf(&s, "Keys of the %s section:\n", roffText("\""+sec+"\""))
+		fmt.Fprintf(s, "Keys of the %s section:\n", roffText("\""+sec+"\""))
 		for _, k := range config.Keys[sec] {
-			fmt.Fprintf(&s, ".TP\n.B %s\n(%s) %s\n", roffText(k.Name), roffText(k.Type), roffLine(k.Help))
+			fmt.Fprintf(s, ".TP\n.B %s\n(%s) %s\n", roffText(k.Name), roffText(k.Type), roffLine(k.Help))
 		}
 	}
+}
 
+// manEnvironment writes ENVIRONMENT from "VARIABLE<TAB>--flag" lines.
+func manEnvironment(s *strings.Builder, envs []string) {
 	if len(envs) > 0 {
 		s.WriteString(".SH ENVIRONMENT\n")
 		for _, e := range envs {
 			v, flag, _ := strings.Cut(e, "\t")
-			fmt.Fprintf(&s, ".TP\n.B %s\nSets \\fB%s\\fR.\n", roffText(v), roffText(flag))
+			fmt.Fprintf(s, ".TP\n.B %s\nSets \\fB%s\\fR.\n", roffText(v), roffText(flag))
+		}
+	}
+}
+
+// manExamplesAndExitStatus writes EXAMPLES and the binary's own EXIT STATUS.
+func manExamplesAndExitStatus(s *strings.Builder, b Binary) {
+	if len(b.Spec.Examples) > 0 {
+		s.WriteString(".SH EXAMPLES\n")
+		for _, e := range b.Spec.Examples {
+			fmt.Fprintf(s, ".TP\n\\fB%s\\fR\n%s\n", roffText(e.Command), roffLine(e.Explain))
 		}
 	}
 
-	s.WriteString(".SH EXIT STATUS\n.nf\n")
-	codes := b.Spec.ExitCodes
-	if codes == "" {
-		codes = cli.SuiteExitCodes()
+	s.WriteString(".SH EXIT STATUS\n")
+	for _, u := range b.Spec.Codes() {
+		fmt.Fprintf(s, ".TP\n.B %d\n%s\n", u.Code, roffLine(u.Describe()))
 	}
-	for _, line := range strings.Split(strings.TrimSpace(codes), "\n") {
-		s.WriteString(roffLine(line) + "\n")
+	if b.Spec.ExitNote != "" {
+		s.WriteString(".PP\n" + roffLine(b.Spec.ExitNote) + "\n")
 	}
-	s.WriteString(".fi\n")
+}
 
+// manFilesAndSeeAlso writes FILES and SEE ALSO.
+func manFilesAndSeeAlso(s *strings.Builder, name string) {
 	s.WriteString(".SH FILES\n")
 	s.WriteString(".TP\n.I /etc/nixdots/config.json\nConfiguration written by the NixOS module.\n")
 	s.WriteString(".TP\n.I $XDG_STATE_HOME/nixdots\nState directory (or $STATE_DIRECTORY, or /var/lib/nixdots under the NixOS module): locks, last sync, rebuild history.\n")
@@ -131,7 +134,56 @@ func Man(b Binary, version string) string {
 		}
 	}
 	s.WriteString(strings.Join(see, ", ") + ", \\fBjj\\fR(1), \\fBchezmoi\\fR(1), \\fBnh\\fR(1)\n")
-	return s.String()
+}
+
+// manFlag writes one flag's entry and returns its "VARIABLE\t--flag"
+// environment lines.
+func manFlag(s *strings.Builder, b Binary, f Flag) (envs []string) {
+	s.WriteString(".TP\n")
+	var names []string
+	if f.Short != 0 {
+		names = append(names, "\\fB\\-"+roffText(string(f.Short))+"\\fR")
+	}
+	long := "\\fB\\-\\-" + roffText(f.Name) + "\\fR"
+	if f.Takes {
+		long += "=\\fI" + roffText(f.Place) + "\\fR"
+	}
+	names = append(names, long)
+	if f.Negation != "" {
+		names = append(names, "\\fB\\-\\-"+roffText(f.Negation)+"\\fR")
+	}
+	s.WriteString(strings.Join(names, ", ") + "\n")
+	help := f.Help
+	if f.Command != "" {
+		help = "(" + f.Command + ") " + help
+	}
+	s.WriteString(roffLine(help) + "\n")
+	var extra []string
+	if len(f.Enum) > 0 {
+		extra = append(extra, "One of: "+strings.Join(f.Enum, ", ")+".")
+	}
+	if f.Default != "" && f.Takes {
+		extra = append(extra, "Default: "+f.Default+".")
+	}
+	if len(f.Envs) > 0 {
+		extra = append(extra, "Environment: "+strings.Join(f.Envs, ", ")+".")
+		for _, e := range f.Envs {
+			envs = append(envs, e+"\t--"+f.Name)
+		}
+	}
+	if f.Config != "" && b.Spec.Section != "" {
+		extra = append(extra, "Config key: "+b.Spec.Section+"."+f.Config+".")
+	}
+	if len(extra) > 0 {
+		s.WriteString(".br\n" + roffLine(strings.Join(extra, " ")) + "\n")
+	}
+	return envs
+}
+
+// roffQuoted is an argument of a request (.SS "Title"), quoted so spaces
+// stay inside it.
+func roffQuoted(s string) string {
+	return `"` + strings.ReplaceAll(roffText(s), `"`, `\(dq`) + `"`
 }
 
 // roffText escapes backslashes and hyphens.

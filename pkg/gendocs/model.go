@@ -11,6 +11,7 @@ package gendocs
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +30,9 @@ import (
 type Binary struct {
 	Spec  cli.Spec
 	Model *kong.Application
+	// Dynamic lists the flags whose values the binary itself completes
+	// (cli.Completer): the scripts call `BINARY __complete FLAG`.
+	Dynamic []string
 }
 
 // Flag is what the renderers need to know about one flag.
@@ -45,6 +49,8 @@ type Flag struct {
 	Default  string
 	Repeat   bool // may be given more than once (slices, counters)
 	Command  string
+	Group    string // title of its --help group ("" for none)
+	Dynamic  bool   // the binary completes its value (`BINARY __complete NAME`)
 }
 
 // Command is a subcommand (most binaries have none).
@@ -54,7 +60,8 @@ type Command struct {
 }
 
 // models builds the kong model of each binary exactly as cli.Main does
-// (same name, description and variables), without parsing anything.
+// (cli.KongOptions: name, description, groups, variables), without
+// parsing anything.
 func models() ([]Binary, error) {
 	type entry struct {
 		spec cli.Spec
@@ -69,16 +76,15 @@ func models() ([]Binary, error) {
 	}
 	var out []Binary
 	for _, e := range entries {
-		k, err := kong.New(e.cmd,
-			kong.Name(e.spec.Name),
-			kong.Description(e.spec.Description),
-			kong.Vars{"version": e.spec.Name + " " + cli.Version},
-			kong.Exit(func(int) {}),
-		)
+		k, err := kong.New(e.cmd, append(cli.KongOptions(e.spec), kong.Exit(func(int) {}))...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: building the kong model: %w", e.spec.Name, err)
 		}
-		out = append(out, Binary{Spec: e.spec, Model: k.Model})
+		b := Binary{Spec: e.spec, Model: k.Model}
+		if c, ok := e.cmd.(cli.Completer); ok {
+			b.Dynamic = c.CompleteFlags()
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }
@@ -100,7 +106,9 @@ func (b Binary) Flags() []Flag {
 				continue
 			}
 			seen[command+"\x00"+f.Name] = true
-			out = append(out, convert(f, command))
+			cf := convert(f, command)
+			cf.Dynamic = command == "" && slices.Contains(b.Dynamic, f.Name)
+			out = append(out, cf)
 		}
 		for _, c := range n.Children {
 			if c.Hidden || c.Type != kong.CommandNode {
@@ -116,6 +124,39 @@ func (b Binary) Flags() []Flag {
 		}
 		return out[i].Name < out[j].Name
 	})
+	return out
+}
+
+// FlagGroup is one titled group of flags, as --help shows it.
+type FlagGroup struct {
+	Title string
+	Flags []Flag
+}
+
+// Groups lists the visible flags of the application node in --help's
+// order: ungrouped first, then each group in the order its first flag
+// appears (cli.KongOptions puts the common flags last).
+func (b Binary) Groups() []FlagGroup {
+	var out []FlagGroup
+	at := map[string]int{}
+	for _, f := range b.Model.Node.Flags {
+		if f.Hidden {
+			continue
+		}
+		key, title := "", "Options"
+		if f.Group != nil {
+			key, title = f.Group.Key, strings.TrimSuffix(f.Group.Title, ":")
+		}
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, FlagGroup{Title: title})
+		}
+		cf := convert(f, "")
+		cf.Dynamic = slices.Contains(b.Dynamic, f.Name)
+		out[i].Flags = append(out[i].Flags, cf)
+	}
 	return out
 }
 
@@ -145,6 +186,9 @@ func convert(f *kong.Flag, command string) Flag {
 		Repeat:  f.IsCounter() || f.IsSlice() || f.IsMap(),
 		Command: command,
 	}
+	if f.Group != nil {
+		out.Group = strings.TrimSuffix(f.Group.Title, ":")
+	}
 	if f.Tag != nil {
 		out.Config = f.Tag.Get("config")
 		if f.IsBool() && f.Tag.Negatable != "" {
@@ -173,12 +217,17 @@ func (f Flag) ValueKind() string {
 	switch {
 	case !f.Takes:
 		return "none"
+	case f.Dynamic:
+		return "dynamic"
 	case len(f.Enum) > 0:
 		return "enum"
 	case strings.Contains(f.Place, "DIR"):
 		return "dir"
 	case strings.Contains(f.Place, "FILE"), strings.Contains(f.Place, "PATH"):
 		return "file"
+	case strings.HasSuffix(f.Place, "HOST"):
+		return "host" // an ssh destination: the shell's own host completion
+
 	default:
 		return "any"
 	}

@@ -15,11 +15,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/state"
 )
 
 // FileName is the history file inside the state directory.
 const FileName = "rebuild-history.jsonl"
+
+// FilePerm is the most the history file allows: group and others may read it
+// when they may enter its directory (see state.Handle), never write it.
+const FilePerm = 0o644
 
 // Outcomes.
 const (
@@ -28,20 +33,56 @@ const (
 	OutcomeFailed      = "failed"
 	OutcomeRolledBack  = "rolled-back" // written by rebuild-rollback
 	OutcomeActivated   = "activated"   // recorded by the pre-switch check (outside rebuild-smart)
+	OutcomeDeclined    = "declined"    // built, then "no" at the --ask prompt: nothing was activated
+	// OutcomeChecksFailed is a build that was activated, failed its
+	// post-checks (failed units, missing secrets, a health check) and was
+	// rolled back (rebuild-smart --rollback-on-failure); the rollback has a
+	// record of its own.
+	OutcomeChecksFailed = "checks-failed"
+	// OutcomeDeleted marks a generation rebuild-rollback --clean deleted.
+	// The build's own records stay as they were; this one says when it
+	// went.
+	OutcomeDeleted = "deleted"
 )
 
 // Entry is one build. Fields are the documented schema (docs/json.md).
 type Entry struct {
-	Time          time.Time `json:"time"`
-	Host          string    `json:"host"`
-	Flake         string    `json:"flake,omitempty"`
-	Commit        string    `json:"commit,omitempty"` // flake repository commit that was built
-	Generation    int       `json:"generation,omitempty"`
-	Toplevel      string    `json:"toplevel,omitempty"`
-	FlakeLockHash string    `json:"flake_lock_sha256,omitempty"`
-	Action        string    `json:"action,omitempty"` // switch, boot, test, build
-	Outcome       string    `json:"outcome"`
-	Source        string    `json:"source"` // rebuild-smart, pre-switch-check, rebuild-rollback
+	Time   time.Time `json:"time"`
+	Host   string    `json:"host"`
+	Flake  string    `json:"flake,omitempty"`
+	Commit string    `json:"commit,omitempty"` // flake repository commit that was built
+	// Generation is the system profile generation this build made or
+	// activated; absent (0) when it made none: a failed or declined build,
+	// --test, --build. Never the generation that merely kept running.
+	Generation int `json:"generation,omitempty"`
+	// Toplevel is the system that was built ("" when the build failed
+	// before there was one).
+	Toplevel      string `json:"toplevel,omitempty"`
+	FlakeLockHash string `json:"flake_lock_sha256,omitempty"`
+	Action        string `json:"action,omitempty"` // switch, boot, test, build
+	Outcome       string `json:"outcome"`
+	Source        string `json:"source"` // rebuild-smart, pre-switch-check, rebuild-rollback
+	// Dirty marks a build of a tree that is not exactly Commit: the
+	// auto-commit was off or failed, or files were left out of it.
+	Dirty bool `json:"dirty,omitempty"`
+	// Diff is what changed from the previous system to this one, as shown
+	// before the activation.
+	Diff *Diff `json:"diff,omitempty"`
+	// FailedChecks names the post-checks a checks-failed build failed
+	// ("units: foo.service", "secrets", "health: 10-ping").
+	FailedChecks []string `json:"failed_checks,omitempty"`
+	// DotfilesCommit is the commit of the chezmoi source directory
+	// (DotfilesSource) that chezmoi-sync had applied when this system was
+	// built: what `rebuild-rollback --with-dotfiles` will move the home
+	// back to.
+	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
+	DotfilesSource string `json:"dotfiles_source,omitempty"`
+}
+
+// Diff is the closure diff's summary kept in the history.
+type Diff struct {
+	nixsys.DiffCounts
+	Summary string `json:"summary"`
 }
 
 // Successful reports whether the entry is a build one may roll back to.
@@ -53,17 +94,21 @@ func (e Entry) Successful() bool {
 // concurrent writers (the pre-switch check may run inside rebuild-smart's
 // switch) and the file is fsynced before returning.
 func Append(dir string, e Entry) error {
-	if err := state.Ensure(dir); err != nil {
+	h, err := state.OpenDir(dir)
+	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, FileName)
+	defer h.Close()
+	path := h.Join(FileName)
 	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	// FilePerm: the other side (a user's rebuild-rollback, for the records
+	// root's pre-switch check makes) may read it where the directory lets it.
+	f, err := h.OpenFile(FileName, os.O_RDWR|os.O_CREATE|os.O_APPEND, FilePerm)
 	if err != nil {
-		return fmt.Errorf("history %s: %w", path, err)
+		return err
 	}
 	defer f.Close()
 	// A crash mid-append leaves a last line without its newline (Load
@@ -107,14 +152,17 @@ func dropTornTail(f *os.File) error {
 	return f.Truncate(0) // one torn line and nothing else
 }
 
-// Load returns every entry, oldest first. A missing file yields an error
-// matching fs.ErrNotExist. A malformed complete line is a *state.CorruptError
+// Load returns every entry, oldest first, reading read-only (so a user reads
+// root's history; see state.OpenDirReadOnly). A missing file yields an error
+// matching fs.ErrNotExist; a link or a file others may write, a
+// *state.UnsafeError. A malformed complete line is a *state.CorruptError
 // naming the file and line; a final line without its newline is what a crash
 // mid-append leaves and is ignored.
 func Load(dir string) ([]Entry, error) {
 	path := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := state.ReadFile(path)
+	var ue *state.UnsafeError
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.As(err, &ue) {
 		return nil, err
 	}
 	if err != nil {

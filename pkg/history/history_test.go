@@ -58,3 +58,20 @@ func TestAppendAfterTornLine(t *testing.T) {
 	require.Len(t, es, 1)
 	require.Equal(t, 2, es[0].Generation)
 }
+
+// A history planted as a link is neither appended through nor read.
+func TestPlantedLinkIsRefused(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "state")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	victim := filepath.Join(base, "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("{\"outcome\":\"success\"}\n"), 0o600))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, FileName)))
+	err := Append(dir, Entry{Time: time.Now(), Outcome: OutcomeActivated})
+	var ue *state.UnsafeError
+	require.ErrorAs(t, err, &ue)
+	_, err = Load(dir)
+	require.ErrorAs(t, err, &ue)
+	data, _ := os.ReadFile(victim)
+	require.Equal(t, "{\"outcome\":\"success\"}\n", string(data))
+}

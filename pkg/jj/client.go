@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/runner"
@@ -32,7 +33,21 @@ type Client struct {
 	// snapshot a file fails with *SnapshotRefusedError instead of
 	// succeeding with a file left behind.
 	MaxNewFileSize int64
+	// NoAutoTrack runs every command with snapshot.auto-track = none():
+	// a file new in the working copy is never tracked (and so never
+	// committed or pushed) unless tracked explicitly with Track. A stray
+	// secret in the source directory stays out of the history.
+	NoAutoTrack bool
+	// Env is added to every command's environment (JJ_USER / JJ_EMAIL
+	// when the identity comes from git's configuration).
+	Env []string
 }
+
+// TerminalEnv is given to every jj command: without a terminal, jj 0.46
+// asks `tput cols` and `tput lines` for the size of one (two processes per
+// jj command, observed with strace); machine output does not wrap, so any
+// size will do.
+var TerminalEnv = []string{"COLUMNS=512", "LINES=64"}
 
 // DefaultMaxNewFileSize is the snapshot limit chezmoi-sync uses: generous
 // for dotfiles, still a guard against a stray disk image in the source
@@ -59,6 +74,9 @@ func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
 	if c.MaxNewFileSize > 0 {
 		full = append(full, "--config", "snapshot.max-new-file-size="+strconv.FormatInt(c.MaxNewFileSize, 10))
 	}
+	if c.NoAutoTrack {
+		full = append(full, "--config", "snapshot.auto-track=none()")
+	}
 	full = append(full, args...)
 	t := c.Timeout
 	if t == 0 {
@@ -70,7 +88,7 @@ func (c *Client) cmd(mutates, network bool, args ...string) runner.Cmd {
 			t = 3 * time.Minute
 		}
 	}
-	return runner.Cmd{Name: "jj", Args: full, Dir: c.Dir, Timeout: t, Mutates: mutates}
+	return runner.Cmd{Name: "jj", Args: full, Dir: c.Dir, Timeout: t, Mutates: mutates, Env: append(append([]string(nil), TerminalEnv...), c.Env...)}
 }
 
 func (c *Client) run(ctx context.Context, mutates bool, args ...string) (runner.Result, error) {
@@ -98,7 +116,41 @@ func (c *Client) exec(ctx context.Context, cmd runner.Cmd) (runner.Result, error
 			return res, &SnapshotRefusedError{Files: files, Limit: c.MaxNewFileSize}
 		}
 	}
+	if err != nil && ctx.Err() == nil {
+		if cause := ErrorLine(string(res.Stderr)); cause != "" {
+			return res, &Error{Cause: cause, Err: err}
+		}
+	}
 	return res, err
+}
+
+// Error is a failed jj command, named by jj's own error line (jj prints
+// warnings before it and hints after it; the last lines of stderr are
+// hints). Unwrap gives the *runner.ExitError.
+type Error struct {
+	Cause string
+	Err   error
+}
+
+func (e *Error) Error() string { return e.Cause }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorLine is the first "Error:" line of jj's stderr (git's "fatal:" or
+// "error:" when jj passes git's through), with a following "Caused by"
+// line; "" when there is none.
+func ErrorLine(stderr string) string {
+	lines := strings.Split(stderr, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "fatal:") || strings.HasPrefix(l, "error:") {
+			if i+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Caused by") {
+				l += " " + strings.TrimSpace(lines[i+1])
+			}
+			return l
+		}
+	}
+	return ""
 }
 
 // Log runs `jj log --no-graph -r revset -T template` and returns stdout.
@@ -146,9 +198,12 @@ func (c *Client) Commit(ctx context.Context, message string) error {
 	return err
 }
 
-// Fetch fetches every bookmark of remote.
+// Fetch fetches every bookmark of remote. Commits that are no longer on
+// the remote are kept: with jj's default (git.abandon-unreachable-commits)
+// a remote branch that was deleted or rewound makes jj abandon them,
+// which moves the working copy and empties the source directory.
 func (c *Client) Fetch(ctx context.Context, remote string) (runner.Result, error) {
-	return c.exec(ctx, c.cmd(true, true, "git", "fetch", "--remote", remote))
+	return c.exec(ctx, c.cmd(true, true, "--config", "git.abandon-unreachable-commits=false", "git", "fetch", "--remote", remote))
 }
 
 // Push pushes one bookmark (a deleted bookmark is deleted on the remote).
@@ -239,3 +294,72 @@ func (c *Client) RestoreFrom(ctx context.Context, rev string, paths []string) er
 // RootFile is the fileset of exactly one repository-relative path, quoted
 // so any character in the name is literal.
 func RootFile(path string) string { return "root-file:" + TemplateString(path) }
+
+// TrackFiles starts tracking the given repository-relative files (idempotent;
+// a path that does not exist is ignored by jj).
+func (c *Client) TrackFiles(ctx context.Context, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	args := []string{"file", "track", "--"}
+	for _, p := range paths {
+		args = append(args, RootFile(p))
+	}
+	_, err := c.run(ctx, true, args...)
+	return err
+}
+
+// Untracked lists the files jj leaves untracked in the working copy (with
+// NoAutoTrack: every new file), from `jj status`.
+func (c *Client) Untracked(ctx context.Context) ([]string, error) {
+	res, err := c.run(ctx, false, "status")
+	if err != nil {
+		return nil, err
+	}
+	return ParseUntracked(string(res.Stdout)), nil
+}
+
+// Identity returns jj's user.name and user.email ("" when unset).
+func (c *Client) Identity(ctx context.Context) (name, email string, err error) {
+	res, err := c.run(ctx, false, "config", "list", "user")
+	if err != nil {
+		return "", "", err
+	}
+	return ParseIdentity(string(res.Stdout))
+}
+
+// Squash moves the changes of the commits in from into into, with message.
+func (c *Client) Squash(ctx context.Context, from, into, message string) error {
+	_, err := c.run(ctx, true, "squash", "--from", from, "--into", into, "-m", message)
+	return err
+}
+
+// Reidentify rewrites the commits in revset with the configured identity
+// as committer (and, with author, as author too): commits made without an
+// identity cannot be pushed. --force-rewrite: without it jj skips a
+// commit whose author already matches.
+func (c *Client) Reidentify(ctx context.Context, revset string, author bool) error {
+	args := []string{"metaedit", "--force-rewrite"}
+	if author {
+		args = append(args, "--update-author")
+	}
+	_, err := c.run(ctx, true, append(args, "-r", revset)...)
+	return err
+}
+
+// Operation returns the id of the current jj operation, without a
+// snapshot (the basis for undoing what a run did).
+func (c *Client) Operation(ctx context.Context) (string, error) {
+	cmd := c.cmd(false, false, "--ignore-working-copy", "op", "log", "-n", "1", "--no-graph", "-T", `id ++ "\n"`)
+	res, err := c.exec(ctx, cmd)
+	if err != nil {
+		return "", err
+	}
+	return res.Out(), nil
+}
+
+// ConfigSetRepo sets a repository-level jj setting.
+func (c *Client) ConfigSetRepo(ctx context.Context, key, value string) error {
+	_, err := c.run(ctx, true, "config", "set", "--repo", key, value)
+	return err
+}

@@ -172,8 +172,11 @@ func FuzzClassifyRemoteError(f *testing.F) {
 		if k.String() == "" {
 			t.Fatalf("kind %d has no name", k)
 		}
-		// The classification reads the text case-insensitively.
-		if k2 := jj.ClassifyRemoteError(strings.ToUpper(stderr)); k2 != k && strings.ToLower(strings.ToUpper(stderr)) == strings.ToLower(stderr) {
+		// The classification reads the text case-insensitively (as its
+		// strings.ToLower sees it: not strings.EqualFold, whose Unicode
+		// folding is wider).
+		upperLowered, lowered := strings.ToLower(strings.ToUpper(stderr)), strings.ToLower(stderr)
+		if k2 := jj.ClassifyRemoteError(strings.ToUpper(stderr)); k2 != k && upperLowered == lowered {
 			t.Fatalf("case changes the kind of %q: %v vs %v", stderr, k, k2)
 		}
 	})

@@ -270,3 +270,44 @@ func CommitExists(err error) bool {
 	var ee *runner.ExitError
 	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "Newly-created commit") && strings.Contains(ee.Stderr, "already exists")
 }
+
+// ParseUntracked reads the "Untracked paths:" section of `jj status`
+// (jj 0.46: "? path" lines).
+func ParseUntracked(out string) []string {
+	var paths []string
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case line == "Untracked paths:":
+			in = true
+		case in && strings.HasPrefix(line, "? "):
+			paths = append(paths, strings.TrimPrefix(line, "? "))
+		default:
+			in = false
+		}
+	}
+	return paths
+}
+
+// ParseIdentity reads `jj config list user`: `user.name = "..."` lines
+// (TOML values).
+func ParseIdentity(out string) (name, email string, err error) {
+	for _, line := range ParseLines(out) {
+		k, v, ok := strings.Cut(line, " = ")
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal([]byte(strings.TrimSpace(v)), &s) != nil {
+			s = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+		switch strings.TrimSpace(k) {
+		case "user.name":
+			name = s
+		case "user.email":
+			email = s
+		}
+	}
+	return name, email, nil
+}

@@ -158,3 +158,17 @@ func TestCommitExists(t *testing.T) {
 		t.Error("CommitExists matched something else")
 	}
 }
+
+// jj's own error line leads, not the hints after it (jj 0.46 output).
+func TestErrorLine(t *testing.T) {
+	stderr := "Warning: Failed to resolve `revset-aliases.trunk()`\nError: Won't push commit 197a18abc504 since it has no author and/or committer set\nHint: Rejected commit: olypqzyy 197a18ab main*\n"
+	if got := ErrorLine(stderr); got != "Error: Won't push commit 197a18abc504 since it has no author and/or committer set" {
+		t.Fatalf("got %q", got)
+	}
+	if got := ErrorLine("Error: Failed to import refs\nCaused by: 1: boom\n"); got != "Error: Failed to import refs Caused by: 1: boom" {
+		t.Fatalf("got %q", got)
+	}
+	if got := ErrorLine("Hint: nothing\n"); got != "" {
+		t.Fatalf("got %q", got)
+	}
+}

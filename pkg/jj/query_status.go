@@ -136,7 +136,7 @@ func statusFirstLine(s string) string {
 // run executes one read-only jj command and returns its stdout.
 func (q *StatusQuery) run(ctx context.Context, args ...string) (string, error) {
 	full := append([]string{"--ignore-working-copy", "--no-pager", "--color=never"}, args...)
-	res, err := q.Runner.Run(ctx, runner.Cmd{Name: "jj", Args: full, Dir: q.Dir, Timeout: statusTimeout})
+	res, err := q.Runner.Run(ctx, runner.Cmd{Name: "jj", Args: full, Dir: q.Dir, Timeout: statusTimeout, Env: TerminalEnv})
 	if err != nil {
 		return "", err
 	}

@@ -105,13 +105,15 @@ func Render(fams []Family) ([]byte, error) {
 
 // WriteFile renders fams and replaces path atomically with mode 0644. The
 // temporary file starts with a dot and does not end in .prom, so the
-// textfile collector never reads it.
+// textfile collector never reads it. Only a regular file at path is ever
+// replaced: a link, directory, FIFO or device there is a
+// *state.UnsafeError and is left as it is.
 func WriteFile(path string, fams []Family) error {
 	data, err := Render(fams)
 	if err != nil {
 		return fmt.Errorf("metrics %s: %w", path, err)
 	}
-	return state.WriteFileMode(path, data, FileMode)
+	return state.ReplaceFile(path, data, FileMode)
 }
 
 // FormatValue renders a sample value the way Prometheus reads it: plain

@@ -3,16 +3,19 @@ package metrics
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/history"
+	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 )
 
@@ -327,5 +330,38 @@ func TestLastRebuildSuccess(t *testing.T) {
 	}
 	if got := LastRebuildSuccess(entries, "gamma"); !got.IsZero() {
 		t.Fatalf("unknown host: %v", got)
+	}
+}
+
+// Only a regular file is ever replaced: a FIFO at the path is refused at
+// once (no hang) and stays a FIFO; a link's target stays as it was.
+func TestWriteFileRefusesNonRegularFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.prom")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.prom")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	fams := SyncFamilies(SyncRun{Host: "h", User: "alice", Status: "success"})
+	for path, want := range map[string]string{fifo: "named pipe", link: "symbolic link"} {
+		err := WriteFile(path, fams)
+		var ue *state.UnsafeError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want a refusal naming it (%s), got %v", path, want, err)
+		}
+	}
+	if st, err := os.Lstat(fifo); err != nil || st.Mode().Type() != os.ModeNamedPipe {
+		t.Errorf("the FIFO was replaced: %v %v", st, err)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "keep\n" {
+		t.Errorf("the link's target was written: %q", data)
 	}
 }

@@ -32,14 +32,11 @@ const (
 // SyncStatuses are chezmoi-sync's status words; each gets a series of
 // nixdots_sync_outcome (1 for the last run's, 0 for the others), so an
 // alert can say `nixdots_sync_outcome{status="success"} == 0`.
-var SyncStatuses = []string{
-	syncstate.Success, syncstate.FetchFailed, syncstate.PushFailed,
-	syncstate.ConflictsPreserved, syncstate.Failed, syncstate.Interrupted,
-}
+var SyncStatuses = syncstate.Words
 
 // RebuildOutcomes are rebuild-smart's outcome words, likewise.
 var RebuildOutcomes = []string{
-	"success", "nothing-to-switch", "units-failed", "failed", "vetoed", "interrupted",
+	"success", "nothing-to-switch", "units-failed", "failed", "vetoed", "interrupted", "rolled-back",
 }
 
 // SyncRun is what a chezmoi-sync run exposes.

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,6 +63,9 @@ type System struct {
 	Runner runner.Runner
 	// Sudo prefixes changing commands with sudo.
 	Sudo bool
+	// Stdin is the terminal sudo may ask a password on (nil: none). The
+	// changing commands are marked Interactive, so sudo can read it.
+	Stdin io.Reader
 }
 
 // New returns the System for an environment: root from NIXDOTS_SYSTEM_ROOT
@@ -251,9 +255,36 @@ func (s *System) GenerationOf(toplevel string) (Generation, bool) {
 
 func (s *System) cmd(name string, args ...string) runner.Cmd {
 	if s.Sudo {
-		return runner.Cmd{Name: "sudo", Args: append([]string{name}, args...), Mutates: true}
+		return runner.Cmd{Name: "sudo", Args: append([]string{name}, args...), Mutates: true, Interactive: true, Stdin: s.Stdin}
 	}
 	return runner.Cmd{Name: name, Args: args, Mutates: true}
+}
+
+// SetProfileToCmd makes toplevel a new generation of the system profile
+// (or keeps the profile when it already points there), the way
+// nixos-rebuild does before switch-to-configuration.
+func (s *System) SetProfileToCmd(toplevel string) runner.Cmd {
+	return s.cmd("nix-env", "--profile", s.ProfilePath(), "--set", toplevel)
+}
+
+// ActivateToplevel activates the built system toplevel with action, the way
+// nixos-rebuild does it internally: for switch and boot the profile gets a
+// generation first, then the toplevel's switch-to-configuration runs. A
+// toplevel that is already the profile's current generation gets no new one.
+func (s *System) ActivateToplevel(ctx context.Context, toplevel, action string) (runner.Result, error) {
+	if action == ActionSwitch || action == ActionBoot {
+		if s.Root != "/" {
+			// A test root starts as empty as a fresh disk; a machine's "/"
+			// always has its profiles directory (nix-env does not make it).
+			_ = os.MkdirAll(filepath.Dir(s.ProfilePath()), 0o755)
+		}
+		if g, err := s.CurrentGeneration(); err != nil || g.Toplevel != toplevel {
+			if res, err := s.Runner.Run(ctx, s.SetProfileToCmd(toplevel)); err != nil {
+				return res, fmt.Errorf("setting the system profile: %w", err)
+			}
+		}
+	}
+	return s.Switch(ctx, toplevel, action)
 }
 
 // SetProfileCmd is the command that points the system profile at

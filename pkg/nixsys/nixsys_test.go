@@ -146,3 +146,24 @@ func TestNew(t *testing.T) {
 		t.Fatalf("%+v", s)
 	}
 }
+
+// DeleteGenerations asks nix-env for exactly the numbers given, sorted,
+// through sudo when the system says so; and trusts only the result: a
+// command that exited 0 but left a link is an error naming it.
+func TestDeleteGenerationsChecksTheResult(t *testing.T) {
+	s, _ := tree(t)
+	// A wrapper that exits 0 and changes nothing (here: every changing
+	// command is only recorded).
+	noop := &runner.DryRun{Inner: s.Runner}
+	s.Runner, s.Sudo = noop, true
+	_, err := s.DeleteGenerations(context.Background(), []int{4, 1})
+	if err == nil || !strings.Contains(err.Error(), "generation(s) 1, 4 are still there") {
+		t.Fatalf("a deletion that deleted nothing: %v", err)
+	}
+	if len(noop.Planned) != 1 || noop.Planned[0].String() != "sudo nix-env --profile "+s.ProfilePath()+" --delete-generations 1 4" {
+		t.Fatalf("commands %v", noop.Planned)
+	}
+	if _, err := s.DeleteGenerations(context.Background(), nil); err != nil || len(noop.Planned) != 1 {
+		t.Fatalf("nothing to delete runs nothing: %v %v", err, noop.Planned)
+	}
+}

@@ -11,7 +11,9 @@ import (
 // whether the run is worth one. Parked conflicts and failures are; success
 // is not (a timer that succeeds every 15 minutes must stay silent), and
 // neither is fetch-failed (being offline is normal for a laptop; the next
-// run catches up) or interrupted (someone stopped it on purpose).
+// run catches up), interrupted (someone stopped it on purpose) or
+// edits-waiting (it repeats on every run until the user acts; chezmoi-status
+// --check reports it).
 func SyncEvent(r *syncstate.Record) (Event, bool) {
 	ev := Event{Tool: "chezmoi-sync", Host: r.Host, Status: r.Status, Time: r.Start, Record: r}
 	switch r.Status {
@@ -31,7 +33,7 @@ func SyncEvent(r *syncstate.Record) (Event, bool) {
 			body += " Conflicting: " + strings.Join(firstN(paths, 5), ", ") + "."
 		}
 		ev.Body = joinNext(body, r.NextStep, "Run chezmoi-show-conflicts to see and resolve them.")
-	case syncstate.Failed, syncstate.PushFailed:
+	case syncstate.Failed, syncstate.PushFailed, syncstate.Refused:
 		ev.Urgency = Normal
 		ev.Summary = fmt.Sprintf("chezmoi-sync: %s on %s", r.Status, r.Host)
 		ev.Body = joinNext(r.Error, r.NextStep, "Run chezmoi-status for details.")
@@ -44,14 +46,15 @@ func SyncEvent(r *syncstate.Record) (Event, bool) {
 // Rebuild is the part of a rebuild-smart run a notification needs.
 type Rebuild struct {
 	Host        string
-	Outcome     string // success, nothing-to-switch, units-failed, failed, vetoed, interrupted
+	Outcome     string // success, nothing-to-switch, units-failed, failed, rolled-back, vetoed, interrupted
 	Action      string // switch, boot, test, build
 	Generation  int
 	FailedPhase string
 	Error       string
 	NextStep    string
 	Unattended  bool
-	Record      any // the run's JSON summary, sent to the webhook
+	Diff        string // what changed, one line (nixsys.ClosureDiff.Summary)
+	Record      any    // the run's JSON summary, sent to the webhook
 }
 
 // RebuildEvent builds the notification for a rebuild-smart run, and says
@@ -76,8 +79,12 @@ func RebuildEvent(r Rebuild) (Event, bool) {
 			what = "the new system"
 		}
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s %s %s", r.Host, verb, what)
+		ev.Body = "Changes: none shown."
+		if r.Diff != "" {
+			ev.Body = "Changes: " + r.Diff + "."
+		}
 		if r.Action == "boot" {
-			ev.Body = "Reboot to activate it."
+			ev.Body += "\nReboot to activate it."
 		}
 	case "nothing-to-switch":
 		if r.Unattended {
@@ -85,10 +92,25 @@ func RebuildEvent(r Rebuild) (Event, bool) {
 		}
 		ev.Urgency = Low
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s is up to date", r.Host)
+		ev.Body = "Nothing to switch: the running system is the one the flake builds."
 	case "units-failed":
 		ev.Urgency = Critical
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s switched to%s, some units failed", r.Host, gen)
 		ev.Body = joinNext(r.Error, r.NextStep, "See systemctl --failed.")
+		if r.Diff != "" {
+			ev.Body = "Changes: " + r.Diff + ".\n" + ev.Body
+		}
+	case "rolled-back":
+		// The new system failed its checks (or was not confirmed on a
+		// remote target) and the previous one was put back: someone
+		// should look, but the machine is as it was.
+		ev.Urgency = Critical
+		ev.Summary = fmt.Sprintf("rebuild-smart: %s rolled back: the new system%s failed", r.Host, gen)
+		ev.Body = joinNext(r.Error, r.NextStep, "The previous generation runs again.")
+	case "declined":
+		ev.Urgency = Low
+		ev.Summary = fmt.Sprintf("rebuild-smart: %s: new system not activated (answered no)", r.Host)
+		ev.Body = joinNext("", r.NextStep, "Nothing was activated.")
 	case "vetoed":
 		ev.Urgency = Normal
 		ev.Summary = fmt.Sprintf("rebuild-smart: %s rebuild vetoed by a pre-rebuild hook", r.Host)

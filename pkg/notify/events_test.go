@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,24 @@ func TestRebuildEvent(t *testing.T) {
 		if send && (ev.Urgency != tc.urgency || ev.Summary != tc.summary || !strings.Contains(ev.Body, tc.bodyHas) || ev.Tool != "rebuild-smart") {
 			t.Errorf("%+v: event = %+v", tc.r, ev)
 		}
+	}
+}
+
+// Every rebuild notification that is sent has a body, and the webhook
+// payload always carries the "body" key (documented in docs/fleet.md).
+func TestRebuildBodyAlwaysPresent(t *testing.T) {
+	for _, outcome := range []string{"success", "nothing-to-switch", "units-failed", "declined", "vetoed", "failed"} {
+		ev, send := RebuildEvent(Rebuild{Host: "alpha", Outcome: outcome, Action: "switch", Generation: 3, Diff: "1 added, 0 removed, 0 upgraded, 0 downgraded"})
+		if !send || ev.Body == "" {
+			t.Errorf("%s: send %v, body %q", outcome, send, ev.Body)
+		}
+	}
+	ev, _ := RebuildEvent(Rebuild{Host: "alpha", Outcome: "success", Action: "switch", Generation: 3, Diff: "2 added, 1 removed, 0 upgraded, 0 downgraded"})
+	if !strings.Contains(ev.Body, "2 added, 1 removed") {
+		t.Errorf("success body lacks the diff: %q", ev.Body)
+	}
+	b, err := json.Marshal(Payload{Version: 1, Tool: "rebuild-smart"})
+	if err != nil || !strings.Contains(string(b), `"body":""`) {
+		t.Errorf("an empty body must still be a key: %s %v", b, err)
 	}
 }

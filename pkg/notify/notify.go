@@ -124,7 +124,7 @@ type Payload struct {
 	Host    string    `json:"host"`
 	Status  string    `json:"status"`
 	Summary string    `json:"summary"`
-	Body    string    `json:"body,omitempty"`
+	Body    string    `json:"body"` // always present ("" only when there is nothing to add)
 	Time    time.Time `json:"time"`
 	Record  any       `json:"record,omitempty"`
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
@@ -31,6 +32,8 @@ type env struct {
 	remote string // bare git repository
 	repo   string // the flake checkout
 	bin    string
+	// received is the last body the env's webhook receiver got (webhook()).
+	received *atomic.Value
 }
 
 type opts struct {
@@ -38,6 +41,8 @@ type opts struct {
 	// inputs: name -> commit date (RFC 3339) of a local git repository
 	// used as a flake input; the system depends on the inputs' revisions.
 	inputs map[string]string
+	// slow is the test flake's evaluation work (testflake.Options.Slow).
+	slow int
 }
 
 func newEnv(t testing.TB, o opts) *env {
@@ -59,7 +64,7 @@ func newEnv(t testing.TB, o opts) *env {
 	for n, date := range o.inputs {
 		inputs[n] = "git+file://" + e.input(n, date)
 	}
-	must(t, testflake.Write(seed, inputs))
+	must(t, testflake.WriteWith(seed, inputs, testflake.Options{Slow: o.slow}))
 	h.Run(seed, "git", "add", ".")
 	if len(o.inputs) > 0 {
 		h.Run(seed, "nix", "flake", "lock")
@@ -328,4 +333,26 @@ func phase(rep map[string]any, name string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// built writes conf as hosts/alpha.conf (unless "") and builds it: a
+// machine with generation 1 running.
+func (e *env) built(conf string) {
+	e.t.Helper()
+	if conf != "" {
+		write(e.t, filepath.Join(e.repo, "hosts", "alpha.conf"), conf)
+	}
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		e.t.Fatal(res)
+	}
+}
+
+// unreachableSSH puts an ssh first on PATH that cannot reach anything (no
+// network in tests): a remote target's system is never read.
+func (e *env) unreachableSSH() {
+	e.t.Helper()
+	dir := filepath.Join(e.h.Root, "fake-ssh")
+	write(e.t, filepath.Join(dir, "ssh"), "#!/bin/sh\necho 'ssh: connect to host: Network is unreachable' >&2\nexit 255\n")
+	must(e.t, os.Chmod(filepath.Join(dir, "ssh"), 0o755))
+	e.h.Setenv("PATH", dir+":"+e.h.Getenv("PATH"))
 }

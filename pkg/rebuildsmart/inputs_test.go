@@ -42,7 +42,7 @@ func TestStaleOnlyUpdateChangelog(t *testing.T) {
 		t.Fatalf("stale list wrong:\n%s", res.Stderr)
 	}
 	if files := e.git("show", "--name-only", "--format=", "HEAD"); files != "flake.lock" {
-		t.Fatalf("flake.lock not committed: %q", files)
+		t.Fatalf("flake.lock not committed: %q\n%s", files, res)
 	}
 	if h := e.history(); len(h) != 1 || h[0].FlakeLockHash == "" {
 		t.Fatalf("history %+v", h)

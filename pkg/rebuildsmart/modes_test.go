@@ -1,8 +1,8 @@
 package rebuildsmart_test
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/history"
 )
 
@@ -28,11 +29,11 @@ func TestModes(t *testing.T) {
 	if res.Code != 0 || len(e.generations()) != 1 || e.current() != gen1.Toplevel {
 		t.Fatalf("--build changed the system:\n%s", res)
 	}
-	if nh := e.called("nh"); !slices.Equal(nh[len(nh)-1].Argv[:2], []string{"os", "build"}) {
-		t.Fatalf("nh: %+v", nh[len(nh)-1])
+	if n := len(e.called("switch-to-configuration")); n != 1 {
+		t.Fatalf("--build activated something: %d switch-to-configuration calls", n)
 	}
 
-	res = e.rs("--skip-dotfiles", "--test")
+	res = e.rs("--skip-dotfiles", "test") // nh's and nixos-rebuild's habit: the action as a word
 	if res.Code != 0 || len(e.generations()) != 1 || e.current() == gen1.Toplevel {
 		t.Fatalf("--test: want activation without a generation:\n%s", res)
 	}
@@ -64,14 +65,20 @@ func TestModes(t *testing.T) {
 	}
 }
 
-// --ask with nixos-rebuild: rebuild-smart asks; "n" activates nothing.
-func TestAskNo(t *testing.T) {
+// --ask with the answer piped in: rebuild-smart asks (the diff's summary in
+// the question); "n" activates nothing and is recorded as declined, with no
+// generation; "y" activates.
+func TestAskPiped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	e.hideTools("nh")
-	res := e.h.ExecInput(e.repo, []byte("n\n"), "rebuild-smart", "--skip-dotfiles", "--ask")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Activate /nix/store/") || len(e.generations()) != 0 {
+	res := e.h.ExecInput(e.repo, []byte("n\n"), "rebuild-smart", "--skip-dotfiles", "--ask", "--json")
+	var rep map[string]any
+	must(t, json.Unmarshal([]byte(res.Stdout), &rep))
+	if res.Code != 0 || !strings.Contains(res.Stderr, "Activate /nix/store/") || len(e.generations()) != 0 || rep["outcome"] != "declined" || rep["generation"] != float64(0) {
 		t.Fatalf("--ask answered no:\n%s", res)
+	}
+	if h := e.history(); len(h) != 1 || h[0].Outcome != history.OutcomeDeclined || h[0].Generation != 0 || h[0].Toplevel == "" {
+		t.Fatalf("history after a declined prompt: %+v", h)
 	}
 	res = e.h.ExecInput(e.repo, []byte("y\n"), "rebuild-smart", "--skip-dotfiles", "--ask")
 	if res.Code != 0 || len(e.generations()) != 1 {
@@ -84,20 +91,21 @@ func TestAskNo(t *testing.T) {
 func TestInterrupted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	e.h.Setenv("FAKE_NH_DELAY", "20s")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 20\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := e.h.Command(ctx, e.repo, "rebuild-smart", "--skip-dotfiles")
-	var out bytes.Buffer
+	var out testharness.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
-	for len(e.called("nh")) == 0 {
+	for !strings.Contains(out.String(), "Phase 5: Flake update") {
 		if time.Now().After(deadline) {
-			t.Fatal("nh never started")
+			t.Fatalf("the build never started:\n%s", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	time.Sleep(time.Second) // nix build is running
 	start := time.Now()
 	must(t, cmd.Process.Signal(syscall.SIGINT))
 	err := cmd.Wait()
@@ -110,7 +118,7 @@ func TestInterrupted(t *testing.T) {
 	if h := e.history(); len(h) != 1 || h[0].Outcome != history.OutcomeFailed {
 		t.Fatalf("history %+v", h)
 	}
-	e.h.Setenv("FAKE_NH_DELAY", "")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\n")
 	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
 		t.Fatalf("lock not released:\n%s", res)
 	}
@@ -124,7 +132,7 @@ func TestUpstreamTouchesUncommittedFile(t *testing.T) {
 	e.upstreamCommit("hosts/alpha.conf", "upstream\n")
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "mine, uncommitted\n")
 	head := e.git("rev-parse", "HEAD")
-	res := e.rs("--skip-dotfiles")
+	res := e.rs("--skip-dotfiles", "--no-auto-commit")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "uncommitted edits to hosts/alpha.conf touch files changed upstream") {
 		t.Fatalf("output:\n%s", res)
 	}
@@ -157,5 +165,25 @@ func TestFlakeInSubdirectory(t *testing.T) {
 	}
 	if len(e.generations()) != 1 {
 		t.Fatal("no build")
+	}
+}
+
+// nh's habits: --hostname for -H, the action as a word, arguments after
+// `--` passed to nix; a word that contradicts a flag is bad input.
+func TestNHHabits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	res, rep := e.rsJSON("--skip-dotfiles", "--verbose", "boot", "--hostname", "beta", "--", "--show-trace")
+	if res.Code != 0 || rep["host"] != "beta" || rep["mode"] != "boot" || !strings.HasSuffix(rep["toplevel"].(string), "-nixos-system-beta") {
+		t.Fatalf("boot --hostname beta:\n%s", res)
+	}
+	if !strings.Contains(res.Stderr, "nix build --no-link --json '"+e.repo+"#nixosConfigurations.beta.config.system.build.toplevel' --show-trace") {
+		t.Fatalf("--show-trace not passed to nix build:\n%s", res.Stderr)
+	}
+	if res := e.rs("--skip-dotfiles", "build", "--boot"); res.Code != 2 || !strings.Contains(res.Stderr, "contradict") {
+		t.Fatalf("build --boot: %s", res)
+	}
+	if res := e.rs("--skip-dotfiles", "deploy"); res.Code != 2 || !strings.Contains(res.Stderr, `unknown action "deploy"`) {
+		t.Fatalf("unknown action: %s", res)
 	}
 }

@@ -105,7 +105,7 @@ func TestUpstreamConflictGit(t *testing.T) {
 	e.h.Run(e.repo, "git", "commit", "--quiet", "-am", "local change")
 	write(t, filepath.Join(e.repo, "hosts", "beta.conf"), "uncommitted\n")
 	head := e.git("rev-parse", "HEAD")
-	res, rep := e.rsJSON("--skip-dotfiles", "--no-auto-push")
+	res, rep := e.rsJSON("--skip-dotfiles", "--no-auto-push", "--no-auto-commit")
 	if res.Code != 0 {
 		t.Fatal(res)
 	}
@@ -227,19 +227,61 @@ func TestDryRunChangesNothing(t *testing.T) {
 		"git fetch --quiet origin",
 		"stale: oldlib",
 		"would update oldlib",
-		"would run: (cd " + e.repo + " && nh os switch " + e.repo + " -H alpha)",
-		"would commit hosts/new.nix, flake.lock",
+		"whether anything changes depends on the planned flake.lock update",
+		"would commit flake.lock, hosts/alpha.conf, hosts/new.nix",
 		"dry run finished",
 	} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("plan lacks %q", want)
 		}
 	}
+	if strings.Contains(res.Stdout, "nothing to switch") {
+		t.Error("a dry run with a pending update said nothing to switch")
+	}
 	if !strings.Contains(e.chezmoiSyncCalls(), "--dry-run") {
 		t.Errorf("chezmoi-sync not asked for a dry run: %q", e.chezmoiSyncCalls())
 	}
 	if t.Failed() {
 		t.Log(res)
+	}
+}
+
+// A dry run with nothing pending evaluates (only evaluates: nothing is built
+// or written) and prints the exact activation; the repository, the state
+// and the system stay as they were.
+func TestDryRunPlansActivation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	e.built("")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	before := [3]string{treeHash(t, e.repo), treeHash(t, e.h.StateDir()), treeHash(t, e.root)}
+	res := e.rs("--skip-dotfiles", "--dry-run")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "would run: nix-env --profile "+e.sys().ProfilePath()+" --set /nix/store/") ||
+		!strings.Contains(res.Stdout, "-nixos-system-alpha/bin/switch-to-configuration switch") {
+		t.Fatalf("plan:\n%s", res)
+	}
+	if after := [3]string{treeHash(t, e.repo), treeHash(t, e.h.StateDir()), treeHash(t, e.root)}; after != before {
+		t.Fatal("--dry-run changed the repository, the state or the system")
+	}
+}
+
+// The case: an input moved upstream. The dry run with --update must
+// not say "nothing to switch" (it cannot know the lock the update makes);
+// the real --update run then switches.
+func TestDryRunUpdateTellsTheTruth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{inputs: map[string]string{"oldlib": oldDate}})
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	e.input("oldlib", nowDate)
+	res := e.rs("--skip-dotfiles", "--update", "--dry-run")
+	if res.Code != 0 || strings.Contains(res.Stdout, "nothing to switch") || !strings.Contains(res.Stdout, "depends on the planned flake.lock update") {
+		t.Fatalf("dry run after an input moved:\n%s", res)
+	}
+	res, rep := e.rsJSON("--skip-dotfiles", "--update")
+	if res.Code != 0 || rep["outcome"] != "success" || rep["generation"] != float64(2) {
+		t.Fatalf("the real --update run did not switch:\n%s", res)
 	}
 }
 
@@ -286,6 +328,22 @@ func TestRealChezmoiSync(t *testing.T) {
 	if len(e.generations()) != 1 {
 		t.Fatal("no build")
 	}
+	// The build's record holds the dotfiles commit chezmoi-sync left
+	// (what rebuild-rollback --with-dotfiles will go back to); an offline
+	// rebuild, whose dotfiles phase does not run, takes it from
+	// chezmoi-sync's last record.
+	d := rep["dotfiles"].(map[string]any)
+	h := e.history()
+	if after, _ := d["commit_after"].(string); after == "" || h[0].DotfilesCommit != after || h[0].DotfilesSource != d["source_dir"] {
+		t.Fatalf("history dotfiles commit %q source %q, chezmoi-sync's record %v", h[0].DotfilesCommit, h[0].DotfilesSource, d)
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	if res := e.rs("--offline"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	if h = e.history(); len(h) != 2 || h[1].DotfilesCommit != h[0].DotfilesCommit {
+		t.Fatalf("offline build: dotfiles commit %+v", h)
+	}
 }
 
 // jj: the updated flake.lock alone is committed (jj commit <file>) and
@@ -299,19 +357,19 @@ func TestJJCommitPush(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatal(res)
 	}
+	// The commit holds what was built: the update and the edit in @.
 	remoteFiles := e.h.Run("", "git", "--git-dir", e.remote, "show", "--name-only", "--format=%s", "main")
-	if !strings.HasPrefix(remoteFiles, "chore(alpha): rebuild 1 - ") || !strings.HasSuffix(remoteFiles, "\nflake.lock") {
+	if !strings.HasPrefix(remoteFiles, "chore(alpha): rebuild 1 - ") || !strings.HasSuffix(remoteFiles, "\nflake.lock\nhosts/beta.conf") {
 		t.Fatalf("remote main: %q", remoteFiles)
 	}
-	if got := testharness.RemoteFile(t, e.remote, "main", "hosts/beta.conf"); got != "v1\n" {
-		t.Fatalf("the work in progress was pushed: %q", got)
+	if got := testharness.RemoteFile(t, e.remote, "main", "hosts/beta.conf"); got != "work in progress\n" {
+		t.Fatalf("the built edit is not in the pushed commit: %q", got)
 	}
 	if read(t, filepath.Join(e.repo, "hosts", "beta.conf")) != "work in progress\n" {
 		t.Fatal("work in progress lost")
 	}
-	wc := e.h.Run(e.repo, "jj", "--no-pager", "diff", "--name-only", "-r", "@")
-	if wc != "hosts/beta.conf" {
-		t.Fatalf("working-copy commit holds %q", wc)
+	if wc := e.h.Run(e.repo, "jj", "--no-pager", "diff", "--name-only", "-r", "@"); wc != "" {
+		t.Fatalf("working-copy commit still holds %q", wc)
 	}
 }
 

@@ -10,26 +10,27 @@ import (
 	"github.com/nixdots/nixdots/pkg/history"
 )
 
-// The full happy path: a new file and an upstream change come in, nh
-// builds and switches, the profile gets generation 1, current-system moves,
-// the new file is committed and pushed, the history records the build.
-func TestHappyPathGitNH(t *testing.T) {
+// The full happy path: a new file and an upstream change come in, the
+// system is evaluated and built once (nix build), activated the way
+// nixos-rebuild does it (a profile generation, then switch-to-configuration),
+// the tree the build used is committed and pushed, the history records it.
+func TestHappyPathGit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
 	e.fakeChezmoiSync("success", 0)
 	e.upstreamCommit("hosts/beta.conf", "v2 from another machine\n")
 	write(t, filepath.Join(e.repo, "hosts", "extra.nix"), "{ }\n")
-	// An uncommitted edit the run must neither commit nor lose.
-	write(t, filepath.Join(e.repo, "hosts", "beta.conf"), "v1\n")
-	e.h.Run(e.repo, "git", "checkout", "--quiet", "--", "hosts/beta.conf")
+	// A tracked edit: the build uses it, so the commit holds it.
 	write(t, filepath.Join(e.repo, "flake.nix"), read(t, filepath.Join(e.repo, "flake.nix"))+"\n# local note\n")
+	// A staged edit of another file the build also uses.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\npkg hello 1.0\n")
 
-	res, rep := e.rsJSON()
+	res, rep := e.rsJSON("--verbose")
 	if res.Code != 0 {
 		t.Fatalf("rebuild-smart failed:\n%s", res)
 	}
-	if rep["outcome"] != "success" || rep["generation"].(float64) != 1 {
-		t.Fatalf("outcome %v generation %v", rep["outcome"], rep["generation"])
+	if rep["outcome"] != "success" || rep["generation"].(float64) != 1 || rep["evaluated"] != true || rep["dirty"] != false {
+		t.Fatalf("outcome %v generation %v evaluated %v dirty %v", rep["outcome"], rep["generation"], rep["evaluated"], rep["dirty"])
 	}
 	gens := e.generations()
 	if len(gens) != 1 || !gens[0].Current {
@@ -38,33 +39,34 @@ func TestHappyPathGitNH(t *testing.T) {
 	if e.current() != gens[0].Toplevel || rep["toplevel"] != gens[0].Toplevel {
 		t.Fatalf("current-system %q, generation 1 %q, reported %v", e.current(), gens[0].Toplevel, rep["toplevel"])
 	}
-	nh := e.called("nh")
-	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha"}) {
-		t.Fatalf("nh calls: %+v", nh)
+	// One evaluation: one nix build of the toplevel, nothing else evaluates it.
+	if n := strings.Count(res.Stderr, "nix build --no-link --json"); n != 1 || strings.Contains(res.Stderr, ".toplevel.outPath") {
+		t.Fatalf("want exactly one evaluation of the system, got %d nix builds:\n%s", n, res.Stderr)
 	}
-	// Upstream came in (rebased with the uncommitted edit kept).
+	stc := e.called("switch-to-configuration")
+	if len(stc) != 1 || stc[0].Argv[2] != "switch" || len(e.called("nh")) != 0 || len(e.called("nixos-rebuild")) != 0 {
+		t.Fatalf("activation calls: stc %+v nh %d nixos-rebuild %d", stc, len(e.called("nh")), len(e.called("nixos-rebuild")))
+	}
+	// Upstream came in.
 	if got := read(t, filepath.Join(e.repo, "hosts", "beta.conf")); got != "v2 from another machine\n" {
 		t.Fatalf("upstream change not pulled: %q", got)
 	}
-	if !strings.Contains(read(t, filepath.Join(e.repo, "flake.nix")), "# local note") {
-		t.Fatal("uncommitted edit lost")
-	}
-	// The new file was made visible, committed and pushed; the edit was not committed.
+	// The commit holds exactly what was built: the new file and both edits.
 	msg := e.git("log", "-1", "--format=%s")
 	if !strings.HasPrefix(msg, "chore(alpha): rebuild 1 - ") {
 		t.Fatalf("commit message %q", msg)
 	}
-	if files := e.git("show", "--name-only", "--format=", "HEAD"); files != "hosts/extra.nix" {
+	if files := strings.Fields(e.git("show", "--name-only", "--format=", "HEAD")); !slices.Equal(files, []string{"flake.nix", "hosts/alpha.conf", "hosts/extra.nix"}) {
 		t.Fatalf("committed files %q", files)
 	}
-	if remote := e.h.Run(e.repo, "git", "rev-parse", "origin/main"); remote != e.git("rev-parse", "HEAD") {
+	if st := e.git("status", "--porcelain"); st != "" {
+		t.Fatalf("the build's tree is not all committed: %q", st)
+	}
+	if remote := e.h.Run(e.repo, "git", "rev-parse", "origin/main"); remote != e.git("rev-parse", "HEAD") || rep["pushed"] != true {
 		t.Fatal("not pushed")
 	}
-	if !strings.Contains(e.git("status", "--porcelain"), "M flake.nix") {
-		t.Fatalf("the uncommitted edit should stay uncommitted: %q", e.git("status", "--porcelain"))
-	}
 	hist := e.history()
-	if len(hist) != 1 || hist[0].Outcome != history.OutcomeSuccess || hist[0].Generation != 1 ||
+	if len(hist) != 1 || hist[0].Outcome != history.OutcomeSuccess || hist[0].Generation != 1 || hist[0].Dirty ||
 		hist[0].Toplevel != gens[0].Toplevel || hist[0].Source != "rebuild-smart" || hist[0].Commit != e.git("rev-parse", "HEAD") || hist[0].FlakeLockHash != "" && len(hist[0].FlakeLockHash) != 64 {
 		t.Fatalf("history: %+v", hist)
 	}
@@ -81,8 +83,9 @@ func TestHappyPathGitNH(t *testing.T) {
 	}
 }
 
-// Nothing changed since the last switch: no activation, no generation, and
-// --force-switch activates anyway.
+// Nothing changed since the last switch: no evaluation at all, no
+// activation, no generation; --force-eval evaluates (still nothing to
+// switch) and --force-switch activates anyway.
 func TestNothingToSwitch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
@@ -93,15 +96,22 @@ func TestNothingToSwitch(t *testing.T) {
 		t.Fatalf("--tag: rebuild/alpha/1 is %s", tag)
 	}
 	before := len(e.called("switch-to-configuration"))
-	res := e.rs("--skip-dotfiles")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "nothing to switch") {
+	res, rep := e.rsJSON("--skip-dotfiles", "--verbose")
+	if res.Code != 0 || rep["outcome"] != "nothing-to-switch" || rep["evaluated"] != false || !strings.Contains(res.Stderr, "not evaluated") {
 		t.Fatalf("second run:\n%s", res)
 	}
-	if n := len(e.called("switch-to-configuration")); n != before || len(e.called("nh")) != 1 {
+	if strings.Contains(res.Stderr, "nix build") || strings.Contains(res.Stderr, "nix eval") {
+		t.Fatalf("a no-op run evaluated:\n%s", res.Stderr)
+	}
+	if n := len(e.called("switch-to-configuration")); n != before {
 		t.Fatalf("activation ran again (%d -> %d)", before, n)
 	}
 	if len(e.history()) != 1 {
 		t.Fatalf("nothing-to-switch must not add a history entry: %+v", e.history())
+	}
+	res, rep = e.rsJSON("--skip-dotfiles", "--force-eval")
+	if res.Code != 0 || rep["outcome"] != "nothing-to-switch" || rep["evaluated"] != true {
+		t.Fatalf("--force-eval:\n%s", res)
 	}
 	res = e.rs("--skip-dotfiles", "--force-switch")
 	if res.Code != 0 || len(e.called("switch-to-configuration")) != before+1 {
@@ -109,20 +119,71 @@ func TestNothingToSwitch(t *testing.T) {
 	}
 }
 
-// nixos-rebuild through sudo when nh is missing; its exit 4 (units failed)
-// is "switched, units failed", exit 8, recorded as units-failed.
-func TestNixosRebuildSudoUnitsFailed(t *testing.T) {
+// Each thing a pure evaluation reads invalidates the no-op fingerprint: a
+// tracked edit, a new file (made visible with intent-to-add), flake.lock,
+// the host. Edits nix cannot see (an ignored file) do not.
+func TestNoOpFingerprint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{inputs: map[string]string{"oldlib": oldDate}})
+	write(t, filepath.Join(e.repo, ".gitignore"), "scratch/\n")
+	e.git("add", ".gitignore")
+	e.git("commit", "--quiet", "-m", "ignore scratch")
+	noop := func(what string, args ...string) bool {
+		t.Helper()
+		res, rep := e.rsJSON(append([]string{"--skip-dotfiles", "--offline", "--no-auto-commit"}, args...)...)
+		if res.Code != 0 {
+			t.Fatalf("%s:\n%s", what, res)
+		}
+		return rep["evaluated"] == false
+	}
+	noop("first build")
+	if !noop("unchanged") {
+		t.Fatal("an unchanged tree was evaluated again")
+	}
+	write(t, filepath.Join(e.repo, "scratch", "notes"), "ignored\n")
+	if !noop("ignored file") {
+		t.Fatal("an ignored file invalidated the fingerprint")
+	}
+	cases := []struct {
+		name   string
+		change func()
+		args   []string
+	}{
+		{"tracked edit", func() { write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\n\n") }, nil},
+		{"new file", func() { write(t, filepath.Join(e.repo, "hosts", "new.nix"), "{ }\n") }, nil},
+		{"flake.lock", func() {
+			e.input("oldlib", nowDate)
+			e.h.Run(e.repo, "nix", "flake", "lock", "--update-input", "oldlib")
+		}, nil},
+		{"host", func() {}, []string{"--host", "beta"}},
+	}
+	for _, c := range cases {
+		c.change()
+		if noop(c.name, c.args...) {
+			t.Errorf("%s did not invalidate the fingerprint", c.name)
+		}
+		if !noop(c.name+", again", c.args...) {
+			t.Errorf("after %s, the same tree was evaluated again", c.name)
+		}
+	}
+}
+
+// Not root (NIXDOTS_SUDO=always): the profile and switch-to-configuration
+// go through sudo; its exit 4 (units failed) is "switched, units failed",
+// exit 8, recorded as units-failed with the generation made.
+func TestSudoUnitsFailed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	e.hideTools("nh")
 	e.h.Setenv("NIXDOTS_SUDO", "always")
 	e.h.Setenv("FAKE_UNITS_FAILED", "foo.service,bar.service")
 	res, rep := e.rsJSON("--skip-dotfiles")
 	if res.Code != 8 {
 		t.Fatalf("want exit 8:\n%s", res)
 	}
+	top, _ := rep["toplevel"].(string)
 	sudo := e.called("sudo")
-	if len(sudo) == 0 || !slices.Equal(sudo[0].Argv, []string{"nixos-rebuild", "switch", "--flake", e.repo + "#alpha"}) {
+	if len(sudo) != 2 || !slices.Equal(sudo[0].Argv, []string{"nix-env", "--profile", e.sys().ProfilePath(), "--set", top}) ||
+		!slices.Equal(sudo[1].Argv, []string{top + "/bin/switch-to-configuration", "switch"}) {
 		t.Fatalf("sudo calls: %+v", sudo)
 	}
 	gens := e.generations()
@@ -140,35 +201,21 @@ func TestNixosRebuildSudoUnitsFailed(t *testing.T) {
 	}
 }
 
-// The same with nh, which exits 1 on any activation error: rebuild-smart
-// sees the new system active and the failed units, and still says 8.
-func TestNHUnitsFailed(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, opts{})
-	e.h.Setenv("FAKE_UNITS_FAILED", "foo.service")
-	res := e.rs("--skip-dotfiles")
-	if res.Code != 8 || !strings.Contains(res.Stdout, "units failed: foo.service") {
-		t.Fatalf("want exit 8 naming foo.service:\n%s", res)
-	}
-}
-
 // A build failure: exit 1, the repository exactly as it was (new files
 // untracked again), the system untouched, the output's tail and the next
-// step shown, a failed history entry.
+// step shown, a failed history entry that names no generation (the one
+// running is not this build's), so rebuild-rollback --list shows it once.
 func TestBuildFailureLeavesRepository(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	e.built("")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nfail-build\n")
 	write(t, filepath.Join(e.repo, "hosts", "new.nix"), "{ }\n")
 	repoBefore := repoState(t, e)
 	sysBefore := e.current()
-	e.h.Setenv("FAKE_NH_FAIL", "build")
-	res := e.rs("--skip-dotfiles")
-	if res.Code != 1 {
-		t.Fatalf("want exit 1:\n%s", res)
+	res, rep := e.rsJSON("--skip-dotfiles")
+	if res.Code != 1 || rep["generation"] != float64(0) || rep["outcome"] != "failed" {
+		t.Fatalf("want exit 1, generation 0:\n%s", res)
 	}
 	if repoState(t, e) != repoBefore {
 		t.Fatalf("repository changed by a failed build: %s", e.git("status", "--porcelain"))
@@ -176,7 +223,7 @@ func TestBuildFailureLeavesRepository(t *testing.T) {
 	if e.current() != sysBefore || len(e.generations()) != 1 {
 		t.Fatal("system changed by a failed build")
 	}
-	for _, want := range []string{"builder for", "system is unchanged (still generation 1)"} {
+	for _, want := range []string{"asks for a failing build", "system is unchanged (still generation 1)"} {
 		if !strings.Contains(res.Stdout+res.Stderr, want) {
 			t.Errorf("output lacks %q:\n%s", want, res)
 		}
@@ -185,23 +232,25 @@ func TestBuildFailureLeavesRepository(t *testing.T) {
 		t.Errorf("the failure should be said once on stderr, %d times:\n%s", n, res.Stderr)
 	}
 	h := e.history()
-	if len(h) != 2 || h[1].Outcome != history.OutcomeFailed {
+	if len(h) != 2 || h[1].Outcome != history.OutcomeFailed || h[1].Generation != 0 || h[1].Toplevel != "" {
 		t.Fatalf("history %+v", h)
+	}
+	list := e.h.Run(e.repo, "rebuild-rollback", "--list")
+	if strings.Count(list, "\n  1 ")+strings.Count(list, "\n* 1 ") != 1 {
+		t.Fatalf("rebuild-rollback --list shows generation 1 more than once:\n%s", list)
 	}
 }
 
-// A failure after the profile moved: the rollback command is printed, and
-// --rollback-on-failure runs it (profile and current system back to the
-// generation that was running).
+// A failure after the profile moved: the record names the new generation
+// (it exists), the rollback command is printed, and --rollback-on-failure
+// runs it (profile and current system back to the generation that ran),
+// records the rollback too and exits 13.
 func TestSwitchFailureRollback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
-		t.Fatal(res)
-	}
+	e.built("")
 	gen1 := e.generations()[0]
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
-	e.h.Setenv("FAKE_NH_FAIL", "switch")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nfail-switch\n")
 	res := e.rs("--skip-dotfiles")
 	if res.Code != 1 || !strings.Contains(res.Stderr, "rollback: rebuild-rollback --system-only --to 1") {
 		t.Fatalf("want exit 1 and a rollback command:\n%s", res)
@@ -209,13 +258,20 @@ func TestSwitchFailureRollback(t *testing.T) {
 	if g, _ := e.sys().CurrentGeneration(); g.Number != 2 {
 		t.Fatalf("the failing switch should have left the profile at generation 2, got %d", g.Number)
 	}
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v3\n")
+	if h := e.history(); len(h) != 2 || h[1].Outcome != history.OutcomeFailed || h[1].Generation != 2 {
+		t.Fatalf("history after an activation failure: %+v", h)
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v3\nfail-switch\n")
 	res = e.rs("--skip-dotfiles", "--rollback-on-failure")
-	if res.Code != 1 || !strings.Contains(res.Stderr, "rolled back to generation 1") {
+	if res.Code != 13 || !strings.Contains(res.Stderr, "rolled back to generation 1") {
 		t.Fatalf("--rollback-on-failure did not roll back:\n%s", res)
 	}
 	if g, _ := e.sys().CurrentGeneration(); g.Number != 1 || e.current() != gen1.Toplevel {
 		t.Fatalf("after rollback: profile %d, current %s, want 1 and %s", g.Number, e.current(), gen1.Toplevel)
+	}
+	if h := e.history(); len(h) != 4 || h[2].Outcome != history.OutcomeFailed || h[2].Generation != 3 ||
+		h[3].Outcome != history.OutcomeRolledBack || h[3].Generation != 1 {
+		t.Fatalf("history: the failed activation and the rollback: %+v", h)
 	}
 }
 

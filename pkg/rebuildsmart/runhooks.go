@@ -9,16 +9,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/metrics"
 	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/remotetarget"
 	"github.com/nixdots/nixdots/pkg/runhooks"
-	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/state"
-	"github.com/nixdots/nixdots/pkg/ui"
 	"github.com/nixdots/nixdots/pkg/unattended"
 	"github.com/nixdots/nixdots/pkg/userhooks"
 )
@@ -26,9 +23,6 @@ import (
 // The fleet side of a run (docs/fleet.md): user hooks, notifications,
 // metrics, --unattended and remote targets. The parts live in pkg/runhooks and
 // its packages; this file only attaches them to the run.
-
-// OutcomeVetoed is the --json outcome of a run a pre hook refused (exit 9).
-const OutcomeVetoed = "vetoed"
 
 // unattendedHolder is what the lock file says the timer's run is, so a
 // person's run refused by it can say so.
@@ -82,8 +76,9 @@ func (r *Run) beforeLock(ctx context.Context) error {
 			return exitcode.Wrap(exitcode.Interrupted, err)
 		}
 	}
-	// /proc under the system root: tests give the fake system its own.
-	if err := unattended.CheckManual(r.Sys.Path("/proc"), os.Getpid()); err != nil {
+	// The real /proc; under a test root only the processes started for that
+	// root count (the fakes' nh and nixos-rebuild of the same test).
+	if err := unattended.CheckManualOf("/proc", os.Getpid(), r.System.Sys.Root); err != nil {
 		return fmt.Errorf("%w; this unattended run steps aside and the next timer run tries again", err)
 	}
 	return nil
@@ -99,10 +94,22 @@ func (r *Run) lock(ctx context.Context) (*state.Lock, error) {
 	}
 	l, err := state.Acquire(ctx, app.StateDir, state.RebuildLock, app.Globals.Wait, state.Holder{
 		PID: os.Getpid(), Host: app.Hostname(), Command: cmd, Since: app.Now(),
-	})
+	}, app.ReadStateDirs...)
 	var le *state.LockedError
 	if !errors.As(err, &le) {
-		return l, err
+		if err != nil {
+			return nil, err
+		}
+		// What this run will write, refused now (exit 10) rather than
+		// after the switch: the history, the evaluation cache.
+		if err := l.Check(history.FileName, evalCacheFile); err != nil {
+			_ = l.Release()
+			return nil, err
+		}
+		for _, w := range l.Warnings {
+			r.Warn("%s", w)
+		}
+		return l, nil
 	}
 	// The lock error names the holder; the prefix says what it means here.
 	switch {
@@ -132,28 +139,31 @@ func (r *Run) preHooks(ctx context.Context) error {
 	if r.Fleet == nil {
 		return nil
 	}
-	r.Fleet.WorkDir = r.Flake.Dir
+	r.Fleet.WorkDir = r.Flake.Ref.Dir
 	return r.Fleet.PreHooks(ctx, r.hookDetails("pending", ""))
 }
 
 // hookDetails are the run's facts for the REBUILD_SMART_* variables.
-func (r *Run) hookDetails(outcome, failedPhase string) userhooks.Details {
+func (r *Run) hookDetails(outcome OutcomeWord, failedPhase string) userhooks.Details {
 	d := userhooks.Details{
-		Host: r.Host, Flake: r.Flake.Dir, Action: r.Mode, CommitBefore: r.CommitBefore,
-		PreviousSystem: r.PrevSystem, Outcome: outcome, FailedPhase: failedPhase,
+		Host: r.Host, Flake: r.Flake.Ref.Dir, Action: r.Mode, CommitBefore: r.VCS.CommitBefore,
+		Outcome: string(outcome), FailedPhase: failedPhase,
 		Duration: r.App.Now().Sub(r.Start), TargetHost: r.Target.TargetHost, BuildHost: r.Target.BuildHost,
 		Unattended: r.Cmd.Unattended, StateDir: r.App.StateDir,
 	}
-	if r.Target.Remote() {
-		d.PreviousSystem = r.TargetPrev
-	}
 	if outcome != "pending" {
-		d.CommitAfter, d.Toplevel = r.CommitAfter, r.Toplevel
-		if d.CommitAfter == "" {
-			d.CommitAfter = r.BuiltCommit
+		// Documented as empty in pre hooks: what ran before is only worth
+		// naming once something may have replaced it.
+		d.PreviousSystem = r.System.PrevSystem
+		if r.Target.Remote() {
+			d.PreviousSystem = r.System.TargetPrev
 		}
-		if r.Generation > 0 {
-			d.Generation = strconv.Itoa(r.Generation)
+		d.CommitAfter, d.Toplevel = r.VCS.CommitAfter, r.System.Toplevel
+		if d.CommitAfter == "" {
+			d.CommitAfter = r.VCS.BuiltCommit
+		}
+		if r.System.Generation > 0 {
+			d.Generation = strconv.Itoa(r.System.Generation)
 		}
 	}
 	return d
@@ -177,10 +187,22 @@ func (r *Run) finishFleet(ctx context.Context, rep *Report) {
 	if entries, err := history.Load(r.App.StateDir); err == nil {
 		last = metrics.LastRebuildSuccess(entries, r.Host)
 	}
+	diff := ""
+	if d := r.System.Diff; d != nil {
+		diff = d.Summary()
+	}
+	profileGen := 0
+	if r.System.RolledBack {
+		// The metric is what boots next: the generation put back.
+		profileGen = r.System.PrevGeneration
+		if c := r.System.Confirm; c != nil {
+			profileGen = c.PrevGeneration
+		}
+	}
 	fin := r.Fleet.Finish(ctx, runhooks.RebuildResult{
-		Details: r.hookDetails(rep.Outcome, failed), Start: r.Start, Generation: r.Generation,
-		UnitsFailed: len(r.FailedUnits), LastSuccess: last, Error: rep.Error, NextStep: rep.NextStep,
-		Record: *rep,
+		Details: r.hookDetails(rep.Outcome, failed), Start: r.Start, Generation: r.System.Generation, ProfileGeneration: profileGen,
+		UnitsFailed: len(r.System.FailedUnits), LastSuccess: last, Error: rep.Error, NextStep: rep.NextStep,
+		Diff: diff, Record: *rep,
 	})
 	rep.HooksFailed = fin.HooksFailed
 	r.mu.Lock()
@@ -190,23 +212,20 @@ func (r *Run) finishFleet(ctx context.Context, rep *Report) {
 
 // chooseForInhibitors switches to boot when the new system's switch
 // inhibitors differ from the running one's (switch-to-configuration would
-// refuse the switch). Only systems that declare inhibitors pay for
-// realising the toplevel first.
-func (r *Run) chooseForInhibitors(ctx context.Context) error {
-	if r.App.DryRun || r.Target.Remote() || (r.Mode != nixsys.ActionSwitch && r.Mode != nixsys.ActionTest) ||
-		r.PrevSystem == "" || !unattended.UsesInhibitors(r.PrevSystem) {
+// refuse the switch). The new system is built by now, so its
+// switch-inhibitors file can be read.
+func (r *Run) chooseForInhibitors() error {
+	prev := r.System.PrevSystem
+	if r.Target.Remote() || (r.Mode != nixsys.ActionSwitch && r.Mode != nixsys.ActionTest) ||
+		prev == "" || !unattended.UsesInhibitors(prev) {
 		return nil
 	}
-	attr := r.Flake.Dir + "#nixosConfigurations." + r.Host + ".config.system.build.toplevel"
-	if _, err := r.App.Runner.Run(ctx, runner.Cmd{Name: "nix", Args: []string{"build", "--no-link", attr}, Dir: r.Flake.Dir, Timeout: time.Hour}); err != nil {
-		return nil // the switch command builds it again and reports the error
-	}
-	cur, err := unattended.ReadInhibitors(r.PrevSystem)
+	cur, err := unattended.ReadInhibitors(prev)
 	if err != nil {
 		r.Warn("switch inhibitors of the running system not read: %v", err)
 		return nil
 	}
-	next, err := unattended.ReadInhibitors(r.Toplevel)
+	next, err := unattended.ReadInhibitors(r.System.Toplevel)
 	if err != nil {
 		r.Warn("switch inhibitors of the new system not read: %v", err)
 		return nil
@@ -222,39 +241,4 @@ func (r *Run) chooseForInhibitors(ctx context.Context) error {
 		r.IO.Println("    " + reason)
 	}
 	return nil
-}
-
-// readTargetSystem reads the remote target's running system over ssh, for
-// "nothing to switch": this machine's /run/current-system says nothing
-// about another one. Unreadable: the switch runs (nh and nixos-rebuild are
-// idempotent), and the line says why.
-func (r *Run) readTargetSystem(ctx context.Context) {
-	if !r.Target.Remote() || r.TargetPrev != "" {
-		return
-	}
-	cmd := remotetarget.CurrentSystemCmd(r.Target)
-	cmd.Timeout = 20 * time.Second
-	res, err := r.App.Runner.Run(ctx, cmd)
-	if err != nil {
-		r.IO.Println(fmt.Sprintf("    %s's running system not read (%s): activating without the nothing-to-switch check", r.Target.TargetHost, brief.First(err.Error())))
-		return
-	}
-	r.TargetPrev = res.Out()
-}
-
-// remoteFailure reports a failed switch on a remote target. This
-// machine's system was not touched, so no local rollback is offered or
-// run (--rollback-on-failure would roll back the wrong machine).
-func (r *Run) remoteFailure(ctx context.Context, res runner.Result, runErr error) (Outcome, error) {
-	h := r.Target.TargetHost
-	if nixsys.IsUnitsFailed(runErr) {
-		r.BuildOutcome = history.OutcomeUnitsFailed
-		r.Warn("switched %s to %s, but some units failed there (see `ssh %s systemctl --failed`)", h, r.Toplevel, h)
-		return Outcome{Status: ui.Warn, Detail: "switched; units failed on " + h}, nil
-	}
-	r.BuildOutcome = history.OutcomeFailed
-	r.undoIntentToAdd(ctx)
-	r.showTail(res, runErr)
-	r.NextStep = fmt.Sprintf("this machine and the repository are unchanged; check %s with `ssh %s readlink /run/current-system`, go back there with `ssh %s sudo nixos-rebuild switch --rollback` if it changed", h, h, h)
-	return Outcome{Detail: "failed on " + h + ": " + brief.First(runErr.Error())}, exitcode.Wrap(exitcode.Failure, fmt.Errorf("%s on %s failed (repository left as it was): %w", r.Mode, h, runErr))
 }

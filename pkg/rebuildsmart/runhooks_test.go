@@ -3,6 +3,7 @@ package rebuildsmart_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -211,9 +212,9 @@ func TestUnattendedBootAndMetrics(t *testing.T) {
 	if res.Code != 0 || rep["mode"] != "boot" || !strings.Contains(rep["action_reason"].(string), "unattended.boot") {
 		t.Fatalf("want boot:\n%s", res)
 	}
-	nh := e.called("nh")
-	if len(nh) == 0 || nh[len(nh)-1].Argv[1] != "boot" {
-		t.Fatalf("nh calls %+v", nh)
+	stc := e.called("switch-to-configuration")
+	if len(stc) != 1 || stc[0].Argv[2] != "boot" {
+		t.Fatalf("switch-to-configuration calls %+v", stc)
 	}
 	if gens := e.generations(); len(gens) != 1 || e.current() == gens[0].Toplevel {
 		t.Fatalf("boot must make a generation without activating it: %+v current %q", gens, e.current())
@@ -265,11 +266,23 @@ func TestUnattendedLocking(t *testing.T) {
 	if res.Code != 3 || !strings.Contains(res.Stderr, "so this unattended run steps aside and the next timer run tries again: another run holds") {
 		t.Fatalf("the timer's run while a person's holds the lock:\n%s", res)
 	}
-	// A person running nixos-rebuild by hand (seen in the system's /proc).
-	write(t, filepath.Join(e.root, "proc", "31337", "cmdline"), "nixos-rebuild\x00switch\x00--flake\x00.#alpha\x00")
+	// A person running nixos-rebuild by hand: a real process (the fake,
+	// building a system that takes a while), seen in the real /proc.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 30\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	manual := e.h.Command(ctx, e.repo, "nixos-rebuild", "switch", "--flake", e.repo+"#alpha")
+	must(t, manual.Start())
+	defer func() { cancel(); _ = manual.Wait() }()
 	res = e.rs("--unattended", "--skip-dotfiles")
-	if res.Code != 3 || !strings.Contains(res.Stderr, "pid 31337: nixos-rebuild switch") || !strings.Contains(res.Stderr, "steps aside") || len(e.generations()) != 0 {
+	if res.Code != 3 || !strings.Contains(res.Stderr, fmt.Sprintf("pid %d: ", manual.Process.Pid)) || !strings.Contains(res.Stderr, "nixos-rebuild switch --flake") || !strings.Contains(res.Stderr, "steps aside") || len(e.generations()) != 0 {
 		t.Fatalf("manual rebuild running:\n%s", res)
+	}
+	cancel()
+	_ = manual.Wait()
+	// Gone: the timer's next run goes ahead.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\n")
+	if res := e.rs("--unattended", "--skip-dotfiles"); res.Code != 0 || len(e.generations()) != 1 {
+		t.Fatalf("no manual rebuild any more:\n%s", res)
 	}
 	if res := e.rs("--unattended", "--ask"); res.Code != 2 {
 		t.Fatalf("--ask with --unattended: %s", res)
@@ -277,31 +290,28 @@ func TestUnattendedLocking(t *testing.T) {
 }
 
 // --target-host/--build-host reach nh and nixos-rebuild as each expects;
-// this machine's system is never touched.
+// this machine's system is never touched. (--confirm-timeout 0: the whole
+// switch is theirs; the confirmed switch is tested in confirm_test.go.)
 func TestRemoteTargetArguments(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, opts{})
-	// An ssh that cannot reach anything (no network in tests): the
-	// nothing-to-switch check is skipped and the switch command runs.
-	dir := filepath.Join(e.h.Root, "fake-ssh")
-	write(t, filepath.Join(dir, "ssh"), "#!/bin/sh\necho 'ssh: connect to host: Network is unreachable' >&2\nexit 255\n")
-	must(t, os.Chmod(filepath.Join(dir, "ssh"), 0o755))
-	e.h.Setenv("PATH", dir+":"+e.h.Getenv("PATH"))
+	e.unreachableSSH()
 
 	e.h.Setenv("REBUILD_SMART_HOST", "") // the harness names the host; a person usually does not
 	if res := e.rs("--target-host", "root@vm.test"); res.Code != 2 || !strings.Contains(res.Stderr, "needs --host") {
 		t.Fatalf("a remote target without --host: %s", res)
 	}
-	res, rep := e.rsJSON("--host", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test")
+	res, rep := e.rsJSON("--host", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test", "--confirm-timeout", "0")
 	if res.Code != 0 {
 		t.Fatalf("remote rebuild with nh:\n%s", res)
 	}
+	// ssh cannot read the target here, so its system is not reported.
 	target := &nixsys.System{Root: fakesys.TargetRoot(e.root, "root@vm.test")}
-	if cur, err := target.CurrentSystem(); err != nil || cur != rep["toplevel"] {
-		t.Fatalf("the target runs %q (%v), want %v", cur, err, rep["toplevel"])
+	if cur, err := target.CurrentSystem(); err != nil || !strings.HasSuffix(cur, "-nixos-system-alpha") || rep["toplevel"] != "" {
+		t.Fatalf("the target runs %q (%v), reported %v", cur, err, rep["toplevel"])
 	}
 	nh := e.called("nh")
-	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha", "--target-host", "root@vm.test", "--build-host", "builder.test"}) {
+	if len(nh) != 1 || !slices.Equal(nh[0].Argv, []string{"os", "switch", e.repo, "-H", "alpha", "--bypass-root-check", "--target-host", "root@vm.test", "--build-host", "builder.test"}) {
 		t.Fatalf("nh argv %+v\n%s", nh, res)
 	}
 	if p := phase(rep, "Dotfiles sync"); p["status"] != "skipped" || !strings.Contains(p["detail"].(string), "remote target root@vm.test") {
@@ -309,7 +319,7 @@ func TestRemoteTargetArguments(t *testing.T) {
 	}
 
 	e.hideTools("nh")
-	if res := e.rs("--host", "alpha", "--skip-dotfiles", "--target-host", "alice@vm.test"); res.Code != 0 {
+	if res := e.rs("--host", "alpha", "--skip-dotfiles", "--target-host", "alice@vm.test", "--confirm-timeout", "0"); res.Code != 0 {
 		t.Fatalf("remote rebuild with nixos-rebuild:\n%s", res)
 	}
 	nr := e.called("nixos-rebuild")
@@ -318,5 +328,45 @@ func TestRemoteTargetArguments(t *testing.T) {
 	}
 	if len(e.called("sudo")) != 0 || len(e.generations()) != 0 || len(e.history()) != 0 {
 		t.Fatal("a remote target's rebuild touched this machine (sudo, generations or history)")
+	}
+}
+
+// The hooks' environment tells the truth after a failure: a failed build
+// made no generation, so REBUILD_SMART_GENERATION is empty (not the
+// generation that kept running); REBUILD_SMART_PREVIOUS_SYSTEM is empty in
+// pre hooks and the system that ran before in post and failure hooks.
+func TestHookEnvAfterFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	gen1 := e.current()
+	for _, k := range []string{"pre", "post", "failure"} {
+		e.hook(k, "10-env", "env > "+filepath.Join(e.h.Root, k+".env"))
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nfail-build\n")
+	res, rep := e.rsJSON("--skip-dotfiles")
+	if res.Code != 1 || rep["generation"] != float64(0) {
+		t.Fatalf("want a failed build recording no generation:\n%s", res)
+	}
+	pre, failure := envFile(t, filepath.Join(e.h.Root, "pre.env")), envFile(t, filepath.Join(e.h.Root, "failure.env"))
+	if v, ok := pre["REBUILD_SMART_PREVIOUS_SYSTEM"]; !ok || v != "" {
+		t.Errorf("pre hook REBUILD_SMART_PREVIOUS_SYSTEM=%q, documented as empty", v)
+	}
+	for k, want := range map[string]string{"REBUILD_SMART_OUTCOME": "failed", "REBUILD_SMART_GENERATION": "", "REBUILD_SMART_PREVIOUS_SYSTEM": gen1, "REBUILD_SMART_FAILED_PHASE": "Rebuild"} {
+		if v, ok := failure[k]; !ok || v != want {
+			t.Errorf("failure hook %s=%q, want %q", k, v, want)
+		}
+	}
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\n")
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	post := envFile(t, filepath.Join(e.h.Root, "post.env"))
+	for k, want := range map[string]string{"REBUILD_SMART_OUTCOME": "success", "REBUILD_SMART_GENERATION": "2", "REBUILD_SMART_PREVIOUS_SYSTEM": gen1, "REBUILD_SMART_TOPLEVEL": e.current()} {
+		if v := post[k]; v != want {
+			t.Errorf("post hook %s=%q, want %q", k, v, want)
+		}
 	}
 }

@@ -159,10 +159,7 @@ func SudoFlagFor(helpText string) string {
 // /run/current-system would be wrong for a remote target. BatchMode makes a
 // missing key fail at once instead of prompting.
 func CurrentSystemCmd(t Target) runner.Cmd {
-	return runner.Cmd{
-		Name: "ssh",
-		Args: []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "--", t.TargetHost, "readlink", "-f", "/run/current-system"},
-	}
+	return Remote(t, `readlink -f "${NIXDOTS_SYSTEM_ROOT:-}/run/current-system"`)
 }
 
 // Phase names as rebuild-smart prints them.

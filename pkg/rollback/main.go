@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
@@ -22,27 +24,58 @@ import (
 	"github.com/nixdots/nixdots/pkg/nixsys"
 	"github.com/nixdots/nixdots/pkg/reposave"
 	"github.com/nixdots/nixdots/pkg/state"
-	"github.com/nixdots/nixdots/pkg/ui"
 )
 
 // Spec describes the binary.
 var Spec = cli.Spec{
-	Name:        "rebuild-rollback",
-	Description: "Go back to an earlier successful build, system and repository, without losing uncommitted work.",
-	Section:     "rebuildSmart",
+	Name: "rebuild-rollback",
+	Description: "Go back to an earlier successful build, system and repository, without losing uncommitted work. " +
+		"The system goes back through nh, nixos-rebuild or the generation's own switch-to-configuration; the flake " +
+		"repository is checked out at the commit that build was made from, after saving uncommitted work on a " +
+		"branch (git) or leaving it in its own change (jj). Without --to it goes back to the build before the " +
+		"running one. --list shows the history rebuild-smart and the pre-switch check record, one line per generation. " +
+		"--clean deletes old generations, never the running, booted or last good one, nor the build of a pushed commit.",
+	Section: "rebuildSmart",
+	Examples: []cli.Example{
+		{Command: "rebuild-rollback --list", Explain: "One line per generation: when it was built, from which commit, how it went, which one runs."},
+		{Command: "rebuild-rollback", Explain: "Back to the build before the running one: system and repository."},
+		{Command: "rebuild-rollback --to 41 --dry-run", Explain: "Show what going back to generation 41 would do; change nothing."},
+		{Command: "rebuild-rollback --to 41 --system-only", Explain: "Switch the system to generation 41; leave the repository as it is."},
+		{Command: "rebuild-rollback --to-commit 3f2a9c1 --repo-only", Explain: "Check out the commit of that build; leave the system as it is."},
+		{Command: "rebuild-rollback --clean --keep 3 --keep-since 30d --dry-run", Explain: "Show which generations a clean-up would delete and why each other one stays."},
+		{Command: "rebuild-rollback --clean --gc", Explain: "Delete the generations the policy lets go, then collect the store garbage."},
+	},
+	ExitCodes: []exitcode.Use{
+		{Code: exitcode.OK, Meaning: "rolled back, or already there"},
+		{Code: exitcode.Failure, Meaning: "a step failed; the message says which and what was kept"},
+		{Code: exitcode.Usage},
+		{Code: exitcode.Locked, Meaning: "rebuild-smart or another rebuild-rollback holds the rebuild lock"},
+		{Code: exitcode.UnitsFailed, Meaning: "switched, but the activation reported failed units (systemctl --failed)"},
+		{Code: exitcode.Unsafe},
+		{Code: exitcode.Interrupted},
+	},
 }
 
 // Command is the kong model of rebuild-rollback.
 type Command struct {
 	cli.Globals
 	cli.DryRunFlag
+	cli.ReadStateFlag
 
-	To         string `name:"to" placeholder:"GENERATION" xor:"target" help:"Go back to this system generation (see --list)."`
-	ToCommit   string `name:"to-commit" placeholder:"REV" xor:"target" help:"Go back to the latest successful build of this commit."`
-	List       bool   `name:"list" short:"l" xor:"target" help:"Show the rebuild history (generation, time, commit, outcome, current) and exit."`
-	SystemOnly bool   `name:"system-only" xor:"side" help:"Switch the system only; leave the repository as it is."`
-	RepoOnly   bool   `name:"repo-only" xor:"side" help:"Move the repository only; leave the system as it is."`
-	Flake      string `name:"flake" placeholder:"PATH" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository to move (default: the one the build was made from)."`
+	To         string `name:"to" group:"target" placeholder:"GENERATION" xor:"target" help:"Go back to this system generation (see --list)."`
+	ToCommit   string `name:"to-commit" group:"target" placeholder:"REV" xor:"target" help:"Go back to the latest successful build of this commit."`
+	List       bool   `name:"list" group:"target" short:"l" xor:"target" help:"Show the rebuild history (generation, time, commit, outcome, current) and exit."`
+	SystemOnly bool   `name:"system-only" group:"scope" xor:"side" help:"Switch the system only; leave the repository as it is."`
+	RepoOnly   bool   `name:"repo-only" group:"scope" xor:"side" help:"Move the repository only; leave the system as it is."`
+	Flake      string `name:"flake" group:"scope" placeholder:"PATH" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository to move (default: the one the build was made from)."`
+
+	// Clean-up (clean.go, retention.go): delete old generations by a
+	// retention policy that knows which builds matter.
+	Clean      bool         `name:"clean" group:"clean" xor:"target" help:"Delete old system generations: keep the --keep newest and those made within --keep-since; the running, booted and next-boot systems, the last successful build and (unless --no-keep-pinned) the builds of remote branch tips and tags always stay."`
+	Keep       int          `name:"keep" group:"clean" placeholder:"N" default:"5" config:"clean.keep" help:"With --clean: keep the N newest generations (default 5)."`
+	KeepSince  cli.Duration `name:"keep-since" group:"clean" placeholder:"DURATION" config:"clean.keepSince" help:"With --clean: also keep every generation made within DURATION (e.g. 30d; 0: none by age)."`
+	KeepPinned bool         `name:"keep-pinned" group:"clean" negatable:"" default:"true" config:"clean.keepPinned" help:"With --clean: keep the build of every commit that is a remote branch's tip or has a tag (read from the flake repository's refs, no network)."`
+	GC         bool         `name:"gc" group:"clean" negatable:"" config:"clean.gc" help:"With --clean: afterwards collect the store garbage (nix-collect-garbage, without -d)."`
 
 	// The NixOS pre-switch check (system.preSwitchChecks) calls
 	// --record "$toplevel" --action "$action" so generations activated
@@ -80,13 +113,16 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		}
 		defer lock.Release()
 	}
-	entries, err := loadHistory(app.StateDir)
+	entries, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
 	if err != nil {
 		return err
 	}
 	view := NewView(entries, sys)
 	if c.List {
 		return list(app, view)
+	}
+	if c.Clean {
+		return c.clean(ctx, app, sys, view)
 	}
 	if len(entries) == 0 {
 		return exitcode.UsageError(fmt.Errorf("the rebuild history %s is empty: nothing to roll back to", histPath(app.StateDir)))
@@ -96,20 +132,36 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 
 func histPath(dir string) string { return dir + "/" + history.FileName }
 
-// loadHistory reads the history; missing is "empty", garbled is bad input.
-func loadHistory(dir string) ([]history.Entry, error) {
-	entries, err := history.Load(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// loadHistory reads the history of the state directory and of the other
+// side's (--read-state-dir, read-only: root's pre-switch records and timer
+// builds for a user), merged oldest first. Missing is "empty", garbled is
+// bad input, unsafe is refused (exit 10).
+func loadHistory(dirs ...string) ([]history.Entry, error) {
+	var all []history.Entry
+	sources := 0
+	for _, dir := range dirs {
+		entries, err := history.Load(dir)
+		var ce *state.CorruptError
+		var ue *state.UnsafeError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case errors.As(err, &ue):
+			return nil, err
+		case errors.As(err, &ce):
+			return nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
+		case err != nil:
+			return nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
+		}
+		if len(entries) > 0 {
+			sources++
+		}
+		all = append(all, entries...)
 	}
-	var ce *state.CorruptError
-	if errors.As(err, &ce) {
-		return nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
+	if sources > 1 {
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
 	}
-	if err != nil {
-		return nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
-	}
-	return entries, nil
+	return all, nil
 }
 
 // hostName is the name history entries carry, found the way rebuild-smart
@@ -139,6 +191,8 @@ type report struct {
 	// RepoPlan is what the repository side would do (dry run).
 	RepoPlan string   `json:"repository_plan,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Summary is the last line printed: what happened, or would.
+	Summary string `json:"summary"`
 }
 
 type targetJSON struct {
@@ -147,9 +201,41 @@ type targetJSON struct {
 	Toplevel   string    `json:"toplevel,omitempty"`
 	Time       time.Time `json:"time,omitzero"`
 	Source     string    `json:"source,omitempty"`
+	// DotfilesCommit is the chezmoi source commit the build was made with
+	// (not moved yet: see dotfiles.go).
+	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
 }
 
+// rollback plans (everything is checked before anything changes), prints
+// the plan, and for a real run executes its steps — the system first, then
+// the repository — records the result and says what happened.
 func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System, view View) error {
+	p, err := c.plan(ctx, app, sys, view)
+	if err != nil {
+		return err
+	}
+	c.printPlan(app, p)
+	if app.DryRun {
+		return finishDryRun(app, p)
+	}
+	if err := p.run(ctx, app); err != nil {
+		return err
+	}
+	return c.finish(app, p)
+}
+
+// rollbackPlan is what a rollback will do, decided before anything changes.
+type rollbackPlan struct {
+	build  Build
+	rep    report
+	system *systemStep // nil with --repo-only
+	repo   *repoStep   // nil with --system-only, or when no commit is recorded
+}
+
+// plan selects the build and prepares the steps: the repository's target
+// is resolved and its state checked (a merge in progress refuses the run),
+// the system's switch commands chosen.
+func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, view View) (*rollbackPlan, error) {
 	choice := Choice{To: c.To, SystemOnly: c.SystemOnly, RepoOnly: c.RepoOnly}
 	doRepo := !c.SystemOnly
 	var repo *reposave.Repo
@@ -157,7 +243,7 @@ func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System
 	if doRepo || c.ToCommit != "" {
 		repo, err = c.openRepo(app, view)
 		if err != nil && doRepo {
-			return err
+			return nil, err
 		}
 	}
 	if c.ToCommit != "" {
@@ -165,148 +251,169 @@ func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System
 		if repo != nil {
 			full, err := repo.Resolve(ctx, c.ToCommit)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			choice.ToCommit = full
 		}
 	}
 	build, err := view.Select(choice)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rep := report{DryRun: app.DryRun, Outcome: "planned", Target: targetJSON{
+	p := &rollbackPlan{build: build, rep: report{DryRun: app.DryRun, Outcome: "planned", Target: targetJSON{
 		Generation: build.Generation, Commit: build.Commit, Toplevel: build.Toplevel,
-		Time: build.Entry.Time, Source: build.Entry.Source,
-	}}
+		Time: build.Entry.Time, Source: build.Entry.Source, DotfilesCommit: build.DotfilesCommit,
+	}}}
 	if doRepo && build.Commit == "" {
-		msg := fmt.Sprintf("no commit is recorded for generation %d (activated outside rebuild-smart): the repository stays as it is", build.Generation)
-		app.IO.Warnf("%s", msg)
-		rep.Warnings = append(rep.Warnings, msg)
+		p.warn(app, fmt.Sprintf("no commit is recorded for generation %d (activated outside rebuild-smart): the repository stays as it is", build.Generation))
 		doRepo = false
 	}
-
-	// Everything below is checked before anything changes.
-	var target string
-	var st *reposave.State
 	if doRepo {
-		target, err = repo.Resolve(ctx, build.Commit)
-		if err != nil {
-			return exitcode.UsageError(fmt.Errorf("commit %s of generation %d is not in %s (fetch it, or use --system-only): %w", brief.ID(build.Commit), build.Generation, repo.Root, err))
+		if p.repo, err = planRepo(ctx, repo, build); err != nil {
+			return nil, err
 		}
-		if st, err = repo.Inspect(ctx, false); err != nil {
+		p.rep.RepoPlan = p.repo.plan()
+	}
+	if !c.RepoOnly {
+		sp := planSystem(envLooker{environ: app.Environ, root: os.Geteuid() == 0}, sys, view, build)
+		p.system = &systemStep{sys: sys, view: view, build: build, plan: sp}
+		p.rep.System = &p.system.plan
+	}
+	return p, nil
+}
+
+func (p *rollbackPlan) warn(app *cli.App, msg string) {
+	app.IO.Warnf("%s", msg)
+	p.rep.Warnings = append(p.rep.Warnings, msg)
+}
+
+// run executes the steps in order. A failed step stops the run; its error
+// says what the steps before it already changed.
+func (p *rollbackPlan) run(ctx context.Context, app *cli.App) error {
+	if p.system != nil {
+		if err := p.system.run(ctx, app); err != nil {
 			return err
 		}
-		if err := st.Check(repo.Root); err != nil {
+	}
+	if p.repo != nil {
+		done := ""
+		if p.system != nil && p.system.changed() {
+			done = fmt.Sprintf("the system is at generation %d but ", p.build.Generation)
+		}
+		res, err := p.repo.run(ctx, app, done)
+		p.rep.Repository = res
+		if err != nil {
 			return err
 		}
 	}
-	var sp systemPlan
-	if !c.RepoOnly {
-		sp = planSystem(envLooker{app.Environ}, sys, view, build)
-		rep.System = &sp
-	}
+	return nil
+}
 
-	c.printPlan(app, build, sp, repo, st, target, &rep)
-	if app.DryRun {
-		// A dry run takes no lock (it would write the lock file) but says
-		// when a real run would find it held.
-		if busy, holder, err := state.Busy(app.StateDir, state.RebuildLock); err == nil && busy {
-			msg := fmt.Sprintf("the rebuild lock is held by %s: a real run would wait (--wait) or exit 3", holder)
-			app.IO.Warnf("%s", msg)
-			rep.Warnings = append(rep.Warnings, msg)
-		}
-		if app.Globals.JSON {
-			return app.IO.WriteJSON(rep)
-		}
-		return nil
+// finishDryRun says what a real run would do. A dry run takes no lock (it
+// would write the lock file) but says when a real run would find it held.
+func finishDryRun(app *cli.App, p *rollbackPlan) error {
+	if busy, holder, err := app.Busy(state.RebuildLock); err == nil && busy {
+		p.warn(app, fmt.Sprintf("the rebuild lock is held by %s: a real run would wait (--wait) or exit 3", holder))
 	}
+	p.rep.Summary = p.summary()
+	app.IO.Println(p.rep.Summary)
+	if app.Globals.JSON {
+		return app.IO.WriteJSON(p.rep)
+	}
+	return nil
+}
 
-	unitsFailed := false
-	if !c.RepoOnly {
-		start := time.Now()
-		unitsFailed, err = runSystem(ctx, app.Runner, sys, sp)
-		if err != nil {
-			app.IO.Step(ui.Failed, "system", err.Error(), time.Since(start))
-			note := ""
-			if g, gerr := sys.CurrentGeneration(); gerr == nil && g.Number != view.ProfileGen {
-				note = fmt.Sprintf(" (the system profile now points at generation %d, which boots next; rebuild-rollback --system-only --to %d puts it back)", g.Number, view.ProfileGen)
-			}
-			return fmt.Errorf("system switch to generation %d failed%s; the repository was not touched: %w", build.Generation, note, err)
-		}
-		switch {
-		case sp.Unchanged:
-			app.IO.Step(ui.Skipped, "system", fmt.Sprintf("already running generation %d", build.Generation), 0)
-		case unitsFailed:
-			app.IO.Step(ui.Warn, "system", fmt.Sprintf("switched to generation %d, but the activation reported errors (failed units: systemctl --failed)", build.Generation), time.Since(start))
-		default:
-			app.IO.Step(ui.OK, "system", fmt.Sprintf("generation %d -> %d", sp.From, build.Generation), time.Since(start))
-		}
-	}
-	if doRepo {
-		start := time.Now()
-		res, err := repo.Move(ctx, target, app.Now())
-		rep.Repository = res
-		if err != nil {
-			where := ""
-			if res != nil && res.SavedTo != "" {
-				where = fmt.Sprintf("; your uncommitted work is saved in %s (%s)", res.SavedTo, res.Restore)
-			}
-			app.IO.Step(ui.Failed, "repository", err.Error(), time.Since(start))
-			sysNote := ""
-			if !c.RepoOnly && !sp.Unchanged {
-				sysNote = fmt.Sprintf("the system is at generation %d but ", build.Generation)
-			}
-			return fmt.Errorf("%sthe repository %s could not be moved to %s: %w%s", sysNote, repo.Root, brief.ID(target), err, where)
-		}
-		reportRepo(app, res, time.Since(start))
-	}
-	systemChanged := !c.RepoOnly && !sp.Unchanged
-	repoChanged := rep.Repository != nil && (rep.Repository.Moved || rep.Repository.SavedTo != "")
-	if !systemChanged && !repoChanged {
+// finish records the rollback in the history (when something moved), says
+// what happened and returns the exit code's error.
+func (c *Command) finish(app *cli.App, p *rollbackPlan) error {
+	systemChanged := p.system != nil && p.system.changed()
+	repoChanged := p.rep.Repository != nil && (p.rep.Repository.Moved || p.rep.Repository.SavedTo != "")
+	switch {
+	case !systemChanged && !repoChanged:
 		// Nothing moved: no history entry, so "previous" stays what it was.
-		rep.Outcome = "unchanged"
-		app.IO.Println("Nothing to do: already there.")
-		if app.Globals.JSON {
-			return app.IO.WriteJSON(rep)
-		}
-		return nil
+		p.rep.Outcome = "unchanged"
+	case p.system != nil && p.system.unitsFailed:
+		p.rep.Outcome = history.OutcomeUnitsFailed
+	default:
+		p.rep.Outcome = history.OutcomeRolledBack
 	}
+	if systemChanged || repoChanged {
+		if err := history.Append(app.StateDir, c.historyEntry(app, p)); err != nil {
+			p.warn(app, fmt.Sprintf("the rollback is done but could not be recorded in the history: %v", err))
+		}
+	}
+	p.rep.Summary = p.summary()
+	app.IO.Println(p.rep.Summary)
+	if app.Globals.JSON {
+		if err := app.IO.WriteJSON(p.rep); err != nil {
+			return err
+		}
+	}
+	if p.rep.Outcome == history.OutcomeUnitsFailed {
+		return exitcode.Silent{Code: exitcode.UnitsFailed}
+	}
+	return nil
+}
 
+// historyEntry is the rollback's record: the target build, with what moved.
+func (c *Command) historyEntry(app *cli.App, p *rollbackPlan) history.Entry {
+	b := p.build
 	e := history.Entry{
-		Time: app.Now().UTC(), Host: build.Entry.Host, Flake: build.Entry.Flake, Commit: build.Commit,
-		Generation: build.Generation, Toplevel: build.Toplevel, Action: "switch",
+		Time: app.Now().UTC(), Host: b.Entry.Host, Flake: b.Entry.Flake, Commit: b.Commit,
+		Generation: b.Generation, Toplevel: b.Toplevel, Action: "switch",
 		Outcome: history.OutcomeRolledBack, Source: SourceRollback,
 	}
 	if e.Host == "" {
 		e.Host = hostName(app)
 	}
-	if repo != nil && doRepo {
-		e.Flake = repo.Root
+	if p.repo != nil {
+		e.Flake = p.repo.repo.Root
 	}
 	switch {
 	case c.RepoOnly:
 		e.Action, e.Generation, e.Toplevel = "repo-only", 0, ""
-	case c.SystemOnly || !doRepo:
+	case p.repo == nil:
 		e.Action = "system-only"
 	}
-	if err := history.Append(app.StateDir, e); err != nil {
-		msg := fmt.Sprintf("the rollback is done but could not be recorded in the history: %v", err)
-		app.IO.Warnf("%s", msg)
-		rep.Warnings = append(rep.Warnings, msg)
-	}
-	rep.Outcome = history.OutcomeRolledBack
-	if unitsFailed {
-		rep.Outcome = history.OutcomeUnitsFailed
-	}
-	if app.Globals.JSON {
-		if err := app.IO.WriteJSON(rep); err != nil {
-			return err
+	return e
+}
+
+// summary is the last line: what happened, or for a dry run what would.
+func (p *rollbackPlan) summary() string {
+	var parts []string
+	if s := p.system; s != nil {
+		switch {
+		case s.plan.Unchanged:
+			parts = append(parts, fmt.Sprintf("the system already runs generation %d", p.build.Generation))
+		case p.rep.DryRun:
+			parts = append(parts, fmt.Sprintf("switch the system from generation %d to %d", s.plan.From, p.build.Generation))
+		case s.unitsFailed:
+			parts = append(parts, fmt.Sprintf("switched the system to generation %d, but the activation reported failed units (systemctl --failed)", p.build.Generation))
+		default:
+			parts = append(parts, fmt.Sprintf("switched the system from generation %d to %d", s.plan.From, p.build.Generation))
 		}
 	}
-	if unitsFailed {
-		return exitcode.Silent{Code: exitcode.UnitsFailed}
+	if r := p.repo; r != nil {
+		parts = append(parts, r.summary(p.rep.DryRun, p.rep.Repository))
 	}
-	return nil
+	what := strings.Join(parts, "; ")
+	switch {
+	case p.rep.DryRun && (p.system == nil || p.system.plan.Unchanged) && (p.repo == nil || p.repo.atTarget()):
+		return "Dry run, nothing to do: " + what + "."
+	case p.rep.DryRun:
+		return "Dry run, nothing was changed. A real run would " + what + "."
+	case p.rep.Outcome == "unchanged":
+		return "Nothing to do: " + what + "."
+	default:
+		return upperFirst(what) + "."
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // openRepo finds the flake repository: --flake/NH_OS_FLAKE/NH_FLAKE/config,
@@ -333,8 +440,8 @@ func (c *Command) openRepo(app *cli.App, view View) (*reposave.Repo, error) {
 	return reposave.Open(dir, app.Runner)
 }
 
-func (c *Command) printPlan(app *cli.App, b Build, sp systemPlan, repo *reposave.Repo, st *reposave.State, target string, rep *report) {
-	io := app.IO
+func (c *Command) printPlan(app *cli.App, p *rollbackPlan) {
+	io, b := app.IO, p.build
 	head := "Rolling back to"
 	if app.DryRun {
 		head = "Plan (dry run, nothing is changed): back to"
@@ -350,62 +457,16 @@ func (c *Command) printPlan(app *cli.App, b Build, sp systemPlan, repo *reposave
 		what += ", built " + b.Entry.Time.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	io.Printf("%s %s\n", io.Bold(head), what)
-	if rep.System != nil {
-		switch {
-		case sp.Unchanged:
-			io.Printf("  system:     already running generation %d\n", b.Generation)
-		default:
-			for i, cmd := range sp.Commands {
-				label := "  system:     "
-				if i > 0 {
-					label = "              "
-				}
-				io.Printf("%s%s\n", label, cmd)
+	if p.system != nil {
+		for i, line := range p.system.planLines() {
+			label := "  system:     "
+			if i > 0 {
+				label = "              "
 			}
+			io.Printf("%s%s\n", label, line)
 		}
 	}
-	if st != nil {
-		rep.RepoPlan = repoPlan(repo, st, target)
-		io.Printf("  repository: %s\n", rep.RepoPlan)
-	}
-}
-
-func repoPlan(repo *reposave.Repo, st *reposave.State, target string) string {
-	if st.AtTarget(target) {
-		return fmt.Sprintf("%s (%s) is already at %s", repo.Root, repo.Kind, brief.ID(target))
-	}
-	if repo.Kind == reposave.JJ {
-		return fmt.Sprintf("%s (jj): the working-copy change %s stays as it is, with its edits; a new working-copy change on %s", repo.Root, brief.ID(st.Change), brief.ID(target))
-	}
-	save := ""
-	switch {
-	case st.Changes > 0:
-		save = fmt.Sprintf("save %d uncommitted change(s), untracked files included, to a new branch rollback/<time>, then ", st.Changes)
-	case st.Unreachable:
-		save = fmt.Sprintf("keep the detached commit %s on a new branch rollback/<time>, then ", brief.ID(st.Head))
-	}
-	return fmt.Sprintf("%s (git): %sgit checkout --detach %s", repo.Root, save, brief.ID(target))
-}
-
-func reportRepo(app *cli.App, res *reposave.Result, d time.Duration) {
-	io := app.IO
-	if !res.Moved && res.SavedTo == "" {
-		io.Step(ui.Skipped, "repository", "already at "+brief.ID(res.To), 0)
-		return
-	}
-	detail := fmt.Sprintf("%s now at %s", res.Root, brief.ID(res.To))
-	if res.Kind == reposave.Git && res.Branch != "" {
-		detail += fmt.Sprintf(" (detached; branch %s unchanged, back with: git switch %s)", res.Branch, res.Branch)
-	}
-	if res.Kind == reposave.JJ && res.NewChange != "" {
-		detail += fmt.Sprintf(" (new working-copy change %s)", brief.ID(res.NewChange))
-	}
-	io.Step(ui.OK, "repository", detail, d)
-	if res.SavedTo != "" {
-		where := "branch " + res.SavedTo
-		if res.Kind == reposave.JJ {
-			where = fmt.Sprintf("change %s (commit %s)", brief.ID(res.SavedTo), brief.ID(res.SavedCommit))
-		}
-		io.Printf("  your uncommitted work is in %s; to get it back: %s\n", where, res.Restore)
+	if p.repo != nil {
+		io.Printf("  repository: %s\n", p.rep.RepoPlan)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/testuser"
 	"github.com/nixdots/nixdots/pkg/history"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/stretchr/testify/require"
@@ -40,6 +41,9 @@ func TestRollbackGitDirtyLosesNothing(t *testing.T) {
 	require.Equal(t, want, f.files(), "the working tree is exactly generation 2's commit (ignored files untouched)")
 	require.Empty(t, f.h.Run(f.repo, "git", "status", "--porcelain"))
 	require.Contains(t, r.Stdout, "branch rollback/")
+	// The last line says what happened.
+	lastLine := lastLineOf(r.Stdout)
+	require.True(t, strings.HasPrefix(lastLine, "Switched the system from generation 3 to 2; moved "+f.repo+" to "+f.commits[1][:12]+", your uncommitted work saved in rollback/"), lastLine)
 	require.Equal(t, "main", strings.TrimSpace(f.h.Run(f.repo, "git", "branch", "--list", "main", "--format=%(refname:short)")))
 	require.Equal(t, f.commits[2], f.h.Run(f.repo, "git", "rev-parse", "main"), "main is not moved")
 
@@ -119,6 +123,11 @@ func TestTwoRollbacksInARow(t *testing.T) {
 			doc := listJSON(t, f)
 			require.Equal(t, 1, doc.CurrentGeneration)
 			require.True(t, doc.Entries[len(doc.Entries)-1].Current)
+			// Five records, three generations: one line each, the
+			// rollbacks folded in.
+			require.Len(t, doc.Generations, 3)
+			require.True(t, doc.Generations[0].Current)
+			require.Equal(t, []int{1, 1, 0}, []int{doc.Generations[0].RolledBack, doc.Generations[1].RolledBack, doc.Generations[2].RolledBack})
 			if kind == "git" {
 				require.Empty(t, f.h.Run(f.repo, "git", "branch", "--list", "rollback/*"), "a clean tree needs no saving")
 			}
@@ -165,7 +174,15 @@ type listDoc struct {
 	History           string `json:"history"`
 	CurrentGeneration int    `json:"current_generation"`
 	CurrentSystem     string `json:"current_system"`
-	Entries           []struct {
+	Generations       []struct {
+		Generation int             `json:"generation"`
+		Commit     string          `json:"commit"`
+		Current    bool            `json:"current"`
+		Available  bool            `json:"available"`
+		RolledBack int             `json:"rolled_back"`
+		Records    []history.Entry `json:"records"`
+	} `json:"generations"`
+	Entries []struct {
 		history.Entry
 		Generation int  `json:"generation"`
 		Current    bool `json:"current"`
@@ -189,26 +206,42 @@ func TestListTableAndJSON(t *testing.T) {
 	f := newFixture(t, "git", 3)
 	f.appendHistory(history.Entry{Time: time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), Host: "alpha", Commit: f.commits[2],
 		Action: "switch", Outcome: history.OutcomeFailed, Source: "rebuild-smart"})
+	// A failed build recorded with the generation that was running (as
+	// rebuild-smart did before issue 19): not a second line for 3.
+	f.appendHistory(history.Entry{Time: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), Host: "alpha", Commit: f.commits[2],
+		Generation: 3, Toplevel: "/nix/store/00000000000000000000000000000000-nixos-system-failed",
+		Action: "switch", Outcome: history.OutcomeFailed, Source: "rebuild-smart"})
+	// The pre-switch check's record of generation 2: folded into its line.
+	f.appendHistory(history.Entry{Time: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), Host: "alpha", Generation: 2,
+		Toplevel: f.tops[1], Action: "switch", Outcome: history.OutcomeActivated, Source: "pre-switch-check"})
 	require.NoError(t, os.Remove(filepath.Join(f.root, "nix/var/nix/profiles/system-1-link")))
 	before := f.snapshot()
 
 	r := f.mustRun("--list")
 	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
-	require.Len(t, lines, 5, r.Stdout)
+	require.Len(t, lines, 6, r.Stdout)
 	require.Regexp(t, `^\s+GEN\s+TIME\s+COMMIT\s+OUTCOME\s+SOURCE\s+NOTE`, lines[0])
 	require.Regexp(t, `^  1\s+2026-11-20 10:00:00\s+`+f.commits[0][:12]+`\s+success\s+rebuild-smart\s+garbage-collected$`, lines[1])
 	require.Regexp(t, `^  2\s+2026-11-20 11:00:00\s+`+f.commits[1][:12]+`\s+success\s+rebuild-smart\s*$`, lines[2])
 	require.Regexp(t, `^\* 3\s+2026-11-20 12:00:00\s+`+f.commits[2][:12]+`\s+success\s+rebuild-smart\s+current$`, lines[3])
-	require.Regexp(t, `^  -\s+2026-11-21 08:00:00\s+`+f.commits[2][:12]+`\s+failed\s+rebuild-smart\s*$`, lines[4])
+	require.Regexp(t, `^  -\s+2026-11-21 08:00:00\s+`+f.commits[2][:12]+`\s+failed\s+rebuild-smart\s+no generation made$`, lines[4])
+	require.Regexp(t, `^  -\s+2026-11-21 09:00:00\s+`+f.commits[2][:12]+`\s+failed\s+rebuild-smart\s+no generation made$`, lines[5])
 
 	doc := listJSON(t, f)
 	require.Equal(t, 3, doc.CurrentGeneration)
 	require.Equal(t, f.tops[2], doc.CurrentSystem)
-	require.Len(t, doc.Entries, 4)
+	require.Len(t, doc.Generations, 5, "one per generation, one per attempt without")
+	require.Equal(t, []int{1, 2, 3, 0, 0}, []int{doc.Generations[0].Generation, doc.Generations[1].Generation,
+		doc.Generations[2].Generation, doc.Generations[3].Generation, doc.Generations[4].Generation})
+	require.False(t, doc.Generations[0].Available, "generation 1 was garbage-collected")
+	require.Len(t, doc.Generations[1].Records, 2, "the build and the pre-switch record")
+	require.True(t, doc.Generations[2].Current)
+	require.Equal(t, f.commits[2], doc.Generations[2].Commit)
+	// The raw records stay in "entries", as before.
+	require.Len(t, doc.Entries, 6)
 	require.False(t, doc.Entries[0].Available, "generation 1 was garbage-collected")
 	require.True(t, doc.Entries[1].Available)
 	require.True(t, doc.Entries[2].Current)
-	require.Equal(t, f.commits[2], doc.Entries[2].Commit)
 	require.Equal(t, "failed", doc.Entries[3].Outcome)
 	require.False(t, doc.Entries[3].Current)
 	require.Equal(t, before, f.snapshot(), "--list changes nothing")
@@ -220,6 +253,7 @@ func TestListTableAndJSON(t *testing.T) {
 	require.Contains(t, r.Stdout, "No builds recorded yet")
 	r = g.mustRun("--list", "--json")
 	require.Contains(t, r.Stdout, `"entries": []`)
+	require.Contains(t, r.Stdout, `"generations": []`)
 }
 
 // Every bad input: a one-line error, exit 2, nothing changed.
@@ -302,6 +336,12 @@ func TestDryRunChangesNothing(t *testing.T) {
 			}
 			require.Equal(t, before, f.snapshot())
 			require.Empty(t, f.calls())
+			// The last line says what a real run would do.
+			want := map[string]string{
+				"git": "Dry run, nothing was changed. A real run would switch the system from generation 3 to 2; save 2 uncommitted change(s) on a rollback/ branch and check out " + f.commits[1][:12] + " in " + f.repo + ".",
+				"jj":  "Dry run, nothing was changed. A real run would switch the system from generation 3 to 2; start a new working-copy change on " + f.commits[1][:12] + " in " + f.repo + " (the current change keeps its edits).",
+			}[kind]
+			require.Equal(t, want, lastLineOf(r.Stdout))
 
 			// A git revision or a jj revset names the commit.
 			rev := map[string]string{"git": "HEAD~2", "jj": "main--"}[kind]
@@ -309,6 +349,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 			var rep struct {
 				DryRun  bool   `json:"dry_run"`
 				Outcome string `json:"outcome"`
+				Summary string `json:"summary"`
 				Target  struct {
 					Generation int    `json:"generation"`
 					Commit     string `json:"commit"`
@@ -321,6 +362,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep), r.Stdout)
 			require.True(t, rep.DryRun)
 			require.Equal(t, "planned", rep.Outcome)
+			require.True(t, strings.HasPrefix(rep.Summary, "Dry run, nothing was changed. A real run would switch the system from generation 3 to 1; "), rep.Summary)
+			require.Contains(t, r.Stderr, rep.Summary, "human lines go to stderr with --json")
 			require.Equal(t, 1, rep.Target.Generation)
 			require.Equal(t, f.commits[0], rep.Target.Commit)
 			require.Equal(t, "profile", rep.System.Method)
@@ -452,7 +495,13 @@ func TestSwitchMethods(t *testing.T) {
 	f := newFixture(t, "git", 3, "nh", "nixos-rebuild")
 	r := f.mustRun("--to", "1", "--json")
 	f.requireAt(1)
-	require.Equal(t, "nh os rollback --to 1", f.callLines()[0])
+	// As root nh must be told that root is meant (it refuses otherwise,
+	// and so does the fake); as a user it elevates itself.
+	wantNH := "nh os rollback --to 1"
+	if os.Geteuid() == 0 {
+		wantNH += " --bypass-root-check"
+	}
+	require.Equal(t, wantNH, f.callLines()[0])
 	var rep struct {
 		Outcome string `json:"outcome"`
 		System  struct {
@@ -553,9 +602,16 @@ func TestNothingToDo(t *testing.T) {
 	f := newFixture(t, "git", 2)
 	before := f.snapshot()
 	r := f.mustRun("--to", "2")
-	require.Contains(t, r.Stdout, "Nothing to do")
+	require.Equal(t, "Nothing to do: the system already runs generation 2; "+f.repo+" is already at "+f.commits[1][:12]+".", lastLineOf(r.Stdout))
+	r = f.mustRun("--to", "2", "--dry-run")
+	require.Equal(t, "Dry run, nothing to do: the system already runs generation 2; "+f.repo+" is already at "+f.commits[1][:12]+".", lastLineOf(r.Stdout))
 	require.Equal(t, before, f.snapshot())
 	require.Empty(t, f.calls())
+}
+
+func lastLineOf(out string) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	return lines[len(lines)-1]
 }
 
 // Awkward work in a git tree: names with spaces, quotes, unicode and a
@@ -588,23 +644,42 @@ func TestGitAwkwardWorkLosesNothing(t *testing.T) {
 	require.Equal(t, before, modes())
 }
 
-// The pre-switch check runs as root and writes into a user's state
-// directory: the history (and any directory it had to create) belongs to
-// that user afterwards.
-func TestRecordAsRootKeepsUserOwnership(t *testing.T) {
+// The issue's attack: a user's state directory whose history is a link to a
+// root-owned file. Root's --record there (the old documented pre-switch
+// invocation) is refused, exit 10: the link's target is neither appended to
+// nor chowned, and nothing of the user's changes.
+func TestRecordAsRootRefusesUserState(t *testing.T) {
+	testuser.RequireRoot(t)
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to write as root into another user's directory")
-	}
 	f := newFixture(t, "git", 1)
-	userDir := filepath.Join(f.h.Root, "userhome")
-	require.NoError(t, os.MkdirAll(userDir, 0o755))
-	require.NoError(t, os.Chown(userDir, 1234, 1234))
+	u := testuser.New(t)
+	userDir := u.Dir(t)
 	stateDir := filepath.Join(userDir, ".local", "state", "nixdots")
-	f.mustRun("--state-dir", stateDir, "--record", f.tops[0])
-	for _, p := range []string{filepath.Join(userDir, ".local"), stateDir, filepath.Join(stateDir, history.FileName)} {
-		st, err := os.Stat(p)
-		require.NoError(t, err)
-		require.Equal(t, uint32(1234), st.Sys().(*syscall.Stat_t).Uid, p)
+	require.NoError(t, os.MkdirAll(stateDir, 0o700))
+	victim := filepath.Join(f.h.Root, "root-owned")
+	require.NoError(t, os.WriteFile(victim, []byte("root's\n"), 0o600))
+	require.NoError(t, os.Symlink(victim, filepath.Join(stateDir, history.FileName)))
+	for _, p := range []string{filepath.Join(userDir, ".local"), filepath.Join(userDir, ".local", "state"), stateDir} {
+		require.NoError(t, os.Chown(p, u.UID, u.GID))
 	}
+	require.NoError(t, os.Lchown(filepath.Join(stateDir, history.FileName), u.UID, u.GID))
+	before := testuser.Snapshot(t, userDir)
+
+	r := f.run("--state-dir", stateDir, "--record", f.tops[0])
+	require.Equal(t, 10, r.Code, r.String())
+	require.Contains(t, r.Stderr, "refusing the state directory "+stateDir+": it is owned by "+u.Name)
+	require.Equal(t, 1, strings.Count(strings.TrimSpace(r.Stderr), "\n")+1, "one line")
+	data, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	require.Equal(t, "root's\n", string(data))
+	st, err := os.Stat(victim)
+	require.NoError(t, err)
+	require.Equal(t, uint32(0), st.Sys().(*syscall.Stat_t).Uid, "the target was chowned")
+	require.Equal(t, before, testuser.Snapshot(t, userDir))
+
+	// Nor does root create anything inside a user's directory.
+	fresh := filepath.Join(userDir, "fresh", "nixdots")
+	r = f.run("--state-dir", fresh, "--record", f.tops[0])
+	require.Equal(t, 10, r.Code, r.String())
+	require.NoDirExists(t, filepath.Join(userDir, "fresh"))
 }

@@ -108,6 +108,10 @@ type Build struct {
 	Commit     string
 	Toplevel   string
 	Entry      history.Entry // the record describing it best
+	// DotfilesCommit and DotfilesSource are the chezmoi source commit (and
+	// directory) the build was made with (dotfiles.go).
+	DotfilesCommit string
+	DotfilesSource string
 }
 
 // Builds merges the successful entries per generation (a pre-switch record
@@ -157,6 +161,9 @@ func (v View) Builds() []Build {
 		}
 		if e.Toplevel != "" {
 			b.Toplevel = e.Toplevel
+		}
+		if e.DotfilesCommit != "" {
+			b.DotfilesCommit, b.DotfilesSource = e.DotfilesCommit, e.DotfilesSource
 		}
 	}
 	out := make([]Build, 0, len(order))
@@ -257,6 +264,9 @@ func (v View) Select(c Choice) (Build, error) {
 			if !v.SystemKnown {
 				return Build{}, badInput("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(v.Root, "/"))
 			}
+			if when := v.deletedAt(b.Generation); when != "" {
+				return Build{}, badInput("generation %d was deleted by rebuild-rollback --clean on %s; pick another with --to (see --list), or --repo-only", b.Generation, when)
+			}
 			return Build{}, badInput("generation %d was garbage-collected (its profile link system-%d-link is missing); pick another with --to (see --list), or --repo-only", b.Generation, b.Generation)
 		}
 		b.Toplevel = v.Links[b.Generation]
@@ -265,6 +275,16 @@ func (v View) Select(c Choice) (Build, error) {
 		return Build{}, badInput("no commit is recorded for generation %d (activated outside rebuild-smart); nothing to do with --repo-only", b.Generation)
 	}
 	return b, nil
+}
+
+// deletedAt is when --clean deleted generation g ("" if it did not).
+func (v View) deletedAt(g int) string {
+	for i := len(v.Entries) - 1; i >= 0; i-- {
+		if e := v.Entries[i]; e.Outcome == history.OutcomeDeleted && e.Generation == g {
+			return e.Time.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return ""
 }
 
 func knownGens(builds []Build) string {

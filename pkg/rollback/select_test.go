@@ -143,3 +143,86 @@ func TestBuildsReusedGenerationNumber(t *testing.T) {
 	require.True(t, l[2].Available)
 	require.True(t, l[2].Current)
 }
+
+// --list folds the history into one line per generation: the build, its
+// pre-switch record, the rollbacks to it and a failed activation that left
+// it are one line; attempts that made no generation (including failed
+// builds recorded with the generation that was running, as older
+// rebuild-smart versions did) have a line without a number.
+func TestLinesOnePerGeneration(t *testing.T) {
+	e := func(gen int, commit, top, outcome, source string) history.Entry {
+		x := entry(gen, commit, top, outcome, source)
+		x.Time = time.Time{}
+		return x
+	}
+	buildOnly := e(0, "cb", "", history.OutcomeSuccess, "rebuild-smart")
+	buildOnly.Action = "build"
+	v := view(3, "/t3",
+		e(0, "", "/t2", history.OutcomeActivated, "pre-switch-check"),
+		e(2, "c2", "/t2", history.OutcomeSuccess, "rebuild-smart"),
+		e(2, "cx", "/failed", history.OutcomeFailed, "rebuild-smart"), // failed build, running generation recorded
+		e(2, "cy", "", history.OutcomeFailed, "rebuild-smart"),        // failed evaluation, same
+		e(0, "", "/t3", history.OutcomeActivated, "pre-switch-check"),
+		e(3, "c3", "/t3", history.OutcomeUnitsFailed, "rebuild-smart"),
+		e(2, "c2", "/t2", history.OutcomeRolledBack, "rebuild-rollback"),
+		e(0, "c2", "", history.OutcomeRolledBack, "rebuild-rollback"), // --repo-only
+		e(3, "c3", "/t3", history.OutcomeRolledBack, "rebuild-rollback"),
+		e(4, "c4", "/t4", history.OutcomeFailed, "rebuild-smart"), // activation failed after the profile was set
+		buildOnly,
+	)
+	lines := v.Lines()
+	var gens []int
+	for _, l := range lines {
+		gens = append(gens, l.Generation)
+	}
+	require.Equal(t, []int{2, 0, 0, 3, 0, 4, 0}, gens)
+
+	two := lines[0]
+	require.Equal(t, "c2", two.Commit)
+	require.Equal(t, history.OutcomeSuccess, two.Outcome)
+	require.Equal(t, "rebuild-smart", two.Source)
+	require.Equal(t, 1, two.RolledBack)
+	require.Zero(t, two.Failed)
+	require.Len(t, two.Records, 3)
+	require.False(t, two.Current)
+	require.True(t, two.Available)
+	require.Equal(t, "rolled back to once", two.note(true))
+
+	require.Equal(t, "cx", lines[1].Commit)
+	require.Equal(t, "no generation made", lines[1].note(true))
+
+	three := lines[3]
+	require.Equal(t, history.OutcomeUnitsFailed, three.Outcome)
+	require.Equal(t, "c3", three.Commit)
+	require.True(t, three.Current)
+	require.Equal(t, "current, rolled back to once", three.note(true))
+
+	require.Equal(t, "repository only", lines[4].note(true))
+
+	four := lines[5]
+	require.Equal(t, history.OutcomeFailed, four.Outcome)
+	require.Equal(t, 1, four.Failed)
+	require.True(t, four.Available)
+
+	require.Equal(t, "built, never activated", lines[6].note(true))
+
+	// The same history without generation 2's link: that line says so.
+	delete(v.Links, 2)
+	lines = v.Lines()
+	require.Equal(t, "generation unknown", lines[0].note(true), "the pre-switch record found its number from the link")
+	require.Equal(t, 2, lines[1].Generation)
+	require.Equal(t, "garbage-collected, rolled back to once", lines[1].note(true))
+}
+
+// The dotfiles commit a build was made with travels with the build (the
+// seam of --with-dotfiles, dotfiles.go), from whichever record has it.
+func TestBuildsCarryTheDotfilesCommit(t *testing.T) {
+	withDots := entry(2, "c2", "/t2", history.OutcomeSuccess, "rebuild-smart")
+	withDots.DotfilesCommit, withDots.DotfilesSource = "d2", "/home/a/.local/share/chezmoi"
+	v := view(3, "/t3", entry(0, "", "/t2", history.OutcomeActivated, "pre-switch-check"), withDots)
+	b := v.Builds()
+	require.Len(t, b, 1)
+	require.Equal(t, "d2", b[0].DotfilesCommit)
+	require.Equal(t, "/home/a/.local/share/chezmoi", b[0].DotfilesSource)
+	require.Equal(t, "d2", v.Lines()[0].DotfilesCommit)
+}

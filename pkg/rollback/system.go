@@ -42,7 +42,13 @@ func planSystem(app envLooker, sys *nixsys.System, v View, b Build) systemPlan {
 	switch {
 	case app.has("nh"):
 		p.Method = methodNH
-		p.cmds = []runner.Cmd{{Name: "nh", Args: []string{"os", "rollback", "--to", strconv.Itoa(b.Generation)}, Mutates: true}}
+		args := []string{"os", "rollback", "--to", strconv.Itoa(b.Generation)}
+		if app.root {
+			// nh refuses root ("Don't run nh os as root") unless told that
+			// it is meant: it would otherwise call sudo itself.
+			args = append(args, "--bypass-root-check")
+		}
+		p.cmds = []runner.Cmd{{Name: "nh", Args: args, Mutates: true}}
 	case b.Generation == previous && app.has("nixos-rebuild"):
 		p.Method = methodRollback
 		c := runner.Cmd{Name: "nixos-rebuild", Args: []string{"switch", "--rollback"}, Mutates: true}
@@ -101,8 +107,12 @@ func runSystem(ctx context.Context, r runner.Runner, sys *nixsys.System, p syste
 	return unitsFailed, nil
 }
 
-// envLooker answers "is this tool installed" from the run's own PATH.
-type envLooker struct{ environ []string }
+// envLooker answers "is this tool installed" from the run's own PATH, and
+// whether the run is root (nh needs to be told then).
+type envLooker struct {
+	environ []string
+	root    bool
+}
 
 func (e envLooker) has(name string) bool {
 	_, err := runner.LookPath(name, e.environ)

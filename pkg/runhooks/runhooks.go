@@ -7,6 +7,7 @@
 package runhooks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,16 +110,44 @@ func (f *Rebuild) PreHooks(ctx context.Context, d userhooks.Details) error {
 	return rep.Veto()
 }
 
+// HealthChecks runs the health-check hooks (hooks.healthCheck and
+// hooks.d/health/), the post-checks a user adds: after an activation, with
+// the run's details. It returns how many ran and one line per hook that
+// failed ("10-ping: exit 1: no route to host"). A health directory that
+// cannot be listed is a failed check: the guard put there could not be
+// consulted.
+func (f *Rebuild) HealthChecks(ctx context.Context, d userhooks.Details) (ran int, failed []string) {
+	d.Unattended = d.Unattended || f.Unattended
+	hooks, skipped, err := userhooks.Discover(f.Config.Hooks, f.HooksDir, userhooks.Health)
+	for _, s := range skipped {
+		f.warn("hook %s not run: %s", s.Path, s.Reason)
+	}
+	if err != nil {
+		return 0, []string{fmt.Sprintf("health-check hooks could not be listed: %v", err)}
+	}
+	rep := userhooks.Run(ctx, f.Runner, userhooks.Health, hooks, d, f.options())
+	for _, r := range rep.Failed() {
+		failed = append(failed, r.Describe(rep.Timeout))
+	}
+	return len(rep.Results), failed
+}
+
 // RebuildResult is what Finish needs to know about the finished run.
 type RebuildResult struct {
-	Details     userhooks.Details // Outcome, FailedPhase, Generation, Toplevel, Duration, ... filled in
-	Start       time.Time
-	Generation  int
-	UnitsFailed int
-	LastSuccess time.Time // metrics.LastRebuildSuccess(history, host), or Start on success
-	Error       string    // the run's error, one line
-	NextStep    string
-	Record      any // the --json report, sent to the webhook
+	Details    userhooks.Details // Outcome, FailedPhase, Generation, Toplevel, Duration, ... filled in
+	Start      time.Time
+	Generation int
+	// ProfileGeneration is the profile's generation after the run when it
+	// is not Generation: after a rollback the new generation (Generation,
+	// what the notification names) is not the one that boots next. 0: the
+	// same as Generation.
+	ProfileGeneration int
+	UnitsFailed       int
+	LastSuccess       time.Time // metrics.LastRebuildSuccess(history, host), or Start on success
+	Error             string    // the run's error, one line
+	NextStep          string
+	Diff              string // the closure diff's summary, for the notification's body
+	Record            any    // the --json report, sent to the webhook
 }
 
 // Finished says what Finish did, for the summary and tests.
@@ -135,7 +164,8 @@ type Finished struct {
 // problem becomes a warning.
 //
 // Outcomes (rebuild-smart's --json "outcome"): success, nothing-to-switch
-// and units-failed run the post hooks; failed runs the failure hooks;
+// and units-failed run the post hooks; failed and rolled-back run the
+// failure hooks;
 // vetoed and interrupted run none; locked, bad-input and dry-run do
 // nothing at all (no notification, metrics file untouched).
 func (f *Rebuild) Finish(ctx context.Context, res RebuildResult) Finished {
@@ -149,7 +179,9 @@ func (f *Rebuild) Finish(ctx context.Context, res RebuildResult) Finished {
 		if res.LastSuccess.Before(res.Start) {
 			res.LastSuccess = res.Start // this run is the last success
 		}
-	case "failed":
+	case "failed", "rolled-back":
+		// rolled-back: the new system failed and the old one runs again;
+		// the failure hooks are told (REBUILD_SMART_OUTCOME says which).
 		kind = userhooks.Failure
 	case "locked", "bad-input", "dry-run", "":
 		// Not a run of the rebuild: another run owns the lock (it writes
@@ -176,7 +208,7 @@ func (f *Rebuild) Finish(ctx context.Context, res RebuildResult) Finished {
 	if ev, send := notify.RebuildEvent(notify.Rebuild{
 		Host: d.Host, Outcome: d.Outcome, Action: d.Action, Generation: res.Generation,
 		FailedPhase: d.FailedPhase, Error: res.Error, NextStep: res.NextStep,
-		Unattended: d.Unattended, Record: res.Record,
+		Unattended: d.Unattended, Diff: res.Diff, Record: res.Record,
 	}); send {
 		ev.Time = res.Start
 		out.Notifications = f.notifier().Send(ctx, ev)
@@ -186,7 +218,7 @@ func (f *Rebuild) Finish(ctx context.Context, res RebuildResult) Finished {
 	if f.MetricsFile != "" && !f.DryRun {
 		fams := metrics.RebuildFamilies(metrics.RebuildRun{
 			Host: d.Host, Start: res.Start, Duration: d.Duration, Outcome: d.Outcome,
-			LastSuccess: res.LastSuccess, Generation: res.Generation, UnitsFailed: res.UnitsFailed,
+			LastSuccess: res.LastSuccess, Generation: cmp.Or(res.ProfileGeneration, res.Generation), UnitsFailed: res.UnitsFailed,
 			HooksFailed: out.HooksFailed, BootPending: d.Action == "boot" && d.Outcome == "success",
 		})
 		if err := metrics.WriteFile(f.MetricsFile, fams); err != nil {

@@ -1,6 +1,7 @@
 // Package runner is the one place the suite starts external programs (git,
 // jj, chezmoi, nix, nh, systemctl, ...). It gives every call a context and a
-// timeout, kills the child's whole process group on cancel, logs argv in
+// timeout, stops the child's whole process group on cancel (SIGTERM, then
+// SIGKILL after a grace period), logs argv in
 // verbose mode, captures output and returns a typed error with the exit code
 // and the tail of stderr. It never goes through a shell.
 package runner
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -33,6 +35,14 @@ type Cmd struct {
 	// Stream, when set, receives stdout and stderr as they arrive (for long
 	// builds whose progress a person watches) in addition to the capture.
 	Stream io.Writer
+	// Interactive marks a child that may read the terminal (sudo asking a
+	// password, nh --ask). When Stdin is the terminal and this process owns
+	// it (runs in its foreground process group), the child's process group
+	// is made the terminal's foreground group while it runs: a child in a
+	// background group is stopped by SIGTTIN the moment it reads. The
+	// terminal is handed back when it ends; cancelling still kills the
+	// child's whole group.
+	Interactive bool
 }
 
 // String renders argv in a copy-pasteable form for logs and dry-run plans.
@@ -117,6 +127,8 @@ type Exec struct {
 	// Log, when non-nil, receives "+ argv" before each command (--verbose).
 	Log io.Writer
 	mu  sync.Mutex
+	// tty serialises interactive children: one owns the terminal at a time.
+	tty sync.Mutex
 }
 
 // Run implements Runner.
@@ -155,8 +167,16 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	// A new process group, so that cancel reaches the child's own children
 	// (git spawned by jj, nix builders spawned by nh) and none outlives us.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
+	cmd.Cancel = func() error { return stopGroup(cmd.Process.Pid) }
+	cmd.WaitDelay = killGrace + time.Second
+	tty := c.foregroundTTY()
+	if tty != nil {
+		x.tty.Lock()
+		defer x.tty.Unlock()
+		cmd.SysProcAttr.Foreground = true
+		cmd.SysProcAttr.Ctty = int(tty.Fd())
+		defer reclaimTerminal(tty)
+	}
 	start := time.Now()
 	err = cmd.Run()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
@@ -165,14 +185,48 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	ee := &ExitError{Argv: c.String(), Code: -1, Stderr: Tail(stderr.String(), 3), Err: err}
 	var exitErr *exec.ExitError
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		ee.TimedOut = errors.Is(ctx.Err(), context.DeadlineExceeded)
 		ee.Err = ctx.Err()
-	} else if errors.As(err, &exitErr) {
+	case tty != nil && errors.As(err, &exitErr) && killedBy(exitErr, syscall.SIGINT):
+		// Ctrl-C went to the child's group only (it owned the terminal):
+		// pass it on to this process, as a shell does, so the whole run
+		// stops the way an interrupt always stops it.
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		ee.Err = fmt.Errorf("%w (Ctrl-C)", context.Canceled)
+	case errors.As(err, &exitErr):
 		ee.Code = exitErr.ExitCode()
 	}
 	res.ExitCode = ee.Code
 	return res, ee
+}
+
+// killGrace is how long a cancelled child's process group has to stop on
+// SIGTERM before it is killed.
+const killGrace = 2 * time.Second
+
+// stopGroup stops the process group pgid: SIGTERM first, so a child that
+// runs children of its own in groups of their own (the suite's chezmoi-sync
+// under rebuild-smart, whose jj has its own group) stops them in turn;
+// SIGKILL for whatever of the group is left after killGrace. A SIGKILL
+// first would end that child before it could, and leave its children
+// running behind a released lock.
+func stopGroup(pgid int) error {
+	err := syscall.Kill(-pgid, syscall.SIGTERM)
+	time.AfterFunc(killGrace, func() {
+		// Only while the group still has members: an empty group's id
+		// is free for the system to give out again.
+		if syscall.Kill(-pgid, 0) == nil {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	})
+	return err
+}
+
+func killedBy(e *exec.ExitError, sig syscall.Signal) bool {
+	ws, ok := e.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }
 
 // Tail returns the last n non-empty lines of s joined by " | ", so a

@@ -73,6 +73,9 @@ func TestNone(t *testing.T) {
 	r = show(w.Beta, "--files-only")
 	requireCode(t, 0, r)
 	require.Empty(t, r.Stdout)
+	r = show(w.Beta, "-q")
+	requireCode(t, 0, r)
+	require.Empty(t, r.Stdout+r.Stderr)
 	_, doc := scanJSON(t, w.Beta, 0)
 	conflictfixture.Golden(t, "none.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
 }
@@ -95,17 +98,38 @@ func TestParked(t *testing.T) {
 		"dot_bashrc (1 hunk)",
 		`side 1: main@origin: `, `— 1 line: "export EDITOR=nvim"`,
 		`side 2: sync/beta: `, `— 1 line: "export EDITOR=emacs"`,
-		"    cd " + h.SourceDir(),
-		"    jj rebase -b sync/beta -d main@origin",
-		"    jj squash",
-		"    chezmoi-sync",
 	} {
+		require.Contains(t, r.Stdout, want)
+	}
+	// The one recipe chezmoi-sync prints too (docs/chezmoi-sync.md).
+	for _, want := range showconflicts.Recipe(h.SourceDir(), "main@origin", "sync/beta", []string{"dot_bashrc"}) {
 		require.Contains(t, r.Stdout, want)
 	}
 
 	r = show(h, "--files-only")
 	requireCode(t, 1, r)
 	require.Equal(t, filepath.Join(h.SourceDir(), "dot_bashrc")+"\n", r.Stdout)
+
+	// --hostname completes the hosts sharing the dotfiles: this one, and
+	// the ones the sync commits name (the shells call this).
+	r = h.Exec("", "chezmoi-show-conflicts", "__complete", "hostname")
+	requireCode(t, 0, r)
+	require.Regexp(t, `^alpha\tsynced \d{4}-\d\d-\d\d\nbeta\tthis host\n$`, r.Stdout)
+	r = h.Exec("", "chezmoi-status", "__complete", "hostname", "--source-dir", h.SourceDir())
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stdout, "alpha\t")
+	r = h.Exec("", "chezmoi-sync", "__complete", "hostname")
+	requireCode(t, 0, r)
+	require.Contains(t, r.Stdout, "beta\tthis host\n")
+
+	// -q, like grep -q: the exit status only; not even the warning about
+	// the sync that holds the lock.
+	for _, q := range []string{"-q", "--quiet"} {
+		r = show(h, q)
+		requireCode(t, 1, r)
+		require.Empty(t, r.Stdout, q)
+		require.Empty(t, r.Stderr, q)
+	}
 
 	out, doc := scanJSON(t, h, 1)
 	require.Len(t, out.Conflicts, 1)
@@ -133,7 +157,8 @@ func TestParked(t *testing.T) {
 
 // Following the printed recipe resolves the conflict: after the rebase the
 // conflict is a conflicted commit in the working copy (markers in the
-// files); after editing and squashing, none is left.
+// files); the recipe for it is the same; after editing the files,
+// chezmoi-sync publishes the resolution and none is left.
 func TestRecipeResolves(t *testing.T) {
 	t.Parallel()
 	w := conflictfixture.New(t)
@@ -142,13 +167,14 @@ func TestRecipeResolves(t *testing.T) {
 	h := w.Beta
 	out, _ := scanJSON(t, h, 1)
 	recipe := out.Conflicts[0].Resolve
+	require.Equal(t, showconflicts.Recipe(h.SourceDir(), "main@origin", "sync/beta", []string{"dot_bashrc"}), recipe)
 
 	run := func(line string) {
 		args := strings.Fields(strings.SplitN(line, "#", 2)[0])
 		h.Run(h.SourceDir(), args[0], args[1:]...)
 	}
 	require.Equal(t, "cd "+h.SourceDir(), recipe[0])
-	require.Equal(t, "jj rebase -b sync/beta -d main@origin", recipe[1])
+	require.True(t, strings.HasPrefix(recipe[1], "jj rebase -b @ -d main@origin"), recipe[1])
 	run(recipe[1])
 
 	out, doc := scanJSON(t, h, 1)
@@ -163,17 +189,16 @@ func TestRecipeResolves(t *testing.T) {
 	require.Equal(t, "export EDITOR=nvim", c.Files[0].Sides[0].Preview)
 	require.Equal(t, "export EDITOR=emacs", c.Files[0].Sides[1].Preview)
 	conflictfixture.Golden(t, "working-copy-conflict.json", conflictfixture.Normalize(t, doc, w.Paths()), *update)
+	require.Equal(t, recipe, c.Resolve, "the recipe is the same before and after the rebase")
 
-	// The recipe of the conflicted commit: jj new <change>, edit, squash.
-	require.True(t, strings.HasPrefix(c.Resolve[1], "jj new "), c.Resolve)
-	run(c.Resolve[1])
 	require.Contains(t, h.ReadSource("dot_bashrc"), "<<<<<<<", "the working copy holds the markers to edit")
 	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), "dot_bashrc"), []byte("# bashrc\nexport EDITOR=emacs\nalias ll='ls -l'\n"), 0o644))
-	require.Equal(t, "jj squash", c.Resolve[len(c.Resolve)-2])
-	h.Run(h.SourceDir(), "jj", "squash")
+	require.True(t, strings.HasPrefix(c.Resolve[3], "chezmoi-sync"), c.Resolve)
+	run(c.Resolve[3])
 	r := show(h)
 	requireCode(t, 0, r)
 	require.Contains(t, r.Stdout, "No conflicts")
+	require.Equal(t, "# bashrc\nexport EDITOR=emacs\nalias ll='ls -l'\n", h.ReadHome(".bashrc"))
 }
 
 // The pipe: conflicted paths into xargs, newline- and NUL-separated, with a
@@ -242,6 +267,8 @@ func TestBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"--no-such-flag"},
 		{"--files-only", "--json"},
+		{"-q", "--json"},
+		{"-q", "-z"},
 		{"--source-dir", filepath.Join(h.Root, "missing")},
 		{"--branch", ""},
 	} {

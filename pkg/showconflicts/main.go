@@ -44,25 +44,39 @@ func MapExit(code int) int {
 
 // Spec describes the binary.
 var Spec = cli.Spec{
-	Name:        "chezmoi-show-conflicts",
-	Description: "List conflicted dotfile commits and files, with both sides and the commands to resolve them.",
-	Section:     "chezmoiSync",
-	MapExit:     MapExit,
-	ExitCodes: `Exit codes (like grep):
-    0  no conflicts
-    1  conflicts found
-    2  an error (bad flags, unreadable repository, ...)
-    3  --wait expired while a sync held the lock
-  130  interrupted`,
+	Name: "chezmoi-show-conflicts",
+	Description: "List conflicted dotfile commits and files, with both sides and the commands to resolve them. " +
+		"It looks at the working copy of the chezmoi source directory and at this host's parked sync/<host> " +
+		"bookmark (--all-hosts: every host's), summarises both sides of each file, and prints the jj and chezmoi " +
+		"commands that resolve it. It only reads. The exit status follows grep: 0 no conflicts, 1 conflicts found, " +
+		"2 or more an error, so scripts test for conflicts with -q.",
+	Section: "chezmoiSync",
+	MapExit: MapExit,
+	Examples: []cli.Example{
+		{Command: "chezmoi-show-conflicts", Explain: "Both sides of every conflict and the commands that resolve it."},
+		{Command: "chezmoi-show-conflicts -q || echo 'dotfiles need attention'", Explain: "Only the exit status, like grep -q: 0 no conflicts, 1 conflicts."},
+		{Command: "chezmoi-show-conflicts -z | xargs -0 $EDITOR", Explain: "Open the conflicted files (absolute paths in the source directory, NUL-separated)."},
+		{Command: "chezmoi-show-conflicts --all-hosts --json", Explain: "Every host's parked conflicts as one JSON document."},
+	},
+	ExitCodes: []exitcode.Use{
+		{Code: ExitNone, Meaning: "no conflicts"},
+		{Code: ExitFound, Meaning: "conflicts found"},
+		{Code: exitcode.Usage, Meaning: "an error (bad flags, unreadable repository, ...)"},
+		{Code: exitcode.Locked, Meaning: "--wait expired while a sync held the lock"},
+		{Code: exitcode.Unsafe},
+		{Code: exitcode.Interrupted},
+	},
+	ExitNote: "Like grep's: 1 means found, not failed.",
 }
 
 // Command is the kong model of chezmoi-show-conflicts.
 type Command struct {
 	cli.Globals
 	SyncFlags
-	AllHosts  bool `name:"all-hosts" help:"Also show the sync/<host> bookmarks parked by other hosts."`
-	FilesOnly bool `name:"files-only" help:"Print only the conflicted paths (absolute, in the source directory), one per line."`
-	Null      bool `name:"null" short:"z" help:"With --files-only (implied): end each path with NUL instead of a newline."`
+	AllHosts  bool `name:"all-hosts" group:"show" help:"Also show the sync/<host> bookmarks parked by other hosts."`
+	FilesOnly bool `name:"files-only" group:"show" help:"Print only the conflicted paths (absolute, in the source directory), one per line."`
+	Null      bool `name:"null" group:"show" short:"z" help:"With --files-only (implied): end each path with NUL instead of a newline."`
+	Quiet     bool `name:"quiet" group:"show" short:"q" help:"Print nothing, like grep -q: only the exit status says whether there are conflicts (errors still go to stderr)."`
 }
 
 // Main runs chezmoi-show-conflicts with args and returns its exit code.
@@ -87,6 +101,9 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if c.FilesOnly && c.JSON {
 		return exitcode.UsageError(errors.New("--files-only/-z and --json cannot be combined"))
 	}
+	if c.Quiet && (c.FilesOnly || c.JSON) {
+		return exitcode.UsageError(errors.New("-q/--quiet prints nothing: it cannot be combined with --json, --files-only or -z"))
+	}
 	loc, err := c.Resolve(ctx, app)
 	if err != nil {
 		return err
@@ -108,7 +125,7 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		defer lock.Release()
 		busy = false
 	}
-	if busy {
+	if busy && !c.Quiet {
 		app.IO.Warnf("a sync is running (%s); showing the repository as it is now (--wait DURATION waits for it)", holder)
 	}
 	// chezmoi-sync parks nothing on a bookmark when the conflicting edits
@@ -124,10 +141,11 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if err != nil && !noRepo {
 		return err
 	}
-	if noRepo && !c.JSON {
+	if noRepo && !c.JSON && !c.Quiet {
 		fmt.Fprintf(app.IO.Err, "jj is not initialised in %s yet (chezmoi-sync does it on its first run): no conflicts can exist\n", loc.SourceDir)
 	}
 	switch {
+	case c.Quiet:
 	case c.JSON:
 		out := Output{Version: 1, SyncRunning: busy, Initialized: !noRepo, Scan: scan}
 		if busy {

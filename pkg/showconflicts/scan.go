@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/hostkey"
 
 	"github.com/nixdots/nixdots/pkg/jj"
@@ -52,7 +53,6 @@ type Conflict struct {
 	Files   []File            `json:"files"`
 	Resolve []string          `json:"resolve"` // the commands to run, in order
 
-	firstChange string // parked: the oldest local commit touching a conflicted file
 }
 
 // Scan is what a scan of one repository found.
@@ -340,7 +340,6 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 		return nil, err
 	}
 	conf.Remote = remote
-	oldest := ""
 	for _, path := range paths {
 		m := markers[path]
 		f := File{Path: path, Hunks: m.Hunks, Sides: []Side{}}
@@ -362,34 +361,13 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 				if len(cs) > 1 {
 					sd.Label += fmt.Sprintf(" and %d more", len(cs)-1)
 				}
-				if side.to == p.CommitID {
-					oldest = olderOf(ahead, oldest, cs[len(cs)-1].ChangeID)
-				}
 			}
 			f.Sides = append(f.Sides, sd)
 		}
 		conf.Files = append(conf.Files, f)
 	}
-	conf.firstChange = oldest
 	conf.Resolve = resolveParked(o, *conf)
 	return conf, nil
-}
-
-// olderOf returns whichever of a and b comes later in commits (newest
-// first), that is the older one; "" counts as absent.
-func olderOf(commits []jj.StatusCommit, a, b string) string {
-	if a == "" {
-		return b
-	}
-	for _, c := range commits {
-		if c.ChangeID == a {
-			return b
-		}
-		if c.ChangeID == b {
-			return a
-		}
-	}
-	return a
 }
 
 // mergeTreeConflicts merges a and b with git merge-tree and returns each
@@ -462,48 +440,88 @@ func gitDirOf(dir string) string {
 	return colocated
 }
 
-// resolveCommit is the recipe for a conflicted commit, following jj's own
-// advice: work on a new commit on top of it, resolve, squash the resolution
-// into it, then let chezmoi-sync publish.
+// resolveCommit is the recipe for a conflicted commit of this host: the
+// one recipe (Recipe) whatever the number of commits.
 func resolveCommit(o Options, c Conflict) []string {
 	if !c.ThisHost {
-		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+		return otherHost(c)
 	}
-	cmds := []string{"cd " + shellQuote(o.SourceDir), "jj new " + brief.ID(c.Commit.ChangeID)}
-	for _, f := range c.Files {
-		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
-	}
-	return append(cmds, "jj squash", "chezmoi-sync")
+	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, hostkey.ParkBookmark(c.Host), filePaths(c.Files))
 }
 
-// resolveParked is the recipe for a parked bookmark: replay it onto the
-// upstream branch (the conflict then appears in the files), then as above.
+// resolveParked is the recipe for a parked bookmark: the same one.
 func resolveParked(o Options, c Conflict) []string {
 	if !c.ThisHost {
-		return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+		return otherHost(c)
 	}
-	up := o.Branch + "@" + o.Remote
-	cmds := []string{
-		"cd " + shellQuote(o.SourceDir),
-		fmt.Sprintf("jj rebase -b %s -d %s", orAt(c.Bookmark), up),
-		"jj log -r 'conflicts()'   # the commits that now hold conflict markers",
-	}
-	if c.firstChange != "" {
-		cmds = append(cmds, "jj new "+brief.ID(c.firstChange))
-	} else {
-		cmds = append(cmds, "jj new <the oldest change id listed by the command above>")
-	}
-	for _, f := range c.Files {
-		cmds = append(cmds, "${EDITOR:-vi} "+shellQuote(f.Path)+"   # keep what you want, delete the conflict markers (or: jj resolve "+shellQuote(f.Path)+")")
-	}
-	return append(cmds, "jj squash", "chezmoi-sync")
+	return Recipe(o.SourceDir, o.Branch+"@"+o.Remote, hostkey.ParkBookmark(c.Host), filePaths(c.Files))
 }
 
-func orAt(bookmark string) string {
-	if bookmark == "" {
-		return "@"
+func otherHost(c Conflict) []string {
+	return []string{fmt.Sprintf("# parked by host %s: run chezmoi-show-conflicts there and resolve it on that host", c.Host)}
+}
+
+func filePaths(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
 	}
-	return bookmark
+	return out
+}
+
+// Recipe is the one way to resolve this host's parked or conflicted sync
+// commits, however many runs parked them: replay every local commit onto
+// the upstream branch (the conflict markers then appear in the working
+// copy's files), fix the files, run chezmoi-sync (which folds the
+// conflicted commits into the resolution, publishes it, deletes
+// the bookmark sync/<host> and applies it). chezmoi-sync's next step,
+// chezmoi-show-conflicts and docs/chezmoi-sync.md print exactly these
+// lines (a test compares them). files are relative to sourceDir.
+func Recipe(sourceDir, upstream, bookmark string, files []string) []string {
+	var plain, encrypted []string
+	for _, f := range files {
+		if chezmoi.ParseSourceName(f).Encrypted {
+			encrypted = append(encrypted, f)
+		} else {
+			plain = append(plain, f)
+		}
+	}
+	lines := []string{
+		"cd " + shellQuote(sourceDir),
+		"jj rebase -b @ -d " + upstream + "   # replay your commits onto " + upstream + ": the conflicts appear in the files",
+	}
+	switch {
+	case len(plain) > 0:
+		lines = append(lines, "${EDITOR:-vi} "+strings.Join(quoteAll(plain), " ")+"   # keep what you want, delete the conflict markers")
+	case len(files) == 0:
+		lines = append(lines, "${EDITOR:-vi} $(chezmoi-show-conflicts --files-only)   # keep what you want, delete the conflict markers")
+	}
+	// An encrypted file's markers would sit in its ciphertext: editing
+	// them breaks the file. Take one side whole.
+	for _, f := range encrypted {
+		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(f)+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
+	}
+	return append(lines, "chezmoi-sync   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
+}
+
+// RecipeLine is Recipe as one shell line (comments dropped), for records
+// and notifications.
+func RecipeLine(sourceDir, upstream, bookmark string, files []string) string {
+	lines := Recipe(sourceDir, upstream, bookmark, files)
+	for i, l := range lines {
+		if j := strings.Index(l, "   #"); j >= 0 {
+			lines[i] = l[:j]
+		}
+	}
+	return strings.Join(lines, " && ")
+}
+
+func quoteAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = shellQuote(s)
+	}
+	return out
 }
 
 func shellQuote(s string) string {

@@ -1,16 +1,11 @@
-// Package state owns the suite's state directory: where it is, how files in
-// it are written (atomically, 0600), how they are read back (a corrupt file
-// is a clear error naming it, never a panic) and the lock that serialises
-// runs.
+// Package state owns the suite's state directory: where it is, how it and
+// its files are opened (relative to a checked directory handle, never
+// through a link, never another user's: see Handle), how files in it are
+// written (atomically, 0600), how they are read back (a corrupt file is a
+// clear error naming it, never a panic) and the lock that serialises runs.
 package state
 
 import (
-	"errors"
-	"syscall"
-
-	"fmt"
-	"github.com/nixdots/nixdots/pkg/exitcode"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -41,14 +36,13 @@ func Dir(flag string, getenv func(string) string) string {
 	return filepath.Join(xdg.StateHome, SuiteName)
 }
 
-// Ensure creates dir (and parents) with mode 0700. A path that exists but
-// is not a directory is bad input (exit 2), not a failure.
+// Ensure creates dir (and parents) with mode 0700 and checks it as OpenDir
+// does. A path that exists but is not a directory is bad input (exit 2); an
+// unsafe one is an *UnsafeError (exit 10).
 func Ensure(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() || errors.Is(err, syscall.ENOTDIR) {
-			return exitcode.UsageError(fmt.Errorf("state directory %s is not a directory", dir))
-		}
-		return fmt.Errorf("state directory %s: %w", dir, err)
+	h, err := OpenDir(dir)
+	if err != nil {
+		return err
 	}
-	return nil
+	return h.Close()
 }

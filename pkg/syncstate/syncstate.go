@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,6 +30,13 @@ const (
 	HistoryKeep = 200
 )
 
+// Files are the state files Save writes, plus extra (a run's own markers):
+// what chezmoi-sync checks right after taking its lock (cli.App.Lock), so
+// a file Save would refuse stops the run before it syncs anything.
+func Files(extra ...string) []string {
+	return append([]string{RecordFile, StatusFile, HistoryFile}, extra...)
+}
+
 // Status words. They are the seed's, plus the ones a careful run needs.
 const (
 	Success            = "success"
@@ -36,8 +44,34 @@ const (
 	PushFailed         = "push-failed"
 	ConflictsPreserved = "conflicts-preserved"
 	Failed             = "failed"      // any other error; Record.Error says which
-	Interrupted        = "interrupted" // SIGINT/SIGTERM
+	Interrupted        = "interrupted" // SIGINT, SIGTERM, SIGHUP, SIGQUIT
+	// Refused: the repository or the remote is in a state the sync will
+	// not touch (a git rebase in progress, conflict markers jj does not
+	// see, a rewound or unrelated remote, no identity, chezmoi's own
+	// git.autoPush); nothing was changed. Record.NextStep says what to do.
+	Refused = "refused"
+	// EditsWaiting: the sync did its work, but home edits are left for the
+	// user (a template, a modify_ target, an unmerged file, a file in an
+	// exact_ directory...): Record.Waiting lists them with a fix each.
+	EditsWaiting = "edits-waiting"
 )
+
+// Words lists every status word, for metrics and documentation.
+var Words = []string{Success, EditsWaiting, FetchFailed, PushFailed, ConflictsPreserved, Refused, Failed, Interrupted}
+
+// Waiting is a home edit the sync did not capture and left alone.
+type Waiting struct {
+	Path string `json:"path"` // absolute home path
+	Kind string `json:"kind"` // template, modify, exact-extra, ... (docs/chezmoi-sync.md)
+	Next string `json:"next"` // what the user can do
+}
+
+// Backup is a home file chezmoi never wrote that apply replaced or removed:
+// its copy in the state directory.
+type Backup struct {
+	Path string `json:"path"`
+	Copy string `json:"copy"`
+}
 
 // Conflict is one conflicted commit and its files.
 type Conflict struct {
@@ -81,10 +115,21 @@ type Record struct {
 	Captured    []string   `json:"captured,omitempty"`       // home files re-added into the source by this run
 	Merged      []string   `json:"merged,omitempty"`         // of those, home edits merged with a source change first (3-way)
 	Unmerged    []string   `json:"unmerged_files,omitempty"` // home edits NOT captured: the source changed too and no clean merge exists
-	Steps       []Step     `json:"steps"`
-	Error       string     `json:"error,omitempty"`
-	NextStep    string     `json:"next_step,omitempty"` // what the user should do now
-	LastSuccess time.Time  `json:"last_success,omitempty"`
+	Waiting     []Waiting  `json:"waiting,omitempty"`        // every edit left for the user (templates and unmerged included), with a fix
+	Backups     []Backup   `json:"backups,omitempty"`        // home files chezmoi never wrote that apply replaced, and their copies
+	Removed     []string   `json:"removed,omitempty"`        // home files apply removed (remove_, .chezmoiremove, exact_)
+	Tracked     []string   `json:"tracked,omitempty"`        // new source files this run started tracking (managed by chezmoi)
+	Untracked   []string   `json:"untracked,omitempty"`      // new source files left out of the history (not managed by chezmoi)
+	Externals   []string   `json:"unreachable_externals,omitempty"`
+	Warnings    []string   `json:"warnings,omitempty"`        // chezmoi's warnings (a changed config template) and the sync's
+	Dropped     []string   `json:"dropped_commits,omitempty"` // commits this host had that the remote no longer holds (rewind)
+	// AcceptedRemote is the remote head this host last integrated; a later
+	// remote head that does not descend from it is a rewind.
+	AcceptedRemote string    `json:"accepted_remote_head,omitempty"`
+	Steps          []Step    `json:"steps"`
+	Error          string    `json:"error,omitempty"`
+	NextStep       string    `json:"next_step,omitempty"` // what the user should do now
+	LastSuccess    time.Time `json:"last_success,omitempty"`
 }
 
 // Save writes the record, the one-word status file and a history line, each
@@ -114,15 +159,20 @@ func Save(dir string, r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Join(dir, RecordFile), err)
 	}
+	h, err := state.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
 	// The record and the word are what readers trust: both atomic, one
 	// directory sync for the pair (this is on every no-op sync's path).
-	if err := state.WriteFiles(dir, 0o600,
+	if err := h.WriteFiles(0o600,
 		state.File{Name: RecordFile, Data: append(data, '\n')},
 		state.File{Name: StatusFile, Data: []byte(r.Status + "\n")},
 	); err != nil {
 		return err
 	}
-	return appendHistory(dir, r)
+	return appendHistory(h, r)
 }
 
 // Load reads the last record. A missing record matches
@@ -141,7 +191,7 @@ func Load(dir string) (*Record, error) {
 
 // LoadWord reads the plain status word (what the seed's scripts read).
 func LoadWord(dir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, StatusFile))
+	data, err := state.ReadFile(filepath.Join(dir, StatusFile))
 	if err != nil {
 		return "", err
 	}
@@ -156,16 +206,19 @@ const historyTrimBytes = 1 << 20
 // informational (the record is authoritative), and a line torn by a crash is
 // skipped by History. Only when the file has grown past historyTrimBytes is it
 // rewritten, atomically, to the last HistoryKeep lines.
-func appendHistory(dir string, r *Record) error {
-	path := filepath.Join(dir, HistoryFile)
+func appendHistory(h *state.Handle, r *Record) error {
+	path := h.Join(HistoryFile)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	// The log holds remote URLs and paths: private, whoever may enter
+	// the directory.
+	f, err := h.OpenFile(HistoryFile, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("history %s: %w", path, err)
+		return fmt.Errorf("history: %w", err)
 	}
+	defer f.Close()
 	st, serr := f.Stat()
 	// A crash mid-append can leave a last line without its newline; start a
 	// fresh line so this record is not glued onto the torn one.
@@ -175,17 +228,16 @@ func appendHistory(dir string, r *Record) error {
 			line = append([]byte{'\n'}, line...)
 		}
 	}
-	_, werr := f.Write(append(line, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return fmt.Errorf("history %s: %w", path, werr)
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("history %s: %w", path, err)
 	}
 	if serr != nil || st.Size()+int64(len(line)) <= historyTrimBytes {
 		return nil
 	}
-	lines, err := readLines(path)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return &state.CorruptError{Path: path, Err: err}
+	}
+	lines, err := readLines(f)
 	if err != nil {
 		return &state.CorruptError{Path: path, Err: err}
 	}
@@ -197,17 +249,12 @@ func appendHistory(dir string, r *Record) error {
 		size += len(lines[i]) + 1
 	}
 	lines = lines[len(lines)-keep:]
-	return state.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'))
+	return h.WriteFiles(0o600, state.File{Name: HistoryFile, Data: append(bytes.Join(lines, []byte("\n")), '\n')})
 }
 
-func readLines(path string) ([][]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func readLines(r io.Reader) ([][]byte, error) {
 	var out [][]byte
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	for sc.Scan() {
 		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
@@ -220,13 +267,36 @@ func readLines(path string) ([][]byte, error) {
 // History returns up to limit (at most HistoryKeep) past records, newest first. Lines that do not
 // parse are skipped: the log is informational, the record is authoritative.
 func History(dir string, limit int) ([]Record, error) {
-	lines, err := readLines(filepath.Join(dir, HistoryFile))
-	if errors.Is(err, fs.ErrNotExist) {
+	lines, err := readHistory(dir)
+	var ue *state.UnsafeError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
+	case errors.As(err, &ue):
+		return nil, err
+	case err != nil:
 		return nil, &state.CorruptError{Path: filepath.Join(dir, HistoryFile), Err: err}
 	}
+	return lastRecords(lines, limit), nil
+}
+
+// readHistory reads the log's lines, read-only.
+func readHistory(dir string) ([][]byte, error) {
+	h, err := state.OpenDirReadOnly(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	f, err := h.OpenFile(HistoryFile, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLines(f)
+}
+
+// lastRecords decodes up to limit lines from the end, newest first.
+func lastRecords(lines [][]byte, limit int) []Record {
 	if limit <= 0 || limit > HistoryKeep {
 		limit = HistoryKeep
 	}
@@ -237,5 +307,5 @@ func History(dir string, limit int) ([]Record, error) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -55,7 +55,7 @@ func TestLoadNeverSyncedAndCorrupt(t *testing.T) {
 func TestHistoryIsBounded(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < HistoryKeep+5; i++ {
-		require.NoError(t, appendHistory(dir, &Record{Status: Success, DurationMS: int64(i)}))
+		require.NoError(t, appendIn(t, dir, &Record{Status: Success, DurationMS: int64(i)}))
 	}
 	h, err := History(dir, 0)
 	require.NoError(t, err)
@@ -68,9 +68,9 @@ func TestHistoryFileIsTrimmedPastThreshold(t *testing.T) {
 	big := strings.Repeat("x", 8*1024)
 	n := historyTrimBytes/len(big) + HistoryKeep/2
 	for i := 0; i < n; i++ {
-		require.NoError(t, appendHistory(dir, &Record{Status: Failed, Error: big, DurationMS: int64(i)}))
+		require.NoError(t, appendIn(t, dir, &Record{Status: Failed, Error: big, DurationMS: int64(i)}))
 	}
-	lines, err := readLines(filepath.Join(dir, HistoryFile))
+	lines, err := readHistory(dir)
 	require.NoError(t, err)
 	require.LessOrEqual(t, len(lines), HistoryKeep+historyTrimBytes/len(big))
 	st, err := os.Stat(filepath.Join(dir, HistoryFile))
@@ -84,9 +84,43 @@ func TestHistoryFileIsTrimmedPastThreshold(t *testing.T) {
 func TestAppendAfterTornLineKeepsNewRecord(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(`{"status":"succ`), 0o600))
-	require.NoError(t, appendHistory(dir, &Record{Status: PushFailed}))
+	require.NoError(t, appendIn(t, dir, &Record{Status: PushFailed}))
 	h, err := History(dir, 5)
 	require.NoError(t, err)
 	require.Len(t, h, 1)
 	require.Equal(t, PushFailed, h[0].Status)
+}
+
+// appendIn appends r to the log of dir, as Save does.
+func appendIn(t *testing.T, dir string, r *Record) error {
+	t.Helper()
+	h, err := state.OpenDir(dir)
+	require.NoError(t, err)
+	defer h.Close()
+	return appendHistory(h, r)
+}
+
+// A sync-history.jsonl (or record) planted as a link is refused: its target
+// is neither appended to nor replaced, and the refusal names the file.
+func TestSaveRefusesPlantedLinks(t *testing.T) {
+	for _, name := range []string{HistoryFile, RecordFile, StatusFile} {
+		t.Run(name, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "state")
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			victim := filepath.Join(base, "victim")
+			require.NoError(t, os.WriteFile(victim, []byte("precious\n"), 0o600))
+			require.NoError(t, os.Symlink(victim, filepath.Join(dir, name)))
+			err := Save(dir, &Record{Status: Success, Start: time.Now()})
+			var ue *state.UnsafeError
+			require.ErrorAs(t, err, &ue)
+			require.Contains(t, err.Error(), filepath.Join(dir, name))
+			data, _ := os.ReadFile(victim)
+			require.Equal(t, "precious\n", string(data))
+			if name == HistoryFile {
+				_, err = History(dir, 1)
+				require.ErrorAs(t, err, &ue, "read through the link")
+			}
+		})
+	}
 }

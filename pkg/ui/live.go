@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nixdots/nixdots/pkg/brief"
 )
 
 // Spinner frames; plain ASCII would do, but every terminal the suite runs in
@@ -74,7 +76,13 @@ func (s *Streams) drawLocked() {
 	if len(s.running) == 0 {
 		return
 	}
+	if s.paused {
+		return
+	}
 	line := frames[s.frame%len(frames)] + " " + strings.Join(s.running, ", ")
+	if s.detail != "" {
+		line += ": " + s.detail
+	}
 	fmt.Fprint(s.Human, line)
 	s.drawn = true
 }
@@ -84,5 +92,31 @@ func (s *Streams) clearLocked() {
 	if s.drawn {
 		fmt.Fprint(s.Human, "\r\033[K")
 		s.drawn = false
+	}
+}
+
+// Detail sets what the live line says after the running phases' names
+// (a long build: "1m12s, building firefox-121.0"); "" clears it.
+func (s *Streams) Detail(text string) {
+	if !s.TTY {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.detail = brief.Safe(text)
+	s.drawLocked()
+}
+
+// Pause clears the live line and keeps it away until resume is called:
+// while a prompt is on the terminal, or a child draws there itself.
+func (s *Streams) Pause() (resume func()) {
+	s.mu.Lock()
+	s.clearLocked()
+	s.paused = true
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.paused = false
+		s.mu.Unlock()
 	}
 }

@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
+
+	"github.com/nixdots/nixdots/pkg/brief"
 )
 
 // Streams are the injected writers of one run.
@@ -34,6 +35,10 @@ type Streams struct {
 	running []string
 	frame   int
 	drawn   bool
+	detail  string
+	paused  bool
+
+	wroteJSON bool
 }
 
 // Options decide the streams' behaviour.
@@ -65,9 +70,10 @@ func lookup(getenv func(string) string, k string) (string, bool) {
 	return v, v != ""
 }
 
-// IsTerminal reports whether w is a terminal.
+// IsTerminal reports whether w is a terminal: a file, or a writer that
+// wraps one and says which (Fd).
 func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Fd() uintptr })
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
@@ -116,8 +122,10 @@ func (s *Streams) Mark(status string) string {
 	}
 }
 
-// Step prints one line for a finished step.
+// Step prints one line for a finished step. Name and detail may quote a
+// tool or a file: what a terminal would act on is escaped (brief.Safe).
 func (s *Streams) Step(status, name, detail string, d time.Duration) {
+	name, detail = brief.Safe(name), brief.Safe(detail)
 	line := s.Mark(status) + " " + name
 	if d > 0 {
 		line += fmt.Sprintf(" (%s)", FormatDuration(d))
@@ -148,7 +156,8 @@ func (s *Streams) Printf(format string, a ...any) {
 	}
 }
 
-// Warnf writes a warning line to Err.
+// Warnf writes a warning line to Err; what a terminal would act on in the
+// message (a quoted path, a tool's error) is escaped (brief.Safe).
 func (s *Streams) Warnf(format string, a ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,16 +168,25 @@ func (s *Streams) Warnf(format string, a ...any) {
 	// Stderr usually shares the terminal with the live line: clear it first.
 	s.clearLocked()
 	defer s.drawLocked()
-	fmt.Fprintln(s.Err, prefix+s.Yellow("warning: ")+fmt.Sprintf(format, a...))
+	fmt.Fprintln(s.Err, prefix+s.Yellow("warning: ")+brief.Safe(fmt.Sprintf(format, a...)))
 }
 
 // WriteJSON writes v as the single JSON document on Out.
 func (s *Streams) WriteJSON(v any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.wroteJSON = true
 	enc := json.NewEncoder(s.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// WroteJSON reports whether the run's document was written: a run that
+// fails after it must not print a second one (cli.Main's error object).
+func (s *Streams) WroteJSON() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wroteJSON
 }
 
 // FormatDuration prints durations the way people read them: 850ms, 3.2s, 2m05s.

@@ -19,6 +19,7 @@
 package unattended
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,6 +198,19 @@ func activating(mode string) bool {
 // Unreadable entries (processes that just ended, other users' under
 // hidepid) are skipped: this is a courtesy check, not a lock.
 func RunningRebuilds(procDir string, self int) []Process {
+	return RunningRebuildsOf(procDir, self, "")
+}
+
+// RunningRebuildsOf is RunningRebuilds for the machine whose system root is
+// root (NIXDOTS_SYSTEM_ROOT): "" or "/" is this machine, every process
+// counts; a test root (the suite's fakes) counts only the processes started
+// for it, whose environment names that root, so parallel tests each see
+// their own machine in the real /proc.
+func RunningRebuildsOf(procDir string, self int, root string) []Process {
+	var needle []byte
+	if root != "" && filepath.Clean(root) != "/" {
+		needle = []byte("\x00" + RootEnv + "=" + root + "\x00")
+	}
 	entries, err := os.ReadDir(procDir)
 	if err != nil {
 		return nil
@@ -212,7 +226,16 @@ func RunningRebuilds(procDir string, self int) []Process {
 			continue
 		}
 		argv := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-		if rebuilding(argv) {
+		if !rebuilding(argv) {
+			continue
+		}
+		if needle != nil {
+			env, err := os.ReadFile(filepath.Join(procDir, e.Name(), "environ"))
+			if err != nil || !bytes.Contains(append([]byte{0}, env...), needle) {
+				continue
+			}
+		}
+		{
 			out = append(out, Process{PID: pid, Argv: argv})
 		}
 	}
@@ -250,9 +273,16 @@ func (e *ManualRebuildError) Error() string {
 // ExitCode implements exitcode.Coder: 3, as for a held lock.
 func (e *ManualRebuildError) ExitCode() int { return exitcode.Locked }
 
+// RootEnv is the variable naming a test system root (nixsys.RootEnv).
+const RootEnv = "NIXDOTS_SYSTEM_ROOT"
+
 // CheckManual returns a *ManualRebuildError when RunningRebuilds finds one.
-func CheckManual(procDir string, self int) error {
-	if ps := RunningRebuilds(procDir, self); len(ps) > 0 {
+func CheckManual(procDir string, self int) error { return CheckManualOf(procDir, self, "") }
+
+// CheckManualOf is CheckManual for the machine with system root root (see
+// RunningRebuildsOf).
+func CheckManualOf(procDir string, self int, root string) error {
+	if ps := RunningRebuildsOf(procDir, self, root); len(ps) > 0 {
 		return &ManualRebuildError{Procs: ps}
 	}
 	return nil

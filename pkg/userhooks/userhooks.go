@@ -1,8 +1,9 @@
 // Package userhooks runs the user's own commands around a rebuild: before it
-// (a failing one vetoes the run before anything changes), after a success,
-// and after a failure. Hooks come from the config file (argv arrays, never a
-// shell string) and from executable files in
-// $XDG_CONFIG_HOME/rebuild-smart/hooks.d/{pre,post,failure}/. Each receives
+// (a failing one vetoes the run before anything changes), as health checks
+// after an activation (a failing one fails the post-checks), after a
+// success, and after a failure. Hooks come from the config file (argv
+// arrays, never a shell string) and from executable files in
+// $XDG_CONFIG_HOME/rebuild-smart/hooks.d/{pre,health,post,failure}/. Each receives
 // the run's details as REBUILD_SMART_* environment variables and has a time
 // limit. Every hook goes through runner.Runner, so --verbose logs it and
 // --dry-run prints it instead of running it.
@@ -38,16 +39,21 @@ const (
 	Pre     Kind = "pre"     // before anything changes; non-zero exit vetoes the rebuild
 	Post    Kind = "post"    // after a successful rebuild (switched, booted, built, nothing to switch)
 	Failure Kind = "failure" // after a failed rebuild; never after a veto
+	// Health hooks are post-checks: run after an activation (switch,
+	// test), a non-zero exit fails the checks (and with
+	// --rollback-on-failure puts the previous generation back).
+	Health Kind = "health"
 )
 
 // Kinds lists the hook points in the order a run meets them.
-var Kinds = []Kind{Pre, Post, Failure}
+var Kinds = []Kind{Pre, Health, Post, Failure}
 
 // configKey maps a hook point to its config key in the rebuildSmart section.
 var configKey = map[Kind]string{
 	Pre:     "hooks.preRebuild",
 	Post:    "hooks.postRebuild",
 	Failure: "hooks.onFailure",
+	Health:  "hooks.healthCheck",
 }
 
 // DefaultTimeout bounds each hook when hooks.timeout is not set: long enough

@@ -131,18 +131,22 @@ func (g *gitRepo) dirtyOverlap(ctx context.Context, up string) ([]string, error)
 	return out, nil
 }
 
-func (g *gitRepo) Untracked(ctx context.Context) ([]string, error) {
-	res, err := g.run(ctx, false, "git", "ls-files", "--others", "--exclude-standard", "-z")
+func (g *gitRepo) Pending(ctx context.Context) (untracked, modified []string, err error) {
+	res, err := g.run(ctx, false, "git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
 	for _, f := range strings.Split(string(res.Stdout), "\x00") {
-		if f != "" {
-			out = append(out, f)
+		if len(f) < 4 {
+			continue
+		}
+		if f[:2] == "??" {
+			untracked = append(untracked, f[3:])
+		} else {
+			modified = append(modified, f[3:])
 		}
 	}
-	return out, nil
+	return untracked, modified, nil
 }
 
 func (g *gitRepo) IntentToAdd(ctx context.Context, files []string) error {

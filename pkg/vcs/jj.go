@@ -104,9 +104,20 @@ func (j *jjRepo) Sync(ctx context.Context) (SyncResult, error) {
 	return out, nil
 }
 
-// Untracked is empty: jj snapshots new files into @ by itself, and the
-// colocated git index is what nix reads... so jj leaves nothing to add.
-func (j *jjRepo) Untracked(ctx context.Context) ([]string, error) { return nil, nil }
+// Pending: nothing is untracked (jj snapshots new files into @ by
+// itself); modified is what @ changes when @ holds the build (Head is @),
+// else nothing: an empty @ means the build is exactly @-.
+func (j *jjRepo) Pending(ctx context.Context) (untracked, modified []string, err error) {
+	empty, err := j.jj(ctx, false, "log", "--no-graph", "-r", "@", "-T", "empty")
+	if err != nil || empty == "true" {
+		return nil, nil, err
+	}
+	out, err := j.jj(ctx, false, "diff", "--name-only", "-r", "@")
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, lines(out), nil
+}
 
 func (j *jjRepo) IntentToAdd(ctx context.Context, files []string) error { return nil }
 

@@ -46,8 +46,12 @@ type Repo interface {
 	RemoteURL(ctx context.Context) (string, error)
 	// Sync fetches and rebases local work onto the remote branch.
 	Sync(ctx context.Context) (SyncResult, error)
-	// Untracked lists files nix would not see (git only; jj tracks them).
-	Untracked(ctx context.Context) ([]string, error)
+	// Pending lists, repository-relative, the untracked files nix would not
+	// see (git only: jj tracks new files itself) and the tracked paths whose
+	// working copy differs from Head (git: against HEAD, intent-to-add
+	// entries and deletions included; jj: @'s changes when @ holds the
+	// build), in one query.
+	Pending(ctx context.Context) (untracked, modified []string, err error)
 	// IntentToAdd makes files visible to nix without staging content.
 	IntentToAdd(ctx context.Context, files []string) error
 	// Changed reports which of paths differ from the last commit.

@@ -5,7 +5,10 @@
 // switch and boot update the boot entry (<root>/boot/default), dry-activate
 // changes nothing; FAKE_UNITS_FAILED=a.service,b.service leaves those units
 // failed (the fake systemctl lists them) and exits 4; FAKE_STC_FAIL=1 fails
-// before activating (exit 1).
+// before activating (exit 1). Activating (switch, test) a system whose
+// config holds the line "cut-network" cuts the machine's network (the fake
+// ssh cannot reach it: <root>/run/fake-network-down); activating one
+// without that line brings it back.
 package main
 
 import (
@@ -20,9 +23,7 @@ import (
 const tool = "switch-to-configuration"
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	if len(args) != 3 || args[0] != "--toplevel" {
 		fakesys.Die(tool, 1, "usage: switch-to-configuration switch|boot|test|dry-activate")
 	}
@@ -52,6 +53,7 @@ func main() {
 	if err := relink(filepath.Join(root, "run", "current-system"), top); err != nil {
 		fakesys.Die(tool, 1, "activating: %v", err)
 	}
+	network(root, top)
 	failed := filepath.Join(root, fakesys.FailedUnitsFile)
 	units := strings.FieldsFunc(os.Getenv("FAKE_UNITS_FAILED"), func(r rune) bool { return r == ',' || r == ' ' })
 	if len(units) == 0 {
@@ -78,4 +80,21 @@ func relink(link, target string) error {
 		return err
 	}
 	return os.Rename(tmp, link)
+}
+
+// network cuts or restores the machine's (fake) network as the activated
+// configuration says: the line "cut-network" in its config file.
+func network(root, top string) {
+	down := filepath.Join(root, "run", "fake-network-down")
+	conf, _ := os.ReadFile(filepath.Join(top, "config"))
+	for _, l := range strings.Split(string(conf), "\n") {
+		if strings.TrimSpace(l) == "cut-network" {
+			fmt.Fprintln(os.Stderr, "restarting network-setup.service... (the new configuration cuts the network)")
+			if err := os.WriteFile(down, nil, 0o644); err != nil {
+				fakesys.Die(tool, 1, "%v", err)
+			}
+			return
+		}
+	}
+	_ = os.Remove(down)
 }

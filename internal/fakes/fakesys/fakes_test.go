@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixdots/nixdots/internal/fakes/fakesys"
 	"github.com/nixdots/nixdots/internal/fakes/testflake"
 	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/nixsys"
@@ -42,7 +43,11 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	gen := func() int { g, _ := sys.CurrentGeneration(); return g.Number }
 	cur := func() string { c, _ := sys.CurrentSystem(); return c }
 
-	h.Run(flake, "nh", "os", "switch", flake, "-H", "alpha")
+	// Like nh: root is refused unless the root check is bypassed.
+	if res := h.Exec(flake, "nh", "os", "switch", flake, "-H", "alpha"); os.Geteuid() == 0 && (res.Code != 1 || !strings.Contains(res.Stderr, "Don't run nh os as root")) {
+		t.Fatalf("nh as root without -R: %s", res)
+	}
+	h.Run(flake, "nh", "os", "switch", flake, "-H", "alpha", "-R")
 	g1, err := sys.Generation(1)
 	if err != nil || gen() != 1 || cur() != g1.Toplevel || !strings.HasSuffix(g1.Toplevel, "-nixos-system-alpha") {
 		t.Fatalf("nh os switch: gen %d current %q (%v)", gen(), cur(), err)
@@ -54,13 +59,27 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Setenv("NIXDOTS_HOSTNAME", "alpha")
-	h.Run(flake, "nh", "os", "switch", flake) // host from the host name
+	h.Run(flake, "nh", "os", "switch", flake, "--bypass-root-check") // host from the host name
 	if gen() != 2 || cur() == g1.Toplevel {
 		t.Fatalf("second switch: gen %d", gen())
 	}
-	h.Run(flake, "nh", "os", "rollback", "--to", "1")
+	// nh os rollback refuses root too unless -R (nh's OsRollbackArgs).
+	if res := h.Exec(flake, "nh", "os", "rollback", "--to", "1"); os.Geteuid() == 0 && (res.Code != 1 || !strings.Contains(res.Stderr, "Don't run nh os as root") || gen() != 2) {
+		t.Fatalf("nh os rollback as root without -R: %s", res)
+	}
+	h.Run(flake, "nh", "os", "rollback", "--to", "1", "-R")
 	if gen() != 1 || cur() != g1.Toplevel {
 		t.Fatalf("nh os rollback --to 1: gen %d current %s", gen(), cur())
+	}
+	// --ask needs a terminal, as nh's prompt does; without one it fails and
+	// changes nothing.
+	if res := h.ExecInput(flake, []byte("y\n"), "nh", "os", "switch", flake, "-R", "--ask"); res.Code != 1 || !strings.Contains(res.Stderr, "The input device is not a TTY") || gen() != 1 {
+		t.Fatalf("nh --ask without a terminal: %s", res)
+	}
+	// A store path is activated as it is (nh 4's store-path installable).
+	h.Run(flake, "nh", "os", "test", "-R", g1.Toplevel)
+	if cur() != g1.Toplevel {
+		t.Fatalf("nh os test <store path>: current %s", cur())
 	}
 	// Like real nix-env, the same system as the last generation reuses it.
 	h.Run(flake, "nixos-rebuild", "switch", "--flake", flake+"#alpha")
@@ -75,11 +94,18 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if gen() != 2 || cur() != g1.Toplevel {
 		t.Fatalf("nixos-rebuild boot must not activate: gen %d current %s", gen(), cur())
 	}
+	// A reboot boots the boot default: booted and running system are gen 2.
+	if err := fakesys.Reboot(root); err != nil {
+		t.Fatal(err)
+	}
+	if booted, _ := sys.BootedSystem(); booted != cur() || cur() == g1.Toplevel {
+		t.Fatalf("after the reboot: booted %s, running %s", booted, cur())
+	}
 	h.Run(h.Home, "nixos-rebuild", "build", "--flake", flake+"#beta")
 	if l, _ := os.Readlink(filepath.Join(h.Home, "result")); !strings.HasSuffix(l, "-nixos-system-beta") {
 		t.Fatalf("build result %q", l)
 	}
-	if res := h.Exec(flake, "nh", "os", "switch", flake, "-u"); res.Code == 0 {
+	if res := h.Exec(flake, "nh", "os", "switch", flake, "-R", "-u"); res.Code == 0 {
 		t.Fatal("nh -u accepted: rebuild-smart must never need it")
 	}
 
@@ -95,16 +121,16 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if res := h.Exec("", "systemctl", "is-system-running"); res.Code != 1 || strings.TrimSpace(res.Stdout) != "degraded" {
 		t.Fatalf("is-system-running: %s", res)
 	}
-	if res := h.Exec(flake, "nh", "os", "test", flake, "-H", "beta"); res.Code != 1 {
+	if res := h.Exec(flake, "nh", "os", "test", flake, "-H", "beta", "-R"); res.Code != 1 {
 		t.Fatalf("nh reports activation errors as exit 1: %s", res)
 	}
 	h.Setenv("FAKE_UNITS_FAILED", "")
-	h.Run(flake, "nh", "os", "test", flake, "-H", "beta")
+	h.Run(flake, "nh", "os", "test", flake, "-H", "beta", "-R")
 	if out := h.Run("", "systemctl", "--failed", "--no-legend"); out != "" {
 		t.Fatalf("failed units not cleared: %q", out)
 	}
 	h.Setenv("FAKE_NH_FAIL", "build")
-	if res := h.Exec(flake, "nh", "os", "switch", flake, "-H", "beta"); res.Code != 1 || gen() != 2 {
+	if res := h.Exec(flake, "nh", "os", "switch", flake, "-H", "beta", "-R"); res.Code != 1 || gen() != 2 {
 		t.Fatalf("FAKE_NH_FAIL=build: %s (gen %d)", res, gen())
 	}
 
@@ -113,7 +139,7 @@ func TestFakesLikeTheRealTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"tool":"nh","argv":["os","rollback","--to","1"]`, `"tool":"sudo","argv":["nixos-rebuild","test"`, `"tool":"switch-to-configuration","argv":["--toplevel"`} {
+	for _, want := range []string{`"tool":"nh","argv":["os","rollback","--to","1","-R"]`, `"tool":"sudo","argv":["nixos-rebuild","test"`, `"tool":"switch-to-configuration","argv":["--toplevel"`} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("call log lacks %s", want)
 		}

@@ -12,11 +12,14 @@ package fakesys
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -43,6 +46,31 @@ func Root(tool string) string {
 		Die(tool, 2, "NIXDOTS_SYSTEM_ROOT must name a test directory (this is a test fake)")
 	}
 	return r
+}
+
+// Start is every fake's first line: the test root (or exit 2), the
+// arguments, and the call recorded.
+func Start(tool string) (root string, args []string) {
+	root = Root(tool)
+	args = os.Args[1:]
+	Record(root, tool, args)
+	return root, args
+}
+
+// RunAndExit runs cmd with the fake's stdin, stdout and stderr and exits
+// with its exit code, as a wrapper (sudo, ssh) does; a command that cannot
+// start is failCode with failMsg.
+func RunAndExit(tool string, cmd *exec.Cmd, failCode int, failMsg string) {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.As(err, &ee):
+		os.Exit(ee.ExitCode())
+	}
+	Die(tool, failCode, "%s", failMsg)
 }
 
 // Record appends the call to <root>/fake-calls.jsonl.
@@ -129,6 +157,16 @@ func SetProfile(root, toplevel string) error {
 		return err
 	}
 	return run(os.Stderr, "nix-env", "--profile", p, "--set", toplevel)
+}
+
+// BuildProfile makes toplevel the system profile's newest generation with
+// `nix build --no-link --profile` (how nh sets it).
+func BuildProfile(root, toplevel string) error {
+	p := ProfilePath(root)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return run(os.Stderr, "nix", "build", "--no-link", "--profile", p, toplevel)
 }
 
 // Elevated prefixes argv with sudo when the tool would (not root, or
@@ -219,4 +257,69 @@ func EnterTarget(tool, root string, r Remote, needSudoFlag bool) string {
 	os.Setenv("NIXDOTS_SUDO", "never")
 	fmt.Fprintf(os.Stderr, "%s: copying the closure to %s and activating there\n", tool, r.TargetHost)
 	return tr
+}
+
+// UnitsDir holds the fake systemd-run's units under a root: NAME.pid and
+// NAME.log per unit.
+const UnitsDir = "run/fake-units"
+
+// UnitActive reports whether the fake unit's process is still running.
+func UnitActive(root, unit string) bool {
+	pid := unitPID(root, unit)
+	return pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid)
+}
+
+// StopUnit kills the fake unit's process group, as systemctl stop does
+// with a unit's processes.
+func StopUnit(root, unit string) {
+	if pid := unitPID(root, unit); pid > 0 {
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+	}
+}
+
+func unitPID(root, unit string) int {
+	if !strings.HasSuffix(unit, ".service") {
+		unit += ".service"
+	}
+	b, err := os.ReadFile(filepath.Join(root, UnitsDir, unit+".pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// zombie reports whether pid has exited and waits for its parent (a
+// finished unit nobody reaped is not active).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] == 'Z'
+	}
+	return false
+}
+
+// Reboot does to a test root what a reboot does to a machine: the system
+// the boot loader's default entry (<root>/boot/default, which switch and
+// boot set) names becomes both /run/booted-system and /run/current-system;
+// what a running system left behind (failed units, a cut network) is gone.
+func Reboot(root string) error {
+	top, err := os.Readlink(filepath.Join(root, "boot", "default"))
+	if err != nil {
+		return fmt.Errorf("no boot entry to boot: %w", err)
+	}
+	for _, l := range []string{"booted-system", "current-system"} {
+		p := filepath.Join(root, "run", l)
+		_ = os.Remove(p)
+		if err := os.Symlink(top, p); err != nil {
+			return err
+		}
+	}
+	_ = os.Remove(filepath.Join(root, FailedUnitsFile))
+	_ = os.Remove(filepath.Join(root, "run", "fake-network-down"))
+	return nil
 }

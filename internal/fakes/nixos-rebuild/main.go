@@ -26,9 +26,7 @@ import (
 const tool = "nixos-rebuild"
 
 func main() {
-	root := fakesys.Root(tool)
-	args := os.Args[1:]
-	fakesys.Record(root, tool, args)
+	root, args := fakesys.Start(tool)
 	var verb, ref string
 	rollback := false
 	var remote fakesys.Remote

@@ -1,10 +1,15 @@
 // Command sudo is a test fake: it records its argv under the test root and
 // runs the command as is (the tests already run with the rights they need).
 // Leading options (-E, -n, --preserve-env=...) are accepted and ignored.
+// With FAKE_SUDO_PASSWORD set it first asks for that password on the
+// controlling terminal, as sudo does (/dev/tty, not stdin): without a
+// terminal it fails like sudo ("a terminal is required"), and a wrong
+// answer is refused.
 package main
 
 import (
-	"errors"
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,9 +18,7 @@ import (
 )
 
 func main() {
-	root := fakesys.Root("sudo")
-	args := os.Args[1:]
-	fakesys.Record(root, "sudo", args)
+	_, args := fakesys.Start("sudo")
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		if args[0] == "--" {
 			args = args[1:]
@@ -26,15 +29,22 @@ func main() {
 	if len(args) == 0 {
 		fakesys.Die("sudo", 1, "usage: sudo command [args...]")
 	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		os.Exit(ee.ExitCode())
-	default:
-		fakesys.Die("sudo", 1, "%s: command not found", args[0])
+	if want := os.Getenv("FAKE_SUDO_PASSWORD"); want != "" {
+		askPassword(want)
+	}
+	fakesys.RunAndExit("sudo", exec.Command(args[0], args[1:]...), 1, args[0]+": command not found")
+}
+
+func askPassword(want string) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		fakesys.Die("sudo", 1, "a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, "[sudo] password for root: ")
+	line, _ := bufio.NewReader(tty).ReadString('\n')
+	fmt.Fprintln(tty)
+	if strings.TrimSpace(line) != want {
+		fakesys.Die("sudo", 1, "1 incorrect password attempt")
 	}
 }

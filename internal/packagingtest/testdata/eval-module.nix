@@ -56,6 +56,7 @@ let
     };
     inherit recursiveUpdate setAttrByPath;
     splitString = sep: s: builtins.filter builtins.isString (builtins.split (if sep == "." then "\\." else sep) s);
+    concatStringsSep = builtins.concatStringsSep;
     concatMapStrings = f: l: builtins.concatStringsSep "" (map f l);
     concatMapStringsSep = sep: f: l: builtins.concatStringsSep sep (map f l);
     optional = cond: x: if cond then [ x ] else [ ];
@@ -210,5 +211,12 @@ in
     inherit (a) assertion message;
   }) (cfg.assertions or [ ]);
   systemPackages = map (p: p.name) (cfg.environment.systemPackages or [ ]);
+  # The wrapped package's build script (its wrapProgram calls).
+  wrapperPostBuild =
+    let
+      w = builtins.filter (p: p ? passthru && p.passthru ? postBuild) (cfg.environment.systemPackages or [ ]);
+    in
+    if w == [ ] then "" else (builtins.head w).passthru.postBuild;
+  groups = builtins.mapAttrs (_: g: g.members or [ ]) (cfg.users.groups or { });
   etc = builtins.attrNames (cfg.environment.etc or { });
 }

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+
+atuin login -u allaman -p "$(gopass show atuin/pass)" -k "$(gopass show atuin/key)"

@@ -1,0 +1,5 @@
+#!/bin/bash
+
+function docker() {
+  newgrp docker -c "docker $*"
+}

@@ -1,0 +1,1 @@
+/opt/miniconda3/etc/fish/conf.d/conda.fish

@@ -1,0 +1,219 @@
+package chezmoi
+
+import (
+	"io/fs"
+	"path/filepath"
+	"sort"
+)
+
+// Why a home edit waits for the user instead of being captured. Each kind
+// has a fix (Waiting.Next) the sync prints and records.
+const (
+	WaitTemplate  = "template"         // the target is rendered from a .tmpl
+	WaitEncrypted = "encrypted"        // re-adding needs the encryption key
+	WaitModify    = "modify"           // a modify_ script would rewrite the edit
+	WaitLoosened  = "private-loosened" // a private_ target became readable by others
+	WaitExtra     = "exact-extra"      // an unmanaged file in an exact_ directory
+	WaitDeleted   = "deleted"          // deleted at home; apply would re-create it
+	WaitRemoved   = "removed-in-source"
+	WaitDirMode   = "dir-mode" // a managed directory's mode changed at home
+	WaitUnknown   = "unknown"  // no source chezmoi can name
+	WaitUnmerged  = "unmerged" // changed at home and in the source, no clean merge
+	WaitSkipped   = "skipped"  // apply left it alone (changed since chezmoi wrote it)
+)
+
+// Waiting is one home edit (or unmanaged file) the sync leaves alone and
+// reports, with what the user can do about it.
+type Waiting struct {
+	Path string `json:"path"`
+	Kind string `json:"kind"`
+	Next string `json:"next"`
+}
+
+// Managed is one target of `chezmoi managed -f json -p all`.
+type Managed struct {
+	Source   string // absolute source path ("" for remove entries without one)
+	Relative string // relative to the source root ("" likewise)
+}
+
+// Input is what Classify needs; the functions are injected so the rules
+// are table-tested without a file system.
+type Input struct {
+	Changes []Change
+	Managed map[string]Managed // absolute target -> source; every managed target
+	Written map[string]string  // chezmoi's entryState: target -> SHA-256 ("" for non-files); nil: unknown
+	Lstat   func(string) (fs.FileInfo, error)
+	Hash    func(string) (string, error) // SHA-256 (hex) of a home file
+}
+
+// Classified says what a sync does with each line of `chezmoi status`.
+type Classified struct {
+	Capture   []string  // home edits re-add captures
+	Links     []string  // re-pointed symlinks (`chezmoi add`; re-add ignores symlinks)
+	Waiting   []Waiting // edits left alone and reported
+	Pending   []string  // source changes apply would write (not edited at home)
+	Removals  []string  // of those, targets apply would remove
+	Scripts   []string  // run_once_/run_onchange_ scripts apply would run
+	Protected []string  // targets apply must not touch
+	Backup    []string  // existing targets apply would overwrite or remove that chezmoi never wrote
+}
+
+// Classify applies chezmoi-sync's rules to every status line
+// (docs/chezmoi-sync.md, "chezmoi's source state").
+func Classify(in Input) Classified {
+	var c Classified
+	for _, e := range in.Changes {
+		m, known := in.Managed[e.Path]
+		a := ParseSourceName(m.Relative)
+		switch {
+		case e.Target == 'R':
+			if a.Script == "once" || a.Script == "onchange" {
+				c.Scripts = append(c.Scripts, e.Path)
+			}
+		case e.Actual == 'D':
+			c.wait(e.Path, WaitDeleted)
+		case e.Actual != ' ':
+			c.homeEdit(in, e, m, a, known)
+		case e.Target == 'D':
+			c.removal(in, e.Path, m, a)
+		case e.Target != ' ':
+			c.Pending = append(c.Pending, e.Path)
+			c.backupIfForeign(in, e.Path)
+		}
+	}
+	sort.Strings(c.Protected)
+	return c
+}
+
+// homeEdit classifies a target changed at home since chezmoi last wrote it.
+func (c *Classified) homeEdit(in Input, e Change, m Managed, a Attrs, known bool) {
+	if e.Target == ' ' {
+		return // home already equals the target state: nothing to capture
+	}
+	st, err := lstat(in, e.Path)
+	switch {
+	case !known:
+		c.wait(e.Path, WaitUnknown)
+	case e.Target == 'D':
+		c.wait(e.Path, WaitRemoved)
+	case a.Template:
+		c.wait(e.Path, WaitTemplate)
+	case a.Encrypted:
+		c.wait(e.Path, WaitEncrypted)
+	case a.Modify:
+		c.wait(e.Path, WaitModify)
+	case a.Create || a.Script != "":
+		// create_ targets are the user's once written; scripts have no target
+	case err == nil && a.Private && st.Mode().Perm()&0o077 != 0:
+		c.wait(e.Path, WaitLoosened)
+	case err == nil && st.IsDir():
+		c.wait(e.Path, WaitDirMode)
+	case a.Symlink || err == nil && st.Mode()&fs.ModeSymlink != 0:
+		c.Links = append(c.Links, e.Path)
+	default:
+		c.Capture = append(c.Capture, e.Path)
+	}
+}
+
+// removal classifies a target apply would remove: remove_ entries and
+// .chezmoiremove patterns are deliberate; a file chezmoi does not know in
+// an exact_ directory is kept (apply would delete it unattended), unless
+// chezmoi wrote exactly this content there itself (its source was removed
+// upstream).
+func (c *Classified) removal(in Input, target string, m Managed, a Attrs) {
+	parent := ParseSourceName(in.Managed[filepath.Dir(target)].Relative)
+	if m.Relative == "" && parent.Exact && !c.wroteThis(in, target) {
+		c.wait(target, WaitExtra)
+		return
+	}
+	c.Pending = append(c.Pending, target)
+	c.Removals = append(c.Removals, target)
+	c.backupIfForeign(in, target)
+}
+
+// wroteThis: the home file is what chezmoi last wrote there.
+func (c *Classified) wroteThis(in Input, target string) bool {
+	sum, ok := in.Written[target]
+	if !ok || sum == "" || in.Hash == nil {
+		return ok && sum == "" // a symlink or directory chezmoi made
+	}
+	got, err := in.Hash(target)
+	return err == nil && got == sum
+}
+
+// backupIfForeign marks an existing target that chezmoi never wrote (a
+// first run on a machine, a file another host started managing): apply
+// replaces or removes it, so the sync copies it first.
+func (c *Classified) backupIfForeign(in Input, target string) {
+	if _, wrote := in.Written[target]; wrote && in.Written != nil {
+		return
+	}
+	st, err := lstat(in, target)
+	if err != nil || st.IsDir() {
+		return
+	}
+	c.Backup = append(c.Backup, target)
+}
+
+func (c *Classified) wait(path, kind string) {
+	c.Waiting = append(c.Waiting, Waiting{Path: path, Kind: kind, Next: WaitNext(kind, path)})
+	c.Protected = append(c.Protected, path)
+}
+
+func lstat(in Input, p string) (fs.FileInfo, error) {
+	if in.Lstat == nil {
+		return nil, fs.ErrNotExist
+	}
+	return in.Lstat(p)
+}
+
+// WaitNext is what the user can do about a waiting edit of kind.
+func WaitNext(kind, path string) string {
+	q := shellQuote(path)
+	switch kind {
+	case WaitTemplate:
+		return "it comes from a template, which re-add cannot write back: move the edit into the template (chezmoi edit " + q + ")"
+	case WaitEncrypted:
+		return "it is encrypted: capture it yourself with chezmoi re-add " + q + " (needs your key)"
+	case WaitModify:
+		return "its modify_ script would rewrite your edit: change the script (chezmoi edit " + q + ") or take the script's version (chezmoi apply " + q + ")"
+	case WaitLoosened:
+		return "it is private_ but others may now read it: chmod go-rwx " + q + " to keep it private, or chezmoi chattr -- -private " + q + " to make it readable on every host"
+	case WaitExtra:
+		return "it is in an exact_ directory but chezmoi does not manage it, so apply would delete it: chezmoi add " + q + " to keep it on every host, or delete it"
+	case WaitDeleted:
+		return "it was deleted at home and apply would re-create it: chezmoi forget " + q + " to stop managing it, or chezmoi apply " + q + " to restore it"
+	case WaitRemoved:
+		return "it was removed from the source but you edited it: chezmoi add " + q + " to manage it again, or delete it"
+	case WaitDirMode:
+		return "the directory's mode changed at home: chezmoi chattr to record it, or chezmoi apply " + q + " to restore it"
+	case WaitUnmerged:
+		return "changed both at home and in the source directory and the edits overlap: chezmoi merge " + q
+	case WaitSkipped:
+		return "apply left it alone because it changed since chezmoi last wrote it: chezmoi diff " + q + " shows how; chezmoi merge " + q + " or chezmoi re-add " + q + " settles it"
+	default:
+		return "chezmoi-sync cannot capture it: chezmoi diff " + q + " shows how it differs"
+	}
+}
+
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == '/' || r == '~' || r == '+' || r == ',') {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	out := "'"
+	for _, r := range s {
+		if r == '\'' {
+			out += `'\''`
+		} else {
+			out += string(r)
+		}
+	}
+	return out + "'"
+}

@@ -1,0 +1,246 @@
+package chezmoisync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/state"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
+)
+
+// applyStep writes what came in (and source changes HOME has not seen) to
+// the home directory with `chezmoi apply --error-on-conflict
+// --keep-going`. Files edited since chezmoi last wrote them are left alone
+// by chezmoi; files chezmoi would touch although the sync protects them (a
+// modify_ target edited at home, an unmanaged file in an exact_ directory,
+// a file deleted at home) are kept out of the apply; an existing file
+// chezmoi never wrote is copied to the state directory first. A failing
+// run_ script fails the run, named with its own error line.
+type applyStep struct{}
+
+func (applyStep) name() string { return "apply" }
+
+func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
+	if !r.rebasedClean && !r.remoteMoved && len(r.rewound) == 0 && len(r.cls.Pending)+len(r.cls.Scripts) == 0 && r.recovered == nil {
+		return plan{skip: "nothing came in"}, nil
+	}
+	if r.rebasedClean || !r.scanned {
+		// What came in changed the target state: read it again (backups
+		// and protections depend on it).
+		if r.shadow != nil {
+			if err := r.shadow.refresh(); err != nil {
+				return plan{}, err
+			}
+		}
+		if err := r.scanHome(ctx); err != nil {
+			return plan{}, err
+		}
+		r.scanned = true
+		r.noteWaiting(r.cls.Waiting)
+		r.noteWarnings(r.warnings)
+	}
+	c := r.cls
+	does := "apply to the home directory"
+	if n := len(c.Pending) + len(c.Scripts); n > 0 {
+		does += fmt.Sprintf(": %s", plural(n, "change"))
+	}
+	if len(c.Backup) > 0 {
+		does += fmt.Sprintf("; first copy %s chezmoi never wrote to %s: %s", plural(len(c.Backup), "file"), r.backupDir(), shortList(c.Backup, 5))
+	}
+	if len(c.Protected) > 0 {
+		does += fmt.Sprintf("; leave %s alone: %s", plural(len(c.Protected), "file"), shortList(c.Protected, 5))
+	}
+	return plan{does: does, changes: true, marks: true}, nil
+}
+
+func (applyStep) run(ctx context.Context, r *run) (outcome, error) {
+	if err := r.backup(); err != nil {
+		return outcome{}, err
+	}
+	var targets []string
+	if len(r.cls.Protected) > 0 {
+		targets = applyTargets(r.managed, r.cls.Protected, r.app.Getenv("HOME"))
+	}
+	res, err := r.cm.Apply(ctx, targets...)
+	r.noteWarnings(chezmoi.ParseWarnings(string(res.Stderr)))
+	detail := r.applied()
+	if err == nil {
+		return outcome{detail: detail}, nil
+	}
+	if ctx.Err() != nil {
+		return outcome{}, err
+	}
+	skipped, ferr := r.applyFailures(string(res.Stderr), err)
+	if ferr != nil {
+		return outcome{}, ferr
+	}
+	r.rec.Skipped = skipped
+	for _, s := range skipped {
+		r.noteWaiting([]chezmoi.Waiting{{Path: s, Kind: chezmoi.WaitSkipped, Next: chezmoi.WaitNext(chezmoi.WaitSkipped, s)}})
+	}
+	r.io.Warnf("left %s alone because they changed since chezmoi last wrote them (chezmoi diff shows how; chezmoi merge or re-add settles them): %s",
+		plural(len(skipped), "home file"), strings.Join(skipped, ", "))
+	return outcome{status: ui.Warn, detail: strings.TrimPrefix(detail+fmt.Sprintf("; %d skipped", len(skipped)), "; ")}, nil
+}
+
+// applied names what apply removed and what it copied first (never a
+// silent deletion).
+func (r *run) applied() string {
+	home := r.app.Getenv("HOME")
+	var parts []string
+	for _, p := range r.cls.Removals {
+		if !exists(p) {
+			r.rec.Removed = append(r.rec.Removed, p)
+		}
+	}
+	if n := len(r.rec.Removed); n > 0 {
+		parts = append(parts, "removed "+strings.Join(relHomeAll(r.rec.Removed, home), ", "))
+	}
+	if n := len(r.rec.Backups); n > 0 {
+		var copied []string
+		for _, b := range r.rec.Backups {
+			copied = append(copied, relHome(b.Path, home))
+		}
+		parts = append(parts, fmt.Sprintf("%s chezmoi never wrote copied to %s first: %s", plural(n, "file"), r.backupDir(), strings.Join(copied, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func relHomeAll(paths []string, home string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = relHome(p, home)
+	}
+	return out
+}
+
+// applyFailures reads apply's failures: a failed run_ script is the run's
+// error (its name, chezmoi's reason and the script's own last line); the
+// other failures are targets chezmoi left alone.
+func (r *run) applyFailures(stderr string, err error) ([]string, error) {
+	home := r.app.Getenv("HOME")
+	scripts := map[string]bool{}
+	for t, m := range r.managed {
+		if chezmoi.ParseSourceName(m.Relative).Script != "" {
+			scripts[relHome(t, home)] = true
+		}
+	}
+	var skipped []string
+	for _, f := range chezmoi.ParseApplyErrors(stderr) {
+		if scripts[f.Target] {
+			msg := fmt.Sprintf("run_ script %s failed: %s", f.Target, f.Reason)
+			if f.Context != "" {
+				msg += ": " + f.Context
+			}
+			return nil, fmt.Errorf("%s", msg)
+		}
+		if f.Target == "" {
+			return nil, fmt.Errorf("chezmoi apply: %s", f.Reason)
+		}
+		skipped = append(skipped, filepath.Join(home, f.Target))
+	}
+	if len(skipped) == 0 {
+		return nil, fmt.Errorf("chezmoi apply: %s", chezmoi.Cause(err))
+	}
+	return skipped, nil
+}
+
+func relHome(p, home string) string {
+	if rel, err := filepath.Rel(home, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return p
+}
+
+// applyTargets is every managed target but the protected ones and their
+// ancestors (applying a directory applies what is inside it: an exact_
+// directory would delete the file kept in it).
+func applyTargets(managed map[string]chezmoi.Managed, protected []string, home string) []string {
+	skip := map[string]bool{}
+	for _, p := range protected {
+		for q := p; q != home && q != filepath.Dir(q); q = filepath.Dir(q) {
+			skip[q] = true
+		}
+	}
+	var out []string
+	for t := range managed {
+		if !skip[t] {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *run) backupDir() string {
+	return filepath.Join(r.app.StateDir, "backups", r.rec.Start.UTC().Format("20060102T150405Z"))
+}
+
+// backup copies the home files chezmoi never wrote that apply is about to
+// replace or remove (a first run on a machine, a file another host started
+// managing): never overwritten without a copy.
+func (r *run) backup() error {
+	if len(r.cls.Backup) == 0 {
+		return nil
+	}
+	// The copies go under the state directory: only once it passed the
+	// state package's checks (ours, not a link, not writable by others).
+	h, err := state.OpenDir(r.app.StateDir)
+	if err != nil {
+		return err
+	}
+	_ = h.Close()
+	home := r.app.Getenv("HOME")
+	for _, p := range r.cls.Backup {
+		dst := filepath.Join(r.backupDir(), relHome(p, home))
+		if err := copyEntry(p, dst); err != nil {
+			return fmt.Errorf("cannot back up %s before apply replaces it (nothing was applied): %w", p, err)
+		}
+		r.rec.Backups = append(r.rec.Backups, syncstate.Backup{Path: p, Copy: dst})
+	}
+	return nil
+}
+
+// copyEntry copies a regular file (mode kept) or a symlink.
+func copyEntry(src, dst string) error {
+	st, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	if st.Mode()&os.ModeSymlink != 0 {
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, dst)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, st.Mode().Perm()|0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
