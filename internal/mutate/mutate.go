@@ -37,6 +37,12 @@ type Mutant struct {
 	Run     string   // -run pattern ("" = every test of Pkgs)
 	Quick   bool     // part of the quick form (scripts/mutate -quick, CI)
 	Why     string   // the guarantee the mutant breaks
+	// Equivalent, when set, says why no test can kill the mutant: the
+	// change has no observable effect (docs/proof.md, "Mutation
+	// testing", explains each one). Such a mutant is expected to survive
+	// and is reported as equivalent, not as a hole; killing it means the
+	// claim is wrong, which is reported too.
+	Equivalent string
 }
 
 // Kinds are the kinds of bug the list draws from.
@@ -50,7 +56,17 @@ const (
 	Survived Verdict = "survived" // every test passed: a hole
 	Invalid  Verdict = "invalid"  // the mutant does not build or its anchor is stale
 	TimedOut Verdict = "timeout"  // the tests ran past the limit (counted as killed: a hang is noticed)
+	// Equiv: a mutant documented as equivalent survived, as expected.
+	Equiv Verdict = "equivalent"
+	// WronglyEquivalent: a mutant documented as equivalent was killed:
+	// the explanation in docs/proof.md is wrong and must go.
+	WronglyEquivalent Verdict = "killed!"
 )
+
+// Hole reports whether the verdict is one scripts/mutate fails on: a
+// survivor, a list out of step with the code, or a wrong claim of
+// equivalence.
+func (v Verdict) Hole() bool { return v == Survived || v == Invalid || v == WronglyEquivalent }
 
 // Result is one mutant's outcome.
 type Result struct {
@@ -76,7 +92,7 @@ type Runner struct {
 	Dir     string        // a private copy of the repository (see Copy)
 	Timeout time.Duration // per mutant
 	Env     []string      // environment for go test (tools on PATH, CI=true)
-	Log     io.Writer     // go test output of survivors and invalid mutants
+	Log     io.Writer     // go vet / go test output of every mutant, under a "=== <id> <verdict>" line
 }
 
 var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
@@ -105,6 +121,7 @@ func (r *Runner) Run(ctx context.Context, m Mutant) Result {
 	if out, err := r.goCmd(ctx, "vet", m.Pkgs...); err != nil && bytes.Contains(out, []byte(m.File)) {
 		res.Verdict, res.Detail = Invalid, "does not build: "+firstMatchingLine(out, m.File)
 		res.Duration = time.Since(start)
+		r.log(res, out)
 		return res
 	}
 	args := []string{"-count=1", "-timeout", r.Timeout.String()}
@@ -116,11 +133,10 @@ func (r *Runner) Run(ctx context.Context, m Mutant) Result {
 	out, err := r.goCmd(tctx, "test", append(args, m.Pkgs...)...)
 	res.Duration = time.Since(start)
 	switch {
+	case err == nil && m.Equivalent != "":
+		res.Verdict, res.Detail = Equiv, m.Equivalent
 	case err == nil:
 		res.Verdict = Survived
-		if r.Log != nil {
-			fmt.Fprintf(r.Log, "=== %s survived\n%s\n", m.ID, out)
-		}
 	case tctx.Err() != nil || bytes.Contains(out, []byte("test timed out")):
 		res.Verdict, res.Detail = TimedOut, "tests ran past "+r.Timeout.String()
 	default:
@@ -130,8 +146,18 @@ func (r *Runner) Run(ctx context.Context, m Mutant) Result {
 		} else {
 			res.Detail = firstMatchingLine(out, "FAIL")
 		}
+		if m.Equivalent != "" {
+			res.Verdict, res.Detail = WronglyEquivalent, "documented as equivalent but "+res.Detail+" failed"
+		}
 	}
+	r.log(res, out)
 	return res
+}
+
+func (r *Runner) log(res Result, out []byte) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, "=== %s %s (%.1fs) %s\n%s\n", res.Mutant.ID, res.Verdict, res.Duration.Seconds(), res.Detail, out)
+	}
 }
 
 func (r *Runner) goCmd(ctx context.Context, verb string, args ...string) ([]byte, error) {
@@ -221,22 +247,31 @@ func Select(all []Mutant, quick bool, only string) ([]Mutant, error) {
 }
 
 // Table renders results as the table scripts/mutate prints, with the kill
-// rate over the valid mutants (a timeout counts as killed).
+// rate over the valid mutants that are not documented as equivalent (a
+// timeout counts as killed).
 func Table(w io.Writer, results []Result) {
-	fmt.Fprintf(w, "%-36s %-14s %-9s %7s  %s\n", "mutant", "kind", "verdict", "time", "caught by / detail")
-	killed, valid := 0, 0
+	fmt.Fprintf(w, "%-40s %-14s %-10s %7s  %s\n", "mutant", "kind", "verdict", "time", "caught by / detail")
+	killed, valid, invalid, equiv := 0, 0, 0, 0
+	var total time.Duration
 	for _, r := range results {
-		fmt.Fprintf(w, "%-36s %-14s %-9s %6.1fs  %s\n", r.Mutant.ID, r.Mutant.Kind, r.Verdict, r.Duration.Seconds(), r.Detail)
-		if r.Verdict != Invalid {
-			valid++
-		}
-		if r.Verdict == Killed || r.Verdict == TimedOut {
+		fmt.Fprintf(w, "%-40s %-14s %-10s %6.1fs  %s\n", r.Mutant.ID, r.Mutant.Kind, r.Verdict, r.Duration.Seconds(), r.Detail)
+		total += r.Duration
+		switch r.Verdict {
+		case Invalid:
+			invalid++
+		case Equiv:
+			equiv++
+		case Killed, TimedOut:
 			killed++
+			valid++
+		default: // Survived, WronglyEquivalent
+			valid++
 		}
 	}
 	rate := 0.0
 	if valid > 0 {
 		rate = 100 * float64(killed) / float64(valid)
 	}
-	fmt.Fprintf(w, "\nkilled %d of %d valid mutants (%.0f%%); %d invalid\n", killed, valid, rate, len(results)-valid)
+	fmt.Fprintf(w, "\nkilled %d of %d valid mutants (%.0f%%); %d equivalent (docs/proof.md); %d invalid; %s\n",
+		killed, valid, rate, equiv, invalid, total.Round(time.Second))
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -45,6 +46,10 @@ func TestAnchors(t *testing.T) {
 			for _, p := range m.Pkgs {
 				require.DirExists(t, filepath.Join(root(), p))
 			}
+			if m.Equivalent != "" {
+				require.False(t, m.Quick, "an equivalent mutant has no place in the quick form")
+			}
+			requireRunMatches(t, m)
 		})
 		if m.Quick {
 			quick++
@@ -52,6 +57,43 @@ func TestAnchors(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(All), 30, "the issue asks for at least 30 mutants")
 	require.GreaterOrEqual(t, quick, 5)
+}
+
+var testFunc = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
+
+// requireRunMatches: every alternative of the -run pattern's top level
+// names at least one test of the mutant's packages (a renamed test would
+// otherwise leave the mutant tested by nothing, and surviving). go test
+// splits -run at '/' into levels, so a pattern with a subtest level must
+// not also list alternatives.
+func requireRunMatches(t *testing.T, m Mutant) {
+	if m.Run == "" {
+		return
+	}
+	levels := strings.Split(m.Run, "/")
+	require.False(t, len(levels) > 1 && strings.Contains(m.Run, "|"),
+		"-run %q: go test splits at '/', so an alternative after it names a subtest, not a test", m.Run)
+	var names []string
+	for _, p := range m.Pkgs {
+		files, err := filepath.Glob(filepath.Join(root(), p, "*_test.go"))
+		require.NoError(t, err)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			for _, sm := range testFunc.FindAllSubmatch(data, -1) {
+				names = append(names, string(sm[1]))
+			}
+		}
+	}
+	for _, alt := range strings.Split(levels[0], "|") {
+		re, err := regexp.Compile(alt)
+		require.NoError(t, err)
+		found := false
+		for _, n := range names {
+			found = found || re.MatchString(n)
+		}
+		require.True(t, found, "-run alternative %q matches no test of %v", alt, m.Pkgs)
+	}
 }
 
 func TestApplyNeedsOneOccurrence(t *testing.T) {
@@ -91,6 +133,8 @@ func TestRunnerVerdicts(t *testing.T) {
 		{Mutant{ID: "survives", File: "m.go", Find: "return 1", Replace: "return 2", Pkgs: []string{"."}}, Survived},
 		{Mutant{ID: "invalid", File: "m.go", Find: "return 1", Replace: "return \"x\"", Pkgs: []string{"."}}, Invalid},
 		{Mutant{ID: "stale", File: "m.go", Find: "nowhere", Replace: "x", Pkgs: []string{"."}}, Invalid},
+		{Mutant{ID: "equivalent", File: "m.go", Find: "return 1", Replace: "return 0 + 1", Pkgs: []string{"."}, Equivalent: "same value"}, Equiv},
+		{Mutant{ID: "wrongly-equivalent", File: "m.go", Find: "a + b", Replace: "b - a", Pkgs: []string{"."}, Equivalent: "claimed"}, WronglyEquivalent},
 	}
 	for _, c := range cases {
 		res := r.Run(ctx, c.m)
@@ -100,7 +144,12 @@ func TestRunnerVerdicts(t *testing.T) {
 		require.Equal(t, src, string(got), "file restored after %s", c.m.ID)
 	}
 	require.Contains(t, log.String(), "=== survives survived")
+	require.Contains(t, log.String(), "=== killed killed")
+	for v, hole := range map[Verdict]bool{Killed: false, TimedOut: false, Equiv: false, Survived: true, Invalid: true, WronglyEquivalent: true} {
+		require.Equal(t, hole, v.Hole(), string(v))
+	}
 	var table bytes.Buffer
-	Table(&table, []Result{{Mutant: cases[0].m, Verdict: Killed}, {Mutant: cases[1].m, Verdict: Survived}, {Mutant: cases[2].m, Verdict: Invalid}})
-	require.True(t, strings.Contains(table.String(), "killed 1 of 2 valid mutants (50%); 1 invalid"), table.String())
+	Table(&table, []Result{{Mutant: cases[0].m, Verdict: Killed}, {Mutant: cases[1].m, Verdict: Survived}, {Mutant: cases[2].m, Verdict: Invalid},
+		{Mutant: cases[4].m, Verdict: Equiv}})
+	require.True(t, strings.Contains(table.String(), "killed 1 of 2 valid mutants (50%); 1 equivalent (docs/proof.md); 1 invalid"), table.String())
 }

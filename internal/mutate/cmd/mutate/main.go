@@ -7,8 +7,9 @@
 //	scripts/mutate -only sync # mutants whose ID matches a regexp
 //	scripts/mutate -list      # the list, nothing run
 //
-// Exit status: 0 every valid mutant killed, 1 a mutant survived or is
-// invalid (the list is out of step with the code), 2 bad usage.
+// Exit status: 0 every valid mutant killed (or documented as equivalent
+// and surviving), 1 a mutant survived, is invalid (the list is out of step
+// with the code) or was documented as equivalent but killed, 2 bad usage.
 package main
 
 import (
@@ -44,7 +45,10 @@ func run() int {
 	}
 	if *list {
 		for _, m := range ms {
-			fmt.Printf("%-36s %-14s %s\n    %s\n", m.ID, m.Kind, m.File, m.Why)
+			fmt.Printf("%-40s %-14s %s\n    %s\n", m.ID, m.Kind, m.File, m.Why)
+			if m.Equivalent != "" {
+				fmt.Printf("    equivalent: %s\n", m.Equivalent)
+			}
 		}
 		return 0
 	}
@@ -86,9 +90,9 @@ func run() int {
 		results = append(results, r.Run(ctx, m))
 	}
 	mutate.Table(os.Stdout, results)
-	fmt.Printf("go test output of survivors and invalid mutants: %s\n", logPath)
+	fmt.Printf("go vet / go test output of every mutant: %s\n", logPath)
 	for _, res := range results {
-		if res.Verdict == mutate.Survived || res.Verdict == mutate.Invalid {
+		if res.Verdict.Hole() {
 			return 1
 		}
 	}
