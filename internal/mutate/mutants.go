@@ -170,14 +170,14 @@ var syncMutants = []Mutant{
 		ID: "statindex/racy-entry-trusted", Kind: "remove-guard", File: "pkg/statindex/statindex.go",
 		Find:    `if old.Hash == "" || Hash(cur) != old.Hash {`,
 		Replace: `if old.Hash == "" {`,
-		Pkgs:    []string{"./pkg/statindex"}, Quick: true,
+		Pkgs:    []string{"./pkg/statindex"}, Run: "TestCheckAgreesWithChanged", Quick: true,
 		Why: "an edit in the same second as the index (same size and mtime) is not compared by content and goes unsynced",
 	},
 	{
 		ID: "statindex/ctime-ignored", Kind: "wrong-value", File: "pkg/statindex/statindex.go",
 		Find:    "\t\te.Ctime = sys.Ctim.Sec*int64(time.Second) + sys.Ctim.Nsec\n",
 		Replace: "",
-		Pkgs:    []string{"./pkg/statindex"}, Quick: true,
+		Pkgs:    []string{"./pkg/statindex"}, Run: "TestRestoredMtimeIsSeenByCtime", Quick: true,
 		Why: "a change that restores the mtime (cp -p, touch -r, an editor keeping times) is not seen",
 	},
 	{
@@ -250,7 +250,7 @@ var stateMutants = []Mutant{
 	{
 		ID: "syncstate/last-success-forgotten", Kind: "skip-step", File: "pkg/syncstate/syncstate.go",
 		Find:    "\t\t\tr.LastSuccess = prev.LastSuccess\n",
-		Replace: "",
+		Replace: "\t\t\t_ = prev\n",
 		Pkgs:    []string{"./pkg/syncstate"}, Quick: true,
 		Why: "a failed run forgets when the last success was: chezmoi-status --max-age and the metrics say \"never\"",
 	},
@@ -453,11 +453,11 @@ var rebuildMutants = []Mutant{
 		Why: "a new file that looks like a secret is added for nix (world-readable store) and committed",
 	},
 	{
-		ID: "secretscan/pem-not-a-key", Kind: "wrong-value", File: "pkg/secretscan/secretscan.go",
-		Find:    `[^/]+\.(pem|key|p12`,
-		Replace: `[^/]+\.(key|p12`,
+		ID: "secretscan/keystore-not-a-key", Kind: "wrong-value", File: "pkg/secretscan/secretscan.go",
+		Find:    `|key|p12|pfx|jks|`,
+		Replace: `|key|pfx|jks|`,
 		Pkgs:    []string{"./pkg/secretscan"}, Quick: true,
-		Why: "a private key in a .pem file is not recognised as a secret",
+		Why: "a PKCS#12 keystore (binary, so no content rule sees it) is not recognised as a secret",
 	},
 	{
 		ID: "rebuild/ask-no-activates", Kind: "invert-guard", File: "pkg/rebuildsmart/activate.go",

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -73,13 +72,14 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		return 1
 	}
-	logPath := filepath.Join(os.TempDir(), "nixdots-mutate.log")
-	logf, err := os.Create(logPath)
+	// A log of its own per run: two runs at once must not mix their output.
+	logf, err := os.CreateTemp("", "nixdots-mutate-*.log")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		return 1
 	}
 	defer logf.Close()
+	logPath := logf.Name()
 	r := &mutate.Runner{Dir: dir, Timeout: *timeout, Env: append(os.Environ(), "CI=true"), Log: logf}
 	var results []mutate.Result
 	for i, m := range ms {
