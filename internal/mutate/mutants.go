@@ -44,7 +44,7 @@ var syncMutants = []Mutant{
 		ID: "sync/capture-reverts-incoming", Kind: "skip-step", File: "pkg/chezmoisync/capture.go",
 		Find:    `readd, unmerged, err := r.splitCapture(ctx, r.cls.Capture)`,
 		Replace: `readd, unmerged, err := r.cls.Capture, []string(nil), error(nil)`,
-		Pkgs:    syncPkg, Run: "TestSourceEditIsNotReverted|TestHomeEditOfChangedSourceFileIsMerged",
+		Pkgs:    syncPkg, Run: "TestHomeEditOfChangedSourceFileIsMerged|TestSourceEditIsNotReverted", Quick: true,
 		Why: "issue 17's third survivor: re-add without the merge check copies a stale home file over an incoming source change (and publishes the revert)",
 	},
 	{
@@ -184,7 +184,7 @@ var syncMutants = []Mutant{
 		ID: "statindex/ctime-ignored", Kind: "wrong-value", File: "pkg/statindex/statindex.go",
 		Find:    "\t\te.Ctime = sys.Ctim.Sec*int64(time.Second) + sys.Ctim.Nsec\n",
 		Replace: "",
-		Pkgs:    []string{"./pkg/statindex"}, Run: "TestRestoredMtimeIsSeenByCtime", Quick: true,
+		Pkgs:    []string{"./pkg/statindex"}, Run: "TestRestoredMtimeIsSeenByCtime",
 		Why: "a change that restores the mtime (cp -p, touch -r, an editor keeping times) is not seen",
 	},
 	{
@@ -226,7 +226,7 @@ var syncMutants = []Mutant{
 		ID: "status/waiting-is-a-failure", Kind: "wrong-value", File: "pkg/chezmoistatus/check.go",
 		Find:    `case last != "" && last != syncstate.Success && last != syncstate.EditsWaiting:`,
 		Replace: `case last != "" && last != syncstate.Success:`,
-		Pkgs:    []string{"./pkg/chezmoistatus"}, Run: "TestEvaluatePrecedence", Quick: true,
+		Pkgs:    []string{"./pkg/chezmoistatus"}, Run: "TestEvaluatePrecedence",
 		Why: "a sync that succeeded with edits waiting is reported as sync-failed",
 	},
 }
@@ -251,21 +251,21 @@ var stateMutants = []Mutant{
 		ID: "state/rename-over-planted-link", Kind: "remove-guard", File: "pkg/state/atomic.go",
 		Find:    "\t\tif err := h.checkExisting(f.Name); err != nil {\n\t\t\treturn err\n\t\t}\n",
 		Replace: "",
-		Pkgs:    []string{"./pkg/state", "./pkg/syncstate"}, Run: "Planted|Unsafe", Quick: true,
+		Pkgs:    []string{"./pkg/state", "./pkg/syncstate"}, Run: "TestUnsafeStateIsRefused|TestSaveRefusesPlantedLinks", Quick: true,
 		Why: "a link or another user's file planted at a state file's name is silently replaced",
 	},
 	{
 		ID: "syncstate/last-success-forgotten", Kind: "skip-step", File: "pkg/syncstate/syncstate.go",
 		Find:    "\t\t\tr.LastSuccess = prev.LastSuccess\n",
 		Replace: "\t\t\t_ = prev\n",
-		Pkgs:    []string{"./pkg/syncstate"}, Quick: true,
-		Why: "a failed run forgets when the last success was: chezmoi-status --max-age and the metrics say \"never\"",
+		Pkgs:    []string{"./pkg/syncstate"},
+		Why:     "a failed run forgets when the last success was: chezmoi-status --max-age and the metrics say \"never\"",
 	},
 	{
 		ID: "syncstate/history-keeps-one-more", Kind: "off-by-one", File: "pkg/syncstate/syncstate.go",
 		Find:    `keep < HistoryKeep &&`,
 		Replace: `keep <= HistoryKeep &&`,
-		Pkgs:    []string{"./pkg/syncstate"}, Quick: true,
+		Pkgs:    []string{"./pkg/syncstate"}, Run: "TestHistoryTrimKeepsHistoryKeepRecords", Quick: true,
 		Why: "the sync history keeps HistoryKeep+1 records",
 	},
 	{
@@ -279,8 +279,8 @@ var stateMutants = []Mutant{
 		ID: "history/torn-line-kept", Kind: "skip-step", File: "pkg/history/history.go",
 		Find:    "\tif err := dropTornTail(f); err != nil {\n\t\treturn fmt.Errorf(\"history %s: %w\", path, err)\n\t}\n",
 		Replace: "",
-		Pkgs:    []string{"./pkg/history"}, Quick: true,
-		Why: "after a crash mid-append the next record is glued to the torn line and the history no longer loads",
+		Pkgs:    []string{"./pkg/history"},
+		Why:     "after a crash mid-append the next record is glued to the torn line and the history no longer loads",
 	},
 	{
 		ID: "history/declined-is-good", Kind: "wrong-value", File: "pkg/history/history.go",
@@ -293,8 +293,8 @@ var stateMutants = []Mutant{
 		ID: "metrics/label-quote-unescaped", Kind: "wrong-value", File: "pkg/metrics/metrics.go",
 		Find:    "return strings.NewReplacer(`\\`, `\\\\`, \"\\n\", `\\n`, `\"`, `\\\"`).Replace(s)",
 		Replace: "return strings.NewReplacer(`\\`, `\\\\`, \"\\n\", `\\n`).Replace(s)",
-		Pkgs:    []string{"./pkg/metrics"}, Quick: true,
-		Why: "a host name with a quote breaks the metrics file and node_exporter drops every metric",
+		Pkgs:    []string{"./pkg/metrics"},
+		Why:     "a host name with a quote breaks the metrics file and node_exporter drops every metric",
 	},
 }
 
@@ -318,7 +318,7 @@ var rollbackMutants = []Mutant{
 		ID: "rollback/failed-build-selectable", Kind: "remove-guard", File: "pkg/rollback/select.go",
 		Find:    "\t\tif !e.Successful() {\n\t\t\tcontinue\n\t\t}\n",
 		Replace: "",
-		Pkgs:    []string{"./pkg/rollback"}, Run: "TestSelect|TestBuilds|TestCurrent", Quick: true,
+		Pkgs:    []string{"./pkg/rollback"}, Run: "TestSelect|TestBuilds|TestCurrent",
 		Why: "a failed build becomes a rollback target",
 	},
 	{
@@ -332,7 +332,7 @@ var rollbackMutants = []Mutant{
 		ID: "rollback/keeps-one-fewer", Kind: "off-by-one", File: "pkg/rollback/retention.go",
 		Find:    `if newest := len(gens) - i; newest <= r.Keep {`,
 		Replace: `if newest := len(gens) - i; newest < r.Keep {`,
-		Pkgs:    []string{"./pkg/rollback"}, Run: "TestRetention|TestClean", Quick: true,
+		Pkgs:    []string{"./pkg/rollback"}, Run: "TestRetention|TestClean",
 		Why: "--keep N keeps N-1 generations",
 	},
 	{
@@ -463,8 +463,8 @@ var rebuildMutants = []Mutant{
 		ID: "secretscan/keystore-not-a-key", Kind: "wrong-value", File: "pkg/secretscan/secretscan.go",
 		Find:    `|key|p12|pfx|jks|`,
 		Replace: `|key|pfx|jks|`,
-		Pkgs:    []string{"./pkg/secretscan"}, Quick: true,
-		Why: "a PKCS#12 keystore (binary, so no content rule sees it) is not recognised as a secret",
+		Pkgs:    []string{"./pkg/secretscan"},
+		Why:     "a PKCS#12 keystore (binary, so no content rule sees it) is not recognised as a secret",
 	},
 	{
 		ID: "rebuild/ask-no-activates", Kind: "invert-guard", File: "pkg/rebuildsmart/activate.go",
@@ -498,7 +498,7 @@ var rebuildMutants = []Mutant{
 		ID: "runner/no-process-group", Kind: "wrong-value", File: "pkg/runner/runner.go",
 		Find:    "cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}",
 		Replace: "cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: false}",
-		Pkgs:    []string{"./pkg/runner"}, Run: "TestTimeoutKillsProcessGroup", Quick: true,
+		Pkgs:    []string{"./pkg/runner"}, Run: "TestTimeoutKillsProcessGroup",
 		Why: "a cancelled command's children (git under jj, builders under nh) outlive it",
 	},
 }
