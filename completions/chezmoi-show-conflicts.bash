@@ -24,6 +24,6 @@ _chezmoi_show_conflicts() {
         --branch|--remote|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--all-hosts --branch --config --files-only --help --hostname --json --no-color --null --quiet --remote --source-dir --state-dir --verbose --version --wait -h -z -q -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--all-hosts --branch --config --files-only --help --history --hostname --json --no-color --null --quiet --remote --source-dir --state-dir --verbose --version --wait -h -z -q -v' -- "$cur"))
 }
 complete -F _chezmoi_show_conflicts chezmoi-show-conflicts

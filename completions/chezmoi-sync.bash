@@ -21,9 +21,9 @@ _chezmoi_sync() {
         --config|--metrics-file)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --branch|--max-new-file-size|--push-retries|--remote|--repo-url|--wait)
+        --branch|--max-new-file-size|--push-retries|--remote|--repo-url|--undo-to|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--accept-rewind --auto-commit --no-auto-commit --auto-push --no-auto-push --branch --config --dry-run --exit-code --help --hostname --json --max-new-file-size --metrics-file --no-color --push-retries --remote --repo-url --source-dir --state-dir --verbose --version --wait -n -h -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--abort --accept-rewind --auto-commit --no-auto-commit --auto-push --no-auto-push --branch --config --continue --dry-run --exit-code --help --hostname --json --keep-local --list --max-new-file-size --metrics-file --no-color --publish --push-retries --remote --repo-url --source-dir --state-dir --take-remote --undo --undo-to --verbose --version --wait -n -h -v' -- "$cur"))
 }
 complete -F _chezmoi_sync chezmoi-sync

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/internal/testuser"
@@ -19,32 +20,44 @@ import (
 // plant puts one kind of unsafe entry at path (whose directory is the
 // test user's own): a link, a FIFO, a directory, a file others may write,
 // a file with a second hard link. It returns the reason the refusal names.
+// The entry is made beside path and swapped in with one rename (an exchange
+// when something is there), so a run waiting on the lock never finds path
+// missing or half made: it would rightly create and take a fresh lock file.
 func plant(t *testing.T, kind, path, victim string) string {
 	t.Helper()
-	_ = os.RemoveAll(path)
+	tmp := path + ".plant"
+	_ = os.RemoveAll(tmp)
+	var reason string
 	switch kind {
 	case "link":
-		require.NoError(t, os.Symlink(victim, path))
-		return "symbolic link"
+		require.NoError(t, os.Symlink(victim, tmp))
+		reason = "symbolic link"
 	case "fifo":
-		require.NoError(t, syscall.Mkfifo(path, 0o600))
-		return "named pipe"
+		require.NoError(t, syscall.Mkfifo(tmp, 0o600))
+		reason = "named pipe"
 	case "dir":
-		require.NoError(t, os.Mkdir(path, 0o700))
-		return "a directory"
+		require.NoError(t, os.Mkdir(tmp, 0o700))
+		reason = "a directory"
 	case "0666":
-		require.NoError(t, os.WriteFile(path, []byte("{}\n"), 0o600))
-		require.NoError(t, os.Chmod(path, 0o666))
-		return "mode 0666"
+		require.NoError(t, os.WriteFile(tmp, []byte("{}\n"), 0o600))
+		require.NoError(t, os.Chmod(tmp, 0o666))
+		reason = "mode 0666"
 	case "hardlink":
 		other := victim + ".copy"
 		_ = os.Remove(other)
 		require.NoError(t, os.WriteFile(other, []byte("{}\n"), 0o600))
-		require.NoError(t, os.Link(other, path))
-		return "hard links"
+		require.NoError(t, os.Link(other, tmp))
+		reason = "hard links"
+	default:
+		t.Fatalf("unknown kind %s", kind)
 	}
-	t.Fatalf("unknown kind %s", kind)
-	return ""
+	if _, err := os.Lstat(path); err == nil {
+		require.NoError(t, unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE))
+		require.NoError(t, os.RemoveAll(tmp)) // what was at path
+	} else {
+		require.NoError(t, os.Rename(tmp, path))
+	}
+	return reason
 }
 
 var plantKinds = []string{"link", "fifo", "dir", "0666", "hardlink"}

@@ -235,10 +235,76 @@ func (f *Fleet) ResolveParked(h *testharness.Host) ([]string, error) {
 			return nil, err
 		}
 	}
+	resolved, err := f.editConflicts(h)
+	if err != nil {
+		return nil, err
+	}
+	if r := h.Exec(src, "jj", "resolve", "--list"); r.Code == 0 {
+		return nil, fmt.Errorf("[%s] conflicts left after resolving: %s", h.Name, r.Stdout)
+	}
+	return resolved, nil
+}
+
+// How a simulated user finishes a parked conflict (docs/chezmoi-sync.md,
+// "Resolving a parked conflict"): the hand recipe (ResolveParked, then a
+// plain sync), chezmoi-sync --continue around an edit of the files, or one
+// command that takes a side (--keep-local, --take-remote).
+const (
+	ByHand     = "hand"
+	ByContinue = "continue"
+	KeepLocal  = "keep-local"
+	TakeRemote = "take-remote"
+)
+
+// ResolveMethods are the ways, for a random pick.
+var ResolveMethods = []string{ByHand, ByContinue, KeepLocal, TakeRemote}
+
+// ResolveWith finishes h's parked conflict the given way and returns the
+// last chezmoi-sync run and the tokens a side taken gave up: they are not
+// lost, the commit the record names holds them (read here, from that
+// commit, to prove it).
+func (f *Fleet) ResolveWith(ctx context.Context, h *testharness.Host, method string) (SyncResult, []string, error) {
+	switch method {
+	case ByHand:
+		if _, err := f.ResolveParked(h); err != nil {
+			return SyncResult{}, nil, err
+		}
+		return Sync(ctx, h), nil, nil
+	case ByContinue:
+		r := Sync(ctx, h, "--continue")
+		if r.Code != 5 || r.Record == nil || r.Record.Status != syncstate.ConflictsPreserved {
+			return r, nil, nil // resolved without asking, or failed: the caller judges
+		}
+		if _, err := f.editConflicts(h); err != nil {
+			return r, nil, err
+		}
+		return Sync(ctx, h, "--continue"), nil, nil
+	}
+	r := Sync(ctx, h, "--"+method)
+	var kept []string
+	if r.Record != nil {
+		for _, res := range r.Record.Resolutions {
+			if res.DiscardedCommit == "" {
+				continue
+			}
+			side := h.Exec(h.SourceDir(), "jj", "--ignore-working-copy", "file", "show", "-r", res.DiscardedCommit, res.Path)
+			if side.Code != 0 {
+				return r, nil, fmt.Errorf("[%s] the side not taken of %s is not in %s: %s", h.Name, res.Path, res.DiscardedCommit, side.Stderr)
+			}
+			kept = append(kept, Tokens(side.Stdout)...)
+		}
+	}
+	return r, kept, nil
+}
+
+// editConflicts rewrites every file jj reports conflicted in h's working
+// copy, keeping every token of every side (Resolve).
+func (f *Fleet) editConflicts(h *testharness.Host) ([]string, error) {
+	src := h.SourceDir()
 	r := h.Exec(src, "jj", "resolve", "--list")
 	if r.Code != 0 {
 		if strings.Contains(r.Stderr, "No conflicts found") {
-			return nil, nil // the rebase merged cleanly after all
+			return nil, nil
 		}
 		return nil, fmt.Errorf("[%s] jj resolve --list: %s", h.Name, r)
 	}
@@ -261,9 +327,6 @@ func (f *Fleet) ResolveParked(h *testharness.Host) ([]string, error) {
 			return nil, err
 		}
 		resolved = append(resolved, rel)
-	}
-	if r := h.Exec(src, "jj", "resolve", "--list"); r.Code == 0 {
-		return nil, fmt.Errorf("[%s] conflicts left after resolving: %s", h.Name, r.Stdout)
 	}
 	return resolved, nil
 }

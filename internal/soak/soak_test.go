@@ -39,6 +39,8 @@ type soakStats struct {
 	ConflictsParked     int // runs that parked (exit 5, conflicts-preserved)
 	DistinctParks       int // times a host went from clean to parked
 	ResolvedDuringSoak  int
+	ResolvedBy          map[string]int // how the users resolved (fleet.go's methods)
+	EditsKeptAside      int            // tokens a --keep-local/--take-remote gave up, found in the commit its record names
 	PushesRetried       int
 	PushGaveUp          int // push-failed after --push-retries races lost in a row (exit 1, by design)
 	RoundsToConvergence int
@@ -71,11 +73,12 @@ func TestFleetSoak(t *testing.T) {
 	t.Logf("soak: %d hosts x %d rounds, seed %d (SOAK_SEED=%d reproduces the edit and order choices)", hosts, rounds, seed, seed)
 	rng := rand.New(rand.NewSource(seed))
 	start := time.Now()
-	st := soakStats{Hosts: hosts, Rounds: rounds, Seed: seed}
+	st := soakStats{Hosts: hosts, Rounds: rounds, Seed: seed, ResolvedBy: map[string]int{}}
 
 	f := NewFleet(t, hosts)
 	var made []string // every edit ever made, by token
 	parked := map[string]bool{}
+	keptAside := map[string]bool{} // given up by a side taken, held by the commit its record names
 	ctx := context.Background()
 
 	edit := func(h *Host, round int, seq *int) {
@@ -166,14 +169,20 @@ func TestFleetSoak(t *testing.T) {
 		for _, r := range results {
 			record(r)
 		}
-		// Half of the parked hosts' users resolve now, as people would.
+		// Half of the parked hosts' users resolve now, as people would,
+		// each in one of the documented ways.
 		for _, h := range f.Hosts {
 			if parked[h.Name] && rng.Intn(2) == 0 {
-				if _, err := f.ResolveParked(h); err != nil {
+				method := ResolveMethods[rng.Intn(len(ResolveMethods))]
+				r, kept, err := f.ResolveWith(ctx, h, method)
+				if err != nil {
 					t.Fatal(err)
 				}
+				for _, tok := range kept {
+					keptAside[tok] = true
+				}
 				st.ResolvedDuringSoak++
-				r := Sync(ctx, h)
+				st.ResolvedBy[method]++
 				record(r)
 			}
 		}
@@ -195,7 +204,7 @@ func TestFleetSoak(t *testing.T) {
 	}
 	var missing []string
 	for _, tok := range made {
-		if found[tok] {
+		if found[tok] || keptAside[tok] {
 			st.EditsFoundParked++
 		} else {
 			missing = append(missing, tok)
@@ -235,14 +244,17 @@ func TestFleetSoak(t *testing.T) {
 	}
 	missing = nil
 	for _, tok := range made {
-		if inMain[tok] {
+		switch {
+		case inMain[tok]:
 			st.EditsFoundMain++
-		} else {
+		case keptAside[tok]:
+			st.EditsKeptAside++
+		default:
 			missing = append(missing, tok)
 		}
 	}
 	if len(missing) > 0 {
-		t.Fatalf("after convergence %d edits are missing from main: %v", len(missing), missing)
+		t.Fatalf("after convergence %d edits are missing from main and from every side kept aside: %v", len(missing), missing)
 	}
 	for _, rel := range []string{SharedFile, HotFile} {
 		if strings.Contains(mainTree[rel], "<<<<<<<") || strings.Contains(mainTree[rel], ">>>>>>>") {
@@ -283,8 +295,16 @@ func (f *Fleet) converged(t *testing.T, parked map[string]bool) bool {
 }
 
 func (s soakStats) line() string {
-	return fmt.Sprintf("%d hosts x %d rounds (seed %d): edits made %d, found after the rounds in main or sync/<host> %d, found in main after convergence %d; syncs %d; conflicts parked %d runs (%d times a host got parked, %d resolved mid-soak); pushes retried %d (runs that gave up after the retries: %d); rounds to convergence %d; total %s",
-		s.Hosts, s.Rounds, s.Seed, s.EditsMade, s.EditsFoundParked, s.EditsFoundMain, s.Syncs, s.ConflictsParked, s.DistinctParks, s.ResolvedDuringSoak, s.PushesRetried, s.PushGaveUp, s.RoundsToConvergence, s.Total.Round(time.Millisecond))
+	return fmt.Sprintf("%d hosts x %d rounds (seed %d): edits made %d, found after the rounds in main, sync/<host> or a side kept aside %d, found in main after convergence %d (%d given up by a side taken, kept aside); syncs %d; conflicts parked %d runs (%d times a host got parked, %d resolved mid-soak: %s); pushes retried %d (runs that gave up after the retries: %d); rounds to convergence %d; total %s",
+		s.Hosts, s.Rounds, s.Seed, s.EditsMade, s.EditsFoundParked, s.EditsFoundMain, s.EditsKeptAside, s.Syncs, s.ConflictsParked, s.DistinctParks, s.ResolvedDuringSoak, s.methods(), s.PushesRetried, s.PushGaveUp, s.RoundsToConvergence, s.Total.Round(time.Millisecond))
+}
+
+func (s soakStats) methods() string {
+	var parts []string
+	for _, m := range ResolveMethods {
+		parts = append(parts, fmt.Sprintf("%s %d", m, s.ResolvedBy[m]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s soakStats) String() string {
@@ -298,7 +318,8 @@ func (s soakStats) String() string {
 		"syncs":                     fmt.Sprint(s.Syncs),
 		"conflicts parked (runs)":   fmt.Sprint(s.ConflictsParked),
 		"hosts parked (times)":      fmt.Sprint(s.DistinctParks),
-		"resolved mid-soak":         fmt.Sprint(s.ResolvedDuringSoak),
+		"resolved mid-soak":         fmt.Sprint(s.ResolvedDuringSoak) + " (" + s.methods() + ")",
+		"edits kept aside":          fmt.Sprint(s.EditsKeptAside),
 		"pushes retried":            fmt.Sprint(s.PushesRetried),
 		"pushes given up (retries)": fmt.Sprint(s.PushGaveUp),
 		"rounds to convergence":     fmt.Sprint(s.RoundsToConvergence),

@@ -279,3 +279,12 @@ func (c *Client) SourceFile(ctx context.Context, target string) (string, error) 
 	}
 	return res.Out(), nil
 }
+
+// ForgetWritten deletes chezmoi's record of what it last wrote to target
+// (entryState): after a target is removed by someone else than chezmoi
+// (an undo taking back a file that came in), chezmoi would otherwise take
+// the missing file for a deletion at home and never write it again.
+func (c *Client) ForgetWritten(ctx context.Context, target string) error {
+	_, err := c.run(ctx, c.cmd(true, "state", "delete", "--bucket", "entryState", "--key", target))
+	return err
+}

@@ -91,3 +91,59 @@ func PlainCopy(sourceFile string) bool {
 	a := ParseSourceName(sourceFile)
 	return !a.Template && !a.Encrypted && !a.Symlink && !a.Modify && a.Script == ""
 }
+
+// TargetName is the target path (relative to the destination directory,
+// slash-separated) of a source path relative to the source root, as
+// chezmoi names it: attribute prefixes and the .tmpl, .literal and
+// encryption suffixes dropped, dot_ turned into a leading dot. ok is
+// false for source files that have no target of their own: chezmoi's
+// special files (.chezmoi*), scripts, and ignored dot-files.
+func TargetName(sourceRel string) (string, bool) {
+	parts := strings.Split(strings.ReplaceAll(sourceRel, "\\", "/"), "/")
+	out := make([]string, 0, len(parts))
+	for i, p := range parts {
+		if p == "" || strings.HasPrefix(p, ".") {
+			return "", false // .chezmoi* files and directories, .git: no target
+		}
+		a := ParseSourceName(p)
+		if a.Script != "" {
+			return "", false
+		}
+		name := p
+		if i == len(parts)-1 {
+			if n, ok := strings.CutSuffix(name, ".literal"); ok {
+				name = n
+			} else {
+				name = strings.TrimSuffix(name, ".tmpl")
+			}
+			if a.Encrypted {
+				name = strings.TrimSuffix(strings.TrimSuffix(name, ".age"), ".asc")
+			}
+		}
+		out = append(out, targetComponent(name))
+	}
+	return strings.Join(out, "/"), true
+}
+
+// targetComponent strips the attribute prefixes of one name component.
+func targetComponent(name string) string {
+	for {
+		if rest, ok := strings.CutPrefix(name, "literal_"); ok {
+			return rest
+		}
+		if rest, ok := strings.CutPrefix(name, "dot_"); ok {
+			return "." + rest
+		}
+		hit := ""
+		for _, pre := range attrPrefixes {
+			if strings.HasPrefix(name, pre) {
+				hit = pre
+				break
+			}
+		}
+		if hit == "" {
+			return name
+		}
+		name = strings.TrimPrefix(name, hit)
+	}
+}

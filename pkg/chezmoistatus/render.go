@@ -83,8 +83,19 @@ func didWhat(r *syncstate.Record) string {
 	switch {
 	case r.Pushed:
 		add("pushed")
+	case r.Held && r.PendingPush > 0:
+		add("%s held by an unpublished undo", plural(r.PendingPush, "commit"))
 	case r.PendingPush > 0:
 		add("%s waiting to push", plural(r.PendingPush, "commit"))
+	}
+	if r.Undo != nil {
+		add("undone: back to %s", brief.ID(r.Undo.To))
+	}
+	if n := len(r.Resolutions); n > 0 {
+		add("%s resolved", plural(n, "conflicted file"))
+	}
+	if r.Kept != nil {
+		add("this host's side kept on %s", r.Kept.Bookmark)
 	}
 	if r.Incoming > 0 {
 		add("%s applied", plural(r.Incoming, "incoming commit"))
@@ -126,7 +137,11 @@ func renderRepository(io *ui.Streams, rep *Report, _ time.Time) {
 		if rep.Fetched {
 			asOf = "just fetched"
 		}
-		io.Step(mark(len(rep.PendingPush) == 0, ui.Warn), "Pending push", plural(len(rep.PendingPush), "local commit")+" not on "+rep.Upstream, 0)
+		pending := plural(len(rep.PendingPush), "local commit") + " not on " + rep.Upstream
+		if rep.LastSync != nil && rep.LastSync.Held && len(rep.PendingPush) > 0 {
+			pending += ": held by an undo that is not published (chezmoi-sync --publish publishes them; chezmoi-sync --undo takes the undo back)"
+		}
+		io.Step(mark(len(rep.PendingPush) == 0, ui.Warn), "Pending push", pending, 0)
 		commits(io, rep.PendingPush)
 		io.Step(mark(len(rep.Incoming) == 0, ui.Warn), "Incoming", plural(len(rep.Incoming), "commit")+" on "+rep.Upstream+" not applied here ("+asOf+")", 0)
 		commits(io, rep.Incoming)
@@ -157,7 +172,7 @@ func renderConflicts(io *ui.Streams, rep *Report, _ time.Time) {
 		return
 	}
 	if rep.Conflicts > 0 {
-		io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): run chezmoi-show-conflicts for both sides and the commands that resolve them", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
+		io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): chezmoi-show-conflicts shows both sides; chezmoi-sync --keep-local or --take-remote resolves them, chezmoi-sync --abort gives them up", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
 	} else {
 		io.Step(ui.OK, "Conflicts", "none", 0)
 	}

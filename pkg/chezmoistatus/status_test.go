@@ -264,7 +264,7 @@ func TestConflictsPreserved(t *testing.T) {
 	requireCode(t, 0, r)
 	require.Contains(t, r.Stdout, "[failed] Last sync: conflicts-preserved")
 	require.Contains(t, r.Stdout, "[warn] Parked: sync/beta (this host, pushed, 1 commit ahead)")
-	require.Contains(t, r.Stdout, "[failed] Conflicts: 1 (dot_bashrc): run chezmoi-show-conflicts")
+	require.Contains(t, r.Stdout, "[failed] Conflicts: 1 (dot_bashrc): chezmoi-show-conflicts shows both sides; chezmoi-sync --keep-local or --take-remote resolves them")
 	require.Contains(t, r.Stdout, "[warn] Incoming: 1 commit on main@origin")
 
 	r = status(h, "--check", "--max-age", "1s")

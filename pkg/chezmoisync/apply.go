@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,6 +30,10 @@ type applyStep struct{}
 func (applyStep) name() string { return "apply" }
 
 func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
+	if r.dry && (slices.Contains(r.planned, "abort") || slices.Contains(r.planned, "undo")) {
+		// What HOME gets depends on the source the real run leaves.
+		return plan{does: "bring the home directory in line with the source as the " + r.mode + " leaves it (home files edited since are kept; every file changed is copied to " + r.backupDir() + " first)", changes: true}, nil
+	}
 	if !r.rebasedClean && !r.remoteMoved && len(r.rewound) == 0 && len(r.cls.Pending)+len(r.cls.Scripts) == 0 && r.recovered == nil {
 		return plan{skip: "nothing came in"}, nil
 	}
@@ -52,7 +57,12 @@ func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
 	if n := len(c.Pending) + len(c.Scripts); n > 0 {
 		does += fmt.Sprintf(": %s", plural(n, "change"))
 	}
-	if len(c.Backup) > 0 {
+	if gone := r.goneTargets(); len(gone) > 0 {
+		does += fmt.Sprintf("; remove %s no longer managed (unless edited since): %s", plural(len(gone), "file"), shortList(gone, 5))
+	}
+	if b := r.backupTargets(); len(b) > 0 && r.managedBefore != nil {
+		does += fmt.Sprintf("; first copy the %s it overwrites or removes to %s", plural(len(b), "file"), r.backupDir())
+	} else if len(c.Backup) > 0 {
 		does += fmt.Sprintf("; first copy %s chezmoi never wrote to %s: %s", plural(len(c.Backup), "file"), r.backupDir(), shortList(c.Backup, 5))
 	}
 	if len(c.Protected) > 0 {
@@ -65,12 +75,16 @@ func (applyStep) run(ctx context.Context, r *run) (outcome, error) {
 	if err := r.backup(); err != nil {
 		return outcome{}, err
 	}
+	if err := r.unapplyGone(ctx); err != nil {
+		return outcome{}, err
+	}
 	var targets []string
 	if len(r.cls.Protected) > 0 {
 		targets = applyTargets(r.managed, r.cls.Protected, r.app.Getenv("HOME"))
 	}
 	res, err := r.cm.Apply(ctx, targets...)
 	r.noteWarnings(chezmoi.ParseWarnings(string(res.Stderr)))
+	defer r.noteApplied()
 	detail := r.applied()
 	if err == nil {
 		return outcome{detail: detail}, nil
@@ -109,7 +123,11 @@ func (r *run) applied() string {
 		for _, b := range r.rec.Backups {
 			copied = append(copied, relHome(b.Path, home))
 		}
-		parts = append(parts, fmt.Sprintf("%s chezmoi never wrote copied to %s first: %s", plural(n, "file"), r.backupDir(), strings.Join(copied, ", ")))
+		what := "chezmoi never wrote "
+		if r.managedBefore != nil {
+			what = "it changed "
+		}
+		parts = append(parts, fmt.Sprintf("%s %scopied to %s first: %s", plural(n, "file"), what, r.backupDir(), strings.Join(copied, ", ")))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -184,11 +202,46 @@ func (r *run) backupDir() string {
 	return filepath.Join(r.app.StateDir, "backups", r.rec.Start.UTC().Format("20060102T150405Z"))
 }
 
+// noteApplied records the home files apply wrote or removed (what came
+// in), for the undo record.
+func (r *run) noteApplied() {
+	skipped := map[string]bool{}
+	for _, s := range r.rec.Skipped {
+		skipped[s] = true
+	}
+	for _, p := range r.cls.Pending {
+		if !skipped[p] {
+			r.rec.Applied = append(r.rec.Applied, p)
+		}
+	}
+}
+
+// backupTargets are the home files to copy before apply: those chezmoi
+// never wrote; for an undo or an abort, every existing file it overwrites
+// or removes (what they held is in the history too, but HOME is what the
+// user works with).
+func (r *run) backupTargets() []string {
+	if r.managedBefore == nil {
+		return r.cls.Backup
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range append(append(append([]string{}, r.cls.Backup...), r.cls.Pending...), r.goneTargets()...) {
+		if st, err := os.Lstat(p); err == nil && (st.Mode().IsRegular() || st.Mode()&os.ModeSymlink != 0) && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // backup copies the home files chezmoi never wrote that apply is about to
 // replace or remove (a first run on a machine, a file another host started
-// managing): never overwritten without a copy.
+// managing), and for an undo or abort every file it changes: never
+// overwritten without a copy.
 func (r *run) backup() error {
-	if len(r.cls.Backup) == 0 {
+	targets := r.backupTargets()
+	if len(targets) == 0 {
 		return nil
 	}
 	// The copies go under the state directory: only once it passed the
@@ -199,7 +252,7 @@ func (r *run) backup() error {
 	}
 	_ = h.Close()
 	home := r.app.Getenv("HOME")
-	for _, p := range r.cls.Backup {
+	for _, p := range targets {
 		dst := filepath.Join(r.backupDir(), relHome(p, home))
 		if err := copyEntry(p, dst); err != nil {
 			return fmt.Errorf("cannot back up %s before apply replaces it (nothing was applied): %w", p, err)
@@ -243,4 +296,62 @@ func copyEntry(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// goneTargets are the targets chezmoi managed before an undo or abort
+// moved the source and does not any more: files that came in with what is
+// taken back. chezmoi apply leaves unmanaged files alone, so unapplyGone
+// removes them.
+func (r *run) goneTargets() []string {
+	if r.managedBefore == nil {
+		return nil
+	}
+	var out []string
+	for t := range r.managedBefore {
+		if _, ok := r.managed[t]; !ok {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unapplyGone removes the gone targets that hold what chezmoi last wrote
+// there (copied first, by backup); one edited since stays and is reported.
+func (r *run) unapplyGone(ctx context.Context) error {
+	gone := r.goneTargets()
+	if len(gone) == 0 {
+		return nil
+	}
+	written, err := r.cm.LastWritten(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read what chezmoi last wrote (chezmoi state): %w", err)
+	}
+	for _, t := range gone {
+		st, err := os.Lstat(t)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		sum := ""
+		if st.Mode()&os.ModeSymlink != 0 {
+			if target, err := os.Readlink(t); err == nil {
+				sum = sha([]byte(target))
+			}
+		} else {
+			sum, _ = hashFile(t)
+		}
+		if sum == "" || sum != written[t] {
+			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "kept",
+				Next: "no longer managed after the " + r.mode + ", but edited since chezmoi wrote it: kept; delete it if you do not want it"}})
+			continue
+		}
+		if err := os.Remove(t); err != nil {
+			return fmt.Errorf("cannot remove %s (no longer managed): %w", t, err)
+		}
+		if err := r.cm.ForgetWritten(ctx, t); err != nil {
+			return fmt.Errorf("cannot update chezmoi's state after removing %s: %w", t, err)
+		}
+		r.rec.Removed = append(r.rec.Removed, t)
+	}
+	return nil
 }

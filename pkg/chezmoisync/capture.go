@@ -56,6 +56,8 @@ func (captureStep) name() string { return "capture" }
 func (captureStep) plan(_ context.Context, r *run) (plan, error) {
 	n := len(r.cls.Capture) + len(r.cls.Links)
 	switch {
+	case r.midResolution() && n > 0:
+		return plan{skip: fmt.Sprintf("%s wait until the conflict is resolved (the next sync captures them)", plural(n, "home edit"))}, nil
 	case !r.scanned:
 		return plan{skip: "no managed file changed since the last sync (stat index)"}, nil
 	case n == 0:
@@ -115,6 +117,13 @@ func (captureStep) run(ctx context.Context, r *run) (outcome, error) {
 		return outcome{status: ui.Warn, detail: detail + fmt.Sprintf(", %d left for you (see waiting)", left)}, nil
 	}
 	return outcome{detail: detail}, nil
+}
+
+// midResolution: a conflict command on commits already replayed onto the
+// remote branch, with conflicts left in the working copy (settleStep
+// resolves them there; capturing into those files would mix with them).
+func (r *run) midResolution() bool {
+	return resolves(r.mode) && r.conflictAt == stateRebased && !r.resolving
 }
 
 // chezmoiForAdd is the chezmoi client for re-add and add. With chezmoi's
@@ -301,6 +310,8 @@ func (commitStep) name() string { return "commit" }
 func (commitStep) plan(_ context.Context, r *run) (plan, error) {
 	dirty := !r.wc.Empty || len(r.cls.Capture)+len(r.cls.Links)+len(r.rec.Tracked) > 0 || r.resolving
 	switch {
+	case r.midResolution():
+		return plan{skip: "the working copy holds the conflict being resolved", quiet: true}, nil
 	case !dirty:
 		return plan{skip: "nothing to commit"}, nil
 	case !r.c.AutoCommit:

@@ -90,21 +90,66 @@ func TestDryRunAfterKilledRunChangesNothing(t *testing.T) {
 	require.Contains(t, r.Stdout, "would repair the source directory after the interrupted run")
 }
 
-func requireDryRunChangesNothing(t *testing.T, a *testharness.Host, remote string) testharness.Result {
+func requireDryRunChangesNothing(t *testing.T, a *testharness.Host, remote string, args ...string) testharness.Result {
 	t.Helper()
 	state := func() string {
 		var files []string
-		for _, f := range []string{syncstate.RecordFile, syncstate.StatusFile, syncstate.HistoryFile, "sync-run.json", "sync-index", "sync-colocation.json"} {
+		for _, f := range []string{syncstate.RecordFile, syncstate.StatusFile, syncstate.HistoryFile, "sync-run.json", "sync-index", "sync-colocation.json", "backups"} {
 			files = append(files, filepath.Join(a.StateDir(), f))
 		}
 		return treeHash(t, files...)
 	}
 	before := []string{treeHash(t, a.SourceDir()), homeFiles(t, a), treeHash(t, remote), state()}
-	r := sync(a, "--dry-run")
+	r := sync(a, append([]string{"--dry-run"}, args...)...)
 	require.NotEqual(t, 130, r.Code, r.String())
 	after := []string{treeHash(t, a.SourceDir()), homeFiles(t, a), treeHash(t, remote), state()}
 	for i, what := range []string{"the repository", "HOME", "the remote", "the state files"} {
 		require.Equal(t, before[i], after[i], "the dry run changed %s:\n%s", what, r)
 	}
 	return r
+}
+
+// Every conflict and undo command with --dry-run: the remote, the
+// repository, HOME and the state files stay byte for byte as they were,
+// in the parked state, half-resolved, and after syncs with a held undo.
+func TestDryRunOfResolveAndUndoChangesNothing(t *testing.T) {
+	t.Run("parked", func(t *testing.T) {
+		t.Parallel()
+		remote, _, b := parkedTwoFiles(t)
+		b.WriteHome(".profile", "export A=pending\n")
+		for _, args := range [][]string{{"--keep-local"}, {"--take-remote", "~/.bashrc", "--keep-local"}, {"--continue"}, {"--abort"}, {"--keep-local", "~/.nope"}, {"--undo"}} {
+			r := requireDryRunChangesNothing(t, b, remote, args...)
+			if args[0] != "--undo" && args[len(args)-1] != "~/.nope" {
+				require.Contains(t, r.Stdout, "[plan]", "%v\n%s", args, r)
+			}
+		}
+	})
+	t.Run("half-resolved", func(t *testing.T) {
+		t.Parallel()
+		remote, _, b := parkedTwoFiles(t)
+		syncCode(t, b, 5, "--keep-local", "~/.gitconfig")
+		for _, args := range [][]string{{"--keep-local"}, {"--take-remote", "~/.bashrc"}, {"--continue"}, {"--abort"}} {
+			requireDryRunChangesNothing(t, b, remote, args...)
+		}
+	})
+	t.Run("undo", func(t *testing.T) {
+		t.Parallel()
+		remote, a, b := twoHosts(t)
+		editLine(t, a, ".bashrc", 2, "alias ll='from alpha'")
+		mustSync(t, a)
+		mustSync(t, b)
+		b.WriteHome(".gitconfig", "[core]\n\tpager = beta\n")
+		mustSync(t, b)
+		first := jjOut(b, "log", "--no-graph", "-r", "@--", "-T", "commit_id")
+		for _, args := range [][]string{{"--undo"}, {"--undo", "2"}, {"--undo", "--publish"}, {"--undo-to", first}, {"--undo", "--list"}, {"--publish"}} {
+			r := requireDryRunChangesNothing(t, b, remote, args...)
+			if args[0] == "--undo" && len(args) == 1 {
+				require.Contains(t, r.Stdout, "[plan] undo", r.String())
+			}
+		}
+		mustSync(t, b, "--undo") // held
+		for _, args := range [][]string{{"--undo"}, {"--publish"}, {}} {
+			requireDryRunChangesNothing(t, b, remote, args...)
+		}
+	})
 }

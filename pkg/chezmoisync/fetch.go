@@ -66,6 +66,12 @@ func (fetchStep) run(ctx context.Context, r *run) (outcome, error) {
 	r.rec.Status = syncstate.FetchFailed
 	r.rec.Error = brief.Line(errText(res, err))
 	r.rec.NextStep = "your edits are committed locally; the next sync with " + r.c.Remote + " reachable pushes them"
+	r.offline = true
+	if resolves(r.mode) || r.mode == modeUndo {
+		// Resolving needs no network: go on with the remote branch as last
+		// fetched; publishing waits for the next run.
+		return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error + " (going on with " + r.remoteName() + " as last fetched)"}, nil
+	}
 	return outcome{status: ui.Failed, detail: r.c.Remote + " unreachable: " + r.rec.Error, next: "apply"}, nil
 }
 
@@ -94,6 +100,8 @@ type analysis struct {
 	dropped      []jj.Commit // commits under the accepted head the remote no longer holds
 	parkedLocal  *jj.Commit
 	parkedRemote *jj.Commit
+	parkedGone   bool // sync/<host> deleted here, still tracked on the remote
+	held         bool // an unpublished undo holds the local commits back
 }
 
 func (a *analysis) parent() *jj.Commit {
@@ -161,6 +169,7 @@ func (r *run) analyse(ctx context.Context) (*analysis, error) {
 	for i := range commits {
 		a.add(&commits[i])
 	}
+	a.parkedGone = a.parkedGone && a.parkedLocal == nil
 	return a, nil
 }
 
@@ -173,6 +182,8 @@ func (r *run) analysisClasses() []jj.Class {
 		{Name: "anon", Revset: "(author_email(exact:\"\") | committer_email(exact:\"\")) & (" + rr + "..@) ~ @"},
 		{Name: "anonAuthor", Revset: "author_email(exact:\"\") & (" + rr + "..@) ~ @"},
 		{Name: "parkedLocal", Revset: jj.LocalBookmark(r.park)}, {Name: "parkedRemote", Revset: jj.RemoteBookmarks(r.park, r.c.Remote)},
+		{Name: "parkedTracked", Revset: "tracked_remote_bookmarks(exact:" + jj.TemplateString(r.park) + ", exact:" + jj.TemplateString(r.c.Remote) + ")"},
+		{Name: "held", Revset: jj.LocalBookmark(holdBookmark(r.host)) + " & (" + rr + "..@)"},
 		{Name: "ancestor", Revset: "::@"},
 	}
 	if acc := r.acceptedRemote(); acc != "" && isHex(acc) {
@@ -219,6 +230,8 @@ func (a *analysis) add(c *jj.Commit) {
 	if c.Is("parkedRemote") {
 		a.parkedRemote = c
 	}
+	a.held = a.held || c.Is("held")
+	a.parkedGone = a.parkedGone || c.Is("parkedTracked")
 }
 
 // missingRemote: the analysis could not find branch@remote. When this

@@ -27,7 +27,7 @@ func guardRunner(app *cli.App) runner.Runner {
 
 // Run implements runner.Runner.
 func (g dryGuard) Run(ctx context.Context, c runner.Cmd) (runner.Result, error) {
-	if c.Mutates || !readOnly(c.Name, c.Args) {
+	if c.Mutates || !(readOnly(c.Name, c.Args) || scratchMerge(c)) {
 		return runner.Result{}, fmt.Errorf("dry run: refusing to run %s (it may change something)", c)
 	}
 	return g.inner.Run(ctx, c)
@@ -75,10 +75,25 @@ func readOnly(name string, args []string) bool {
 	return false
 }
 
+// scratchMerge: git merge-tree writing its objects into a throw-away
+// directory (GIT_OBJECT_DIRECTORY), the repository's own objects only read
+// as an alternate: how the conflicted files of a parked conflict are
+// listed (showconflicts.MergeConflicts).
+func scratchMerge(c runner.Cmd) bool {
+	words := subcommand(c.Args)
+	if c.Name != "git" || len(words) == 0 || words[0] != "merge-tree" {
+		return false
+	}
+	return slices.ContainsFunc(c.Env, func(kv string) bool {
+		dir, ok := strings.CutPrefix(kv, "GIT_OBJECT_DIRECTORY=")
+		return ok && dir != ""
+	})
+}
+
 // subcommand drops global flags (and the values of those that take one)
 // from the front of argv and returns the words from the subcommand on.
 func subcommand(args []string) []string {
-	takesValue := map[string]bool{"--config": true, "--source": true, "-R": true, "--repository": true, "-C": true, "--at-op": true}
+	takesValue := map[string]bool{"--config": true, "--source": true, "-R": true, "--repository": true, "-C": true, "--at-op": true, "--git-dir": true}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if !strings.HasPrefix(a, "-") {

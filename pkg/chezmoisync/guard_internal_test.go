@@ -33,6 +33,9 @@ func TestDryGuardLetsOnlyReadsThrough(t *testing.T) {
 		{Name: "git", Args: []string{"ls-remote", "--", "origin", "refs/heads/main"}},
 		{Name: "git", Args: []string{"ls-files", "--others", "--exclude-standard", "-z"}},
 		{Name: "git", Args: []string{"config", "--get", "user.name"}},
+		{Name: "jj", Args: append(append([]string{}, jjFlags...), "--config", "ui.conflict-marker-style=git", "file", "show", "-r", "@", "--", "root-file:\"x\"")},
+		// The parked conflict's files: merge-tree into a scratch object directory.
+		{Name: "git", Args: []string{"--git-dir", "/s/.git", "merge-tree", "--write-tree", "a", "b"}, Env: []string{"GIT_OBJECT_DIRECTORY=/tmp/x"}},
 	}
 	for _, c := range allowed {
 		_, err := g.Run(context.Background(), c)
@@ -53,6 +56,12 @@ func TestDryGuardLetsOnlyReadsThrough(t *testing.T) {
 		{Name: "git", Args: []string{"push", "origin", "main"}},
 		{Name: "sh", Args: []string{"-c", "true"}},
 		{Name: "chezmoi", Args: []string{"status"}, Mutates: true},
+		{Name: "git", Args: []string{"--git-dir", "/s/.git", "merge-tree", "--write-tree", "a", "b"}}, // into the repository's objects
+		{Name: "jj", Args: append(append([]string{}, jjFlags...), "resolve", "-r", "@", "--tool", ":ours")},
+		{Name: "jj", Args: append(append([]string{}, jjFlags...), "restore", "--from", "x", "--into", "y")},
+		{Name: "jj", Args: append(append([]string{}, jjFlags...), "new", "--no-edit", "x", "-m", "y")},
+		{Name: "jj", Args: append(append([]string{}, jjFlags...), "abandon", "x")},
+		{Name: "jj", Args: append(append([]string{}, jjFlags...), "squash", "--from", "x", "--into", "@")},
 	}
 	for _, c := range refused {
 		_, err := g.Run(context.Background(), c)

@@ -46,6 +46,10 @@ func (inspectStep) run(ctx context.Context, r *run) (outcome, error) {
 		done <- checked{cs, err}
 	}()
 	r.checkIndex()
+	if r.mode == modeUndo || r.mode == modeAbort {
+		// What HOME holds now decides what the undo or abort may overwrite.
+		r.indexDirty = "an " + r.mode + " compares the home directory with the source"
+	}
 	if r.indexDirty != "" {
 		r.startScan(ctx)
 	}
@@ -74,6 +78,7 @@ func (r *run) checkClasses() []jj.Class {
 		{Name: "wc", Revset: "@"}, {Name: "parent", Revset: "@-"}, {Name: "remote", Revset: rs},
 		{Name: "local", Revset: "(" + rs + "..@) ~ @"},
 		{Name: "parkedOut", Revset: jj.LocalBookmark(r.park) + " ~ ::@"},
+		{Name: "parked", Revset: jj.LocalBookmark(r.park) + " & (" + rs + "..@)"},
 	}
 }
 
@@ -88,7 +93,7 @@ func (r *run) checkRevset() string {
 // judge reads the check query.
 func (r *run) judge(commits []jj.Commit) error {
 	var conflicted, parkedOut []jj.Commit
-	localConflict := true
+	localConflict, parked := true, false
 	for _, c := range commits {
 		switch {
 		case c.Is("wc"):
@@ -109,6 +114,7 @@ func (r *run) judge(commits []jj.Commit) error {
 		if c.Is("parkedOut") {
 			parkedOut = append(parkedOut, c)
 		}
+		parked = parked || c.Is("parked")
 	}
 	r.rec.AfterLocal = r.rec.BeforeLocal
 	if len(parkedOut) > 0 {
@@ -116,17 +122,51 @@ func (r *run) judge(commits []jj.Commit) error {
 			msg:  fmt.Sprintf("%s holds parked commits that are not under the working copy (%s): publishing now would leave them out", r.park, brief.ID(parkedOut[0].CommitID)),
 			next: fmt.Sprintf("bring them back under it: cd %s && jj rebase -b @ -d %s, then run chezmoi-sync again", r.workTree, r.park)}
 	}
-	if len(conflicted) == 0 {
-		return nil
-	}
-	if !r.wc.Conflict && localConflict {
+	autoCommitOff := r.prev != nil && r.prev.Status == syncstate.ConflictsPreserved && r.prev.Parked == "" && !r.wc.Empty
+	switch {
+	case len(conflicted) == 0 && (parked || autoCommitOff):
+		r.conflictAt = stateParked
+	case len(conflicted) == 0:
+	case !r.wc.Conflict && localConflict:
 		// The recipe's resolution: the files of the working copy are fixed,
 		// the commits below it still carry the conflict. resolveStep folds
 		// them into the working copy.
-		r.resolving = true
-		return nil
+		r.resolving, r.conflictAt = true, stateRebased
+	case localConflict && resolves(r.mode):
+		r.conflictAt = stateRebased // settleStep resolves it
+	default:
+		return r.conflictRefusal(conflicted)
 	}
-	return r.conflictRefusal(conflicted)
+	return r.judgeMode()
+}
+
+// Where a conflict to resolve stands.
+const (
+	stateParked  = "parked"  // the local commits are parked on sync/<host>, clean where they stand
+	stateRebased = "rebased" // the local commits were replayed onto the remote branch: conflicts under @
+)
+
+// resolves: the modes that finish or give up a conflict.
+func resolves(mode string) bool {
+	return mode == modeResolve || mode == modeContinue || mode == modeAbort
+}
+
+// judgeMode refuses a conflict command without a conflict, and an undo
+// while one waits or while the working copy holds changes.
+func (r *run) judgeMode() error {
+	switch {
+	case resolves(r.mode) && r.conflictAt == "":
+		return exitcode.UsageError(fmt.Errorf("nothing to %s: %w (chezmoi-show-conflicts shows none); run chezmoi-sync for a plain sync",
+			map[string]string{modeResolve: "resolve", modeContinue: "continue", modeAbort: "abort"}[r.mode], errNothing))
+	case r.mode == modeUndo && r.conflictAt != "":
+		return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
+			msg:  "a conflict is waiting (" + r.park + "): an undo would mix with it; nothing was changed",
+			next: "resolve it first (chezmoi-sync --keep-local, --take-remote or --continue) or give it up (chezmoi-sync --abort), then undo"}
+	case r.mode == modeUndo && !r.wc.Empty:
+		return refuse("the source directory holds changes no sync has committed ("+r.workTree+"): an undo would take them back with the rest; nothing was changed",
+			"commit them with chezmoi-sync (or drop them: cd "+r.workTree+" && jj restore), then undo")
+	}
+	return nil
 }
 
 // conflictRefusal: unresolved conflicts in the working copy's history.
@@ -219,14 +259,33 @@ func (r *run) checkMarkers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot list the local changes: %w", err)
 	}
+	// Resolving: the files jj records as conflicted hold its markers on
+	// purpose (settleStep resolves them); any other file must not.
+	skip := map[string]string{}
+	if r.conflictAt == stateRebased && resolves(r.mode) {
+		if skip, err = r.jj.Conflicts(ctx, "@"); err != nil {
+			return err
+		}
+	}
+	// After a replay the files held markers: any marker line left (a
+	// half-deleted conflict jj no longer reads as one) counts.
+	detect := hasMarkers
+	if r.conflictAt == stateRebased || resolves(r.mode) {
+		detect = hasMarkerLines
+	}
 	var bad []string
 	for _, p := range paths {
-		if hasMarkers(filepath.Join(r.workTree, p)) {
+		if _, ok := skip[p]; !ok && detect(filepath.Join(r.workTree, p)) {
 			bad = append(bad, p)
 		}
 	}
 	if len(bad) == 0 {
 		return nil
+	}
+	if resolves(r.mode) {
+		return &refusal{word: syncstate.ConflictsPreserved, code: exitcode.Conflicts,
+			msg:  fmt.Sprintf("conflict markers remain in %s (jj no longer reads them as a conflict: a marker line was changed or deleted): nothing was changed", strings.Join(bad, ", ")),
+			next: fmt.Sprintf("fix the files in %s (delete every <<<<<<< ||||||| ======= >>>>>>> line, keep what you want), then run chezmoi-sync --continue", r.workTree)}
 	}
 	return refuse(fmt.Sprintf("conflict markers in %s, which jj does not record as a conflict (a git merge or a hand merge left them): nothing was changed", strings.Join(bad, ", ")),
 		fmt.Sprintf("fix the files in %s (delete the <<<<<<< ======= >>>>>>> lines, keep what you want), then run chezmoi-sync again", r.workTree))
@@ -256,4 +315,35 @@ func hasMarkers(path string) bool {
 		}
 	}
 	return false
+}
+
+// hasMarkerLines reports a text file holding any line that starts like a
+// conflict marker of jj's or git's (seven <, >, %, \, + or | and then a
+// space or the line's end); ======= and ------- alone are too common in
+// dotfiles to count.
+func hasMarkerLines(path string) bool {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
+		return false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || bytes.IndexByte(data, 0) >= 0 {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		for _, c := range []byte{'<', '>', '%', '\\', '+', '|'} {
+			if isMarkerLine(l, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isMarkerLine(l string, c byte) bool {
+	n := 0
+	for n < len(l) && l[n] == c {
+		n++
+	}
+	return n >= 7 && (n == len(l) || l[n] == ' ')
 }

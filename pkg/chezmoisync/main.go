@@ -44,6 +44,12 @@ var Spec = cli.Spec{
 		{Command: "chezmoi-sync --no-auto-push", Explain: "Commit and rebase, but keep the commits on this host for now."},
 		{Command: "chezmoi-sync --json --exit-code", Explain: "For scripts and timers: one JSON record on stdout; exit 4 when the remote is unreachable."},
 		{Command: "chezmoi-sync --accept-rewind", Explain: "After someone force-pushed the shared branch on purpose: take it as it is (the dropped commits stay on a local bookmark)."},
+		{Command: "chezmoi-sync --take-remote ~/.bashrc --keep-local", Explain: "Resolve the parked conflict: main@origin's side for ~/.bashrc, this host's for every other file; then publish, unpark and apply. The side not taken stays in a commit (chezmoi-show-conflicts --history)."},
+		{Command: "chezmoi-sync --continue", Explain: "Finish a conflict you resolved by hand in the source directory (refused while conflict markers remain)."},
+		{Command: "chezmoi-sync --abort", Explain: "Give up the parked attempt: this host's side goes on a kept/<host>/<time> bookmark, the source and HOME follow main@origin (home edits are kept)."},
+		{Command: "chezmoi-sync --undo --list", Explain: "The syncs that can be taken back: when, what came in, what went out."},
+		{Command: "chezmoi-sync --undo 2", Explain: "Put HOME and the source back to how they were before the last two syncs (home files edited since are kept); an undo is itself undoable."},
+		{Command: "chezmoi-sync --publish", Explain: "Publish a held undo: revert commits are pushed (never a force-push)."},
 		{Command: "chezmoi update", Explain: "With update.command = \"chezmoi-sync\" in chezmoi.toml, chezmoi's own update runs the sync (docs/chezmoi-sync.md)."},
 	},
 	ExitCodes: []exitcode.Use{
@@ -52,9 +58,9 @@ var Spec = cli.Spec{
 		{Code: exitcode.Usage},
 		{Code: exitcode.Locked, Meaning: "another chezmoi-sync holds the sync lock (--wait DURATION waits for it)"},
 		{Code: exitcode.Offline, Meaning: "with --exit-code: the remote was unreachable; local commits are kept and pushed next time"},
-		{Code: exitcode.Conflicts, Meaning: "the rebase conflicted: the commits are parked on sync/<host>, the home files untouched; or conflicts were already there (nothing changed)"},
+		{Code: exitcode.Conflicts, Meaning: "the rebase conflicted: the commits are parked on sync/<host>, the home files untouched; or conflicts were already there (nothing changed); or files are still conflicted after --keep-local/--take-remote/--continue (named in the output)"},
 		{Code: exitcode.Unsafe},
-		{Code: exitcode.Refused, Meaning: "a repository or remote state it will not touch: a git rebase in progress, conflict markers jj does not know, a rewound, deleted or unrelated remote branch, no identity, chezmoi's git.autoPush (nothing was changed)"},
+		{Code: exitcode.Refused, Meaning: "a repository or remote state it will not touch: a git rebase in progress, conflict markers jj does not know, a rewound, deleted or unrelated remote branch, no identity, chezmoi's git.autoPush; an undo whose target holds conflicts or whose repository changed outside chezmoi-sync (nothing was changed)"},
 		{Code: exitcode.Interrupted},
 	},
 }
@@ -81,6 +87,16 @@ type Command struct {
 	MetricsFile string `name:"metrics-file" group:"monitor" placeholder:"PATH" env:"CHEZMOI_SYNC_METRICS_FILE" config:"metricsFile" help:"Write Prometheus metrics (node_exporter textfile format) to PATH after every run."`
 	// A rewound remote branch is refused unless the user says so.
 	AcceptRewind bool `name:"accept-rewind" group:"sync" help:"Take the remote branch as it is after a force-push dropped commits this host had (they stay on a local rewound/<host>/<time> bookmark)."`
+	// Parked conflicts and undo (docs/chezmoi-sync.md). The path flags take
+	// any number of paths after them.
+	KeepLocal  PathArgs `name:"keep-local" group:"sync" help:"Resolve the parked conflict of [PATH...] (home paths like ~/.bashrc, or source paths; none: every conflicted file) with this host's side of each conflicting hunk, then finish the sync. The other side stays in a commit."`
+	TakeRemote PathArgs `name:"take-remote" group:"sync" help:"Resolve the parked conflict of [PATH...] with the remote branch's side of each conflicting hunk, then finish the sync. This host's side stays on a kept/<host>/<time> bookmark."`
+	Continue   bool     `name:"continue" group:"sync" help:"Finish a conflict resolved by hand (edit the files in the source directory first); refused while conflict markers remain."`
+	Abort      bool     `name:"abort" group:"sync" help:"Give up the parked attempt: this host's side goes on a kept/<host>/<time> bookmark; the source and HOME follow the remote branch (home files edited since are kept)."`
+	Undo       UndoArg  `name:"undo" group:"sync" help:"Put HOME and the source back to how they were before the last [N] syncs that changed them (home files edited since are kept and reported); undoable itself."`
+	List       bool     `name:"list" group:"sync" help:"With --undo: list the syncs that can be undone (newest first) and change nothing."`
+	UndoTo     string   `name:"undo-to" group:"sync" placeholder:"COMMIT" help:"Like --undo, to the files of a given dotfiles commit (rebuild-rollback --with-dotfiles uses it)."`
+	Publish    bool     `name:"publish" group:"sync" help:"Publish the revert commits of an undo (with --undo, or later alone); never a force-push."`
 }
 
 // Main runs chezmoi-sync with args and returns its exit code.
@@ -91,6 +107,9 @@ func Main(args []string, env cli.Env) int {
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if err := c.validate(); err != nil {
+		return err
+	}
+	if err := c.validateMode(); err != nil {
 		return err
 	}
 	// Bad notify.* settings are bad input (exit 2), refused before anything runs.
@@ -115,8 +134,11 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		app.IO.Warnf("%v; this run replaces it", err)
 	}
+	if c.mode() == modeList {
+		return listUndoable(app, c, rec.Host)
+	}
 	r := newRun(c, app, rec, prev)
-	runErr := r.execute(ctx, program())
+	runErr := r.execute(ctx, r.program)
 	code := r.finish(ctx, runErr)
 	if !app.DryRun {
 		if err := syncstate.Save(app.StateDir, rec); err != nil {
@@ -150,6 +172,9 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 // status word, the error and next step, and the exit code.
 func (r *run) finish(ctx context.Context, runErr error) int {
 	rec := r.rec
+	if r.marker.active {
+		rec.OpBefore = r.marker.m.OpBefore
+	}
 	if ctx.Err() == nil || runErr == nil {
 		r.unmark()
 	}

@@ -1,36 +1,71 @@
 package chezmoisync
 
-// program is the sync, step by step (engine.go runs it). The order is the
+// program is the run, step by step (engine.go runs it). The order is the
 // design: capture before anything comes in from the remote (a re-add after
 // the rebase would copy stale home files over incoming changes); the
 // refusals (inspect, analyse) before the steps that could do harm; apply
-// after every clean rebase, whatever stops the push.
-func program() []step {
-	return []step{
+// after every clean rebase, whatever stops the push. Resolving, aborting
+// and undoing are the same steps in other programs: each step's plan skips
+// what its mode does not do.
+func program(c *Command) []step {
+	head := []step{
 		recoverStep{}, // repair after a killed run (one stat when there was none)
 		locateStep{},  // the source directory and its repository
 		prepareStep{}, // clone or colocate when needed
 		inspectStep{}, // refuse states the sync does not understand; the stat index
 		scanStep{},    // chezmoi status, only when the stat index says so
-		resolveStep{}, // fold a resolved parked conflict into one commit
-		captureStep{}, // re-add home edits (merging with source changes)
-		trackStep{},   // track new files chezmoi manages, report the others
-		commitStep{},  // commit the working copy
+	}
+	remote := []step{
 		fetchStep{},   // <- push retries come back here
 		analyseStep{}, // refuse a deleted, unrelated or rewound remote branch
 		rewindStep{},  // --accept-rewind
 		authorStep{},  // commits made without an identity
-		rebaseStep{},  // onto the remote branch; park on conflict
-		pushStep{},    // publish; a race goes back to fetch
-		unparkStep{},  // delete sync/<host> once published
-		applyStep{},   // write what came in to HOME
-		indexStep{},   // remember the stat of the managed files
 	}
+	tail := []step{
+		pushStep{},   // publish; a race goes back to fetch
+		unparkStep{}, // delete sync/<host> once published
+		applyStep{},  // write what came in to HOME (undo, abort: what the source now holds)
+		indexStep{},  // remember the stat of the managed files
+	}
+	var prog []step
+	switch c.mode() {
+	case modeAbort:
+		// Nothing is captured: home edits stay in HOME, kept from the apply.
+		// Before the fetch: an abort needs no network.
+		prog = join(head, []step{abortStep{}}, remote, tail)
+	case modeUndo:
+		prog = join(head, []step{undoStep{}})
+		if c.Publish {
+			prog = join(prog, remote, []step{rebaseStep{}}, tail)
+		} else {
+			// Offline and local: nothing is fetched or pushed.
+			prog = join(prog, []step{applyStep{}, indexStep{}})
+		}
+	default:
+		prog = join(head, []step{
+			resolveStep{}, // fold a conflict resolved by hand into one commit
+			captureStep{}, // re-add home edits (merging with source changes)
+			trackStep{},   // track new files chezmoi manages, report the others
+			commitStep{},  // commit the working copy
+		}, remote, []step{
+			replayStep{}, // resolving a parked conflict: the local commits onto the remote branch
+			settleStep{}, // --keep-local, --take-remote, trivial resolutions, --continue
+			rebaseStep{}, // onto the remote branch; park on conflict
+		}, tail)
+	}
+	return prog
+}
+
+func join(parts ...[]step) []step {
+	var out []step
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
 
 // programNames lists the steps, for the run marker.
-func programNames() []string {
-	prog := program()
+func programNames(prog []step) []string {
 	names := make([]string, len(prog))
 	for i, st := range prog {
 		names[i] = st.name()

@@ -3,6 +3,7 @@ package chezmoisync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,6 +96,9 @@ type rebaseStep struct{}
 func (rebaseStep) name() string { return "rebase" }
 
 func (rebaseStep) plan(_ context.Context, r *run) (plan, error) {
+	if (r.replayed || slices.Contains(r.planned, "replay")) && r.retries == 0 {
+		return plan{skip: "replayed onto " + r.remoteName(), quiet: true}, nil
+	}
 	if len(r.a.incoming) == 0 && !r.remoteMoved {
 		return plan{skip: "already on top of " + r.remoteName()}, nil
 	}
@@ -130,6 +134,9 @@ func (rebaseStep) run(ctx context.Context, r *run) (outcome, error) {
 	}
 	conflicted, local, drop := sortRebased(after, wasEmpty)
 	if len(conflicted) > 0 {
+		if o, ok, err := r.settleTrivially(ctx); ok || err != nil {
+			return o, err
+		}
 		return r.parkConflicts(ctx, conflicted)
 	}
 	if len(drop) > 0 {
@@ -222,6 +229,9 @@ func (r *run) parkBookmark(ctx context.Context) (string, error) {
 	}
 	r.rec.Parked = r.park
 	where := "on " + r.park
+	if r.a.held && !r.c.Publish {
+		return where + " (not pushed: an undo is held)", nil
+	}
 	if r.c.AutoPush {
 		where += r.pushParked(ctx)
 	}
@@ -258,12 +268,21 @@ func (pushStep) plan(_ context.Context, r *run) (plan, error) {
 	if r.committedPlan() {
 		ahead++
 	}
+	if r.mode == modeAbort {
+		ahead = 0 // this host's side is on a kept/ bookmark, not under the working copy
+	}
 	r.rec.PendingPush = ahead
+	held := r.a.held && !r.c.Publish
 	switch {
 	case ahead == 0:
 		return plan{skip: "nothing to push"}, nil
 	case !r.c.AutoPush:
 		return plan{skip: fmt.Sprintf("autoPush is off: %s wait", plural(ahead, "commit"))}, nil
+	case held:
+		r.rec.Held = true
+		return plan{skip: fmt.Sprintf("held: an undo is not published, so %s wait (chezmoi-sync --publish publishes them; chezmoi-sync --undo takes the undo back)", plural(ahead, "commit"))}, nil
+	case r.offline:
+		return plan{skip: fmt.Sprintf("%s unreachable: %s wait for the next sync", r.c.Remote, plural(ahead, "commit"))}, nil
 	}
 	return plan{does: fmt.Sprintf("push %s to %s", plural(ahead, "commit"), r.remoteName()), changes: true}, nil
 }
@@ -287,6 +306,10 @@ func (pushStep) run(ctx context.Context, r *run) (outcome, error) {
 	res, err := r.jj.Push(ctx, r.c.Remote, r.c.Branch)
 	if err == nil {
 		r.rec.Pushed, r.rec.PendingPush = true, 0
+		r.rec.Published = commitIDs(r.local)
+		if r.a.held {
+			r.unhold(ctx)
+		}
 		// The remote now holds this head: a later rewind is measured from it.
 		if cs, qerr := r.jj.Commits(ctx, jj.LocalBookmark(r.c.Branch), nil); qerr == nil && len(cs) == 1 {
 			r.accepted = cs[0].CommitID

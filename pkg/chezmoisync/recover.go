@@ -78,7 +78,7 @@ type marker struct {
 func (r *run) mark(ctx context.Context, step string) error {
 	if !r.marker.active || r.marker.m.PID != os.Getpid() {
 		r.marker.m = runMarker{PID: os.Getpid(), Start: r.rec.Start, SourceDir: r.workTree,
-			ParentBefore: r.rec.BeforeLocal, Program: programNames()}
+			ParentBefore: r.rec.BeforeLocal, Program: programNames(r.program)}
 		if r.workTree != "" && isDir(filepath.Join(r.workTree, ".jj")) {
 			r.marker.m.OpBefore, _ = r.jj.Operation(ctx)
 		}

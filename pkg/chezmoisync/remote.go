@@ -65,6 +65,12 @@ func (unparkStep) name() string { return "unpark" }
 func (unparkStep) plan(_ context.Context, r *run) (plan, error) {
 	p := r.a.parkedLocal
 	switch {
+	case r.mode == modeAbort && r.dry:
+		return plan{skip: "the abort deletes " + r.park, quiet: true}, nil
+	case p == nil && r.a.parkedGone && r.c.AutoPush:
+		// Deleted here (--abort, or an unpark whose push failed): the
+		// deletion is pushed once the remote is reachable.
+		return plan{does: "delete " + r.park + " on " + r.c.Remote + " (deleted here)", changes: true}, nil
 	case p == nil:
 		return plan{skip: "nothing parked", quiet: true}, nil
 	case r.rec.PendingPush > 0 || r.rec.Status != "":
@@ -74,11 +80,13 @@ func (unparkStep) plan(_ context.Context, r *run) (plan, error) {
 }
 
 func (unparkStep) run(ctx context.Context, r *run) (outcome, error) {
-	if err := r.jj.BookmarkDelete(ctx, r.park); err != nil {
+	detail := r.park + " deleted: its commits are on " + r.remoteName()
+	if r.a.parkedLocal == nil {
+		detail = r.park + " deleted"
+	} else if err := r.jj.BookmarkDelete(ctx, r.park); err != nil {
 		return outcome{}, fmt.Errorf("cannot delete %s: %w", r.park, err)
 	}
 	r.mutated = true
-	detail := r.park + " deleted: its commits are on " + r.remoteName()
 	switch {
 	case r.a.parkedRemote == nil:
 	case !r.c.AutoPush:

@@ -35,6 +35,8 @@ type run struct {
 	cm        *chezmoi.Client
 	marker    marker
 	planned   []string // dry run: the steps that would change something
+	mode      string   // modeSync, modeResolve, ... (mode.go)
+	program   []step
 
 	// recover
 	recovered *runMarker // the marker of an interrupted earlier run
@@ -58,6 +60,7 @@ type run struct {
 	wc          jj.Commit     // the working-copy commit
 	localAhead  bool          // commits not on the remote branch (before the fetch)
 	resolving   bool          // conflicted local commits resolved in the working copy
+	conflictAt  string        // a conflict to resolve: stateParked or stateRebased
 	scanDone    chan struct{} // closed when the scan started by inspect ends
 
 	// scan
@@ -78,6 +81,7 @@ type run struct {
 
 	// fetch, analyse
 	fetched      bool
+	offline      bool   // the fetch could not reach the remote
 	hadRemote    bool   // branch@remote existed before the fetch
 	remoteBefore string // its head then
 	remoteMoved  bool   // dry run: git ls-remote says the remote has new commits
@@ -94,11 +98,26 @@ type run struct {
 	stale        bool     // a rebase ran after the latest analysis
 	recipe       []string // how to resolve the parked conflict
 	pushErr      error    // a push failure that is not the network's
+
+	// replay, settle (settle.go)
+	conflicted   []string          // the conflicted paths, before the replay
+	choices      map[string]string // path -> keep-local / take-remote
+	replayed     bool              // the local commits were replayed onto the remote branch
+	localHead    string            // @- before the replay
+	keptBookmark string            // kept/<host>/<time>, when this host's side was kept
+
+	// undo, abort (undo.go, abort.go)
+	managedBefore map[string]chezmoi.Managed // what chezmoi managed before the source moved
+	undoTarget    string                     // the commit whose files the undo brings back
+	undoWhat      string                     // what it takes back, for people
+	undoRuns      []syncstate.Record         // the runs it takes back (--undo N)
+	undoOnRemote  []string                   // commits taken back that are on the remote
 }
 
 func newRun(c *Command, app *cli.App, rec *syncstate.Record, prev *syncstate.Record) *run {
+	rec.Action = c.mode()
 	return &run{
-		c: c, app: app, io: app.IO, rec: rec, prev: prev, dry: app.DryRun,
+		c: c, app: app, io: app.IO, rec: rec, prev: prev, dry: app.DryRun, mode: c.mode(), program: program(c),
 		host:      rec.Host,
 		park:      hostkey.ParkBookmark(rec.Host),
 		remoteRef: jj.RemoteRef(c.Branch, c.Remote),

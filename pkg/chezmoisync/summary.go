@@ -26,6 +26,9 @@ func (r *run) summary(code int) {
 	} else {
 		r.io.Println(fmt.Sprintf("chezmoi-sync: %s: %s (%s)", r.word(rec.Status, code), r.parts(), took))
 	}
+	for _, res := range rec.Resolutions {
+		r.io.Println("resolved: " + r.describeResolution(res))
+	}
 	for _, w := range rec.Waiting {
 		r.io.Println(fmt.Sprintf("waiting: %s: %s", w.Path, w.Next))
 	}
@@ -60,10 +63,14 @@ func (r *run) parts() string {
 			parts = append(parts, s)
 		}
 	}
+	add(rec.Undo != nil, "undone: back to "+r.undoTargetID())
+	add(rec.Kept != nil, "this host's side kept on "+r.keptBookmark)
+	add(len(rec.Resolutions) > 0, fmt.Sprintf("%d resolved", len(rec.Resolutions)))
 	add(len(rec.Captured) > 0, fmt.Sprintf("%d captured", len(rec.Captured)))
 	add(rec.Committed != "", "committed "+brief.ID(rec.Committed))
 	add(rec.Pushed, "pushed")
-	add(!rec.Pushed && rec.PendingPush > 0, fmt.Sprintf("%d waiting to push", rec.PendingPush))
+	add(!rec.Pushed && rec.PendingPush > 0 && !rec.Held, fmt.Sprintf("%d waiting to push", rec.PendingPush))
+	add(rec.Held, fmt.Sprintf("%d held by an unpublished undo (chezmoi-sync --publish)", rec.PendingPush))
 	add(rec.Incoming > 0 && r.rebasedClean, fmt.Sprintf("%d incoming applied", rec.Incoming))
 	add(rec.Incoming > 0 && !r.rebasedClean, fmt.Sprintf("%d incoming not applied", rec.Incoming))
 	add(rec.Parked != "", "parked on "+rec.Parked)
@@ -103,4 +110,11 @@ func (r *run) dryParts() string {
 		return "nothing to do (nothing was changed)"
 	}
 	return strings.Join(parts, ", ") + " (nothing was changed)"
+}
+
+func (r *run) undoTargetID() string {
+	if r.rec.Undo == nil {
+		return ""
+	}
+	return brief.ID(r.rec.Undo.To)
 }

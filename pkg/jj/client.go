@@ -363,3 +363,68 @@ func (c *Client) ConfigSetRepo(ctx context.Context, key, value string) error {
 	_, err := c.run(ctx, true, "config", "set", "--repo", key, value)
 	return err
 }
+
+// Conflicts lists the conflicted files of rev with jj's description of each
+// ("2-sided conflict", "2-sided conflict including 1 deletion", ...); none
+// yields an empty map.
+func (c *Client) Conflicts(ctx context.Context, rev string) (map[string]string, error) {
+	res, err := c.run(ctx, false, "resolve", "--list", "-r", rev)
+	if err != nil {
+		if NoConflicts(err) {
+			return map[string]string{}, nil
+		}
+		return nil, err
+	}
+	return ParseResolveDetails(string(res.Stdout)), nil
+}
+
+// ConflictText is the file at rev with its conflict materialised in git's
+// diff3 style (<<<<<<< side 1, ||||||| base, =======, >>>>>>> side 2), which
+// jj writes for two-sided conflicts; the side labels name the commits and
+// say "(rebase destination)" or "(rebased revision)" after a rebase.
+func (c *Client) ConflictText(ctx context.Context, rev, path string) ([]byte, error) {
+	res, err := c.run(ctx, false, "--config", "ui.conflict-marker-style=git", "file", "show", "-r", rev, "--", RootFile(path))
+	return res.Stdout, err
+}
+
+// FileShow is the content of path at rev.
+func (c *Client) FileShow(ctx context.Context, rev, path string) ([]byte, error) {
+	res, err := c.run(ctx, false, "file", "show", "-r", rev, "--", RootFile(path))
+	return res.Stdout, err
+}
+
+// ResolveWith resolves the conflicted paths of rev with one of jj's
+// built-in tools (":ours" takes side 1, ":theirs" side 2, whole files: a
+// deletion, an executable bit, a binary file). No paths: every conflicted
+// file of rev.
+func (c *Client) ResolveWith(ctx context.Context, rev, tool string, paths []string) error {
+	args := []string{"resolve", "-r", rev, "--tool", tool}
+	if len(paths) > 0 {
+		args = append(args, "--")
+		for _, p := range paths {
+			args = append(args, RootFile(p))
+		}
+	}
+	_, err := c.run(ctx, true, args...)
+	return err
+}
+
+// RestoreAll gives into (a revision) the files of from, every path
+// (`jj restore --from from --into into`).
+func (c *Client) RestoreAll(ctx context.Context, from, into string) error {
+	_, err := c.run(ctx, true, "restore", "--from", from, "--into", into)
+	return err
+}
+
+// NewAt creates an empty commit with message on parent without moving
+// the working copy (`jj new --no-edit`).
+func (c *Client) NewAt(ctx context.Context, parent, message string) error {
+	_, err := c.run(ctx, true, "new", "--no-edit", parent, "-m", message)
+	return err
+}
+
+// NewOn moves the working copy to a new empty commit on rev (`jj new rev`).
+func (c *Client) NewOn(ctx context.Context, rev string) error {
+	_, err := c.run(ctx, true, "new", rev)
+	return err
+}

@@ -311,3 +311,18 @@ func ParseIdentity(out string) (name, email string, err error) {
 	}
 	return name, email, nil
 }
+
+// ParseResolveDetails reads `jj resolve --list`: path -> jj's description
+// of the conflict ("2-sided conflict including 1 deletion").
+func ParseResolveDetails(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range ParseLines(out) {
+		line = strings.TrimRight(line, " ")
+		path, desc := line, ""
+		if i := strings.LastIndex(line, "  "); i > 0 {
+			path, desc = strings.TrimRight(line[:i], " "), strings.TrimSpace(line[i:])
+		}
+		m[path] = desc
+	}
+	return m
+}

@@ -73,6 +73,10 @@ func TestParseResolveList(t *testing.T) {
 	if got := ParseResolveList(""); got != nil {
 		t.Fatalf("empty output: %q", got)
 	}
+	details := ParseResolveDetails(out)
+	if !reflect.DeepEqual(details, map[string]string{"dot_bashrc": "2-sided conflict", "dot_config/my app/x.toml": "3-sided conflict including 1 deletion"}) {
+		t.Fatalf("details: %q", details)
+	}
 }
 
 func TestClassifyRemoteError(t *testing.T) {

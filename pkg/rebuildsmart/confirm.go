@@ -34,6 +34,12 @@ type Confirmation struct {
 const (
 	confirmPoll  = time.Second
 	confirmGrace = 2 * time.Second
+	// rollbackWatch is how long, at least, the polls look for the target's
+	// own rollback once confirming stopped: putting the old system back
+	// runs switch-to-configuration, which takes as long as it takes
+	// whatever --confirm-timeout was (the look ends as soon as the unit
+	// says it is done).
+	rollbackWatch = 2 * time.Minute
 )
 
 // confirmed reports whether this run activates a remote target under a
@@ -137,7 +143,7 @@ func (r *Run) awaitConfirmation(ctx context.Context, id string, timeout time.Dur
 			return
 		}
 		if canConfirm && time.Since(lastHeard) > timeout+confirmGrace {
-			canConfirm, lookUntil = false, time.Now().Add(timeout+5*time.Second)
+			canConfirm, lookUntil = false, time.Now().Add(max(timeout, rollbackWatch)+5*time.Second)
 			r.Warn("%s has not answered for %s: the activation is not confirmed, so it rolls back by itself", r.Target.TargetHost, time.Since(lastHeard).Round(time.Second))
 		}
 		if !canConfirm && time.Now().After(lookUntil) {

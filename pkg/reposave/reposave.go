@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/exitcode"
 	"github.com/nixdots/nixdots/pkg/runner"
 )
@@ -104,6 +105,7 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) {
 	if strings.TrimSpace(rev) == "" || strings.HasPrefix(rev, "-") {
 		return "", &UnknownRevError{Rev: fmt.Sprintf("%q", rev), Root: r.Root}
 	}
+	jjSaid := ""
 	if r.Kind == JJ {
 		res, err := r.jj(ctx, false, "log", "--no-graph", "-r", rev, "-T", `commit_id ++ "\n"`)
 		if err == nil {
@@ -119,17 +121,42 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) {
 			return "", err
 		}
 		// Not a jj revset: git syntax (HEAD~1, main^) still works in a
-		// colocated repository.
+		// colocated repository. If git does not know it either, jj's
+		// reason is the one to give.
+		if ee := (*runner.ExitError)(nil); errors.As(err, &ee) && ee.Stderr != "" {
+			jjSaid = "jj: " + brief.First(ee.Stderr)
+		}
 	}
 	res, err := r.git(ctx, false, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
-	if err != nil {
-		if runner.IsNotFound(err) {
-			return "", err
-		}
-		return "", &UnknownRevError{Rev: rev, Root: r.Root}
+	var ee *runner.ExitError
+	switch {
+	case err == nil:
+		return res.Out(), nil
+	case errors.As(err, &ee) && ee.Code == 1:
+		// --verify --quiet: exit 1, silently, is "no such commit".
+		return "", &UnknownRevError{Rev: rev, Root: r.Root, Detail: jjSaid}
+	case runner.IsNotFound(err):
+		return "", err
+	default:
+		// git could not read the repository at all (not a repository any
+		// more, "detected dubious ownership", a permission): that is the
+		// cause to report, not an unknown commit.
+		return "", &ReadError{Root: r.Root, Err: err}
 	}
-	return res.Out(), nil
 }
+
+// ReadError is a repository git or jj could not read: the message is the
+// tool's own reason.
+type ReadError struct {
+	Root string
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("cannot read the repository %s: %v", e.Root, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // State is what Inspect saw.
 type State struct {

@@ -107,7 +107,7 @@ func (c *Command) clean(ctx context.Context, app *cli.App, sys *nixsys.System, v
 		}
 	}
 	rep.Summary = rep.summary()
-	app.IO.Println(rep.Summary)
+	app.IO.Println(brief.Safe(rep.Summary))
 	if app.Globals.JSON {
 		return app.IO.WriteJSON(rep)
 	}
@@ -150,7 +150,7 @@ func (c *Command) cleanFacts(ctx context.Context, app *cli.App, sys *nixsys.Syst
 	if !c.KeepPinned || !anyCommit(view) {
 		return f, nil
 	}
-	repo, err := c.openRepo(app, view)
+	repo, _, err := c.openRepo(app, view)
 	if err == nil {
 		f.Pins, err = readPins(ctx, repo)
 	}
@@ -284,7 +284,7 @@ func printCleanPlan(app *cli.App, pol Retention, rep *cleanReport) {
 		}
 		rules = append(rules, pinned)
 	}
-	io.Printf("%s %s: keep %s; always the running, booted, next-boot and last good generations\n", io.Bold(head), rep.Profile, strings.Join(rules, ", "))
+	io.Printf("%s %s: keep %s; always the running, booted, next-boot and last good generations\n", io.Bold(head), rep.Profile, brief.Safe(strings.Join(rules, ", ")))
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  GEN\tMADE\tCOMMIT\tPLAN\tWHY")
@@ -296,7 +296,7 @@ func printCleanPlan(app *cli.App, pol Retention, rep *cleanReport) {
 		if commit == "" {
 			commit = "-"
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", d.Generation, d.Time.UTC().Format(time.DateTime), commit, plan, strings.Join(d.Reasons, "; "))
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", d.Generation, d.Time.UTC().Format(time.DateTime), brief.Safe(commit), plan, brief.Safe(strings.Join(d.Reasons, "; ")))
 	}
 	_ = tw.Flush()
 	io.Printf("%s", b.String())

@@ -18,7 +18,7 @@ func (c *Command) CompleteFlags() []string { return []string{"to", "to-commit"} 
 // Complete reads the history and the system profile (never the lock): the
 // candidates are what --list shows, newest first.
 func (c *Command) Complete(_ context.Context, app *cli.App, flag string) ([]cli.Candidate, error) {
-	entries, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
+	entries, _, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +38,8 @@ func (c *Command) Complete(_ context.Context, app *cli.App, flag string) ([]cli.
 			if b.Generation == 0 {
 				continue
 			}
-			if _, linked := view.Links[b.Generation]; !linked && view.SystemKnown {
-				continue // garbage-collected: --to would refuse it
+			if view.SystemKnown && view.restorable(b) != nil {
+				continue // garbage-collected, or its number reused: --to would refuse it
 			}
 			if b.Generation == cur {
 				desc += " (current)"

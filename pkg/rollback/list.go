@@ -276,7 +276,10 @@ func list(app *cli.App, v View) error {
 		if commit == "" {
 			commit = "-"
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\n", mark, gen, l.Time.UTC().Format(time.DateTime), commit, l.Outcome, l.Source, l.note(v.SystemKnown))
+		// The history is not only ours to write (root reads a user's): what
+		// a terminal would act on in a field is escaped; --json keeps it.
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\n", mark, gen, l.Time.UTC().Format(time.DateTime),
+			brief.Safe(commit), brief.Safe(l.Outcome), brief.Safe(l.Source), brief.Safe(l.note(v.SystemKnown)))
 	}
 	return tw.Flush()
 }

@@ -12,9 +12,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
@@ -80,8 +83,38 @@ type Command struct {
 	// The NixOS pre-switch check (system.preSwitchChecks) calls
 	// --record "$toplevel" --action "$action" so generations activated
 	// outside rebuild-smart appear in the history.
-	Record string `name:"record" placeholder:"TOPLEVEL" xor:"target" hidden:"" help:"Append an 'activated' history entry for TOPLEVEL (used by the pre-switch check); never takes the lock, never fails."`
+	Record string `name:"record" placeholder:"TOPLEVEL" xor:"target" hidden:"" help:"Append an 'activated' history entry for TOPLEVEL (used by the pre-switch check); never takes the lock; a history it cannot write is a warning."`
 	Action string `name:"action" placeholder:"ACTION" hidden:"" default:"switch" help:"With --record: the switch-to-configuration action (switch, boot, test)."`
+	// histDirs[i] is the state directory view.Entries[i] was read from
+	// (loadHistory), for where a repository named by the history came
+	// from.
+	histDirs []string
+}
+
+// checkFlags refuses values the parser accepts but no run can use, before
+// anything is read, locked or changed, dry run or not: one line, exit 2. A
+// flag given an empty value is refused where its zero value would silently
+// mean "not given" (and run a real rollback).
+func (c *Command) checkFlags(app *cli.App) error {
+	bad := func(format string, a ...any) error { return exitcode.UsageError(fmt.Errorf(format, a...)) }
+	given := app.Given
+	switch {
+	case given("action") && !given("record"):
+		return bad("--action is only valid with --record")
+	case given("record") && (!filepath.IsAbs(c.Record) || strings.ContainsFunc(c.Record, unicode.IsControl)):
+		return bad("--record %q: give the system being activated, an absolute path (the pre-switch check passes its $toplevel)", c.Record)
+	case given("action") && strings.ContainsFunc(c.Action, unicode.IsControl):
+		return bad("--action %q: not an action (switch, boot, test, dry-activate)", c.Action)
+	case given("to"):
+		if n, err := strconv.Atoi(strings.TrimSpace(c.To)); err != nil || n <= 0 {
+			return bad("--to %q: a generation is a positive number (see --list)", c.To)
+		}
+	case given("to-commit") && (strings.TrimSpace(c.ToCommit) == "" || strings.HasPrefix(c.ToCommit, "-") || strings.ContainsFunc(c.ToCommit, unicode.IsControl)):
+		return bad("--to-commit %q: give a commit id, a branch or a revision that names one commit (see --list)", c.ToCommit)
+	case given("flake") && strings.TrimSpace(c.Flake) == "":
+		return bad("--flake is empty: give the flake repository, or leave the flag out for the one the history names")
+	}
+	return nil
 }
 
 // Main runs rebuild-rollback with args and returns its exit code.
@@ -97,11 +130,11 @@ const SourceRollback = "rebuild-rollback"
 
 // Run implements cli.Runner.
 func (c *Command) Run(ctx context.Context, app *cli.App) error {
-	if c.Record != "" {
-		return c.record(app)
+	if err := c.checkFlags(app); err != nil {
+		return err
 	}
-	if c.Action != "switch" {
-		return exitcode.UsageError(errors.New("--action is only valid with --record"))
+	if app.Given("record") {
+		return c.record(app)
 	}
 	sys := nixsys.New(app.Getenv, app.Runner)
 	if !c.List && !app.DryRun {
@@ -113,10 +146,11 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		}
 		defer lock.Release()
 	}
-	entries, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
+	entries, dirs, err := loadHistory(append([]string{app.StateDir}, app.ReadStateDirs...)...)
 	if err != nil {
 		return err
 	}
+	c.histDirs = dirs
 	view := NewView(entries, sys)
 	if c.List {
 		return list(app, view)
@@ -134,34 +168,45 @@ func histPath(dir string) string { return dir + "/" + history.FileName }
 
 // loadHistory reads the history of the state directory and of the other
 // side's (--read-state-dir, read-only: root's pre-switch records and timer
-// builds for a user), merged oldest first. Missing is "empty", garbled is
-// bad input, unsafe is refused (exit 10).
-func loadHistory(dirs ...string) ([]history.Entry, error) {
-	var all []history.Entry
+// builds for a user), merged oldest first. from[i] is the directory
+// entries[i] came from. Missing is "empty", garbled is bad input, unsafe is
+// refused (exit 10).
+func loadHistory(dirs ...string) (entries []history.Entry, from []string, err error) {
+	type sourced struct {
+		e   history.Entry
+		dir string
+	}
+	var all []sourced
 	sources := 0
 	for _, dir := range dirs {
-		entries, err := history.Load(dir)
+		loaded, err := history.Load(dir)
 		var ce *state.CorruptError
 		var ue *state.UnsafeError
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
 		case errors.As(err, &ue):
-			return nil, err
+			return nil, nil, err
 		case errors.As(err, &ce):
-			return nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
+			return nil, nil, exitcode.UsageError(fmt.Errorf("the rebuild history %s is corrupt (%v); fix or move that line away, nothing was changed", ce.Path, ce.Err))
 		case err != nil:
-			return nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
+			return nil, nil, exitcode.UsageError(fmt.Errorf("read the rebuild history %s: %w", histPath(dir), err))
 		}
-		if len(entries) > 0 {
+		if len(loaded) > 0 {
 			sources++
 		}
-		all = append(all, entries...)
+		for _, e := range loaded {
+			all = append(all, sourced{e, dir})
+		}
 	}
 	if sources > 1 {
-		sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+		sort.SliceStable(all, func(i, j int) bool { return all[i].e.Time.Before(all[j].e.Time) })
 	}
-	return all, nil
+	for _, s := range all {
+		entries = append(entries, s.e)
+		from = append(from, s.dir)
+	}
+	return entries, from, nil
 }
 
 // hostName is the name history entries carry, found the way rebuild-smart
@@ -239,11 +284,20 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 	choice := Choice{To: c.To, SystemOnly: c.SystemOnly, RepoOnly: c.RepoOnly}
 	doRepo := !c.SystemOnly
 	var repo *reposave.Repo
-	var err error
+	var foreign error
 	if doRepo || c.ToCommit != "" {
-		repo, err = c.openRepo(app, view)
+		var src repoSource
+		var err error
+		repo, src, err = c.openRepo(app, view)
 		if err != nil && doRepo {
 			return nil, err
+		}
+		if repo != nil {
+			// Checked before git or jj runs there at all; reported once
+			// the target is known, to say what to run as the owner.
+			if foreign = mayMove(repo, src); foreign != nil {
+				repo = nil
+			}
 		}
 	}
 	if c.ToCommit != "" {
@@ -257,7 +311,14 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 		}
 	}
 	build, err := view.Select(choice)
-	if err != nil {
+	switch {
+	case foreign != nil && doRepo && (err == nil || c.ToCommit != ""):
+		// (A --to-commit revision could not be resolved in it: the
+		// ownership is the first thing to fix.)
+		return nil, c.refuseForeign(foreign, build, err == nil)
+	case foreign != nil && err != nil && c.ToCommit != "":
+		return nil, exitcode.UsageError(fmt.Errorf("%v (another user's repository is not read to resolve --to-commit: give the commit id --list shows)", brief.Line(err.Error())))
+	case err != nil:
 		return nil, err
 	}
 	p := &rollbackPlan{build: build, rep: report{DryRun: app.DryRun, Outcome: "planned", Target: targetJSON{
@@ -316,7 +377,7 @@ func finishDryRun(app *cli.App, p *rollbackPlan) error {
 		p.warn(app, fmt.Sprintf("the rebuild lock is held by %s: a real run would wait (--wait) or exit 3", holder))
 	}
 	p.rep.Summary = p.summary()
-	app.IO.Println(p.rep.Summary)
+	app.IO.Println(brief.Safe(p.rep.Summary))
 	if app.Globals.JSON {
 		return app.IO.WriteJSON(p.rep)
 	}
@@ -343,7 +404,7 @@ func (c *Command) finish(app *cli.App, p *rollbackPlan) error {
 		}
 	}
 	p.rep.Summary = p.summary()
-	app.IO.Println(p.rep.Summary)
+	app.IO.Println(brief.Safe(p.rep.Summary))
 	if app.Globals.JSON {
 		if err := app.IO.WriteJSON(p.rep); err != nil {
 			return err
@@ -418,26 +479,51 @@ func upperFirst(s string) string {
 
 // openRepo finds the flake repository: --flake/NH_OS_FLAKE/NH_FLAKE/config,
 // else the flake the history recorded, else the current directory.
-func (c *Command) openRepo(app *cli.App, view View) (*reposave.Repo, error) {
+func (c *Command) openRepo(app *cli.App, view View) (*reposave.Repo, repoSource, error) {
 	cwd, _ := os.Getwd()
-	ref, from := c.Flake, "--flake"
-	if ref == "" {
+	src := repoSource{ref: c.Flake, from: "--flake"}
+	if src.ref == "" {
 		for i := len(view.Entries) - 1; i >= 0; i-- {
 			if f := view.Entries[i].Flake; f != "" {
-				ref, from = f, "the rebuild history"
+				src.ref, src.from = f, "the rebuild history"
+				if i < len(c.histDirs) {
+					src.histDir = c.histDirs[i]
+				}
 				break
 			}
 		}
 	}
 	dir := cwd
-	if ref != "" {
-		d, ok := FlakeDir(ref, cwd)
+	if src.ref != "" {
+		d, ok := FlakeDir(src.ref, cwd)
 		if !ok {
-			return nil, exitcode.UsageError(fmt.Errorf("flake %s (from %s) is not a local repository; pass --flake PATH, or --system-only", ref, from))
+			return nil, src, exitcode.UsageError(fmt.Errorf("flake %s (from %s) is not a local repository; pass --flake PATH, or --system-only", src.ref, src.from))
 		}
 		dir = d
 	}
-	return reposave.Open(dir, app.Runner)
+	repo, err := reposave.Open(dir, app.Runner)
+	return repo, src, err
+}
+
+// refuseForeign is the line refusing a repository of another user's, with
+// what to run as its owner: the target as flags.
+func (c *Command) refuseForeign(err error, b Build, selected bool) error {
+	fe, ok := err.(*foreignRepoError)
+	if !ok {
+		return err
+	}
+	how := ""
+	switch {
+	case selected && b.Generation > 0:
+		how = fmt.Sprintf("--to %d", b.Generation)
+	case selected && b.Commit != "":
+		how = "--to-commit " + brief.ID(b.Commit)
+	case c.To != "":
+		how = "--to " + strings.TrimSpace(c.To)
+	case c.ToCommit != "":
+		how = "--to-commit " + c.ToCommit
+	}
+	return exitcode.UsageError(errors.New(fe.message(how, c.RepoOnly)))
 }
 
 func (c *Command) printPlan(app *cli.App, p *rollbackPlan) {
@@ -456,17 +542,19 @@ func (c *Command) printPlan(app *cli.App, p *rollbackPlan) {
 	if !b.Entry.Time.IsZero() {
 		what += ", built " + b.Entry.Time.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	io.Printf("%s %s\n", io.Bold(head), what)
+	// The commit and the repository come from the history, which is not
+	// only ours to write: what a terminal would act on is escaped.
+	io.Printf("%s %s\n", io.Bold(head), brief.Safe(what))
 	if p.system != nil {
 		for i, line := range p.system.planLines() {
 			label := "  system:     "
 			if i > 0 {
 				label = "              "
 			}
-			io.Printf("%s%s\n", label, line)
+			io.Printf("%s%s\n", label, brief.Safe(line))
 		}
 	}
 	if p.repo != nil {
-		io.Printf("  repository: %s\n", p.rep.RepoPlan)
+		io.Printf("  repository: %s\n", brief.Safe(p.rep.RepoPlan))
 	}
 }

@@ -176,6 +176,10 @@ func (v View) Builds() []Build {
 	return out
 }
 
+// recorded reports whether a history record describes b (not so for a
+// profile link --system-only switches to that the history does not know).
+func (b Build) recorded() bool { return b.Entry.Outcome != "" }
+
 // Choice is what the user asked for.
 type Choice struct {
 	To         string // --to GENERATION
@@ -197,77 +201,33 @@ func (v View) Select(c Choice) (Build, error) {
 		return Build{}, badInput("the rebuild history has no successful build to go back to")
 	}
 	var b Build
+	var err error
 	switch {
 	case c.To != "":
-		n, err := strconv.Atoi(strings.TrimSpace(c.To))
-		if err != nil || n <= 0 {
-			return Build{}, badInput("--to %q: a generation is a positive number (see --list)", c.To)
-		}
-		found := false
-		for _, x := range builds {
-			if x.Generation == n {
-				b, found = x, true
-			}
-		}
-		if !found {
-			if _, ok := v.Links[n]; ok && c.SystemOnly {
-				return Build{Generation: n, Toplevel: v.Links[n]}, nil
-			}
-			if _, ok := v.Links[n]; ok {
-				return Build{}, badInput("generation %d is not in the rebuild history, so its commit is unknown; use --system-only to switch to it anyway", n)
-			}
-			return Build{}, badInput("unknown generation %d: not in the rebuild history (known: %s) and no profile link for it", n, knownGens(builds))
-		}
+		b, err = v.byGeneration(builds, c)
 	case c.ToCommit != "":
-		found := false
-		for _, x := range builds {
-			if x.Commit != "" && (x.Commit == c.ToCommit || len(c.ToCommit) >= 7 && strings.HasPrefix(x.Commit, c.ToCommit)) {
-				if found && x.Commit != b.Commit {
-					return Build{}, badInput("--to-commit %s matches several builds; give more of the commit id", c.ToCommit)
-				}
-				// The newest activated build of that commit wins; one
-				// never activated (--build) only when there is no other.
-				if !found || x.Generation >= b.Generation {
-					b = x
-				}
-				found = true
-			}
-		}
-		if !found {
-			return Build{}, badInput("no successful build of commit %s in the rebuild history (see --list)", brief.ID(c.ToCommit))
-		}
+		b, err = v.byCommit(builds, c)
 	default:
-		cur := v.Current()
-		limit := cur
-		if limit == 0 {
-			// Nothing says what runs: "previous" is the build before the
-			// newest one.
-			for _, x := range builds {
-				limit = max(limit, x.Generation)
-			}
-		}
-		found := false
-		for _, x := range builds {
-			if x.Generation > 0 && x.Generation < limit && (!found || x.Generation > b.Generation) {
-				b, found = x, true
-			}
-		}
-		if !found {
-			return Build{}, badInput("no successful build before generation %d in the rebuild history (see --list)", limit)
-		}
+		b, err = v.previous(builds, c)
+	}
+	if err != nil || !b.recorded() {
+		return b, err // (--system-only to a link the history does not describe)
 	}
 	if !c.RepoOnly {
 		if b.Generation == 0 {
 			return Build{}, badInput("the build of commit %s was never activated (no generation); use --repo-only", brief.ID(b.Commit))
 		}
-		if _, ok := v.Links[b.Generation]; !ok {
+		if err := v.restorable(b); err != nil {
 			if !v.SystemKnown {
-				return Build{}, badInput("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(v.Root, "/"))
+				return Build{}, exitcode.UsageError(err)
 			}
-			if when := v.deletedAt(b.Generation); when != "" {
-				return Build{}, badInput("generation %d was deleted by rebuild-rollback --clean on %s; pick another with --to (see --list), or --repo-only", b.Generation, when)
+			if link, ok := v.Links[b.Generation]; ok && c.SystemOnly && c.To != "" {
+				// The link holds a system the history does not record
+				// (its number was reused): like a generation with no
+				// history at all, --system-only may switch to it.
+				return Build{Generation: b.Generation, Toplevel: link}, nil
 			}
-			return Build{}, badInput("generation %d was garbage-collected (its profile link system-%d-link is missing); pick another with --to (see --list), or --repo-only", b.Generation, b.Generation)
+			return Build{}, badInput("%v; pick another with --to (see --list), or --repo-only", err)
 		}
 		b.Toplevel = v.Links[b.Generation]
 	}
@@ -275,6 +235,125 @@ func (v View) Select(c Choice) (Build, error) {
 		return Build{}, badInput("no commit is recorded for generation %d (activated outside rebuild-smart); nothing to do with --repo-only", b.Generation)
 	}
 	return b, nil
+}
+
+// byGeneration is --to N: the build of generation N; for --system-only
+// also a generation the history does not know, if its link exists.
+func (v View) byGeneration(builds []Build, c Choice) (Build, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(c.To))
+	if err != nil || n <= 0 {
+		return Build{}, badInput("--to %q: a generation is a positive number (see --list)", c.To)
+	}
+	var b Build
+	found := false
+	for _, x := range builds {
+		if x.Generation == n {
+			b, found = x, true
+		}
+	}
+	if found {
+		return b, nil
+	}
+	if _, ok := v.Links[n]; ok && c.SystemOnly {
+		return Build{Generation: n, Toplevel: v.Links[n]}, nil
+	}
+	if _, ok := v.Links[n]; ok {
+		return Build{}, badInput("generation %d is not in the rebuild history, so its commit is unknown; use --system-only to switch to it anyway", n)
+	}
+	return Build{}, badInput("unknown generation %d: not in the rebuild history (known: %s) and no profile link for it", n, knownGens(builds))
+}
+
+// byCommit is --to-commit: the newest activated build of that commit (one
+// whose system can still be restored over one whose system is gone,
+// unless only the repository moves); one never activated (--build) only
+// when there is no other.
+func (v View) byCommit(builds []Build, c Choice) (Build, error) {
+	var b Build
+	found := false
+	for _, x := range builds {
+		if x.Commit == "" || x.Commit != c.ToCommit && (len(c.ToCommit) < 7 || !strings.HasPrefix(x.Commit, c.ToCommit)) {
+			continue
+		}
+		if found && x.Commit != b.Commit {
+			return Build{}, badInput("--to-commit %s matches several builds; give more of the commit id", c.ToCommit)
+		}
+		better := x.Generation >= b.Generation
+		if !c.RepoOnly && found && (v.restorable(x) == nil) != (v.restorable(b) == nil) {
+			better = v.restorable(x) == nil
+		}
+		if !found || better {
+			b = x
+		}
+		found = true
+	}
+	if !found {
+		return Build{}, badInput("no successful build of commit %s in the rebuild history (see --list)", brief.ID(c.ToCommit))
+	}
+	return b, nil
+}
+
+// previous is the default: the newest build below the running generation
+// that can be restored. One whose system is gone (garbage-collected, or
+// its number reused by another system) is passed over, as --list shows it.
+func (v View) previous(builds []Build, c Choice) (Build, error) {
+	limit := v.Current()
+	if limit == 0 {
+		// Nothing says what runs: "previous" is the build before the
+		// newest one.
+		for _, x := range builds {
+			limit = max(limit, x.Generation)
+		}
+	}
+	var b Build
+	found, skippedGen := false, 0
+	var skipped error
+	for _, x := range builds {
+		if x.Generation <= 0 || x.Generation >= limit || found && x.Generation <= b.Generation {
+			continue
+		}
+		if err := v.restorable(x); err != nil && !c.RepoOnly {
+			if x.Generation > skippedGen {
+				skipped, skippedGen = err, x.Generation
+			}
+			continue
+		}
+		b, found = x, true
+	}
+	switch {
+	case found:
+		return b, nil
+	case skipped != nil:
+		return Build{}, badInput("no successful build before generation %d can be restored: %v", limit, skipped)
+	default:
+		return Build{}, badInput("no successful build before generation %d in the rebuild history (see --list)", limit)
+	}
+}
+
+// restorable reports whether b's system can still be switched to: its
+// profile link exists and holds the system the history recorded. nix-env
+// numbers a new generation after the highest existing link, so after a
+// garbage collection a number can come back for another system; the link
+// then holds that one, and switching to "generation N" would run a system
+// the record (and its commit) does not describe. --list marks the same
+// builds garbage-collected (Lines: Available).
+func (v View) restorable(b Build) error {
+	link, ok := v.Links[b.Generation]
+	switch {
+	case ok && (b.Toplevel == "" || link == b.Toplevel):
+		return nil
+	case !v.SystemKnown:
+		return errNoProfile(v.Root)
+	case ok:
+		return fmt.Errorf("generation %d cannot be restored: its system %s was garbage-collected and the link system-%d-link now holds another system, %s, which the history does not describe (--system-only --to %d switches to that one)", b.Generation, b.Toplevel, b.Generation, link, b.Generation)
+	}
+	if when := v.deletedAt(b.Generation); when != "" {
+		return fmt.Errorf("generation %d was deleted by rebuild-rollback --clean on %s", b.Generation, when)
+	}
+	return fmt.Errorf("generation %d was garbage-collected (its profile link system-%d-link is missing)", b.Generation, b.Generation)
+}
+
+func errNoProfile(root string) error {
+	return fmt.Errorf("no system profile %s/nix/var/nix/profiles/system to switch; use --repo-only on a machine without one", strings.TrimSuffix(root, "/"))
 }
 
 // deletedAt is when --clean deleted generation g ("" if it did not).

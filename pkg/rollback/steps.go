@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -70,8 +71,12 @@ type repoStep struct {
 // a merge or rebase in progress refuses the rollback before anything runs.
 func planRepo(ctx context.Context, repo *reposave.Repo, b Build) (*repoStep, error) {
 	target, err := repo.Resolve(ctx, b.Commit)
-	if err != nil {
+	var unknown *reposave.UnknownRevError
+	switch {
+	case errors.As(err, &unknown):
 		return nil, exitcode.UsageError(fmt.Errorf("commit %s of generation %d is not in %s (fetch it, or use --system-only): %w", brief.ID(b.Commit), b.Generation, repo.Root, err))
+	case err != nil:
+		return nil, err
 	}
 	st, err := repo.Inspect(ctx, false)
 	if err != nil {

@@ -173,9 +173,14 @@ func TestRecipeResolves(t *testing.T) {
 		args := strings.Fields(strings.SplitN(line, "#", 2)[0])
 		h.Run(h.SourceDir(), args[0], args[1:]...)
 	}
-	require.Equal(t, "cd "+h.SourceDir(), recipe[0])
-	require.True(t, strings.HasPrefix(recipe[1], "jj rebase -b @ -d main@origin"), recipe[1])
-	run(recipe[1])
+	// The one-command choices first, then the merge by hand.
+	require.True(t, strings.HasPrefix(recipe[0], "chezmoi-sync --keep-local ~/.bashrc "), recipe[0])
+	require.True(t, strings.HasPrefix(recipe[1], "chezmoi-sync --take-remote ~/.bashrc "), recipe[1])
+	require.Equal(t, "# or merge by hand:", recipe[2])
+	hand := recipe[3:]
+	require.Equal(t, "cd "+h.SourceDir(), hand[0])
+	require.True(t, strings.HasPrefix(hand[1], "jj rebase -b @ -d main@origin"), hand[1])
+	run(hand[1])
 
 	out, doc := scanJSON(t, h, 1)
 	require.Len(t, out.Conflicts, 1)
@@ -193,8 +198,8 @@ func TestRecipeResolves(t *testing.T) {
 
 	require.Contains(t, h.ReadSource("dot_bashrc"), "<<<<<<<", "the working copy holds the markers to edit")
 	require.NoError(t, os.WriteFile(filepath.Join(h.SourceDir(), "dot_bashrc"), []byte("# bashrc\nexport EDITOR=emacs\nalias ll='ls -l'\n"), 0o644))
-	require.True(t, strings.HasPrefix(c.Resolve[3], "chezmoi-sync"), c.Resolve)
-	run(c.Resolve[3])
+	require.True(t, strings.HasPrefix(c.Resolve[6], "chezmoi-sync --continue"), c.Resolve)
+	run(c.Resolve[6])
 	r := show(h)
 	requireCode(t, 0, r)
 	require.Contains(t, r.Stdout, "No conflicts")

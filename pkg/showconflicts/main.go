@@ -57,6 +57,7 @@ var Spec = cli.Spec{
 		{Command: "chezmoi-show-conflicts -q || echo 'dotfiles need attention'", Explain: "Only the exit status, like grep -q: 0 no conflicts, 1 conflicts."},
 		{Command: "chezmoi-show-conflicts -z | xargs -0 $EDITOR", Explain: "Open the conflicted files (absolute paths in the source directory, NUL-separated)."},
 		{Command: "chezmoi-show-conflicts --all-hosts --json", Explain: "Every host's parked conflicts as one JSON document."},
+		{Command: "chezmoi-show-conflicts --history", Explain: "The sides chezmoi-sync --keep-local, --take-remote and --abort did not take, and how to bring one back."},
 	},
 	ExitCodes: []exitcode.Use{
 		{Code: ExitNone, Meaning: "no conflicts"},
@@ -77,6 +78,7 @@ type Command struct {
 	FilesOnly bool `name:"files-only" group:"show" help:"Print only the conflicted paths (absolute, in the source directory), one per line."`
 	Null      bool `name:"null" group:"show" short:"z" help:"With --files-only (implied): end each path with NUL instead of a newline."`
 	Quiet     bool `name:"quiet" group:"show" short:"q" help:"Print nothing, like grep -q: only the exit status says whether there are conflicts (errors still go to stderr)."`
+	History   bool `name:"history" group:"show" help:"List the sides chezmoi-sync's resolutions and aborts did not take, with the commit holding each and how to bring it back (exit 0)."`
 }
 
 // Main runs chezmoi-show-conflicts with args and returns its exit code.
@@ -104,9 +106,23 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	if c.Quiet && (c.FilesOnly || c.JSON) {
 		return exitcode.UsageError(errors.New("-q/--quiet prints nothing: it cannot be combined with --json, --files-only or -z"))
 	}
+	if c.History && (c.Quiet || c.FilesOnly || c.AllHosts) {
+		return exitcode.UsageError(errors.New("--history lists the sides not taken: it cannot be combined with -q, --files-only, -z or --all-hosts"))
+	}
 	loc, err := c.Resolve(ctx, app)
 	if err != nil {
 		return err
+	}
+	if c.History {
+		doc, err := History(app.StateDir, loc.SourceDir)
+		if err != nil {
+			return err
+		}
+		if c.JSON {
+			return app.IO.WriteJSON(doc)
+		}
+		RenderHistory(app.IO, doc)
+		return nil
 	}
 	if loc.SourceErr != nil {
 		return loc.SourceErr

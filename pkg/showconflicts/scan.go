@@ -370,6 +370,15 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 	return conf, nil
 }
 
+// MergeConflicts lists the paths that conflict when commits a and b of the
+// repository in sourceDir are merged, without changing the repository (a
+// throw-away object directory, as for a parked bookmark).
+func MergeConflicts(ctx context.Context, r runner.Runner, sourceDir, a, b string) ([]string, error) {
+	_, paths, err := mergeTreeConflicts(ctx, Options{Runner: r, SourceDir: sourceDir}, a, b)
+	sort.Strings(paths)
+	return paths, err
+}
+
 // mergeTreeConflicts merges a and b with git merge-tree and returns each
 // conflicted path with the conflict markers git wrote into the merged file.
 // Objects go to a temporary directory; the repository's own objects are
@@ -470,14 +479,37 @@ func filePaths(files []File) []string {
 }
 
 // Recipe is the one way to resolve this host's parked or conflicted sync
-// commits, however many runs parked them: replay every local commit onto
-// the upstream branch (the conflict markers then appear in the working
-// copy's files), fix the files, run chezmoi-sync (which folds the
-// conflicted commits into the resolution, publishes it, deletes
+// commits, however many runs parked them: one command that takes a side
+// for each conflicting hunk (chezmoi-sync --keep-local / --take-remote;
+// Choices), or a merge by hand (HandRecipe): replay every local commit
+// onto the upstream branch (the conflict markers then appear in the
+// working copy's files), fix the files, run chezmoi-sync --continue (which
+// folds the conflicted commits into the resolution, publishes it, deletes
 // the bookmark sync/<host> and applies it). chezmoi-sync's next step,
 // chezmoi-show-conflicts and docs/chezmoi-sync.md print exactly these
 // lines (a test compares them). files are relative to sourceDir.
 func Recipe(sourceDir, upstream, bookmark string, files []string) []string {
+	lines := Choices(sourceDir, upstream, files)
+	lines = append(lines, "# or merge by hand:")
+	return append(lines, HandRecipe(sourceDir, upstream, bookmark, files)...)
+}
+
+// Choices are the one-command resolutions: this host's side or the
+// upstream branch's side of each conflicting hunk (an encrypted file: of
+// the whole file). The side not taken stays in a commit.
+func Choices(sourceDir, upstream string, files []string) []string {
+	args := strings.Join(PathArgs(sourceDir, files), " ")
+	if args != "" {
+		args = " " + args
+	}
+	return []string{
+		"chezmoi-sync --keep-local" + args + "   # keep this host's side of each conflicting hunk (chezmoi-show-conflicts shows both sides)",
+		"chezmoi-sync --take-remote" + args + "   # or take " + upstream + "'s side; the side not taken stays in a commit (chezmoi-show-conflicts --history)",
+	}
+}
+
+// HandRecipe is the merge by hand.
+func HandRecipe(sourceDir, upstream, bookmark string, files []string) []string {
 	var plain, encrypted []string
 	for _, f := range files {
 		if chezmoi.ParseSourceName(f).Encrypted {
@@ -501,19 +533,44 @@ func Recipe(sourceDir, upstream, bookmark string, files []string) []string {
 	for _, f := range encrypted {
 		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(f)+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
 	}
-	return append(lines, "chezmoi-sync   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
+	return append(lines, "chezmoi-sync --continue   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
 }
 
-// RecipeLine is Recipe as one shell line (comments dropped), for records
-// and notifications.
-func RecipeLine(sourceDir, upstream, bookmark string, files []string) string {
-	lines := Recipe(sourceDir, upstream, bookmark, files)
-	for i, l := range lines {
-		if j := strings.Index(l, "   #"); j >= 0 {
-			lines[i] = l[:j]
+// PathArgs names conflicted source files (relative to sourceDir) the way
+// chezmoi-sync --keep-local and --take-remote take them: ~/.bashrc for a
+// file with a target in the home directory, else the source path.
+func PathArgs(sourceDir string, files []string) []string {
+	root := ""
+	if data, err := os.ReadFile(filepath.Join(sourceDir, ".chezmoiroot")); err == nil {
+		root = strings.Trim(strings.TrimSpace(string(data)), "/") + "/"
+	}
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		rel, ok := strings.CutPrefix(f, root)
+		t, isTarget := chezmoi.TargetName(rel)
+		if ok && isTarget {
+			out = append(out, "~/"+shellQuote(t))
+		} else {
+			out = append(out, shellQuote(f))
 		}
 	}
-	return strings.Join(lines, " && ")
+	return out
+}
+
+// RecipeLine is Recipe as one line (comments dropped), for records and
+// notifications.
+func RecipeLine(sourceDir, upstream, bookmark string, files []string) string {
+	strip := func(lines []string) []string {
+		for i, l := range lines {
+			if j := strings.Index(l, "   #"); j >= 0 {
+				lines[i] = l[:j]
+			}
+		}
+		return lines
+	}
+	c := strip(Choices(sourceDir, upstream, files))
+	return c[0] + " (this host's side) or " + c[1] + " (" + upstream + "'s side); or by hand: " +
+		strings.Join(strip(HandRecipe(sourceDir, upstream, bookmark, files)), " && ")
 }
 
 func quoteAll(in []string) []string {

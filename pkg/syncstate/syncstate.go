@@ -88,6 +88,50 @@ type Step struct {
 	Detail     string `json:"detail,omitempty"`
 }
 
+// Resolution is one conflicted file a run resolved: which side it took,
+// and the commit that holds the side it did not take.
+type Resolution struct {
+	Path   string `json:"path"`             // relative to the repository (source_dir)
+	Target string `json:"target,omitempty"` // the home file, when the path has one
+	How    string `json:"how"`              // keep-local, take-remote or trivial
+	Took   string `json:"took"`             // local, remote or both (a merge of the two)
+	Reason string `json:"reason,omitempty"` // trivial: why no choice was needed
+	// Discarded is the side not taken ("local", "remote" or "" when
+	// nothing was dropped), DiscardedCommit the commit holding it.
+	Discarded       string `json:"discarded,omitempty"`
+	DiscardedCommit string `json:"discarded_commit,omitempty"`
+	Bookmark        string `json:"bookmark,omitempty"` // kept/<host>/<time>, when this host's side was kept
+}
+
+// Kept is where --abort put this host's side of a conflict.
+type Kept struct {
+	Bookmark string `json:"bookmark"`
+	Commit   string `json:"commit"`
+}
+
+// Undo is what an undo took back.
+type Undo struct {
+	Undone []time.Time `json:"undone,omitempty"` // start of each run taken back (none for --undo-to)
+	To     string      `json:"to"`               // the commit whose files HOME and the source now hold
+	Revert string      `json:"revert,omitempty"` // the commit that did it (its id when made)
+	// Remote: commits taken back that are on <branch>@<remote> (undo never
+	// rewrites the remote; --publish publishes the revert).
+	Remote    []string `json:"on_remote,omitempty"`
+	Published bool     `json:"published,omitempty"` // the revert was pushed (--publish)
+	Held      bool     `json:"held,omitempty"`      // the revert waits for --publish
+	// Dropped: local commits that no longer changed anything against the
+	// remote (an undo of an unpublished undo), dropped instead of kept.
+	Dropped []string `json:"dropped,omitempty"`
+}
+
+// Changed reports whether the run changed HOME or the repository in a way
+// chezmoi-sync --undo can take back: something came in, something was
+// captured and committed, a conflict was resolved or given up, an undo.
+func (r *Record) Changed() bool {
+	return !r.DryRun && r.BeforeLocal != "" &&
+		(len(r.Applied) > 0 || len(r.Removed) > 0 || r.Committed != "" || len(r.Resolutions) > 0 || r.Kept != nil || r.Undo != nil)
+}
+
 // Record is the JSON record of one chezmoi-sync run. Its fields are the
 // documented schema (docs/json.md); add fields, never rename them.
 type Record struct {
@@ -125,11 +169,23 @@ type Record struct {
 	Dropped     []string   `json:"dropped_commits,omitempty"` // commits this host had that the remote no longer holds (rewind)
 	// AcceptedRemote is the remote head this host last integrated; a later
 	// remote head that does not descend from it is a rewind.
-	AcceptedRemote string    `json:"accepted_remote_head,omitempty"`
-	Steps          []Step    `json:"steps"`
-	Error          string    `json:"error,omitempty"`
-	NextStep       string    `json:"next_step,omitempty"` // what the user should do now
-	LastSuccess    time.Time `json:"last_success,omitempty"`
+	AcceptedRemote string `json:"accepted_remote_head,omitempty"`
+	// The undo record: what the run changed in HOME and the repository
+	// (chezmoi-sync --undo takes it back; docs/chezmoi-sync.md, "Undo").
+	Action    string   `json:"action,omitempty"`    // "" (a sync), resolve, continue, abort, undo, publish
+	OpBefore  string   `json:"op_before,omitempty"` // the jj operation before the run changed the repository
+	Applied   []string `json:"applied,omitempty"`   // home files apply wrote or removed (what came in)
+	Published []string `json:"published,omitempty"` // commits this run pushed to <branch>@<remote>
+	// Held: local commits are kept from the remote because an undo was not
+	// published (chezmoi-sync --publish publishes them).
+	Held        bool         `json:"held,omitempty"`
+	Resolutions []Resolution `json:"resolutions,omitempty"` // conflicted files this run resolved, and where the side not taken is
+	Kept        *Kept        `json:"kept,omitempty"`        // --abort: where this host's side of the conflict is kept
+	Undo        *Undo        `json:"undo,omitempty"`        // --undo, --undo-to: what was taken back
+	Steps       []Step       `json:"steps"`
+	Error       string       `json:"error,omitempty"`
+	NextStep    string       `json:"next_step,omitempty"` // what the user should do now
+	LastSuccess time.Time    `json:"last_success,omitempty"`
 }
 
 // Save writes the record, the one-word status file and a history line, each

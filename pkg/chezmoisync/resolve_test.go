@@ -1,0 +1,298 @@
+package chezmoisync_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nixdots/nixdots/internal/testharness"
+	"github.com/nixdots/nixdots/pkg/showconflicts"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/stretchr/testify/require"
+)
+
+// Conflicts in two files: alpha and beta changed the same line of
+// .bashrc and of .gitconfig; beta also made a disjoint edit. beta's sync
+// parks (exit 5).
+func parkedTwoFiles(t *testing.T) (remote string, a, b *testharness.Host) {
+	t.Helper()
+	testharness.RequireSync(t)
+	remote = testharness.NewRemote(t, dotfiles(map[string]string{"dot_profile": "export A=1\n"}))
+	a, b = newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
+	a.WriteHome(".gitconfig", "[core]\n\tpager = alpha\n")
+	mustSync(t, a)
+	editLine(t, b, ".bashrc", 2, "alias ll='ls -lh'")
+	b.WriteHome(".gitconfig", "[core]\n\tpager = beta\n")
+	editLine(t, b, ".config/app/config.toml", 1, "font = 14")
+	syncCode(t, b, 5)
+	return remote, a, b
+}
+
+// discarded reads the side a resolution did not take, from the commit the
+// record names.
+func discarded(t *testing.T, h *testharness.Host, path string) (string, syncstate.Resolution) {
+	t.Helper()
+	for _, res := range record(t, h).Resolutions {
+		if res.Path == path {
+			require.NotEmpty(t, res.DiscardedCommit, "%s: no commit holds the side not taken", path)
+			// Byte for byte (jjOut trims): whitespace matters here.
+			return h.Exec(h.SourceDir(), "jj", "--ignore-working-copy", "file", "show", "-r", res.DiscardedCommit, path).Stdout, res
+		}
+	}
+	t.Fatalf("no resolution of %s in the record", path)
+	return "", syncstate.Resolution{}
+}
+
+// One run resolves both files, one side each; the disjoint edit is
+// published too, the parked bookmark goes, HOME gets the result, and the
+// side not taken of each file is in the commit the record names.
+func TestKeepLocalAndTakeRemotePerPath(t *testing.T) {
+	t.Parallel()
+	remote, a, b := parkedTwoFiles(t)
+	r := mustSync(t, b, "--keep-local", "~/.bashrc", "--take-remote", filepath.Join(b.Home, ".gitconfig"))
+	require.Equal(t, syncstate.Success, record(t, b).Status, r.String())
+	require.Contains(t, r.Stdout, "resolved: ~/.bashrc: kept this host's side")
+	require.Contains(t, r.Stdout, "resolved: ~/.gitconfig: took main@origin's side")
+
+	for file, want := range map[string]string{"dot_bashrc": "ls -lh", "dot_gitconfig": "pager = alpha", "dot_config/app/config.toml": "font = 14"} {
+		require.Contains(t, testharness.RemoteFile(t, remote, "main", file), want, file)
+	}
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -lh")
+	require.Contains(t, b.ReadHome(".gitconfig"), "pager = alpha")
+	require.Contains(t, b.ReadHome(".config/app/config.toml"), "font = 14")
+	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+	require.Empty(t, jjOut(b, "bookmark", "list", "exact:sync/beta"))
+
+	// The sides not taken: alpha's .bashrc is in main's history, beta's
+	// .gitconfig on a local kept/ bookmark (never pushed).
+	side, res := discarded(t, b, "dot_bashrc")
+	require.Equal(t, "remote", res.Discarded)
+	require.Contains(t, side, "ls -la")
+	side, res = discarded(t, b, "dot_gitconfig")
+	require.Equal(t, "local", res.Discarded)
+	require.Contains(t, side, "pager = beta")
+	require.Contains(t, jjOut(b, "bookmark", "list", "glob:kept/beta/*"), "kept/beta/")
+	for _, ref := range testharness.RemoteRefs(t, remote) {
+		require.False(t, strings.HasPrefix(ref, "kept/"), "the kept side was pushed: %s", ref)
+	}
+	// chezmoi-show-conflicts --history lists both, with the commands that
+	// show each side (run here: they print it).
+	hist := b.Exec("", "chezmoi-show-conflicts", "--history", "--json")
+	require.Equal(t, 0, hist.Code, hist.String())
+	var doc showconflicts.HistoryDoc
+	require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc))
+	require.Len(t, doc.History, 2)
+	for _, e := range doc.History {
+		shown := b.Exec(b.SourceDir(), "sh", "-c", e.Show)
+		require.Equal(t, 0, shown.Code, shown.String())
+		want := map[string]string{"dot_bashrc": "ls -la", "dot_gitconfig": "pager = beta"}[e.Path]
+		require.Contains(t, shown.Stdout, want, e.Show)
+	}
+	human := b.Exec("", "chezmoi-show-conflicts", "--history")
+	require.Contains(t, human.Stdout, "dot_gitconfig: chezmoi-sync --take-remote took the remote's side; this host's side is in")
+	require.Contains(t, human.Stdout, "kept/beta/")
+	mustSync(t, a)
+	require.Contains(t, a.ReadHome(".bashrc"), "ls -lh")
+	require.Contains(t, a.ReadHome(".config/app/config.toml"), "font = 14")
+}
+
+// No path: every conflicted file, across several parked runs and an edit
+// made while parked. take-remote for all keeps every side of beta's on
+// the kept bookmark, and the disjoint edits are still published.
+func TestResolveEveryPathOfSeveralParkedRuns(t *testing.T) {
+	for _, flag := range []string{"--keep-local", "--take-remote"} {
+		t.Run(flag, func(t *testing.T) {
+			t.Parallel()
+			remote, a, b, _ := parkedTwice(t, "parked-twice")
+			editLine(t, b, ".config/app/config.toml", 1, "font = 13") // while parked
+			mustSync(t, b, flag)
+			rec := record(t, b)
+			require.Equal(t, syncstate.Success, rec.Status)
+			want := map[string]string{"dot_bashrc": "ls -lh", "dot_gitconfig": "parked-twice", "dot_config/app/config.toml": "font = 13"}
+			if flag == "--take-remote" {
+				want["dot_bashrc"] = "ls -la"
+			}
+			for file, edit := range want {
+				require.Contains(t, testharness.RemoteFile(t, remote, "main", file), edit, "%s lost from main", file)
+			}
+			require.Contains(t, b.ReadHome(".bashrc"), want["dot_bashrc"])
+			require.Contains(t, b.ReadHome(".config/app/config.toml"), "font = 13")
+			if flag == "--take-remote" {
+				side, _ := discarded(t, b, "dot_bashrc")
+				require.Contains(t, side, "ls -lh")
+			}
+			mustSync(t, a)
+			require.Contains(t, a.ReadHome(".gitconfig"), "parked-twice")
+		})
+	}
+}
+
+// A choice for one file only: the other stays conflicted (exit 5, its
+// markers in the source file, HOME untouched); the next run chooses for
+// it, and both choices hold.
+func TestPartialResolutionStaysParked(t *testing.T) {
+	t.Parallel()
+	remote, _, b := parkedTwoFiles(t)
+	home := homeFiles(t, b)
+	r := syncCode(t, b, 5, "--keep-local", ".bashrc") // relative to the current directory (HOME)
+	require.Contains(t, r.Stdout, "still conflicted: ~/.gitconfig")
+	require.Contains(t, r.Stdout, "chezmoi-sync --take-remote ~/.gitconfig")
+	require.Equal(t, syncstate.ConflictsPreserved, record(t, b).Status)
+	require.Equal(t, home, homeFiles(t, b), "a partial resolution changed HOME")
+	require.True(t, hasConflictMarkers(b.ReadSource("dot_gitconfig")))
+	require.False(t, hasConflictMarkers(b.ReadSource("dot_bashrc")))
+	require.Contains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+	syncCode(t, b, 5) // a plain sync refuses, as before
+
+	mustSync(t, b, "--take-remote", "dot_gitconfig") // a source path works too
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lh")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "pager = alpha")
+	require.Contains(t, b.ReadHome(".gitconfig"), "pager = alpha")
+	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+
+	// Undo takes back the resolution made in two runs: HOME holds beta's
+	// side again, as before it; the remote keeps the resolution (held).
+	published := remoteRef(t, b, remote, "refs/heads/main")
+	r = mustSync(t, b, "--undo")
+	require.Len(t, record(t, b).Undo.Undone, 2, r.String())
+	require.Contains(t, b.ReadHome(".gitconfig"), "pager = beta")
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -lh")
+	require.True(t, record(t, b).Held)
+	require.Equal(t, published, remoteRef(t, b, remote, "refs/heads/main"))
+}
+
+// A path that is not conflicted is bad input: exit 2, nothing changed.
+func TestResolveUnknownPathChangesNothing(t *testing.T) {
+	t.Parallel()
+	remote, _, b := parkedTwoFiles(t)
+	before := everything(t, b, remote)
+	r := syncCode(t, b, 2, "--keep-local", "~/.zshrc")
+	require.Contains(t, r.Stderr, "~/.zshrc is not a conflicted file")
+	require.Contains(t, r.Stderr, "~/.bashrc (dot_bashrc)")
+	require.Equal(t, before, everything(t, b, remote))
+	syncCode(t, b, 2, "--keep-local", "~/.bashrc", "--take-remote", "~/.bashrc")
+	require.Equal(t, before, everything(t, b, remote))
+}
+
+// Conflicts that need no choice are resolved by a plain sync, each named
+// in the output: one side only changed whitespace at a line's end; the two
+// sides changed adjacent lines (jj conflicts on those). The whitespace
+// side given up is kept.
+func TestTriviallyResolvableConflicts(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
+	editLine(t, a, ".config/app/config.toml", 0, "theme = \"light\"")
+	mustSync(t, a)
+	editLine(t, b, ".bashrc", 2, "alias ll='ls -l'   ")
+	editLine(t, b, ".config/app/config.toml", 1, "font = 16")
+	r := mustSync(t, b)
+	rec := record(t, b)
+	require.Equal(t, syncstate.Success, rec.Status, r.String())
+	require.Empty(t, rec.Parked)
+	require.Contains(t, r.Stdout, "~/.bashrc: resolved without asking, one side only changed whitespace at the end of a line")
+	require.Contains(t, r.Stdout, "~/.config/app/config.toml: resolved without asking, the two sides changed different lines")
+	require.Equal(t, "# bashrc\nexport EDITOR=vi\nalias ll='ls -la'\n", testharness.RemoteFile(t, remote, "main", "dot_bashrc"))
+	require.Equal(t, "theme = \"light\"\nfont = 16\n", testharness.RemoteFile(t, remote, "main", "dot_config/app/config.toml"))
+	require.Equal(t, "theme = \"light\"\nfont = 16\n", b.ReadHome(".config/app/config.toml"))
+	side, res := discarded(t, b, "dot_bashrc")
+	require.Equal(t, "local", res.Discarded)
+	require.Contains(t, side, "alias ll='ls -l'   ")
+	mustSync(t, a)
+	require.Equal(t, "theme = \"light\"\nfont = 16\n", a.ReadHome(".config/app/config.toml"))
+}
+
+// --continue on a parked conflict replays it (the markers appear in the
+// source files, never in HOME) and stops; again with the markers left it
+// is refused; once the files are fixed it publishes.
+func TestContinue(t *testing.T) {
+	t.Parallel()
+	remote, a, b := parkedTwoFiles(t)
+	home := homeFiles(t, b)
+	r := syncCode(t, b, 5, "--continue")
+	require.Contains(t, r.Stdout, "chezmoi-sync --continue")
+	require.True(t, hasConflictMarkers(b.ReadSource("dot_bashrc")))
+	require.Equal(t, home, homeFiles(t, b))
+	syncCode(t, b, 5, "--continue") // markers left: refused
+	require.Equal(t, home, homeFiles(t, b))
+
+	src := b.SourceDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "dot_bashrc"), []byte("# bashrc\nexport EDITOR=vi\nalias ll='ls -lah'\n"), 0o644))
+	// The end marker of .gitconfig deleted: jj no longer reads it as a
+	// conflict, the file still holds marker lines: refused, not published.
+	text := b.ReadSource("dot_gitconfig")
+	end := strings.Index(text, ">>>>>>>")
+	require.Positive(t, end, text)
+	broken := text[:end] + text[end+strings.Index(text[end:], "\n")+1:]
+	require.NoError(t, os.WriteFile(filepath.Join(src, "dot_gitconfig"), []byte(broken), 0o644))
+	before := testharness.RemoteFile(t, remote, "main", "dot_gitconfig")
+	r = syncCode(t, b, 5, "--continue")
+	require.Contains(t, r.Stderr, "conflict markers remain in dot_gitconfig")
+	require.Equal(t, before, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"))
+
+	require.NoError(t, os.WriteFile(filepath.Join(src, "dot_gitconfig"), []byte("[core]\n\tpager = both\n"), 0o644))
+	mustSync(t, b, "--continue")
+	require.Equal(t, syncstate.Success, record(t, b).Status)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lah")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_config/app/config.toml"), "font = 14")
+	require.Contains(t, b.ReadHome(".gitconfig"), "pager = both")
+	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+	syncCode(t, b, 2, "--continue") // nothing left to continue
+	mustSync(t, a)
+	require.Contains(t, a.ReadHome(".bashrc"), "ls -lah")
+}
+
+// --abort: this host's side on a named kept/ bookmark, the source and HOME
+// back on main@origin, sync/beta gone (also on the remote); a home edit
+// made while parked is kept, and the next sync publishes it.
+func TestAbort(t *testing.T) {
+	t.Parallel()
+	remote, a, b := parkedTwoFiles(t)
+	b.WriteHome(".profile", "export A=edited-while-parked\n")
+	r := mustSync(t, b, "--abort")
+	rec := record(t, b)
+	require.NotNil(t, rec.Kept, r.String())
+	require.True(t, strings.HasPrefix(rec.Kept.Bookmark, "kept/beta/"), rec.Kept.Bookmark)
+	require.Contains(t, r.Stdout, rec.Kept.Bookmark)
+	require.Contains(t, jjOut(b, "file", "show", "-r", rec.Kept.Bookmark, "dot_bashrc"), "ls -lh")
+	require.Contains(t, jjOut(b, "file", "show", "-r", rec.Kept.Bookmark, "dot_gitconfig"), "pager = beta")
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -la")
+	require.Contains(t, b.ReadHome(".gitconfig"), "pager = alpha")
+	require.Contains(t, b.ReadHome(".profile"), "edited-while-parked")
+	hist := b.Exec("", "chezmoi-show-conflicts", "--history")
+	require.Contains(t, hist.Stdout, "--abort: this host's side of the conflict is in")
+	require.Contains(t, hist.Stdout, rec.Kept.Bookmark)
+	require.Equal(t, "font = 12", strings.Split(b.ReadHome(".config/app/config.toml"), "\n")[1], "the parked edit is given up in HOME")
+	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+	require.Empty(t, jjOut(b, "bookmark", "list", "exact:sync/beta"))
+	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -lh")
+
+	mustSync(t, b)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_profile"), "edited-while-parked")
+	mustSync(t, a)
+	require.Contains(t, a.ReadHome(".profile"), "edited-while-parked")
+	syncCode(t, b, 2, "--abort") // nothing left to abort
+}
+
+// --abort of a half-resolved conflict (after --continue put the markers
+// in the files): this host's side of the still-conflicted files is kept.
+func TestAbortHalfResolved(t *testing.T) {
+	t.Parallel()
+	remote, _, b := parkedTwoFiles(t)
+	syncCode(t, b, 5, "--keep-local", "~/.gitconfig")
+	mustSync(t, b, "--abort")
+	rec := record(t, b)
+	require.Contains(t, jjOut(b, "file", "show", "-r", rec.Kept.Bookmark, "dot_bashrc"), "ls -lh")
+	require.Contains(t, jjOut(b, "file", "show", "-r", rec.Kept.Bookmark, "dot_gitconfig"), "pager = beta")
+	require.Empty(t, jjOut(b, "log", "--no-graph", "-r", "conflicts()", "-T", "commit_id"))
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -la")
+	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+	require.False(t, hasConflictMarkers(b.ReadSource("dot_bashrc")))
+}

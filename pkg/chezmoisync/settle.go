@@ -1,0 +1,553 @@
+package chezmoisync
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/mergetext"
+	"github.com/nixdots/nixdots/pkg/showconflicts"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
+)
+
+// Resolving a parked conflict in one command (--keep-local, --take-remote,
+// --continue). The parked commits are replayed onto the remote branch
+// (replayStep), which puts the conflicts into the source files; settleStep
+// folds the conflicted commits into the working copy and resolves each
+// conflicted file: the side the user chose for every conflicting hunk, or
+// a trivial resolution that needs no choice (mergetext.Trivial). The side
+// a resolution gives up is never lost: the remote's is in the remote
+// branch's commit, this host's is put on a kept/<host>/<time> bookmark
+// first; the record names the commit (chezmoi-show-conflicts --history).
+// Files left conflicted stay so, with their markers in the source
+// directory and HOME untouched: the run ends conflicts-preserved (exit 5).
+
+// replayStep rebases this host's parked commits onto the remote branch.
+type replayStep struct{}
+
+func (replayStep) name() string { return "replay" }
+
+func (replayStep) plan(ctx context.Context, r *run) (plan, error) {
+	if r.mode != modeResolve && r.mode != modeContinue || r.replayed || r.retries > 0 {
+		// After a push race the rebase step takes new commits in.
+		return plan{skip: "not resolving", quiet: true}, nil
+	}
+	if err := r.findConflicted(ctx); err != nil {
+		return plan{}, err
+	}
+	if r.conflictAt != stateParked {
+		return plan{skip: "already on " + r.remoteName(), quiet: true}, nil
+	}
+	local := len(r.a.local)
+	if r.committedPlan() {
+		local++
+	}
+	return plan{does: fmt.Sprintf("replay %s onto %s: the conflicts (%s) appear in the source files, never in HOME",
+		plural(local, "local commit"), r.remoteName(), strings.Join(r.describePaths(r.conflicted), ", ")),
+		changes: true, marks: true, identity: true}, nil
+}
+
+func (replayStep) run(ctx context.Context, r *run) (outcome, error) {
+	r.localHead = r.a.wc.CommitID
+	if p := r.a.parent(); p != nil {
+		r.localHead = p.CommitID
+	}
+	r.mutated, r.stale, r.replayed = true, true, true
+	if err := r.jj.RebaseBranch(ctx, "@", r.remoteRef); err != nil {
+		return outcome{}, fmt.Errorf("cannot replay the local commits onto %s (jj op log shows the previous state): %w", r.remoteName(), err)
+	}
+	now, err := r.jj.Conflicts(ctx, "@")
+	if err != nil {
+		return outcome{}, err
+	}
+	if len(now) == 0 && !r.hasConflictedCommits(ctx) {
+		if r.local, err = r.jj.Commits(ctx, "("+r.remoteRef+"..@) ~ @", nil); err != nil {
+			return outcome{}, err
+		}
+		r.rebasedClean = true
+		return outcome{detail: "onto " + r.remoteName() + ": no conflict left"}, nil
+	}
+	return outcome{detail: fmt.Sprintf("onto %s: conflicts in %s", r.remoteName(), strings.Join(r.describePaths(keys(now)), ", "))}, nil
+}
+
+// findConflicted lists the conflicted files before anything changes (a
+// parked conflict: by merging the two heads in a throw-away object
+// directory, as chezmoi-show-conflicts does; a replayed one: jj's list)
+// and checks the paths the flags name against them.
+func (r *run) findConflicted(ctx context.Context) error {
+	switch r.conflictAt {
+	case stateParked:
+		paths, err := showconflicts.MergeConflicts(ctx, guardRunner(r.app), r.workTree, r.a.remote.CommitID, r.a.wc.CommitID)
+		if err != nil {
+			return fmt.Errorf("cannot list the conflicted files: %w", err)
+		}
+		r.conflicted = paths
+	case stateRebased:
+		now, err := r.jj.Conflicts(ctx, "@")
+		if err != nil {
+			return err
+		}
+		r.conflicted = keys(now)
+	}
+	if len(r.conflicted) == 0 {
+		r.choices = map[string]string{}
+		return nil
+	}
+	choices, err := r.resolveChoices(r.conflicted)
+	r.choices = choices
+	return err
+}
+
+// decision is what settleStep does with one conflicted file.
+type decision struct {
+	path   string
+	how    string  // keep-local, take-remote, trivial; "" left for a person
+	took   string  // local, remote or both
+	reason string  // trivial: the kinds of hunks; left: why
+	text   *string // the resolved content to write, or
+	tool   string  // jj's :ours / :theirs for a whole file
+	// dropped[local], dropped[remote]: that side had a change the result
+	// does not hold.
+	dropLocal, dropRemote bool
+}
+
+// settleStep resolves the conflicted files in the working copy.
+type settleStep struct{}
+
+func (settleStep) name() string { return "settle" }
+
+func (settleStep) plan(ctx context.Context, r *run) (plan, error) {
+	if r.mode != modeResolve && r.mode != modeContinue || r.retries > 0 {
+		return plan{skip: "not resolving", quiet: true}, nil
+	}
+	if r.conflictAt == stateParked && !r.replayed {
+		// A dry run: the files are replayed only by a real run.
+		return plan{does: r.parkedPlan(), changes: true}, nil
+	}
+	ds, err := r.decide(ctx)
+	if err != nil {
+		return plan{}, err
+	}
+	if len(ds) == 0 && !r.hasConflictedCommits(ctx) {
+		return plan{skip: "no conflict left"}, nil
+	}
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, r.describeDecision(d))
+	}
+	return plan{does: "resolve " + strings.Join(parts, "; "), changes: true, marks: true, identity: true}, nil
+}
+
+// parkedPlan says what a real run would decide once replayed.
+func (r *run) parkedPlan() string {
+	var parts []string
+	for _, p := range r.conflicted {
+		switch r.choices[p] {
+		case howKeepLocal:
+			parts = append(parts, r.displayPath(p)+": this host's side of each conflicting hunk")
+		case howTakeRemote:
+			parts = append(parts, r.displayPath(p)+": "+r.remoteName()+"'s side of each conflicting hunk (this host's kept on a kept/"+r.host+"/<time> bookmark)")
+		default:
+			parts = append(parts, r.displayPath(p)+": only if trivially resolvable, else left with its markers")
+		}
+	}
+	return "resolve " + strings.Join(parts, "; ")
+}
+
+func (settleStep) run(ctx context.Context, r *run) (outcome, error) {
+	if err := r.fold(ctx); err != nil {
+		return outcome{}, err
+	}
+	ds, err := r.decide(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	kept, err := r.keepDroppedLocal(ctx, ds)
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := r.applyDecisions(ctx, ds); err != nil {
+		return outcome{}, err
+	}
+	left, err := r.jj.Conflicts(ctx, "@") // snapshots the written files
+	if err != nil {
+		return outcome{}, err
+	}
+	r.recordDecisions(ds, left, kept)
+	if len(left) > 0 {
+		// The rest stays conflicted in a commit under an empty working
+		// copy, as after the hand recipe's rebase: a later edit of the
+		// files is a resolution the next run can tell from the conflict.
+		if err := r.jj.Commit(ctx, r.resolutionMessage()+" (in progress)"); err != nil {
+			return outcome{}, fmt.Errorf("cannot keep the remaining conflicts in a commit: %w", err)
+		}
+		return r.stillConflicted(keys(left)), nil
+	}
+	return r.commitResolution(ctx)
+}
+
+// fold squashes the conflicted local commits (and every local commit
+// above the first of them) into the working copy, whose tree holds their
+// changes: what remains to resolve is in one place, and jj never has to
+// push a conflicted commit.
+func (r *run) fold(ctx context.Context) error {
+	if !r.hasConflictedCommits(ctx) {
+		return nil
+	}
+	local := "(" + r.remoteSet() + "..@)"
+	from := "(roots(conflicts() & " + local + "):: & ::@- & " + local + ")"
+	if err := r.jj.Squash(ctx, from, "@", r.resolutionMessage()); err != nil {
+		return fmt.Errorf("cannot fold the conflicted commits into the working copy (jj op log shows the previous state): %w", err)
+	}
+	r.mutated, r.stale = true, true
+	return nil
+}
+
+func (r *run) hasConflictedCommits(ctx context.Context) bool {
+	cs, err := r.jj.Commits(ctx, "conflicts() & ("+r.remoteSet()+"..@-)", nil)
+	return err == nil && len(cs) > 0
+}
+
+func (r *run) resolutionMessage() string {
+	return fmt.Sprintf("chore(%s): resolve conflicts with %s - %s", r.host, r.remoteName(), r.app.Now().Format(time.RFC3339))
+}
+
+// decide reads every conflicted file of the working copy and decides it.
+func (r *run) decide(ctx context.Context) ([]decision, error) {
+	conflicts, err := r.jj.Conflicts(ctx, "@")
+	if err != nil {
+		return nil, err
+	}
+	var ds []decision
+	for _, p := range keys(conflicts) {
+		d, err := r.decideFile(ctx, p, conflicts[p])
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+// decideFile decides one file: a choice the user made, else a trivial
+// resolution, else nothing. After a rebase jj's side 1 is the rebase
+// destination (the remote branch) and its label says so.
+func (r *run) decideFile(ctx context.Context, path, desc string) (decision, error) {
+	d := decision{path: path, how: r.choices[path]}
+	raw, err := r.jj.ConflictText(ctx, "@", path)
+	if err != nil {
+		return d, fmt.Errorf("cannot read the conflict in %s: %w", path, err)
+	}
+	f, perr := mergetext.Parse(string(raw))
+	remote := -1
+	if perr == nil {
+		remote = f.SideWith("(rebase destination)")
+	}
+	twoSided := strings.HasPrefix(desc, "2-sided conflict")
+	// An encrypted file's hunks are ciphertext: a side is taken whole,
+	// never merged.
+	encrypted := chezmoi.ParseSourceName(path).Encrypted
+	text := desc == "2-sided conflict" && perr == nil && f.Conflicts() > 0 && remote >= 0 && !encrypted
+	switch {
+	case d.how != "" && text:
+		side := sideOf(d.how, remote)
+		s := f.Choose(side)
+		d.text, d.took = &s, tookOf(d.how)
+		d.dropLocal, d.dropRemote = d.how == howTakeRemote, d.how == howKeepLocal
+	case d.how != "" && twoSided:
+		// A whole file: a deletion, an executable bit, a binary file.
+		if remote < 0 {
+			remote = 0
+		}
+		d.tool, d.took = [2]string{":ours", ":theirs"}[sideOf(d.how, remote)], tookOf(d.how)
+		d.dropLocal, d.dropRemote = d.how == howTakeRemote, d.how == howKeepLocal
+	case d.how == "" && text:
+		if o, ok := f.Trivial(); ok {
+			d.how, d.text, d.reason, d.took = howTrivial, &o.Text, strings.Join(o.Reasons, "; "), "both"
+			d.dropRemote, d.dropLocal = o.Dropped[remote], o.Dropped[1-remote]
+			switch {
+			case d.dropLocal:
+				d.took = "remote"
+			case d.dropRemote:
+				d.took = "local"
+			}
+		} else {
+			d.reason = "both sides changed the same lines"
+		}
+	case d.how != "":
+		d.how, d.reason = "", "not a two-sided conflict ("+desc+"): resolve it by hand"
+	default:
+		d.reason = "not a plain text conflict (" + desc + "): choose a side with --keep-local or --take-remote"
+	}
+	return d, nil
+}
+
+// sideOf is the index of the side a choice takes, given the remote's.
+func sideOf(how string, remote int) int {
+	if how == howTakeRemote {
+		return remote
+	}
+	return 1 - remote
+}
+
+func tookOf(how string) string {
+	if how == howTakeRemote {
+		return "remote"
+	}
+	return "local"
+}
+
+func (r *run) describeDecision(d decision) string {
+	p := r.displayPath(d.path)
+	switch d.how {
+	case howKeepLocal:
+		return p + ": kept this host's side (" + r.remoteName() + "'s stays in its history)"
+	case howTakeRemote:
+		return p + ": took " + r.remoteName() + "'s side (this host's is kept on a bookmark)"
+	case howTrivial:
+		return p + ": " + d.reason
+	}
+	return p + ": left conflicted (" + d.reason + ")"
+}
+
+// keepDroppedLocal puts this host's side on a kept/<host>/<time> bookmark
+// before a resolution drops any of it: a new commit beside the working
+// copy (same parent) holding every file as this host had it.
+func (r *run) keepDroppedLocal(ctx context.Context, ds []decision) (string, error) {
+	drop := false
+	for _, d := range ds {
+		drop = drop || d.dropLocal
+	}
+	if !drop {
+		return "", nil
+	}
+	parent, err := r.jj.Commits(ctx, "@-", nil)
+	if err != nil || len(parent) != 1 {
+		return "", fmt.Errorf("cannot find the working copy's parent: %v", err)
+	}
+	stamp := r.app.Now().UTC().Format(time.RFC3339Nano)
+	msg := fmt.Sprintf("chore(%s): this host's side of the conflicts with %s, kept when resolving them (%s)", r.host, r.remoteName(), stamp)
+	if err := r.jj.NewAt(ctx, parent[0].CommitID, msg); err != nil {
+		return "", fmt.Errorf("cannot keep this host's side: %w", err)
+	}
+	found, err := r.jj.Commits(ctx, "children("+parent[0].CommitID+") & description(substring:"+jj.TemplateString(stamp)+")", nil)
+	if err != nil || len(found) != 1 {
+		return "", fmt.Errorf("cannot find the commit keeping this host's side (%d found): %v", len(found), err)
+	}
+	x := found[0].ChangeID
+	if err := r.jj.RestoreAll(ctx, "@", x); err != nil {
+		return "", fmt.Errorf("cannot keep this host's side: %w", err)
+	}
+	if err := r.jj.ResolveWith(ctx, x, ":theirs", nil); err != nil && !jj.NoConflicts(err) {
+		return "", fmt.Errorf("cannot keep this host's side: %w", err)
+	}
+	return r.keepBookmark(ctx, x)
+}
+
+// keepBookmark points a new kept/<host>/<time> bookmark at rev and returns
+// the commit.
+func (r *run) keepBookmark(ctx context.Context, rev string) (string, error) {
+	base := "kept/" + r.host + "/" + r.rec.Start.UTC().Format("20060102T150405Z")
+	name := base
+	for i := 2; ; i++ {
+		cs, err := r.jj.Commits(ctx, jj.LocalBookmark(name), nil)
+		if err != nil {
+			return "", err
+		}
+		if len(cs) == 0 {
+			break
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := r.jj.BookmarkSet(ctx, name, rev); err != nil {
+		return "", fmt.Errorf("cannot set %s: %w", name, err)
+	}
+	cs, err := r.jj.Commits(ctx, jj.LocalBookmark(name), nil)
+	if err != nil || len(cs) != 1 {
+		return "", fmt.Errorf("cannot read %s: %v", name, err)
+	}
+	r.keptBookmark = name
+	return cs[0].CommitID, nil
+}
+
+// applyDecisions writes the resolutions into the working copy.
+func (r *run) applyDecisions(ctx context.Context, ds []decision) error {
+	tools := map[string][]string{}
+	for _, d := range ds {
+		if d.tool != "" {
+			tools[d.tool] = append(tools[d.tool], d.path)
+		}
+	}
+	for _, tool := range []string{":ours", ":theirs"} {
+		if len(tools[tool]) == 0 {
+			continue
+		}
+		if err := r.jj.ResolveWith(ctx, "@", tool, tools[tool]); err != nil {
+			return fmt.Errorf("cannot resolve %s: %w", strings.Join(tools[tool], ", "), err)
+		}
+	}
+	for _, d := range ds {
+		if d.text == nil {
+			continue
+		}
+		p := filepath.Join(r.workTree, filepath.FromSlash(d.path))
+		perm := os.FileMode(0o644)
+		if st, err := os.Lstat(p); err == nil {
+			perm = st.Mode().Perm()
+		}
+		if err := writeAtomic(p, []byte(*d.text), perm); err != nil {
+			return fmt.Errorf("cannot write the resolution of %s: %w", d.path, err)
+		}
+	}
+	return nil
+}
+
+// recordDecisions notes each resolution and where its side not taken is.
+func (r *run) recordDecisions(ds []decision, left map[string]string, kept string) {
+	for _, d := range ds {
+		if _, still := left[d.path]; still || d.how == "" {
+			continue
+		}
+		res := syncstate.Resolution{Path: d.path, How: d.how, Took: d.took, Reason: d.reason}
+		if t, ok := r.targetOf(d.path); ok {
+			res.Target = t
+		}
+		switch {
+		case d.dropLocal:
+			res.Discarded, res.DiscardedCommit, res.Bookmark = "local", kept, r.keptBookmark
+		case d.dropRemote:
+			res.Discarded, res.DiscardedCommit = "remote", r.a.remote.CommitID
+		}
+		r.rec.Resolutions = append(r.rec.Resolutions, res)
+	}
+}
+
+// stillConflicted ends a resolving run that left files conflicted: their
+// markers stay in the source directory, HOME is not touched.
+func (r *run) stillConflicted(left []string) outcome {
+	r.rec.Status = syncstate.ConflictsPreserved
+	r.rec.Conflicts = []syncstate.Conflict{{Paths: left}}
+	files := r.describePaths(left)
+	r.rec.Error = "still conflicted: " + strings.Join(files, ", ")
+	var args []string
+	for _, p := range left {
+		args = append(args, r.displayPath(p))
+	}
+	r.recipe = []string{
+		"chezmoi-sync --keep-local " + strings.Join(args, " ") + "   # this host's side of each conflicting hunk",
+		"chezmoi-sync --take-remote " + strings.Join(args, " ") + "   # or " + r.remoteName() + "'s",
+		"cd " + r.workTree + " && ${EDITOR:-vi} " + strings.Join(left, " ") + "   # or edit the markers away, then: chezmoi-sync --continue",
+	}
+	r.rec.NextStep = fmt.Sprintf("choose a side (chezmoi-sync --keep-local or --take-remote %s), or edit the files in %s and run chezmoi-sync --continue",
+		strings.Join(args, " "), r.workTree)
+	return outcome{status: ui.Failed, stop: true, detail: fmt.Sprintf("%s left conflicted (markers in the source files, HOME untouched): %s",
+		plural(len(left), "file"), strings.Join(files, ", "))}
+}
+
+// commitResolution commits the resolved working copy; the program goes on
+// to publish and apply it.
+func (r *run) commitResolution(ctx context.Context) (outcome, error) {
+	r.mutated, r.stale = true, true
+	cs, err := r.jj.Commits(ctx, "@", nil)
+	if err != nil {
+		return outcome{}, err
+	}
+	if len(cs) == 1 && !cs[0].Empty {
+		if err := r.jj.Commit(ctx, r.resolutionMessage()); err != nil {
+			return outcome{}, fmt.Errorf("cannot commit the resolution: %w", err)
+		}
+	}
+	local, err := r.jj.Commits(ctx, "("+r.remoteRef+"..@) ~ @", nil)
+	if err != nil {
+		return outcome{}, err
+	}
+	r.local, r.rebasedClean = local, true
+	var parts []string
+	for _, res := range r.rec.Resolutions {
+		parts = append(parts, r.describeResolution(res))
+	}
+	detail := "nothing left to resolve"
+	if len(parts) > 0 {
+		detail = strings.Join(parts, "; ")
+	}
+	return outcome{detail: detail}, nil
+}
+
+// describeResolution is the line the output gives one resolution.
+func (r *run) describeResolution(res syncstate.Resolution) string {
+	p := r.displayPath(res.Path)
+	where := ""
+	switch res.Discarded {
+	case "local":
+		where = fmt.Sprintf(" (this host's side is in %s, on %s)", brief.ID(res.DiscardedCommit), r.keptBookmark)
+	case "remote":
+		where = fmt.Sprintf(" (%s's side is in %s)", r.remoteName(), brief.ID(res.DiscardedCommit))
+	}
+	switch res.How {
+	case howKeepLocal:
+		return p + ": kept this host's side" + where
+	case howTakeRemote:
+		return p + ": took " + r.remoteName() + "'s side" + where
+	}
+	return p + ": resolved without asking, " + res.Reason + where
+}
+
+// settleTrivially is the sync's answer to a conflicting rebase before it
+// parks: when every conflicted file resolves without a choice (or a later
+// local commit already resolves a conflicted one), it folds and resolves
+// them, names each resolution, and the sync goes on to push. ok is false
+// (and nothing was changed) when any file needs a person.
+func (r *run) settleTrivially(ctx context.Context) (outcome, bool, error) {
+	if !r.c.AutoCommit {
+		return outcome{}, false, nil // a resolution is a commit: park, as before
+	}
+	ds, err := r.decide(ctx)
+	if err != nil {
+		return outcome{}, false, err
+	}
+	for _, d := range ds {
+		if d.how != howTrivial {
+			return outcome{}, false, nil
+		}
+	}
+	if err := r.fold(ctx); err != nil {
+		return outcome{}, true, err
+	}
+	kept, err := r.keepDroppedLocal(ctx, ds)
+	if err != nil {
+		return outcome{}, true, err
+	}
+	if err := r.applyDecisions(ctx, ds); err != nil {
+		return outcome{}, true, err
+	}
+	left, err := r.jj.Conflicts(ctx, "@")
+	if err != nil {
+		return outcome{}, true, err
+	}
+	if len(left) > 0 {
+		return outcome{}, true, fmt.Errorf("the trivial resolution of %s did not resolve it (jj op log shows the previous state)", strings.Join(keys(left), ", "))
+	}
+	r.recordDecisions(ds, left, kept)
+	o, err := r.commitResolution(ctx)
+	if err == nil {
+		o.detail = fmt.Sprintf("%s onto %d incoming; conflicts resolved without asking: %s", plural(len(r.local), "local commit"), len(r.a.incoming), o.detail)
+	}
+	return o, true, err
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

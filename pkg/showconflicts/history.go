@@ -1,0 +1,110 @@
+package showconflicts
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/syncstate"
+	"github.com/nixdots/nixdots/pkg/ui"
+)
+
+// The sides chezmoi-sync's resolutions did not take (--history): every
+// --keep-local, --take-remote and trivial resolution that gave a side
+// up, and every --abort, from the sync history (the state directory's
+// sync-history.jsonl, read only), with the commit holding the side and the
+// commands that show it or bring it back.
+
+// HistoryEntry is one side not taken.
+type HistoryEntry struct {
+	Kind     string    `json:"kind"` // resolution or abort
+	Start    time.Time `json:"start"`
+	Host     string    `json:"host"`
+	Path     string    `json:"path,omitempty"`   // resolution: relative to the source directory
+	Target   string    `json:"target,omitempty"` // its home file
+	How      string    `json:"how,omitempty"`    // keep-local, take-remote, trivial
+	Took     string    `json:"took,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Side     string    `json:"side"` // the side not taken: local, remote (abort: local)
+	Commit   string    `json:"commit"`
+	Bookmark string    `json:"bookmark,omitempty"`
+	Show     string    `json:"show"`    // a read-only command that shows it
+	Restore  string    `json:"restore"` // the commands that bring it back
+}
+
+// HistoryDoc is the --history --json document.
+type HistoryDoc struct {
+	Version   int            `json:"version"`
+	SourceDir string         `json:"source_dir"`
+	History   []HistoryEntry `json:"history"`
+}
+
+// History lists the sides not taken, newest first.
+func History(stateDir, sourceDir string) (*HistoryDoc, error) {
+	recs, err := syncstate.History(stateDir, syncstate.HistoryKeep)
+	if err != nil {
+		return nil, err
+	}
+	doc := &HistoryDoc{Version: 1, SourceDir: sourceDir, History: []HistoryEntry{}}
+	cd := "cd " + shellQuote(sourceDir) + " && "
+	for _, rec := range recs {
+		for _, res := range rec.Resolutions {
+			if res.DiscardedCommit == "" {
+				continue
+			}
+			doc.History = append(doc.History, HistoryEntry{Kind: "resolution", Start: rec.Start, Host: rec.Host,
+				Path: res.Path, Target: res.Target, How: res.How, Took: res.Took, Reason: res.Reason,
+				Side: res.Discarded, Commit: res.DiscardedCommit, Bookmark: res.Bookmark,
+				Show:    cd + "jj file show -r " + res.DiscardedCommit + " " + shellQuote(res.Path),
+				Restore: cd + "jj restore --from " + res.DiscardedCommit + " " + shellQuote(res.Path) + " && chezmoi-sync"})
+		}
+		if k := rec.Kept; k != nil {
+			show := cd + "jj show " + k.Commit
+			if rec.RemoteHead != "" {
+				show = cd + "jj diff --from " + rec.RemoteHead + " --to " + k.Commit + " --stat"
+			}
+			doc.History = append(doc.History, HistoryEntry{Kind: "abort", Start: rec.Start, Host: rec.Host, Side: "local",
+				Commit: k.Commit, Bookmark: k.Bookmark,
+				Show:    show,
+				Restore: cd + "jj restore --from " + k.Commit + " PATH && chezmoi-sync"})
+		}
+	}
+	return doc, nil
+}
+
+// RenderHistory prints the sides not taken for a person.
+func RenderHistory(io *ui.Streams, doc *HistoryDoc) {
+	if len(doc.History) == 0 {
+		io.Println("No side was given up by a resolution or an abort (in the last " + fmt.Sprint(syncstate.HistoryKeep) + " runs).")
+		return
+	}
+	io.Println("Sides not taken, newest first:")
+	for _, e := range doc.History {
+		when := e.Start.UTC().Format("2006-01-02 15:04 UTC")
+		what := ""
+		switch {
+		case e.Kind == "abort":
+			what = fmt.Sprintf("--abort: this host's side of the conflict is in %s", brief.ID(e.Commit))
+		case e.Side == "local":
+			what = fmt.Sprintf("%s: %s; this host's side is in %s", e.Path, howText(e), brief.ID(e.Commit))
+		default:
+			what = fmt.Sprintf("%s: %s; the remote's side is in %s", e.Path, howText(e), brief.ID(e.Commit))
+		}
+		if e.Bookmark != "" {
+			what += " (" + e.Bookmark + ")"
+		}
+		io.Printf("%s  %s\n", when, what)
+		io.Printf("    see it:   %s\n", e.Show)
+		io.Printf("    bring it back: %s\n", e.Restore)
+	}
+}
+
+func howText(e HistoryEntry) string {
+	switch e.How {
+	case "keep-local":
+		return "chezmoi-sync --keep-local kept this host's side"
+	case "take-remote":
+		return "chezmoi-sync --take-remote took the remote's side"
+	}
+	return "resolved without asking (" + e.Reason + ")"
+}
