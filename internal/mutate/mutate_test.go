@@ -3,6 +3,7 @@ package mutate
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,10 +40,10 @@ func TestAnchors(t *testing.T) {
 			require.NotEmpty(t, m.Why)
 			require.NotEmpty(t, m.Pkgs)
 			content, err := os.ReadFile(filepath.Join(root(), m.File))
-			require.NoError(t, err)
+			require.NoError(t, err, reanchor(m, nil))
 			out, err := m.Apply(content)
-			require.NoError(t, err)
-			require.NotEqual(t, content, out)
+			require.NoError(t, err, reanchor(m, content))
+			require.NotEqual(t, content, out, reanchor(m, content))
 			for _, p := range m.Pkgs {
 				require.DirExists(t, filepath.Join(root(), p))
 			}
@@ -64,6 +65,54 @@ func TestAnchors(t *testing.T) {
 	require.GreaterOrEqual(t, quick, 10)
 	require.LessOrEqual(t, quick, 15)
 }
+
+// reanchor is the message of a stale mutant: which entry of
+// mutants.go to edit, what its anchor was, and the line of the file now
+// closest to it, so the maintainer of the code that moved can fix the
+// entry without reading this package.
+func reanchor(m Mutant, content []byte) string {
+	line := 0
+	if data, err := os.ReadFile(filepath.Join(root(), "internal", "mutate", "mutants.go")); err == nil {
+		if i := bytes.Index(data, []byte(`ID: "`+m.ID+`"`)); i >= 0 {
+			line = bytes.Count(data[:i], []byte("\n")) + 1
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nRE-ANCHOR mutant %s (internal/mutate/mutants.go:%d): its Find text must occur exactly once in %s.\n", m.ID, line, m.File)
+	fmt.Fprintf(&b, "  Find was:    %q\n  Replace was: %q\n  Bug it plants: %s\n", m.Find, m.Replace, m.Why)
+	if content != nil {
+		if n, text := nearestLine(content, m.Find); n > 0 {
+			fmt.Fprintf(&b, "  Closest line now: %s:%d: %s\n", m.File, n, strings.TrimSpace(text))
+		}
+	}
+	b.WriteString("  Fix: point Find at the code that now does the same job (a short piece, one line if possible, occurring once)\n" +
+		"  and make Replace plant the same bug; keep the ID. Then: go test ./internal/mutate/ && scripts/mutate -only '^" + regexp.QuoteMeta(m.ID) + "$'")
+	return b.String()
+}
+
+// nearestLine is the line of content sharing the most words with anchor
+// (0 when none shares any).
+func nearestLine(content []byte, anchor string) (int, string) {
+	words := map[string]bool{}
+	for _, w := range wordRe.FindAllString(anchor, -1) {
+		words[w] = true
+	}
+	best, bestN, bestText := 0, 0, ""
+	for i, l := range strings.Split(string(content), "\n") {
+		n := 0
+		for _, w := range wordRe.FindAllString(l, -1) {
+			if words[w] {
+				n++
+			}
+		}
+		if n > best {
+			best, bestN, bestText = n, i+1, l
+		}
+	}
+	return bestN, bestText
+}
+
+var wordRe = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_.]{2,}`)
 
 var testFunc = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
 
