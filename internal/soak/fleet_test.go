@@ -1,6 +1,8 @@
 package soak
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,5 +61,33 @@ tok-r2-host0-3
 	}
 	if SourcePath(".config/fleet/hot.conf") != "dot_config/fleet/hot.conf" || homeRel("dot_config/fleet/hot.conf") != ".config/fleet/hot.conf" {
 		t.Fatal("source/home path mapping")
+	}
+}
+
+// TestKeepBothSidesFollowsTheDocs: the example of docs/chezmoi-sync.md
+// ("Reading jj's conflict markers") resolves to the lines the docs say.
+func TestKeepBothSidesFollowsTheDocs(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "chezmoi-sync.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	start := strings.Index(doc, "**Reading jj's conflict markers**")
+	if start < 0 {
+		t.Fatal("docs/chezmoi-sync.md has no \"Reading jj's conflict markers\" paragraph")
+	}
+	block := doc[start:]
+	block = block[strings.Index(block, "```text\n")+len("```text\n"):]
+	block = block[:strings.Index(block, "```")]
+	got, err := KeepBothSides(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "alias ll='ls -l'\nexport EDITOR=nvim\nalias gs='git status'\n"
+	if got != want {
+		t.Fatalf("the docs' example resolves to\n%s\nwant (what the docs say)\n%s", got, want)
+	}
+	if !strings.Contains(doc[start:], "`alias ll='ls -l'`, `export EDITOR=nvim`, `alias gs='git status'`") {
+		t.Fatal("the docs no longer name the resolved lines this test expects")
 	}
 }
