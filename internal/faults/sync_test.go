@@ -252,8 +252,7 @@ func (w *world) headOpIsRebase(t *testing.T) bool {
 // record: the temporary file is written and the rename that publishes it
 // is held back (strace delays that one system call), then SIGKILL. The
 // previous record must still be readable, and the next run must succeed.
-// Without strace the kill is aimed at random moments right after the last
-// subprocess (statistical; the test says how many kills landed inside).
+// strace is required (under CI a missing strace fails the test).
 func TestKillDuringStateWrite(t *testing.T) {
 	w := newWorld(t)
 	h := w.alpha

@@ -275,3 +275,31 @@ func Table(w io.Writer, results []Result) {
 	fmt.Fprintf(w, "\nkilled %d of %d valid mutants (%.0f%%); %d equivalent (docs/proof.md); %d invalid; %s\n",
 		killed, valid, rate, equiv, invalid, total.Round(time.Second))
 }
+
+// Markdown renders the list as the table of docs/proof.md ("Mutation
+// testing"): ID, kind, the guarantee broken, the tests that must catch it
+// (package and -run pattern), Q for the quick form. TestProofTableIsCurrent
+// keeps the page in step with the list.
+func Markdown(w io.Writer, ms []Mutant) {
+	fmt.Fprintln(w, "| Mutant | Kind | What it breaks | Tests that must fail | Quick |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, m := range ms {
+		tests := "every test"
+		if m.Run != "" {
+			tests = "`" + strings.ReplaceAll(m.Run, "|", "\\|") + "`"
+		}
+		pkgs := make([]string, len(m.Pkgs))
+		for i, p := range m.Pkgs {
+			pkgs[i] = "`" + strings.TrimPrefix(p, "./") + "`"
+		}
+		q := ""
+		if m.Quick {
+			q = "Q"
+		}
+		why := strings.ReplaceAll(m.Why, "|", "\\|")
+		if m.Equivalent != "" {
+			why += " (equivalent: " + strings.ReplaceAll(m.Equivalent, "|", "\\|") + ")"
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s in %s | %s |\n", m.ID, m.Kind, why, tests, strings.Join(pkgs, ", "), q)
+	}
+}

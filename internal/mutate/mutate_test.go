@@ -208,3 +208,14 @@ func TestRunnerVerdicts(t *testing.T) {
 		{Mutant: cases[4].m, Verdict: Equiv}})
 	require.True(t, strings.Contains(table.String(), "killed 1 of 2 valid mutants (50%); 1 equivalent (docs/proof.md); 1 invalid"), table.String())
 }
+
+// TestProofTableIsCurrent: docs/proof.md's table of mutants is the list
+// as it is (scripts/mutate -list -markdown prints it).
+func TestProofTableIsCurrent(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root(), "docs", "proof.md"))
+	require.NoError(t, err)
+	var want bytes.Buffer
+	Markdown(&want, All)
+	require.True(t, bytes.Contains(data, want.Bytes()),
+		"docs/proof.md (\"Mutation testing\") does not hold the current table of mutants: paste the output of scripts/mutate -list -markdown")
+}

@@ -6,6 +6,7 @@
 //	scripts/mutate -quick     # the quick form CI runs
 //	scripts/mutate -only sync # mutants whose ID matches a regexp
 //	scripts/mutate -list      # the list, nothing run
+//	scripts/mutate -list -markdown  # the table of docs/proof.md
 //
 // Exit status: 0 every valid mutant killed (or documented as equivalent
 // and surviving), 1 a mutant survived, is invalid (the list is out of step
@@ -30,6 +31,7 @@ func run() int {
 	quick := flag.Bool("quick", false, "only the quick form (the mutants CI runs)")
 	only := flag.String("only", "", "only mutants whose ID matches this regexp")
 	list := flag.Bool("list", false, "print the selected mutants and exit")
+	markdown := flag.Bool("markdown", false, "with -list: print docs/proof.md's table of mutants")
 	timeout := flag.Duration("timeout", 10*time.Minute, "test time limit per mutant")
 	keep := flag.Bool("keep", false, "keep the repository copy (its path is printed)")
 	flag.Parse()
@@ -41,6 +43,10 @@ func run() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		return 2
+	}
+	if *list && *markdown {
+		mutate.Markdown(os.Stdout, ms)
+		return 0
 	}
 	if *list {
 		for _, m := range ms {
