@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 
 	"github.com/nixdots/nixdots/pkg/runner"
 )
@@ -125,4 +127,24 @@ func run(ctx context.Context, s runner.TraceSpan, base []string) error {
 		return fmt.Errorf("%s %s: %w\n%s", s.Name, strings.Join(s.Args, " "), err, out.String())
 	}
 	return nil
+}
+
+// Record runs run (one run of a suite binary) with runner.TraceEnv set through
+// setenv (a test host's Setenv) and returns the plan of the commands it
+// started: the benchmarks' same-work baseline.
+func Record(tb testing.TB, setenv func(k, v string), run func()) *Plan {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "trace")
+	setenv(runner.TraceEnv, path)
+	run()
+	setenv(runner.TraceEnv, "")
+	spans, err := Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := New(spans)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }

@@ -2,7 +2,6 @@ package chezmoistatus_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,18 +32,7 @@ func BenchmarkStatus(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	trace := filepath.Join(b.TempDir(), "trace")
-	h.Setenv("NIXDOTS_TRACE_FILE", trace)
-	status()
-	h.Setenv("NIXDOTS_TRACE_FILE", "")
-	spans, err := replay.Load(trace)
-	if err != nil {
-		b.Fatal(err)
-	}
-	plan, err := replay.New(spans)
-	if err != nil {
-		b.Fatal(err)
-	}
+	plan := replay.Record(b, h.Setenv, status)
 	baseline := func() {
 		if err := plan.Run(context.Background(), h.Env); err != nil {
 			b.Fatal(err)

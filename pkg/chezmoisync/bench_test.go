@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +74,7 @@ func benchNoOp(b *testing.B, remote, mode string) {
 			}
 		}
 	}
-	plan := tracedPlan(b, h, func() { mustSync(b, h, args...) })
+	plan := replay.Record(b, h.Setenv, func() { mustSync(b, h, args...) })
 	if len(plan.Spans) != 3 || plan.Overlaps() != 0 {
 		b.Fatalf("a no-op sync ran %d commands (%d side by side), not 3 one after the other: %+v", len(plan.Spans), plan.Overlaps(), plan.Spans)
 	}
@@ -111,27 +110,6 @@ func benchNoOp(b *testing.B, remote, mode string) {
 	b.ReportMetric(float64(syncT.Microseconds())/1000/float64(b.N), "sync-ms")
 	b.ReportMetric(float64(rawT.Microseconds())/1000/float64(b.N), "raw-ms")
 	_ = os.RemoveAll(h.Root)
-}
-
-// tracedPlan runs run (one run of a suite binary on h) with
-// NIXDOTS_TRACE_FILE set and returns the replay of the commands it started:
-// the same commands, arguments, directories, extra environment and
-// overlap (internal/replay), the same-work baseline.
-func tracedPlan(b *testing.B, h *testharness.Host, run func()) *replay.Plan {
-	b.Helper()
-	path := filepath.Join(b.TempDir(), "trace")
-	h.Setenv("NIXDOTS_TRACE_FILE", path)
-	run()
-	h.Setenv("NIXDOTS_TRACE_FILE", "")
-	spans, err := replay.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	plan, err := replay.New(spans)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return plan
 }
 
 // countCommands counts the "+ argv" lines --verbose prints, one per

@@ -76,21 +76,11 @@ func BenchmarkNoopRebuildVsByHand(b *testing.B) {
 	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
 		b.Fatal(res)
 	}
-	trace := filepath.Join(b.TempDir(), "trace")
-	e.h.Setenv("NIXDOTS_TRACE_FILE", trace)
-	res := e.rs("--skip-dotfiles")
-	e.h.Setenv("NIXDOTS_TRACE_FILE", "")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "nothing to switch") {
-		b.Fatalf("not a no-op:\n%s", res)
-	}
-	spans, err := replay.Load(trace)
-	if err != nil {
-		b.Fatal(err)
-	}
-	plan, err := replay.New(spans)
-	if err != nil {
-		b.Fatal(err)
-	}
+	plan := replay.Record(b, e.h.Setenv, func() {
+		if res := e.rs("--skip-dotfiles"); res.Code != 0 || !strings.Contains(res.Stdout, "nothing to switch") {
+			b.Fatalf("not a no-op:\n%s", res)
+		}
+	})
 	if len(plan.Spans) < 3 {
 		b.Fatalf("too few commands traced: %+v", plan.Spans)
 	}

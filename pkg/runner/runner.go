@@ -211,6 +211,10 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	return res, ee
 }
 
+// TraceEnv names the environment variable that makes a suite binary write
+// Exec.Trace to a file (pkg/cli appends to it).
+const TraceEnv = "NIXDOTS_TRACE_FILE"
+
 // TraceSpan is one line of Exec.Trace.
 type TraceSpan struct {
 	Name  string   `json:"name"`
