@@ -173,6 +173,9 @@ func (m syncMover) Plan(ctx context.Context, commit string) (*DotfilesPlan, erro
 	if p.Does == "" {
 		return nil, fmt.Errorf("chezmoi-sync --undo-to --dry-run planned no undo step (status %s)", rec.Status)
 	}
+	if p.AtTarget {
+		return p, nil // nothing runs there
+	}
 	if err := m.uncommitted(ctx, p.Source); err != nil {
 		return nil, err
 	}

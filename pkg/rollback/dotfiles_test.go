@@ -326,3 +326,24 @@ func TestWithDotfilesNeverAnotherUsersHome(t *testing.T) {
 	require.Equal(t, home, m.home())
 	require.Empty(t, notOwnedBy(t, m.h.SourceDir(), u.UID), "root left files in the user's dotfiles repository")
 }
+
+// The build's dotfiles commit is the one HOME already follows: the
+// dotfiles step is skipped (source changes no sync committed do not stop
+// it: nothing runs there), the system goes back.
+func TestWithDotfilesAlreadyThere(t *testing.T) {
+	t.Parallel()
+	m := newDotMachine(t)
+	m.setDotfiles(map[int]string{1: m.d2, 2: m.d2})
+	require.NoError(t, os.WriteFile(filepath.Join(m.h.SourceDir(), "dot_gitconfig"), []byte("[core]\n\tpager = by hand\n"), 0o644))
+	home := m.home()
+
+	r := m.run("--with-dotfiles", "--json")
+	require.Equal(t, 0, r.Code, r.String())
+	m.requireAt(1)
+	doc := decodeRollback(t, r)
+	require.NotNil(t, doc.DotfilesPlan, r.String())
+	require.Nil(t, doc.Dotfiles)
+	require.Contains(t, r.Stderr, "[skipped] dotfiles: already at "+m.d2[:12])
+	require.Contains(t, doc.Summary, "the dotfiles in "+m.h.SourceDir()+" are already as at "+m.d2[:12])
+	require.Equal(t, home, m.home())
+}
