@@ -609,6 +609,10 @@ func (c *Command) refuseForeign(err error, b Build, selected bool) error {
 	case c.ToCommit != "":
 		how = "--to-commit " + c.ToCommit
 	}
+	if c.WithDotfiles {
+		// The owner's run moves the owner's dotfiles too.
+		how = strings.TrimSpace(how + " --with-dotfiles")
+	}
 	return exitcode.UsageError(errors.New(fe.message(how, c.RepoOnly)))
 }
 
