@@ -351,8 +351,8 @@ var rollbackMutants = []Mutant{
 	},
 	{
 		ID: "rollback/not-recorded", Kind: "skip-step", File: "pkg/rollback/main.go",
-		Find:    "\tif systemChanged || repoChanged {\n\t\tif err := history.Append(",
-		Replace: "\tif false {\n\t\tif err := history.Append(",
+		Find:    `err := history.Append(app.StateDir, c.historyEntry(app, p))`,
+		Replace: `err := error(nil)`,
 		Pkgs:    []string{"./pkg/rollback"}, Run: "TestRecord$|TestTwoRollbacksInARow",
 		Why: "a rollback is not recorded: the next rollback goes back to the wrong build",
 	},
