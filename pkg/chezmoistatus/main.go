@@ -95,13 +95,13 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		return err
 	}
 	if busy && app.Globals.Wait > 0 {
-		// Asked to wait for the running sync: take the lock only to know it
-		// finished, and let go at once; reading needs no lock.
-		lock, err := app.Lock(ctx, state.SyncLock)
-		if err != nil {
+		// Asked to wait for the running sync: wait until nobody holds the
+		// lock, without taking it. Taking it would write the lock file,
+		// which root must not do in a user's state directory (exit 10);
+		// reading needs no lock.
+		if err := app.WaitIdle(ctx, state.SyncLock); err != nil {
 			return err
 		}
-		_ = lock.Release()
 		busy = false
 	}
 	rep.SyncRunning = busy

@@ -132,13 +132,12 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		return err
 	}
 	if busy && app.Globals.Wait > 0 {
-		// Asked to wait: hold the lock while reading, so the answer is not
-		// taken from a half-done sync.
-		lock, err := app.Lock(ctx, state.SyncLock)
-		if err != nil {
+		// Asked to wait: until the running sync let go of the lock, without
+		// taking it (root reading a user's state directory must not write
+		// the user's lock file; a reader needs no lock).
+		if err := app.WaitIdle(ctx, state.SyncLock); err != nil {
 			return err
 		}
-		defer lock.Release()
 		busy = false
 	}
 	if busy && !c.Quiet {
