@@ -15,8 +15,11 @@ import (
 // ([ok]/[warn]/[failed] in plain mode, so logs stay greppable), details
 // indented under it, and what to do next where something needs doing.
 func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
-	io.Println(io.Bold("chezmoi-status") + fmt.Sprintf(" — host %s", rep.Host))
-	io.Printf("  source %s\n  state  %s\n", rep.SourceDir, rep.StateDir)
+	// Everything printed that comes from the repository, the records or the
+	// command line goes through brief.Safe: a commit message, a file name or
+	// a record field holding terminal escapes must not reach the terminal.
+	io.Println(io.Bold("chezmoi-status") + fmt.Sprintf(" — host %s", brief.Safe(rep.Host)))
+	io.Printf("  source %s\n  state  %s\n", brief.Safe(rep.SourceDir), brief.Safe(rep.StateDir))
 	// Running sync first: everything below may be about to change.
 	if rep.SyncRunning {
 		io.Step(ui.Warn, "Sync running", fmt.Sprintf("%s; this report may be out of date in a moment (--wait DURATION waits for it)", rep.SyncHolder), 0)
@@ -32,7 +35,7 @@ func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 		if rep.Check.Code != 0 {
 			line += fmt.Sprintf(" (exit %d): %s", rep.Check.Code, strings.Join(rep.Check.Problems, "; "))
 		}
-		io.Println(line)
+		io.Println(brief.Safe(line))
 	}
 }
 
@@ -54,10 +57,10 @@ func renderLastSync(io *ui.Streams, rep *Report, now time.Time) {
 	}
 	io.Step(status, "Last sync", detail, 0)
 	if r.Error != "" {
-		io.Printf("    error: %s\n", r.Error)
+		io.Printf("    error: %s\n", brief.Safe(r.Error))
 	}
 	if r.NextStep != "" {
-		io.Printf("    next: %s\n", r.NextStep)
+		io.Printf("    next: %s\n", brief.Safe(r.NextStep))
 	}
 	if r.Status != syncstate.Success {
 		if rep.LastSuccess != nil {
@@ -186,7 +189,7 @@ func renderHome(io *ui.Streams, rep *Report, _ time.Time) {
 		} else {
 			io.Step(ui.Warn, "Home directory", driftLine(d), 0)
 			for _, e := range d.Entries {
-				io.Printf("    %s%s %s\n", e.Local, e.Apply, e.Path)
+				io.Printf("    %s%s %s\n", brief.Safe(e.Local), brief.Safe(e.Apply), brief.Safe(e.Path))
 			}
 		}
 		for _, w := range d.Waiting {
@@ -216,7 +219,7 @@ func renderRecent(io *ui.Streams, rep *Report, _ time.Time) {
 			if h.Error != "" {
 				line += "  " + h.Error
 			}
-			io.Println(line)
+			io.Println(brief.Safe(line))
 		}
 	}
 	if len(rep.Log) > 0 {
@@ -256,7 +259,7 @@ func commits(io *ui.Streams, cs []jj.StatusCommit) {
 		if len(c.Bookmarks) > 0 {
 			flags += " [" + strings.Join(c.Bookmarks, " ") + "]"
 		}
-		io.Printf("    %.8s %.8s %s  %s, %s%s\n", c.ChangeID, c.CommitID, desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04"), flags)
+		io.Printf("    %s\n", brief.Safe(fmt.Sprintf("%.8s %.8s %s  %s, %s%s", c.ChangeID, c.CommitID, desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04"), flags)))
 	}
 }
 

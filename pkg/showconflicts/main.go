@@ -200,36 +200,39 @@ func WriteFiles(w io.Writer, s *Scan, null bool) error {
 // Render prints the human report.
 func Render(io *ui.Streams, s *Scan) {
 	if len(s.Conflicts) == 0 {
-		io.Println(io.Green("No conflicts") + fmt.Sprintf(" in %s (host %s).", s.SourceDir, s.Host))
+		io.Println(io.Green("No conflicts") + brief.Safe(fmt.Sprintf(" in %s (host %s).", s.SourceDir, s.Host)))
 		return
 	}
-	io.Println(io.Red(plural(len(s.Conflicts), "conflict")) + fmt.Sprintf(" in %s (host %s), %s:", s.SourceDir, s.Host, plural(len(s.Files), "file")))
+	// Everything printed that comes from the repository (commit messages,
+	// authors, file names, bookmarks, jj's marker labels) goes through
+	// brief.Safe: terminal escapes in them must not reach the terminal.
+	io.Println(io.Red(plural(len(s.Conflicts), "conflict")) + brief.Safe(fmt.Sprintf(" in %s (host %s), %s:", s.SourceDir, s.Host, plural(len(s.Files), "file"))))
 	for _, c := range s.Conflicts {
 		io.Println()
 		switch c.Kind {
 		case KindParked:
 			if c.Bookmark == "" {
-				io.Println(io.Bold("working copy") + fmt.Sprintf(": uncommitted edits of %s that conflict with %s", c.Host, s.Upstream))
+				io.Println(io.Bold("working copy") + brief.Safe(fmt.Sprintf(": uncommitted edits of %s that conflict with %s", c.Host, s.Upstream)))
 			} else {
-				io.Println(io.Bold(c.Bookmark) + fmt.Sprintf(": parked edits of %s that conflict with %s", c.Host, s.Upstream))
+				io.Println(io.Bold(brief.Safe(c.Bookmark)) + brief.Safe(fmt.Sprintf(": parked edits of %s that conflict with %s", c.Host, s.Upstream)))
 			}
-			io.Printf("  ours:   %s\n", commitList(c.Local))
-			io.Printf("  theirs: %s\n", commitList(c.Remote))
+			io.Printf("  ours:   %s\n", brief.Safe(commitList(c.Local)))
+			io.Printf("  theirs: %s\n", brief.Safe(commitList(c.Remote)))
 		default:
 			where := "in the working copy's history"
 			if c.Where != "working-copy" {
 				where = "on " + c.Where
 			}
-			io.Println(io.Bold("conflicted commit") + " " + where + ": " + commitLine(c.Commit))
+			io.Println(io.Bold("conflicted commit") + " " + brief.Safe(where+": "+commitLine(c.Commit)))
 		}
 		for _, f := range c.Files {
-			io.Printf("  %s %s\n", io.Yellow(f.Path), io.Faint("("+plural(f.Hunks, "hunk")+")"))
+			io.Printf("  %s %s\n", io.Yellow(brief.Safe(f.Path)), io.Faint("("+plural(f.Hunks, "hunk")+")"))
 			for i, sd := range f.Sides {
 				label := sd.Label
 				if label == "" {
 					label = fmt.Sprintf("side %d", i+1)
 				}
-				io.Printf("    side %d: %s — %s", i+1, label, plural(sd.Lines, "line"))
+				io.Printf("    side %d: %s — %s", i+1, brief.Safe(label), plural(sd.Lines, "line"))
 				if sd.Preview != "" {
 					io.Printf(": %q", sd.Preview)
 				}
@@ -238,7 +241,7 @@ func Render(io *ui.Streams, s *Scan) {
 		}
 		io.Println("  to resolve:")
 		for _, cmd := range c.Resolve {
-			io.Println("    " + cmd)
+			io.Println("    " + brief.Safe(cmd))
 		}
 	}
 }
