@@ -133,6 +133,8 @@ func renderRepository(io *ui.Streams, rep *Report, _ time.Time) {
 		io.Step(ui.Failed, "Source directory", "missing: run chezmoi init (or give --source-dir)", 0)
 	case !rep.JJInitialized:
 		io.Step(ui.Warn, "jj", "not initialised in the source directory yet; chezmoi-sync initialises it on its first run", 0)
+	case rep.RepositoryError != "" && !rep.UpstreamExists:
+		// Unknown, not "never fetched": renderConflicts says why.
 	case !rep.UpstreamExists:
 		io.Step(ui.Warn, "Remote", rep.Upstream+" unknown: never fetched (chezmoi-sync, or chezmoi-status --fetch)", 0)
 	default:
@@ -174,9 +176,14 @@ func renderConflicts(io *ui.Streams, rep *Report, _ time.Time) {
 	if !rep.JJInitialized {
 		return
 	}
-	if rep.Conflicts > 0 {
+	switch {
+	case rep.RepositoryError != "":
+		// Never "Conflicts: none" when jj could not look.
+		io.Step(ui.Failed, "Repository", "jj cannot read it, so conflicts and unpublished commits are unknown: "+rep.RepositoryError, 0)
+		io.Printf("    next: %s\n", brief.Safe(RepositoryNext(rep.SourceDir)))
+	case rep.Conflicts > 0:
 		io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): chezmoi-show-conflicts shows both sides; chezmoi-sync --keep-local or --take-remote resolves them, chezmoi-sync --abort gives them up", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
-	} else {
+	default:
 		io.Step(ui.OK, "Conflicts", "none", 0)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
@@ -44,6 +45,10 @@ type Report struct {
 	PendingPush []jj.StatusCommit `json:"pending_push"` // local commits not on <branch>@<remote>
 	Incoming    []jj.StatusCommit `json:"incoming"`     // <branch>@<remote> commits not under @, as of the last fetch
 	Parked      []Parked          `json:"parked"`
+
+	// RepositoryError is why jj could not read the repository ("" when it
+	// could): conflicts, pending and incoming commits are then unknown.
+	RepositoryError string `json:"repository_error,omitempty"`
 
 	Conflicts     int      `json:"conflicts"` // conflicted commits and parked bookmarks of this host
 	ConflictFiles []string `json:"conflict_files"`
@@ -140,11 +145,27 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	for _, step := range []func(context.Context) error{g.parked, g.commits, g.conflicts, g.log} {
 		if err := step(ctx); err != nil {
 			g.warn("%v", err)
-			g.scanFailed = true
+			g.failed(err)
 			break
 		}
 	}
 	return g.recordCorrupt, g.scanFailed, nil
+}
+
+// failed notes that jj could not read the repository (a corrupt
+// working-copy state, a missing operation head, ...): what the scan would
+// have found is unknown, which --check must not call healthy.
+func (g *gatherer) failed(err error) {
+	g.scanFailed = true
+	if g.rep.RepositoryError == "" {
+		g.rep.RepositoryError = brief.Line(err.Error())
+	}
+}
+
+// RepositoryNext is what to do about a repository jj cannot read; the
+// sync refuses to run until it is fixed.
+func RepositoryNext(dir string) string {
+	return "check it with jj status and git status in " + dir + " (jj op log shows what happened); chezmoi-sync refuses to run until jj can read it"
 }
 
 // gatherer holds what the steps of gather share.
@@ -291,8 +312,8 @@ func (g *gatherer) conflicts(ctx context.Context) error {
 		CheckWorkingCopy: wcCheck, Bookmarks: g.bms})
 	if err != nil {
 		// The recent commits can still be listed.
-		g.scanFailed = true
 		g.warn("conflict scan failed: %v", err)
+		g.failed(err)
 		return nil
 	}
 	rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
