@@ -206,9 +206,10 @@ func renderHome(io *ui.Streams, rep *Report, _ time.Time) {
 	if len(rep.Templates) > 0 {
 		io.Step(ui.Warn, "Templates", "changed targets re-add cannot capture (edit the .tmpl in the source directory): "+strings.Join(rep.Templates, ", "), 0)
 	}
-	if rep.LastSync != nil && len(rep.LastSync.Unmerged) > 0 {
+	if rep.Drift == nil && rep.LastSync != nil && len(rep.LastSync.Unmerged) > 0 {
 		// Home edits the last sync could not capture because the source
-		// changed too: they live only in HOME until merged by hand.
+		// changed too: they live only in HOME until merged by hand. When
+		// chezmoi could be asked, the Waiting lines above name them.
 		io.Step(ui.Warn, "Unmerged", "home edits not captured, the source changed too (run chezmoi merge FILE, then chezmoi-sync): "+strings.Join(rep.LastSync.Unmerged, ", "), 0)
 	}
 }

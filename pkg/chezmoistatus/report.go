@@ -13,6 +13,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/mergetext"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
 	"github.com/nixdots/nixdots/pkg/state"
@@ -376,10 +377,11 @@ func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) 
 	}
 	written, _ := cq.LastWritten(ctx)
 	c := chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat})
-	for _, p := range append(c.Capture, c.Links...) {
+	capture, held := holdBack(c.Capture, rep.LastSync)
+	for _, p := range append(capture, c.Links...) {
 		d.Capturable = append(d.Capturable, homeRel(home, p))
 	}
-	for _, w := range c.Waiting {
+	for _, w := range append(c.Waiting, held...) {
 		w.Path = homeRel(home, w.Path)
 		d.Waiting = append(d.Waiting, w)
 		if w.Kind == chezmoi.WaitTemplate {
@@ -387,4 +389,46 @@ func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) 
 		}
 	}
 	return d, templates, warnings
+}
+
+// holdBack takes out of what Classify would capture the edits the sync
+// will not capture after all, which Classify's rules alone do not see:
+// a home file holding conflict markers (the sync's own rule, checked
+// here on the file as it is now), and an edit the last sync could not
+// merge with the source's change or re-add (its merge attempt is not
+// repeated here: while chezmoi still shows the file changed, it waits).
+func holdBack(capture []string, last *syncstate.Record) (keep []string, held []chezmoi.Waiting) {
+	recorded := map[string]chezmoi.Waiting{}
+	if last != nil {
+		for _, w := range last.Waiting {
+			if w.Kind == chezmoi.WaitUnmerged || w.Kind == chezmoi.WaitNotCaptured {
+				recorded[w.Path] = chezmoi.Waiting{Path: w.Path, Kind: w.Kind, Next: w.Next}
+			}
+		}
+	}
+	for _, p := range capture {
+		switch w, ok := recorded[p]; {
+		case holdsConflict(p):
+			held = append(held, chezmoi.Waiting{Path: p, Kind: chezmoi.WaitMarkers, Next: chezmoi.WaitNext(chezmoi.WaitMarkers, p)})
+		case ok:
+			if w.Next == "" {
+				w.Next = chezmoi.WaitNext(w.Kind, p)
+			}
+			held = append(held, w)
+		default:
+			keep = append(keep, p)
+		}
+	}
+	return keep, held
+}
+
+// holdsConflict: a regular home file of at most 8 MiB (the sync's limit)
+// holding a complete conflict-marker block.
+func holdsConflict(path string) bool {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
+		return false
+	}
+	data, err := os.ReadFile(path)
+	return err == nil && mergetext.HasConflict(data)
 }

@@ -107,3 +107,23 @@ func FuzzParse(f *testing.F) {
 		_, _ = file.Trivial()
 	})
 }
+
+// HasConflict: the rule chezmoi-sync applies to home files before
+// capturing them (a complete block, opened and later closed).
+func TestHasConflict(t *testing.T) {
+	for text, want := range map[string]bool{
+		"a\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> branch\n": true,
+		"<<<<<<<\nx\n>>>>>>>":                  true,
+		"x\r\n<<<<<<< a\r\ny\r\n>>>>>>> b\r\n": true,
+		"<<<<<<< only an opening line\nx\n":    false,
+		">>>>>>> b\n<<<<<<< a\n":               false,
+		"<<<<<<<<< nine\nx\n>>>>>>>>> nine\n":  false,
+		"  <<<<<<< indented\nx\n>>>>>>> b\n":   false,
+		"<<<<<<< a\n\x00\n>>>>>>> b\n":         false,
+		"plain text\n":                         false,
+	} {
+		if got := HasConflict([]byte(text)); got != want {
+			t.Errorf("HasConflict(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
