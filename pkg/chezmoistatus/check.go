@@ -69,6 +69,8 @@ func evaluate(in checkInput) Check {
 	switch {
 	case in.recordCorrupt:
 		add(SyncFailed, "the sync record is unreadable")
+	case last == syncstate.ConflictsPreserved && rep.awaitsContinue():
+		add(SyncFailed, "the conflicts the last sync parked are resolved in the working copy ("+strings.Join(rep.ResolvedFiles, ", ")+") but not published: run chezmoi-sync --continue")
 	case last != "" && last != syncstate.Success && last != syncstate.EditsWaiting:
 		reason := "the last sync ended " + last
 		if rep.LastSync.Error != "" {

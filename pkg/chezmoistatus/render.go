@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/showconflicts"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
 )
@@ -59,7 +61,12 @@ func renderLastSync(io *ui.Streams, rep *Report, now time.Time) {
 	if r.Error != "" {
 		io.Printf("    error: %s\n", brief.Safe(r.Error))
 	}
-	if r.NextStep != "" {
+	switch {
+	case r.Status == syncstate.ConflictsPreserved && rep.awaitsContinue():
+		// The recipe the record names is done: never ask to rebase and
+		// edit again.
+		io.Printf("    next: %s\n", brief.Safe(showconflicts.ContinueNext(hostkey.ParkBookmark(rep.Host))))
+	case r.NextStep != "":
 		io.Printf("    next: %s\n", brief.Safe(r.NextStep))
 	}
 	if r.Status != syncstate.Success {
@@ -183,6 +190,8 @@ func renderConflicts(io *ui.Streams, rep *Report, _ time.Time) {
 		io.Printf("    next: %s\n", brief.Safe(RepositoryNext(rep.SourceDir)))
 	case rep.Conflicts > 0:
 		io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): chezmoi-show-conflicts shows both sides; chezmoi-sync --keep-local or --take-remote resolves them, chezmoi-sync --abort gives them up", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
+	case rep.awaitsContinue():
+		io.Step(ui.Warn, "Conflicts", "none left: "+strings.Join(rep.ResolvedFiles, ", ")+" resolved in the working copy, not published yet: chezmoi-sync --continue publishes the resolution", 0)
 	default:
 		io.Step(ui.OK, "Conflicts", "none", 0)
 	}

@@ -53,6 +53,9 @@ type Report struct {
 
 	Conflicts     int      `json:"conflicts"` // conflicted commits and parked bookmarks of this host
 	ConflictFiles []string `json:"conflict_files"`
+	// ResolvedFiles: conflicted under the working copy, resolved in its
+	// files (the hand recipe done): chezmoi-sync --continue publishes them.
+	ResolvedFiles []string `json:"resolved_files,omitempty"`
 
 	Drift     *Drift   `json:"drift"`                // null when chezmoi could not be asked
 	Templates []string `json:"uncaptured_templates"` // templates whose targets changed: re-add cannot capture them
@@ -317,7 +320,7 @@ func (g *gatherer) conflicts(ctx context.Context) error {
 		g.failed(err)
 		return nil
 	}
-	rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+	rep.Conflicts, rep.ConflictFiles, rep.ResolvedFiles = len(scan.Conflicts), scan.Files, scan.ResolvedFiles
 	return nil
 }
 
@@ -431,4 +434,10 @@ func holdsConflict(path string) bool {
 	}
 	data, err := os.ReadFile(path)
 	return err == nil && mergetext.HasConflict(data)
+}
+
+// awaitsContinue: the conflicts the last sync left are all resolved in the
+// working copy's files; what is left is chezmoi-sync --continue.
+func (rep *Report) awaitsContinue() bool {
+	return rep.Conflicts == 0 && len(rep.ResolvedFiles) > 0
 }

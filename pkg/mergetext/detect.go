@@ -19,3 +19,15 @@ func HasConflict(data []byte) bool {
 	}
 	return conflictBlock.Match(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")))
 }
+
+// markerLine is any line that starts like a conflict marker of jj's or
+// git's: seven or more <, >, %, \, + or | and then a space or the line's
+// end (======= and ------- alone are too common in dotfiles to count).
+var markerLine = regexp.MustCompile(`(?m)^(<{7,}|>{7,}|%{7,}|\\{7,}|\+{7,}|\|{7,})( .*)?\r?$`)
+
+// HasMarkerLines reports text holding any line that starts like a conflict
+// marker: what chezmoi-sync --continue refuses to publish (a half-deleted
+// conflict jj no longer reads as one). Binary data never does.
+func HasMarkerLines(data []byte) bool {
+	return bytes.IndexByte(data, 0) < 0 && markerLine.Match(data)
+}

@@ -127,3 +127,24 @@ func TestHasConflict(t *testing.T) {
 		}
 	}
 }
+
+// HasMarkerLines: any line that starts like a marker, as --continue checks.
+func TestHasMarkerLines(t *testing.T) {
+	for text, want := range map[string]bool{
+		"a\n>>>>>>> conflict 1 of 1 ends\n": true,
+		"%%%%%%% diff from: x\n":            true,
+		"x\n+++++++\n":                      true,
+		"\\\\\\\\\\\\\\        to: y\n":     true,
+		"||||||| base\r\n":                  true,
+		"<<<<<<<<<<\n":                      true,
+		"=======\n-------\n":                false,
+		"<<<<<<<x\n":                        false,
+		" <<<<<<< indented\n":               false,
+		"<<<<<<< a\n\x00":                   false,
+		"resolved\n":                        false,
+	} {
+		if got := HasMarkerLines([]byte(text)); got != want {
+			t.Errorf("HasMarkerLines(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
@@ -201,8 +203,10 @@ func WriteFiles(w io.Writer, s *Scan, null bool) error {
 func Render(io *ui.Streams, s *Scan) {
 	if len(s.Conflicts) == 0 {
 		io.Println(io.Green("No conflicts") + brief.Safe(fmt.Sprintf(" in %s (host %s).", s.SourceDir, s.Host)))
+		renderResolved(io, s)
 		return
 	}
+	defer renderResolved(io, s)
 	// Everything printed that comes from the repository (commit messages,
 	// authors, file names, bookmarks, jj's marker labels) goes through
 	// brief.Safe: terminal escapes in them must not reach the terminal.
@@ -269,4 +273,16 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// renderResolved says that conflicts resolved in the working copy's files
+// wait for chezmoi-sync --continue (and nothing else: the recipe is done).
+func renderResolved(io *ui.Streams, s *Scan) {
+	if len(s.ResolvedFiles) == 0 {
+		return
+	}
+	io.Println()
+	io.Println(io.Bold("resolved in the working copy, not published yet") + ": " + brief.Safe(strings.Join(s.ResolvedFiles, ", ")))
+	io.Println("  the resolution waits for:")
+	io.Println("    " + brief.Safe(ContinueNext(hostkey.ParkBookmark(s.Host))))
 }

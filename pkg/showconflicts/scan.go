@@ -15,6 +15,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/hostkey"
 
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/mergetext"
 	"github.com/nixdots/nixdots/pkg/runner"
 )
 
@@ -66,6 +67,16 @@ type Scan struct {
 	HasRemote bool       `json:"upstream_exists"` // false before the first fetch
 	Conflicts []Conflict `json:"conflicts"`
 	Files     []string   `json:"files"` // every conflicted path, sorted, unique
+	// ResolvedFiles are conflicted under the working copy but resolved in
+	// its files (the hand recipe done, not synced yet): nothing is left to
+	// edit; ContinueNext publishes them. Absent when there are none.
+	ResolvedFiles []string `json:"resolved_files,omitempty"`
+}
+
+// ContinueNext is what to do once the working copy resolves every
+// conflict under it (the hand recipe's last step).
+func ContinueNext(bookmark string) string {
+	return "chezmoi-sync --continue   # publishes the resolution, deletes " + bookmark + ", applies it to your home directory"
 }
 
 // Options say where to look.
@@ -181,11 +192,29 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 		}
 	}
 
+	// The hand recipe done but not synced yet: the working copy's files
+	// resolve every conflict under it. Those are not conflicts left to
+	// resolve (and the recipe must not be printed again).
+	resolved, err := resolvedInWorkingCopy(ctx, q, o.SourceDir, commits)
+	if err != nil {
+		return nil, err
+	}
+	if len(resolved) > 0 {
+		s.ResolvedFiles = resolved
+		kept := s.Conflicts[:0]
+		for _, c := range s.Conflicts {
+			if c.Where != "working-copy" {
+				kept = append(kept, c)
+			}
+		}
+		s.Conflicts = kept
+	}
+
 	// Parked bookmarks whose own commits are clean: do they still conflict
 	// with the upstream branch?
 	if s.HasRemote {
 		for _, p := range parkedBms {
-			if hasConflictUnder(s.Conflicts, p.where()) {
+			if hasConflictUnder(s.Conflicts, p.where()) || len(resolved) > 0 && byID[p.CommitID].In["wc"] {
 				continue
 			}
 			conf, err := parkedConflict(ctx, q, o, p, byID[p.CommitID], upID)
@@ -196,7 +225,7 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 				s.Conflicts = append(s.Conflicts, *conf)
 			}
 		}
-		if o.CheckWorkingCopy && len(s.Conflicts) == 0 {
+		if o.CheckWorkingCopy && len(s.Conflicts) == 0 && len(resolved) == 0 {
 			wc, err := q.Commits(ctx, "@", 1)
 			if err != nil {
 				return nil, err
@@ -225,6 +254,68 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 	}
 	sort.Strings(s.Files)
 	return s, nil
+}
+
+// resolvedInWorkingCopy returns the files of the conflicted commits under
+// the working copy when the working copy resolves all of them, else nil.
+// jj is asked without a snapshot, so when jj still records the working
+// copy as conflicted, its files on disk are read: they are what the next
+// snapshot records, and chezmoi-sync --continue refuses any marker line
+// left in them.
+func resolvedInWorkingCopy(ctx context.Context, q *jj.StatusQuery, dir string, commits []jj.StatusCommit) ([]string, error) {
+	var under []string
+	wc := ""
+	for _, c := range commits {
+		switch {
+		case !c.Conflict || !c.In["wc"]:
+		case c.WorkingCopy:
+			wc = c.CommitID
+		default:
+			under = append(under, c.CommitID)
+		}
+	}
+	if len(under) == 0 {
+		return nil, nil
+	}
+	if wc != "" {
+		paths, err := q.ConflictedPaths(ctx, wc)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			if holdsMarkerLines(filepath.Join(dir, p)) {
+				return nil, nil
+			}
+		}
+	}
+	files := map[string]bool{}
+	for _, id := range under {
+		paths, err := q.ConflictedPaths(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			files[p] = true
+		}
+	}
+	out := make([]string, 0, len(files))
+	for f := range files {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// holdsMarkerLines: a regular file (at most 8 MiB, --continue's limit)
+// with a line that starts like a conflict marker. A file deleted in the
+// working copy resolves its conflict as a deletion.
+func holdsMarkerLines(path string) bool {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
+		return false
+	}
+	data, err := os.ReadFile(path)
+	return err == nil && mergetext.HasMarkerLines(data)
 }
 
 // inherited reports a commit that only carries its parent's conflict: it
@@ -533,7 +624,7 @@ func HandRecipe(sourceDir, upstream, bookmark string, files []string) []string {
 	for _, f := range encrypted {
 		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(f)+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
 	}
-	return append(lines, "chezmoi-sync --continue   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
+	return append(lines, ContinueNext(bookmark))
 }
 
 // PathArgs names conflicted source files (relative to sourceDir) the way
