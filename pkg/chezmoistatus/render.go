@@ -179,6 +179,15 @@ func renderConflicts(io *ui.Streams, rep *Report, _ time.Time) {
 			names = append(names, fmt.Sprintf("%s (%s, %s ahead)", n, who, plural(p.Ahead, "commit")))
 		}
 		io.Step(ui.Warn, "Parked", strings.Join(names, "; "), 0)
+		for _, p := range rep.Parked {
+			if p.Stale {
+				n := p.Name
+				if p.Remote != "" {
+					n += "@" + p.Remote
+				}
+				io.Printf("    %s\n", brief.Safe(n+": "+p.Next))
+			}
+		}
 	}
 	if !rep.JJInitialized {
 		return

@@ -76,6 +76,11 @@ type Parked struct {
 	CommitID string `json:"commit_id"`
 	Pushed   bool   `json:"pushed"` // local bookmark whose copy on the remote points at the same commit
 	Ahead    int    `json:"ahead"`  // commits not on <branch>@<remote>
+	// Stale: nothing left in it (Ahead 0 with the remote branch known):
+	// Next says how it goes away, since nothing else will for some.
+	Stale   bool   `json:"stale,omitempty"`
+	Next    string `json:"next,omitempty"`
+	tracked bool
 }
 
 // Drift is the home directory against the source state (chezmoi status).
@@ -248,7 +253,7 @@ func (g *gatherer) parked(ctx context.Context) error {
 		if b.Remote != "" && (b.Remote != rep.Remote || pushed[b.Name]) {
 			continue // other remotes; or the same parked state, listed once as pushed
 		}
-		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, hostkey.ParkPrefix), CommitID: b.CommitID}
+		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, hostkey.ParkPrefix), CommitID: b.CommitID, tracked: b.Tracked}
 		p.ThisHost, p.Pushed = p.Host == showconflicts.HostKey(rep.Host), pushed[b.Name]
 		rep.Parked = append(rep.Parked, p)
 	}
@@ -303,7 +308,28 @@ func (g *gatherer) commits(ctx context.Context) error {
 			}
 		}
 	}
+	for i := range rep.Parked {
+		staleNext(&rep.Parked[i], rep)
+	}
 	return nil
+}
+
+// staleNext marks a parked bookmark with nothing left in it (its commits
+// are on the remote branch, or were abandoned) and says how it goes away:
+// this host's sync deletes its own (the local one, or the remote copy it
+// tracks); any other copy on the remote stays until someone deletes it,
+// which loses nothing.
+func staleNext(p *Parked, rep *Report) {
+	if p.Ahead > 0 || p.CommitID == "" {
+		return
+	}
+	p.Stale = true
+	if p.ThisHost && (p.Remote == "" || p.tracked) {
+		p.Next = "nothing left in it: the next chezmoi-sync deletes it here and on " + rep.Remote
+		return
+	}
+	p.Next = "nothing left in it (its commits are on " + rep.Upstream + "): delete it on " + rep.Remote + " with git -C " +
+		showconflicts.ShellQuote(rep.SourceDir) + " push " + showconflicts.ShellQuote(rep.Remote) + " --delete " + showconflicts.ShellQuote(p.Name)
 }
 
 // conflicts runs chezmoi-show-conflicts' scan. A sync that parked nothing
