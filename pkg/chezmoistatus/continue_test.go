@@ -29,6 +29,9 @@ func TestHandResolutionWaitsForContinue(t *testing.T) {
 	requireCode(t, 0, a.Exec("", "chezmoi-sync"))
 	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
 	requireCode(t, 5, b.Exec("", "chezmoi-sync"))
+	r := status(b)
+	require.Contains(t, r.Stdout, "1 incoming commit not applied, parked on sync/beta", "a parked run applies nothing that came in")
+	require.NotContains(t, r.Stdout, "incoming commit applied")
 
 	b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin") // the recipe's rebase
 	requireCode(t, 5, status(b, "--check"))
@@ -53,7 +56,7 @@ func TestHandResolutionWaitsForContinue(t *testing.T) {
 		if snapshot {
 			b.Run(b.SourceDir(), "jj", "status")
 		}
-		r := status(b, "--check")
+		r = status(b, "--check")
 		requireCode(t, 6, r)
 		require.Contains(t, r.Stdout, "next: chezmoi-sync --continue   # publishes the resolution, deletes sync/beta")
 		require.NotContains(t, r.Stdout, "jj rebase", "the recipe is done: it must not be printed again")

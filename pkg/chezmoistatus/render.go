@@ -48,9 +48,13 @@ func renderLastSync(io *ui.Streams, rep *Report, now time.Time) {
 		io.Step(ui.Warn, "Last sync", "never (no record in "+rep.StateDir+"; run chezmoi-sync)", 0)
 		return
 	}
-	status := ui.OK
-	if r.Status != syncstate.Success {
-		status = ui.Failed
+	// Edits waiting for the user are not a failed sync (it did its work).
+	status := ui.Failed
+	switch r.Status {
+	case syncstate.Success:
+		status = ui.OK
+	case syncstate.EditsWaiting:
+		status = ui.Warn
 	}
 	detail := fmt.Sprintf("%s, %s (%s), took %s, on %s", r.Status, ago(now, r.Start), r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
 		ui.FormatDuration(time.Duration(r.DurationMS)*time.Millisecond), r.Host)
@@ -107,8 +111,11 @@ func didWhat(r *syncstate.Record) string {
 	if r.Kept != nil {
 		add("this host's side kept on %s", r.Kept.Bookmark)
 	}
-	if r.Incoming > 0 {
+	switch {
+	case r.Incoming > 0 && appliedIncoming(r):
 		add("%s applied", plural(r.Incoming, "incoming commit"))
+	case r.Incoming > 0:
+		add("%s not applied", plural(r.Incoming, "incoming commit"))
 	}
 	if r.Parked != "" {
 		add("parked on %s", r.Parked)
@@ -130,6 +137,24 @@ func didWhat(r *syncstate.Record) string {
 		return "would have: " + strings.Join(parts, ", ")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// appliedIncoming: the run's apply step ran (a parked conflict, a refusal
+// or a failure before apply brought nothing in, whatever was fetched). A
+// record without steps says it by its status.
+func appliedIncoming(r *syncstate.Record) bool {
+	switch {
+	case r.Status == syncstate.ConflictsPreserved || r.Status == syncstate.Refused:
+		return false // nothing incoming reaches HOME (an apply then only writes local changes)
+	case len(r.Steps) == 0:
+		return r.Status == syncstate.Success || r.Status == syncstate.EditsWaiting
+	}
+	for _, st := range r.Steps {
+		if st.Name == "apply" && (st.Status == ui.OK || st.Status == ui.Warn) {
+			return true
+		}
+	}
+	return false
 }
 
 // renderRepository: pending pushes and incoming commits, or why they are

@@ -43,6 +43,7 @@ func TestUnmergedEditWaits(t *testing.T) {
 	r = status(b, "--check")
 	requireCode(t, 12, r)
 	require.NotContains(t, r.Stdout, "(the next sync captures them)")
+	require.Contains(t, r.Stdout, "[warn] Last sync: edits-waiting", "waiting edits are not a failed sync")
 	require.Contains(t, r.Stdout, "[warn] Waiting: .bashrc (unmerged): changed both at home and in the source directory")
 	var doc driftWaiting
 	decode(t, status(b, "--json"), &doc)
