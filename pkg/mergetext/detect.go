@@ -25,9 +25,10 @@ func HasConflict(data []byte) bool {
 // end (======= and ------- alone are too common in dotfiles to count).
 var markerLine = regexp.MustCompile(`(?m)^(<{7,}|>{7,}|%{7,}|\\{7,}|\+{7,}|\|{7,})( .*)?\r?$`)
 
-// HasMarkerLines reports text holding any line that starts like a conflict
-// marker: what chezmoi-sync --continue refuses to publish (a half-deleted
-// conflict jj no longer reads as one). Binary data never does.
+// HasMarkerLines reports data holding any line that starts like a
+// conflict marker: a conflict not fully resolved (a half-deleted one jj no
+// longer reads as one). Binary data counts too: jj writes its markers into
+// a conflicted binary file as well.
 func HasMarkerLines(data []byte) bool {
-	return bytes.IndexByte(data, 0) < 0 && markerLine.Match(data)
+	return markerLine.Match(data)
 }

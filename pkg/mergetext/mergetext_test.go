@@ -140,7 +140,7 @@ func TestHasMarkerLines(t *testing.T) {
 		"=======\n-------\n":                false,
 		"<<<<<<<x\n":                        false,
 		" <<<<<<< indented\n":               false,
-		"<<<<<<< a\n\x00":                   false,
+		"<<<<<<< a\n\x00":                   true, // jj's markers in a binary file
 		"resolved\n":                        false,
 	} {
 		if got := HasMarkerLines([]byte(text)); got != want {

@@ -230,13 +230,20 @@ func Render(io *ui.Streams, s *Scan) {
 			io.Println(io.Bold("conflicted commit") + " " + brief.Safe(where+": "+commitLine(c.Commit)))
 		}
 		for _, f := range c.Files {
-			io.Printf("  %s %s\n", io.Yellow(brief.Safe(f.Path)), io.Faint("("+plural(f.Hunks, "hunk")+")"))
+			what := plural(f.Hunks, "hunk")
+			if f.Binary {
+				what = "binary file: a side is taken whole"
+			}
+			io.Printf("  %s %s\n", io.Yellow(brief.Safe(f.Path)), io.Faint("("+what+")"))
 			for i, sd := range f.Sides {
 				label := sd.Label
 				if label == "" {
 					label = fmt.Sprintf("side %d", i+1)
 				}
-				io.Printf("    side %d: %s — %s", i+1, brief.Safe(label), plural(sd.Lines, "line"))
+				io.Printf("    side %d: %s", i+1, brief.Safe(label))
+				if !f.Binary {
+					io.Printf(" — %s", plural(sd.Lines, "line"))
+				}
 				if sd.Preview != "" {
 					io.Printf(": %q", sd.Preview)
 				}

@@ -1,6 +1,7 @@
 package showconflicts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,19 @@ type File struct {
 	Path  string `json:"path"` // relative to the source directory
 	Hunks int    `json:"hunks"`
 	Sides []Side `json:"sides"`
+	// Binary: a file with a NUL byte; it has no hunks or lines to count,
+	// and a side of it is taken whole.
+	Binary bool `json:"binary,omitempty"`
+}
+
+// binaryFile is f without the hunk and line counts a text view would give
+// (they mean nothing for a binary file): the side labels stay.
+func binaryFile(f File) File {
+	f.Binary, f.Hunks = true, 0
+	for i := range f.Sides {
+		f.Sides[i].Lines, f.Sides[i].Preview = 0, ""
+	}
+	return f
 }
 
 // Conflict is one conflicted commit or one parked bookmark.
@@ -185,7 +199,11 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 					return nil, err
 				}
 				m := ParseMarkers(content)
-				conf.Files = append(conf.Files, File{Path: p, Hunks: m.Hunks, Sides: nonNilSides(m.Sides)})
+				f := File{Path: p, Hunks: m.Hunks, Sides: nonNilSides(m.Sides)}
+				if strings.IndexByte(content, 0) >= 0 {
+					f = binaryFile(f)
+				}
+				conf.Files = append(conf.Files, f)
 			}
 			conf.Resolve = resolveCommit(o, conf)
 			s.Conflicts = append(s.Conflicts, conf)
@@ -455,6 +473,9 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 			}
 			f.Sides = append(f.Sides, sd)
 		}
+		if m.Binary {
+			f = binaryFile(f)
+		}
 		conf.Files = append(conf.Files, f)
 	}
 	conf.Resolve = resolveParked(o, *conf)
@@ -515,6 +536,7 @@ func mergeTreeConflicts(ctx context.Context, o Options, a, b string) (map[string
 		// A modify/delete conflict has no file with markers: Markers stays empty.
 		if blob, err := git("cat-file", "blob", parts[0]+":"+p); err == nil {
 			m = ParseMarkers(string(blob.Stdout))
+			m.Binary = bytes.IndexByte(blob.Stdout, 0) >= 0 // git writes one side, no markers
 		}
 		markers[p] = m
 		paths = append(paths, p)
