@@ -20,15 +20,8 @@ import (
 // publishes as they say.
 func TestHandResolutionWaitsForContinue(t *testing.T) {
 	t.Parallel()
-	w := conflictfixture.New(t)
-	a, b := w.Alpha, w.Beta
-	for _, h := range []*testharness.Host{a, b} {
-		requireCode(t, 0, h.Exec("", "chezmoi-sync"))
-	}
-	conflictfixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
-	requireCode(t, 0, a.Exec("", "chezmoi-sync"))
-	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	requireCode(t, 5, b.Exec("", "chezmoi-sync"))
+	w := parkedBySync(t)
+	b := w.Beta
 	r := status(b)
 	require.Contains(t, r.Stdout, "1 incoming commit not applied, parked on sync/beta", "a parked run applies nothing that came in")
 	require.NotContains(t, r.Stdout, "incoming commit applied")
@@ -76,4 +69,19 @@ func TestHandResolutionWaitsForContinue(t *testing.T) {
 	requireCode(t, 0, b.Exec("", "chezmoi-sync", "--continue"))
 	requireCode(t, 0, status(b, "--check"))
 	require.Contains(t, testharness.RemoteFile(t, w.Remote, "main", "dot_bashrc"), "EDITOR=nvim # or emacs")
+}
+
+// parkedBySync: both hosts sync; alpha publishes EDITOR=nvim, then beta's
+// EDITOR=emacs on the same line is parked by the real chezmoi-sync.
+func parkedBySync(t *testing.T) *conflictfixture.World {
+	t.Helper()
+	w := conflictfixture.New(t)
+	for _, h := range []*testharness.Host{w.Alpha, w.Beta} {
+		requireCode(t, 0, h.Exec("", "chezmoi-sync"))
+	}
+	conflictfixture.EditHome(t, w.Alpha, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
+	requireCode(t, 0, w.Alpha.Exec("", "chezmoi-sync"))
+	conflictfixture.EditHome(t, w.Beta, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
+	requireCode(t, 5, w.Beta.Exec("", "chezmoi-sync"))
+	return w
 }

@@ -451,15 +451,10 @@ func holdBack(capture []string, last *syncstate.Record) (keep []string, held []c
 	return keep, held
 }
 
-// holdsConflict: a regular home file of at most 8 MiB (the sync's limit)
-// holding a complete conflict-marker block.
+// holdsConflict: a home file holding a complete conflict-marker block.
 func holdsConflict(path string) bool {
-	st, err := os.Lstat(path)
-	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
-		return false
-	}
-	data, err := os.ReadFile(path)
-	return err == nil && mergetext.HasConflict(data)
+	data, ok := showconflicts.ReadSmall(path)
+	return ok && mergetext.HasConflict(data)
 }
 
 // awaitsContinue: the conflicts the last sync left are all resolved in the

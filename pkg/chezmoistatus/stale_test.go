@@ -65,15 +65,8 @@ func TestStaleParkedBookmarkSaysWhatToDo(t *testing.T) {
 // remote, so no host reports it afterwards.
 func TestAbortLeavesNoParkedBookmark(t *testing.T) {
 	t.Parallel()
-	w := conflictfixture.New(t)
+	w := parkedBySync(t)
 	a, b := w.Alpha, w.Beta
-	for _, h := range []*testharness.Host{a, b} {
-		requireCode(t, 0, h.Exec("", "chezmoi-sync"))
-	}
-	conflictfixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
-	requireCode(t, 0, a.Exec("", "chezmoi-sync"))
-	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	requireCode(t, 5, b.Exec("", "chezmoi-sync"))
 	require.Contains(t, strings.Join(testharness.RemoteRefs(t, w.Remote), " "), "sync/beta")
 
 	requireCode(t, 0, b.Exec("", "chezmoi-sync", "--abort"))

@@ -25,15 +25,8 @@ type driftWaiting struct {
 // waits (exit 12), it is not "captured by the next sync".
 func TestUnmergedEditWaits(t *testing.T) {
 	t.Parallel()
-	w := conflictfixture.New(t)
-	a, b := w.Alpha, w.Beta
-	for _, h := range []*testharness.Host{a, b} {
-		requireCode(t, 0, h.Exec("", "chezmoi-sync"))
-	}
-	conflictfixture.EditHome(t, a, ".bashrc", "EDITOR=vi", "EDITOR=nvim")
-	requireCode(t, 0, a.Exec("", "chezmoi-sync"))
-	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=vi", "EDITOR=emacs")
-	requireCode(t, 5, b.Exec("", "chezmoi-sync"))
+	w := parkedBySync(t)
+	b := w.Beta
 	conflictfixture.EditHome(t, b, ".bashrc", "EDITOR=emacs", "EDITOR=micro") // while parked
 	b.Run(b.SourceDir(), "jj", "rebase", "-b", "@", "-d", "main@origin")
 	require.NoError(t, os.WriteFile(filepath.Join(b.SourceDir(), "dot_bashrc"), []byte("# bashrc\nexport EDITOR=merged\nalias ll='ls -l'\n"), 0o644))

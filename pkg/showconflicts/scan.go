@@ -324,16 +324,23 @@ func resolvedInWorkingCopy(ctx context.Context, q *jj.StatusQuery, dir string, c
 	return out, nil
 }
 
-// holdsMarkerLines: a regular file (at most 8 MiB, --continue's limit)
-// with a line that starts like a conflict marker. A file deleted in the
-// working copy resolves its conflict as a deletion.
+// holdsMarkerLines: a file with a line that starts like a conflict
+// marker. A file deleted in the working copy resolves its conflict as a
+// deletion.
 func holdsMarkerLines(path string) bool {
+	data, ok := ReadSmall(path)
+	return ok && mergetext.HasMarkerLines(data)
+}
+
+// ReadSmall reads a regular file (never through a link) of at most 8 MiB,
+// the size up to which chezmoi-sync looks for conflict markers.
+func ReadSmall(path string) ([]byte, bool) {
 	st, err := os.Lstat(path)
 	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
-		return false
+		return nil, false
 	}
 	data, err := os.ReadFile(path)
-	return err == nil && mergetext.HasMarkerLines(data)
+	return data, err == nil
 }
 
 // inherited reports a commit that only carries its parent's conflict: it
