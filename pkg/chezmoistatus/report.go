@@ -166,7 +166,14 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 // have found is unknown, which --check must not call healthy.
 func (g *gatherer) failed(err error) {
 	g.scanFailed = true
-	if g.rep.RepositoryError == "" {
+	if g.rep.RepositoryError != "" {
+		return
+	}
+	// jj's own words; the whole command line is in the warning.
+	var ee *runner.ExitError
+	if errors.As(err, &ee) && strings.TrimSpace(ee.Stderr) != "" {
+		g.rep.RepositoryError = brief.Line(ee.Stderr)
+	} else {
 		g.rep.RepositoryError = brief.Line(err.Error())
 	}
 }
