@@ -125,7 +125,7 @@ type decision struct {
 	// host's side of each conflicting hunk, the rest merged), kept when
 	// the resolution drops this host's side.
 	other *string
-	tool   string  // jj's :ours / :theirs for a whole file
+	tool  string // jj's :ours / :theirs for a whole file
 	// dropped[local], dropped[remote]: that side had a change the result
 	// does not hold.
 	dropLocal, dropRemote bool

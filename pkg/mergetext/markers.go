@@ -16,10 +16,10 @@ const (
 // markerChars are the characters of every marker line jj or git writes.
 const markerChars = `<>|=%+-\`
 
-// markerLine reports whether l starts like a conflict marker of any
+// markerLineOf reports whether l starts like a conflict marker of any
 // style: seven or more of one marker character, then the end of the line
 // or a space (a label). It returns that character.
-func markerLine(l string) (byte, bool) {
+func markerLineOf(l string) (byte, bool) {
 	if len(l) < 7 || !strings.ContainsRune(markerChars, rune(l[0])) {
 		return 0, false
 	}
@@ -42,7 +42,7 @@ func LeftoverMarkers(text string, sides ...string) []int {
 	lines := strings.Split(text, "\n")
 	count := map[string]int{}
 	for _, l := range lines {
-		if _, ok := markerLine(l); ok {
+		if _, ok := markerLineOf(l); ok {
 			count[l]++
 		}
 	}
@@ -63,7 +63,7 @@ func LeftoverMarkers(text string, sides ...string) []int {
 	}
 	var out []int
 	for i, l := range lines {
-		if _, ok := markerLine(l); ok && count[l] > own[l] {
+		if _, ok := markerLineOf(l); ok && count[l] > own[l] {
 			out = append(out, i+1)
 		}
 	}
@@ -81,7 +81,7 @@ func MarkerStyle(text string, lines []int) string {
 		if lines != nil && !slices.Contains(lines, i+1) {
 			continue
 		}
-		if c, ok := markerLine(l); ok {
+		if c, ok := markerLineOf(l); ok {
 			has[c] = true
 		}
 	}
@@ -113,6 +113,6 @@ func Advice(style string) string {
 // IsMarkerLine reports whether l starts like a conflict marker of any
 // style (seven or more of < > | = % + - \ then a space or the line's end).
 func IsMarkerLine(l string) bool {
-	_, ok := markerLine(l)
+	_, ok := markerLineOf(l)
 	return ok
 }

@@ -14,9 +14,10 @@ type Side struct {
 
 // Markers is what ParseMarkers found in one file.
 type Markers struct {
-	Hunks int
-	Sides []Side
-	text  string // the merged file (MergeTexts)
+	Hunks  int
+	Sides  []Side
+	Binary bool   // set by the caller that read the file: it holds a NUL byte
+	text   string // the merged file (MergeTexts)
 }
 
 const previewMax = 60
