@@ -37,7 +37,7 @@ func TestKillInsideResolutionSquash(t *testing.T) {
 	w := newWorld(t)
 	w.parked(t)
 	h, src := w.alpha, w.alpha.SourceDir()
-	a := startFaulty(t, h, fault{"jj", " squash ", "before"}, "chezmoi-sync", "--keep-local", "~/.bashrc")
+	a := startFaulty(t, h, fault{Tool: "jj", Match: " squash ", When: "before"}, "chezmoi-sync", "--keep-local", "~/.bashrc")
 	a.kill9(t, a.waitReached(t))
 	jjc := func(args ...string) string {
 		r := h.Exec(src, "jj", append([]string{"--ignore-working-copy", "--config", "snapshot.auto-track=none()"}, args...)...)
@@ -88,8 +88,8 @@ func TestKillAfterKeptBookmark(t *testing.T) {
 		name  string
 		fault fault
 	}{
-		{"after-bookmark", fault{"jj", " bookmark set kept/", "after"}},
-		{"after-push", fault{"jj", " git push ", "after"}},
+		{"after-bookmark", fault{Tool: "jj", Match: " bookmark set kept/", When: "after"}},
+		{"after-push", fault{Tool: "jj", Match: " git push ", When: "after"}},
 	} {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()

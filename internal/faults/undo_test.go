@@ -20,10 +20,10 @@ func TestKillUndoNeverPublishes(t *testing.T) {
 		fault fault
 		held  bool // the revert is under the working copy after the kill
 	}{
-		{"after-new", fault{"jj", " new --no-edit ", "after"}, false},
-		{"after-restore", fault{"jj", " restore --from ", "after"}, false},
+		{"after-new", fault{Tool: "jj", Match: " new --no-edit ", When: "after"}, false},
+		{"after-restore", fault{Tool: "jj", Match: " restore --from ", When: "after"}, false},
 		// The working copy is on the revert, the bookmark not set yet.
-		{"after-move", fault{"jj", " diff --from remote_bookmarks(", "after"}, true},
+		{"after-move", fault{Tool: "jj", Match: " diff --from remote_bookmarks(", When: "after"}, true},
 	}
 	for _, p := range points {
 		t.Run(p.name, func(t *testing.T) {
