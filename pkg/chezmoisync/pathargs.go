@@ -50,6 +50,9 @@ func (r *run) resolveChoices(conflicted []string) (map[string]string, error) {
 			continue
 		}
 		for _, arg := range f.args.Paths {
+			if strings.TrimSpace(arg) == "" {
+				return nil, usage("an empty path names no file (--%s without a path means every conflicted file)", f.how)
+			}
 			matched := r.matchPath(arg, conflicted)
 			if len(matched) == 0 {
 				return nil, usage("%s is not a conflicted file (conflicted: %s)", arg, strings.Join(r.describePaths(conflicted), ", "))
@@ -88,8 +91,15 @@ func (r *run) matchPath(arg string, conflicted []string) []string {
 	}
 	abs = filepath.Clean(abs)
 	var out []string
+	// A source path only from inside the repository: a directory that
+	// holds the repository (~/.local/share) names home files, not every
+	// source file under it.
+	inRepo := abs == r.workTree || strings.HasPrefix(abs, r.workTree+string(filepath.Separator))
 	for _, p := range conflicted {
-		candidates := []string{filepath.Join(r.workTree, p)}
+		var candidates []string
+		if inRepo {
+			candidates = append(candidates, filepath.Join(r.workTree, p))
+		}
 		if t, ok := r.targetOf(p); ok {
 			candidates = append(candidates, t)
 		}

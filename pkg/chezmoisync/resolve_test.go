@@ -176,6 +176,12 @@ func TestResolveUnknownPathChangesNothing(t *testing.T) {
 	require.Equal(t, before, everything(t, b, remote))
 	syncCode(t, b, 2, "--keep-local", "~/.bashrc", "--take-remote", "~/.bashrc")
 	require.Equal(t, before, everything(t, b, remote))
+	// (attack 3, F12) an empty path, and the directory holding the source
+	// directory (it holds no conflicted target), are bad input too.
+	syncCode(t, b, 2, "--keep-local", "")
+	up := b.Exec(b.SourceDir(), "chezmoi-sync", "--keep-local", "..")
+	require.Equal(t, 2, up.Code, up.String())
+	require.Equal(t, before, everything(t, b, remote))
 }
 
 // Conflicts that need no choice are resolved by a plain sync, each named

@@ -238,6 +238,8 @@ func (r *run) pickUndoTarget(ctx context.Context) (string, error) {
 	case err != nil || len(cs) != 1:
 		return "", refuse(fmt.Sprintf("the commit before %s (%s) is not in the repository any more: nothing was changed", r.undoWhat, brief.ID(target)),
 			"see jj op log in "+r.workTree+"; chezmoi-sync --undo-to COMMIT goes back to a commit you name")
+	case strings.Trim(cs[0].CommitID, "0") == "":
+		return "", usage("%s is the root commit, which holds no file: an undo to it would remove every managed file; name a dotfiles commit (chezmoi-sync --undo --list)", brief.ID(cs[0].CommitID))
 	case cs[0].Conflict:
 		return "", refuse(fmt.Sprintf("the state before %s held unresolved conflicts (%s): an undo cannot go back to it; nothing was changed", r.undoWhat, brief.ID(target)),
 			"chezmoi-sync --undo-to COMMIT goes back to a commit you name")

@@ -219,3 +219,15 @@ func TestUndoRefusals(t *testing.T) {
 	require.Equal(t, before, everything(t, b, remote))
 	require.Equal(t, syncstate.Refused, record(t, b).Status)
 }
+
+// (attack 3, F12) --undo-to the root commit (by its id) would remove every
+// managed file: bad input, nothing changed.
+func TestUndoToRootIsRefused(t *testing.T) {
+	t.Parallel()
+	remote, _, b := twoHosts(t)
+	mustSync(t, b)
+	before := everything(t, b, remote)
+	r := syncCode(t, b, 2, "--undo-to", strings.Repeat("0", 40))
+	require.Contains(t, r.Stderr, "root commit")
+	require.Equal(t, before, everything(t, b, remote))
+}
