@@ -478,6 +478,11 @@ func TestDryRunOfPartialResolution(t *testing.T) {
 	require.Equal(t, 1, rec.Version)
 	r := syncCode(t, b, 5, "--keep-local", "~/.bashrc")
 	require.Contains(t, r.String(), "still conflicted: ~/.gitconfig")
+	// (attack 3, F12) the record names the commit holding what is left.
+	conf := record(t, b).Conflicts
+	require.Len(t, conf, 1)
+	require.NotEmpty(t, conf[0].CommitID)
+	require.NotEmpty(t, conf[0].ChangeID)
 }
 
 // (attack 3, F13) With autoCommit off, edits stay in the working copy and

@@ -241,7 +241,12 @@ func (settleStep) run(ctx context.Context, r *run) (outcome, error) {
 		if err := r.jj.Commit(ctx, r.resolutionMessage()+" (in progress)"); err != nil {
 			return outcome{}, fmt.Errorf("cannot keep the remaining conflicts in a commit: %w", err)
 		}
-		return r.stillConflicted(keys(left)), nil
+		o := r.stillConflicted(keys(left))
+		// The record names the commit holding them, like a park does.
+		if cs, err := r.jj.Commits(ctx, "@-", nil); err == nil && len(cs) == 1 {
+			r.rec.Conflicts[0].ChangeID, r.rec.Conflicts[0].CommitID = cs[0].ChangeID, cs[0].CommitID
+		}
+		return o, nil
 	}
 	return r.commitResolution(ctx)
 }
