@@ -3,6 +3,7 @@ package showconflicts
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -72,7 +73,14 @@ func History(stateDir, sourceDir string) (*HistoryDoc, error) {
 				Restore: cd + "jj restore --from " + shellQuote(k.Commit) + " " + filesetArg("PATH") + " && chezmoi-sync"})
 		}
 	}
+	doc.sortNewestFirst()
 	return doc, nil
+}
+
+// sortNewestFirst orders the entries by time, newest first (an entry
+// without a time last), whatever order the history file holds.
+func (doc *HistoryDoc) sortNewestFirst() {
+	sort.SliceStable(doc.History, func(i, j int) bool { return doc.History[i].Start.After(doc.History[j].Start) })
 }
 
 // AddUnrecorded adds the kept/<host>/<time> bookmarks no record names: a
@@ -102,6 +110,7 @@ func AddUnrecorded(ctx context.Context, q *jj.StatusQuery, doc *HistoryDoc) erro
 		}
 		doc.History = append(doc.History, e)
 	}
+	doc.sortNewestFirst()
 	return nil
 }
 
