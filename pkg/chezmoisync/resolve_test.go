@@ -190,10 +190,7 @@ func TestResolveUnknownPathChangesNothing(t *testing.T) {
 // side given up is kept.
 func TestTriviallyResolvableConflicts(t *testing.T) {
 	t.Parallel()
-	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
-	mustSync(t, b)
+	remote, a, b := hostsWith(t, nil)
 	editLine(t, a, ".bashrc", 2, "alias ll='ls -la'")
 	editLine(t, a, ".config/app/config.toml", 0, "theme = \"light\"")
 	mustSync(t, a)
@@ -393,10 +390,7 @@ func TestModeChangeAgainstEdit(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			testharness.RequireSync(t)
-			remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-			a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
-			mustSync(t, b)
+			remote, a, b := hostsWith(t, nil)
 			require.NoError(t, os.Chmod(filepath.Join(a.Home, ".bashrc"), 0o755))
 			mustSync(t, a)
 			require.Contains(t, testharness.RemoteRefs(t, remote), "main")
@@ -438,19 +432,10 @@ func TestModeChangeAgainstEdit(t *testing.T) {
 // parse it) is shown and brought back by the printed commands.
 func TestHistoryCommandsQuotePaths(t *testing.T) {
 	t.Parallel()
-	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, dotfiles(map[string]string{"x (1).txt": "v1\n"}))
-	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
-	mustSync(t, b)
-	a.WriteHome("x (1).txt", "v-alpha\n")
-	mustSync(t, a)
-	b.WriteHome("x (1).txt", "v-beta\n")
-	syncCode(t, b, 5)
+	remote, a, b := hostsWith(t, map[string]string{"x (1).txt": "v1\n"})
+	parkOn(t, a, b, "x (1).txt", "v-alpha\n", "v-beta\n")
 	mustSync(t, b, "--take-remote")
-	hist := b.Exec("", "chezmoi-show-conflicts", "--history", "--json")
-	require.Equal(t, 0, hist.Code, hist.String())
-	var doc showconflicts.HistoryDoc
-	require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc))
+	doc := historyOf(t, b)
 	require.Len(t, doc.History, 1)
 	shown := b.Exec("", "sh", "-c", doc.History[0].Show)
 	require.Equal(t, 0, shown.Code, shown.String())
@@ -491,10 +476,7 @@ func TestDryRunOfPartialResolution(t *testing.T) {
 // autoCommit is on again, the next sync publishes it.
 func TestResolveWithAutoCommitOff(t *testing.T) {
 	t.Parallel()
-	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
-	mustSync(t, b)
+	remote, a, b := hostsWith(t, nil)
 	editLine(t, a, ".bashrc", 1, "export FROM=alpha")
 	mustSync(t, a)
 	b.Setenv("CHEZMOI_SYNC_AUTO_COMMIT", "false")
@@ -562,22 +544,45 @@ func TestBringBackTheSideNotTaken(t *testing.T) {
 	} {
 		t.Run(c.flag, func(t *testing.T) {
 			t.Parallel()
-			testharness.RequireSync(t)
-			remote := testharness.NewRemote(t, dotfiles(map[string]string{"dot_notes": "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n"}))
-			a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
-			mustSync(t, b)
-			a.WriteHome(".notes", "l1\nl2-alpha\nl3\nl4\nl5\nl6\nl7\nl8-alpha\nl9\n")
-			mustSync(t, a)
-			b.WriteHome(".notes", "l1\nl2-beta\nl3\nl4\nl5-beta\nl6\nl7\nl8\nl9\n")
-			syncCode(t, b, 5)
+			remote, a, b := hostsWith(t, map[string]string{"dot_notes": "l1\nl2\nl3\nl4\nl5\nl6\nl7\nl8\nl9\n"})
+			parkOn(t, a, b, ".notes", "l1\nl2-alpha\nl3\nl4\nl5\nl6\nl7\nl8-alpha\nl9\n", "l1\nl2-beta\nl3\nl4\nl5-beta\nl6\nl7\nl8\nl9\n")
 			mustSync(t, b, c.flag)
-			hist := b.Exec("", "chezmoi-show-conflicts", "--history", "--json")
-			var doc showconflicts.HistoryDoc
-			require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc), hist.String())
+			doc := historyOf(t, b)
 			require.Len(t, doc.History, 1)
 			back := b.Exec("", "sh", "-c", doc.History[0].Restore)
 			require.Equal(t, 0, back.Code, back.String())
 			require.Equal(t, c.want, testharness.RemoteFile(t, remote, "main", "dot_notes"))
 		})
 	}
+}
+
+// hostsWith: a remote with the default dotfiles plus extra, hosts alpha and
+// beta, beta synced once.
+func hostsWith(t *testing.T, extra map[string]string) (remote string, a, b *testharness.Host) {
+	t.Helper()
+	testharness.RequireSync(t)
+	remote = testharness.NewRemote(t, dotfiles(extra))
+	a, b = newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, b)
+	return remote, a, b
+}
+
+// parkOn: alpha publishes its version of a home file, beta's conflicting
+// one parks (exit 5).
+func parkOn(t *testing.T, a, b *testharness.Host, rel, alpha, beta string) {
+	t.Helper()
+	a.WriteHome(rel, alpha)
+	mustSync(t, a)
+	b.WriteHome(rel, beta)
+	syncCode(t, b, 5)
+}
+
+// historyOf is h's chezmoi-show-conflicts --history --json document.
+func historyOf(t *testing.T, h *testharness.Host) showconflicts.HistoryDoc {
+	t.Helper()
+	hist := h.Exec("", "chezmoi-show-conflicts", "--history", "--json")
+	require.Equal(t, 0, hist.Code, hist.String())
+	var doc showconflicts.HistoryDoc
+	require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc), hist.String())
+	return doc
 }
