@@ -104,6 +104,7 @@ type run struct {
 	dryParked    bool          // dry run: the rebase would conflict and park
 	dryLeft      []string      // dry run: files a resolution would leave conflicted
 	keptRemote   string        // the commit holding the remote's side a resolution gave up, hunk by hunk
+	foldNotes    string        // the folded commits' subjects (and a held undo's trailer) for the resolution's message
 
 	// replay, settle (settle.go)
 	conflicted   []string          // the conflicted paths, before the replay

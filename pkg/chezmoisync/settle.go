@@ -238,7 +238,7 @@ func (settleStep) run(ctx context.Context, r *run) (outcome, error) {
 		// The rest stays conflicted in a commit under an empty working
 		// copy, as after the hand recipe's rebase: a later edit of the
 		// files is a resolution the next run can tell from the conflict.
-		if err := r.jj.Commit(ctx, r.resolutionMessage()+" (in progress)"); err != nil {
+		if err := r.jj.Commit(ctx, r.resolutionSubject(" (in progress)")+r.foldNotes); err != nil {
 			return outcome{}, fmt.Errorf("cannot keep the remaining conflicts in a commit: %w", err)
 		}
 		o := r.stillConflicted(keys(left))
@@ -261,6 +261,27 @@ func (r *run) fold(ctx context.Context) error {
 	}
 	local := "(" + r.remoteSet() + "..@)"
 	from := "(roots(conflicts() & " + local + "):: & ::@- & " + local + ")"
+	// The folded commits' subjects stay in the resolution's message (an
+	// undo's "chore(host): undo ..." would vanish from the history), and
+	// so does a held undo's trailer: the hold is part of the commit.
+	folded, err := r.jj.Commits(ctx, from, []jj.Class{{Name: "held", Revset: heldRevset(r.host)}})
+	if err != nil {
+		return err
+	}
+	var notes []string
+	held := false
+	for _, c := range folded {
+		if c.Description != "" {
+			notes = append(notes, "- "+c.Description)
+		}
+		held = held || c.Is("held")
+	}
+	if len(notes) > 0 {
+		r.foldNotes = "\n\nFolds:\n" + strings.Join(notes, "\n")
+	}
+	if held {
+		r.foldNotes += "\n\n" + heldTrailer(r.host)
+	}
 	if err := r.jj.Squash(ctx, from, "@", r.resolutionMessage()); err != nil {
 		return fmt.Errorf("cannot fold the conflicted commits into the working copy (jj op log shows the previous state): %w", err)
 	}
@@ -273,8 +294,10 @@ func (r *run) hasConflictedCommits(ctx context.Context) bool {
 	return err == nil && len(cs) > 0
 }
 
-func (r *run) resolutionMessage() string {
-	return fmt.Sprintf("chore(%s): resolve conflicts with %s - %s", r.host, r.remoteName(), r.app.Now().Format(time.RFC3339))
+func (r *run) resolutionMessage() string { return r.resolutionSubject("") + r.foldNotes }
+
+func (r *run) resolutionSubject(suffix string) string {
+	return fmt.Sprintf("chore(%s): resolve conflicts with %s - %s%s", r.host, r.remoteName(), r.app.Now().Format(time.RFC3339), suffix)
 }
 
 // decide reads every conflicted file of the working copy and decides it.

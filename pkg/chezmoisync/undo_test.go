@@ -231,3 +231,32 @@ func TestUndoToRootIsRefused(t *testing.T) {
 	require.Contains(t, r.Stderr, "root commit")
 	require.Equal(t, before, everything(t, b, remote))
 }
+
+// (attack 3, F9, F12) A held undo whose revert conflicts with a newer
+// remote commit, resolved with --keep-local (no --publish): the fold keeps
+// the undo's subject and its hold in the resolution's message, so the hold
+// survives without the undo/<host> bookmark and nothing is published.
+func TestHeldUndoSurvivesAResolution(t *testing.T) {
+	t.Parallel()
+	remote, a, b := twoHosts(t)
+	editLine(t, a, ".bashrc", 2, "alias ll='from alpha'")
+	mustSync(t, a)
+	mustSync(t, b)
+	mustSync(t, b, "--undo") // held: alpha's edit is on the remote
+	editLine(t, a, ".bashrc", 2, "alias ll='from alpha, again'")
+	mustSync(t, a)
+	syncCode(t, b, 5) // the revert conflicts with alpha's new edit
+	before := testharness.RemoteFile(t, remote, "main", "dot_bashrc")
+	mustSync(t, b, "--keep-local")
+	require.Equal(t, before, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "a held undo was published by --keep-local")
+	msg := jjOut(b, "log", "--no-graph", "-r", "@-", "-T", "description")
+	require.Contains(t, msg, "undo the sync of")
+	if strings.Contains(jjOut(b, "bookmark", "list"), "undo/beta") {
+		b.Run(b.SourceDir(), "jj", "bookmark", "delete", "undo/beta")
+	}
+	mustSync(t, b)
+	require.Equal(t, before, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "the hold was lost with the bookmark")
+	require.True(t, record(t, b).Held)
+	mustSync(t, b, "--publish")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "alias ll='ls -l'")
+}
