@@ -33,7 +33,10 @@ func program(c *Command) []step {
 	case modeAbort:
 		// Nothing is captured: home edits stay in HOME, kept from the apply.
 		// Before the fetch: an abort needs no network.
-		prog = join(head, []step{abortStep{}}, remote, tail)
+		// The rebase after the fetch: what came in since the last fetch
+		// (the working copy is an empty commit on the old head) is taken
+		// too, so HOME gets the remote branch as it is now.
+		prog = join(head, []step{abortStep{}}, remote, []step{rebaseStep{}}, tail)
 	case modeUndo:
 		prog = join(head, []step{undoStep{}})
 		if c.Publish {

@@ -102,6 +102,14 @@ func (rebaseStep) plan(ctx context.Context, r *run) (plan, error) {
 	if len(r.a.incoming) == 0 && !r.remoteMoved {
 		return plan{skip: "already on top of " + r.remoteName()}, nil
 	}
+	if r.mode == modeAbort {
+		// The abort left an empty working copy on the remote branch as
+		// last fetched: only what came in since moves it.
+		if r.dry && !r.remoteMoved {
+			return plan{skip: "nothing came in since the last fetch", quiet: true}, nil
+		}
+		return plan{does: "take what came in on " + r.remoteName() + " since the last fetch", changes: true, marks: true}, nil
+	}
 	local := len(r.a.local)
 	if r.committedPlan() {
 		local++ // the commit the commit step makes

@@ -586,3 +586,19 @@ func historyOf(t *testing.T, h *testharness.Host) showconflicts.HistoryDoc {
 	require.NoError(t, json.Unmarshal([]byte(hist.Stdout), &doc), hist.String())
 	return doc
 }
+
+// (attack 3, F12) --abort after the remote moved on: HOME gets the remote
+// branch as the abort's own fetch finds it, not the head fetched before.
+func TestAbortTakesWhatCameInSince(t *testing.T) {
+	t.Parallel()
+	_, a, b := parkedTwoFiles(t)
+	a.WriteHome(".profile", "export A=after-the-park\n")
+	mustSync(t, a)
+	dry := mustSync(t, b, "--abort", "--dry-run")
+	require.NotContains(t, dry.String(), "would park")
+	r := mustSync(t, b, "--abort")
+	require.Equal(t, "export A=after-the-park\n", b.ReadHome(".profile"), r.String())
+	require.Contains(t, b.ReadHome(".bashrc"), "ls -la")
+	st := b.Exec("", "chezmoi-status")
+	require.Contains(t, st.Stdout, "Incoming: 0 commits", st.String())
+}
