@@ -27,6 +27,6 @@ _rebuild_rollback() {
         --keep|--keep-since|--wait)
             return ;;
     esac
-    COMPREPLY=($(compgen -W '--clean --config --dry-run --flake --gc --no-gc --help --json --keep --keep-pinned --no-keep-pinned --keep-since --list --no-color --read-state-dir --repo-only --state-dir --system-only --to --to-commit --verbose --version --wait -n -h -l -v' -- "$cur"))
+    COMPREPLY=($(compgen -W '--clean --config --dry-run --flake --gc --no-gc --help --json --keep --keep-pinned --no-keep-pinned --keep-since --list --no-color --read-state-dir --repo-only --state-dir --system-only --to --to-commit --verbose --version --wait --with-dotfiles -n -h -l -v' -- "$cur"))
 }
 complete -F _rebuild_rollback rebuild-rollback

@@ -23,3 +23,4 @@ complete -c rebuild-rollback -l to-commit -x -k -a '(rebuild-rollback __complete
 complete -c rebuild-rollback -l verbose -s v -d 'Log every external command before it runs.'
 complete -c rebuild-rollback -l version -d 'Print the version (module version or VCS revision) and exit.'
 complete -c rebuild-rollback -l wait -r -d 'Wait up to DURATION (not negative) for another run\'s lock instead of failing at once.'
+complete -c rebuild-rollback -l with-dotfiles -d 'Also move your home dotfiles back to the chezmoi source commit the build was made with (chezmoi-sync --undo-to; home files edited since are kept, files replaced are copied first, nothing is published).'

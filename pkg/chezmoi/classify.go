@@ -20,6 +20,9 @@ const (
 	WaitUnknown   = "unknown"  // no source chezmoi can name
 	WaitUnmerged  = "unmerged" // changed at home and in the source, no clean merge
 	WaitSkipped   = "skipped"  // apply left it alone (changed since chezmoi wrote it)
+	WaitMarkers   = "markers"  // the home file holds conflict-marker lines: never captured
+	// WaitNotCaptured: re-add ran but chezmoi did not record the file.
+	WaitNotCaptured = "not-captured"
 	// WaitTypeChanged: a file became a symlink or a directory at home (or
 	// the other way): never published by itself (a link into this home
 	// directory would land on every host).
@@ -230,6 +233,12 @@ func WaitNext(kind, path string) string {
 		return "its type changed at home (a file became a symlink or a directory, or the other way), which chezmoi-sync does not publish by itself (a link into this home directory would land on every host): to publish it on purpose, chezmoi add " + q + " then chezmoi-sync; to get chezmoi's version back, move yours aside (mv " + q + " " + shellQuote(path+".mine") + ") then chezmoi apply " + q
 	case WaitUnmerged:
 		return "changed both at home and in the source directory and the edits overlap: chezmoi merge " + q
+	case WaitMarkers:
+		// The lines may be the file's real content (a git tutorial, a
+		// test fixture): never advise deleting them unconditionally.
+		return "it holds lines that look like conflict markers (<<<<<<< ... >>>>>>>), so the sync does not capture it: if a merge left them, keep what you want and delete only those marker lines, then run chezmoi-sync; if they are the file's real content, delete nothing: chezmoi diff " + q + " shows the edit, chezmoi forget " + q + " keeps the file out of the sync"
+	case WaitNotCaptured:
+		return "chezmoi re-add did not capture it: chezmoi diff " + q + " shows how it differs; chezmoi re-add " + q + " tries again"
 	case WaitSkipped:
 		return "apply left it alone because it changed since chezmoi last wrote it: chezmoi diff " + q + " shows how; chezmoi merge " + q + " or chezmoi re-add " + q + " settles it"
 	default:

@@ -13,7 +13,7 @@ import (
 // every run; only --check turns it into the exit code.
 type Check struct {
 	Code   int    `json:"code"`   // exit code --check returns
-	Status string `json:"status"` // healthy, conflicts, sync-failed or stale
+	Status string `json:"status"` // healthy, conflicts, unreadable, edits-waiting, sync-failed or stale
 	// Problems lists every problem found, most urgent first, each as
 	// "<status>: <reason>".
 	Problems []string `json:"problems"`
@@ -26,6 +26,7 @@ type Check struct {
 const (
 	Healthy      = "healthy"
 	Conflicts    = "conflicts"
+	Unreadable   = "unreadable" // jj cannot read the repository: its state is unknown
 	EditsWaiting = "edits-waiting"
 	SyncFailed   = "sync-failed"
 	Stale        = "stale"
@@ -55,12 +56,21 @@ func evaluate(in checkInput) Check {
 	} else if last == syncstate.ConflictsPreserved && in.scanFailed {
 		add(Conflicts, "the last sync parked conflicting commits (the repository could not be read to re-check)")
 	}
+	if in.scanFailed {
+		reason := "the repository cannot be read, so conflicts and unpublished commits are unknown"
+		if rep.RepositoryError != "" {
+			reason += " (" + rep.RepositoryError + ")"
+		}
+		add(Unreadable, reason+": "+RepositoryNext(rep.SourceDir))
+	}
 	if w := waiting(rep); len(w) > 0 {
 		add(EditsWaiting, fmt.Sprintf("%d home edit(s) the sync cannot capture wait for you: %s", len(w), strings.Join(w, ", ")))
 	}
 	switch {
 	case in.recordCorrupt:
 		add(SyncFailed, "the sync record is unreadable")
+	case last == syncstate.ConflictsPreserved && rep.awaitsContinue():
+		add(SyncFailed, "the conflicts the last sync parked are resolved in the working copy ("+strings.Join(rep.ResolvedFiles, ", ")+") but not published: run chezmoi-sync --continue")
 	case last != "" && last != syncstate.Success && last != syncstate.EditsWaiting:
 		reason := "the last sync ended " + last
 		if rep.LastSync.Error != "" {
@@ -83,7 +93,7 @@ func evaluate(in checkInput) Check {
 		for _, s := range []struct {
 			status string
 			code   int
-		}{{Conflicts, exitcode.Conflicts}, {EditsWaiting, exitcode.Waiting}, {SyncFailed, exitcode.SyncFailed}, {Stale, exitcode.Stale}} {
+		}{{Conflicts, exitcode.Conflicts}, {Unreadable, exitcode.Failure}, {EditsWaiting, exitcode.Waiting}, {SyncFailed, exitcode.SyncFailed}, {Stale, exitcode.Stale}} {
 			if len(first) > len(s.status) && first[:len(s.status)+1] == s.status+":" {
 				c.Status, c.Code = s.status, s.code
 			}

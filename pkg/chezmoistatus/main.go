@@ -33,13 +33,13 @@ var Spec = cli.Spec{
 	Examples: []cli.Example{
 		{Command: "chezmoi-status", Explain: "What the last sync did, what is pending, and what to do next."},
 		{Command: "chezmoi-status --fetch", Explain: "Fetch first, so \"incoming\" counts what the remote has now."},
-		{Command: "chezmoi-status --check --max-age 36h", Explain: "Exit 0 when healthy; 5, 12, 6 or 7 for conflicts, edits waiting for you, a failed last sync, or no success for 36 hours."},
+		{Command: "chezmoi-status --check --max-age 36h", Explain: "Exit 0 when healthy; 5, 1, 12, 6 or 7 for conflicts, a repository jj cannot read, edits waiting for you, a failed last sync, or no success for 36 hours."},
 		{Command: "chezmoi-status --json | jq .pending_push", Explain: "For scripts: the report as one JSON document."},
 		{Command: "chezmoi-status --limit 0", Explain: "Only the state, without the recent runs and commits."},
 	},
 	ExitCodes: []exitcode.Use{
 		{Code: exitcode.OK, Meaning: "shown (with --check: healthy)"},
-		{Code: exitcode.Failure},
+		{Code: exitcode.Failure, Meaning: "a step failed; with --check also: jj cannot read the repository (its state is unknown)"},
 		{Code: exitcode.Usage},
 		{Code: exitcode.Locked, Meaning: "--wait expired while a sync held the lock"},
 		{Code: exitcode.Conflicts, Meaning: "--check: conflicts exist (conflicted commits or a parked sync/<host> bookmark)"},
@@ -49,7 +49,7 @@ var Spec = cli.Spec{
 		{Code: exitcode.Unsafe},
 		{Code: exitcode.Interrupted},
 	},
-	ExitNote: "When several --check problems apply, the first in the order 5, 12, 6, 7 is returned.",
+	ExitNote: "When several --check problems apply, the first in the order 5, 1, 12, 6, 7 is returned.",
 }
 
 // Command is the kong model of chezmoi-status.
@@ -58,7 +58,7 @@ type Command struct {
 	showconflicts.SyncFlags
 	Fetch  bool          `name:"fetch" group:"show" help:"Fetch from the remote first (takes the sync lock for the fetch; skipped while a sync runs). Default: no network, as of the last fetch."`
 	Limit  int           `name:"limit" group:"show" default:"5" placeholder:"N" help:"Show the last N sync runs and commits (0: none)."`
-	Check  bool          `name:"check" group:"check" help:"Exit non-zero when unhealthy: 5 conflicts, 12 edits waiting for you, 6 last sync failed, 7 stale or never synced."`
+	Check  bool          `name:"check" group:"check" help:"Exit non-zero when unhealthy: 5 conflicts, 1 repository unreadable, 12 edits waiting for you, 6 last sync failed, 7 stale or never synced."`
 	MaxAge time.Duration `name:"max-age" group:"check" default:"0s" placeholder:"DURATION" env:"CHEZMOI_STATUS_MAX_AGE" help:"With --check: the last success must be younger than DURATION (e.g. 36h; 0: no age limit)."`
 }
 
@@ -95,13 +95,13 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		return err
 	}
 	if busy && app.Globals.Wait > 0 {
-		// Asked to wait for the running sync: take the lock only to know it
-		// finished, and let go at once; reading needs no lock.
-		lock, err := app.Lock(ctx, state.SyncLock)
-		if err != nil {
+		// Asked to wait for the running sync: wait until nobody holds the
+		// lock, without taking it. Taking it would write the lock file,
+		// which root must not do in a user's state directory (exit 10);
+		// reading needs no lock.
+		if err := app.WaitIdle(ctx, state.SyncLock); err != nil {
 			return err
 		}
-		_ = lock.Release()
 		busy = false
 	}
 	rep.SyncRunning = busy

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/showconflicts"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
 )
@@ -15,8 +17,11 @@ import (
 // ([ok]/[warn]/[failed] in plain mode, so logs stay greppable), details
 // indented under it, and what to do next where something needs doing.
 func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
-	io.Println(io.Bold("chezmoi-status") + fmt.Sprintf(" — host %s", rep.Host))
-	io.Printf("  source %s\n  state  %s\n", rep.SourceDir, rep.StateDir)
+	// Everything printed that comes from the repository, the records or the
+	// command line goes through brief.Safe: a commit message, a file name or
+	// a record field holding terminal escapes must not reach the terminal.
+	io.Println(io.Bold("chezmoi-status") + fmt.Sprintf(" — host %s", brief.Safe(rep.Host)))
+	io.Printf("  source %s\n  state  %s\n", brief.Safe(rep.SourceDir), brief.Safe(rep.StateDir))
 	// Running sync first: everything below may be about to change.
 	if rep.SyncRunning {
 		io.Step(ui.Warn, "Sync running", fmt.Sprintf("%s; this report may be out of date in a moment (--wait DURATION waits for it)", rep.SyncHolder), 0)
@@ -32,7 +37,7 @@ func render(io *ui.Streams, rep *Report, now time.Time, check bool) {
 		if rep.Check.Code != 0 {
 			line += fmt.Sprintf(" (exit %d): %s", rep.Check.Code, strings.Join(rep.Check.Problems, "; "))
 		}
-		io.Println(line)
+		io.Println(brief.Safe(line))
 	}
 }
 
@@ -43,9 +48,13 @@ func renderLastSync(io *ui.Streams, rep *Report, now time.Time) {
 		io.Step(ui.Warn, "Last sync", "never (no record in "+rep.StateDir+"; run chezmoi-sync)", 0)
 		return
 	}
-	status := ui.OK
-	if r.Status != syncstate.Success {
-		status = ui.Failed
+	// Edits waiting for the user are not a failed sync (it did its work).
+	status := ui.Failed
+	switch r.Status {
+	case syncstate.Success:
+		status = ui.OK
+	case syncstate.EditsWaiting:
+		status = ui.Warn
 	}
 	detail := fmt.Sprintf("%s, %s (%s), took %s, on %s", r.Status, ago(now, r.Start), r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
 		ui.FormatDuration(time.Duration(r.DurationMS)*time.Millisecond), r.Host)
@@ -54,10 +63,15 @@ func renderLastSync(io *ui.Streams, rep *Report, now time.Time) {
 	}
 	io.Step(status, "Last sync", detail, 0)
 	if r.Error != "" {
-		io.Printf("    error: %s\n", r.Error)
+		io.Printf("    error: %s\n", brief.Safe(r.Error))
 	}
-	if r.NextStep != "" {
-		io.Printf("    next: %s\n", r.NextStep)
+	switch {
+	case r.Status == syncstate.ConflictsPreserved && rep.awaitsContinue():
+		// The recipe the record names is done: never ask to rebase and
+		// edit again.
+		io.Printf("    next: %s\n", brief.Safe(showconflicts.ContinueNext(hostkey.ParkBookmark(rep.Host))))
+	case r.NextStep != "":
+		io.Printf("    next: %s\n", brief.Safe(r.NextStep))
 	}
 	if r.Status != syncstate.Success {
 		if rep.LastSuccess != nil {
@@ -97,8 +111,11 @@ func didWhat(r *syncstate.Record) string {
 	if r.Kept != nil {
 		add("this host's side kept on %s", r.Kept.Bookmark)
 	}
-	if r.Incoming > 0 {
+	switch {
+	case r.Incoming > 0 && appliedIncoming(r):
 		add("%s applied", plural(r.Incoming, "incoming commit"))
+	case r.Incoming > 0:
+		add("%s not applied", plural(r.Incoming, "incoming commit"))
 	}
 	if r.Parked != "" {
 		add("parked on %s", r.Parked)
@@ -122,6 +139,24 @@ func didWhat(r *syncstate.Record) string {
 	return strings.Join(parts, ", ")
 }
 
+// appliedIncoming: the run's apply step ran (a parked conflict, a refusal
+// or a failure before apply brought nothing in, whatever was fetched). A
+// record without steps says it by its status.
+func appliedIncoming(r *syncstate.Record) bool {
+	switch {
+	case r.Status == syncstate.ConflictsPreserved || r.Status == syncstate.Refused:
+		return false // nothing incoming reaches HOME (an apply then only writes local changes)
+	case len(r.Steps) == 0:
+		return r.Status == syncstate.Success || r.Status == syncstate.EditsWaiting
+	}
+	for _, st := range r.Steps {
+		if st.Name == "apply" && (st.Status == ui.OK || st.Status == ui.Warn) {
+			return true
+		}
+	}
+	return false
+}
+
 // renderRepository: pending pushes and incoming commits, or why they are
 // unknown.
 func renderRepository(io *ui.Streams, rep *Report, _ time.Time) {
@@ -130,6 +165,8 @@ func renderRepository(io *ui.Streams, rep *Report, _ time.Time) {
 		io.Step(ui.Failed, "Source directory", "missing: run chezmoi init (or give --source-dir)", 0)
 	case !rep.JJInitialized:
 		io.Step(ui.Warn, "jj", "not initialised in the source directory yet; chezmoi-sync initialises it on its first run", 0)
+	case rep.RepositoryError != "" && !rep.UpstreamExists:
+		// Unknown, not "never fetched": renderConflicts says why.
 	case !rep.UpstreamExists:
 		io.Step(ui.Warn, "Remote", rep.Upstream+" unknown: never fetched (chezmoi-sync, or chezmoi-status --fetch)", 0)
 	default:
@@ -167,13 +204,29 @@ func renderConflicts(io *ui.Streams, rep *Report, _ time.Time) {
 			names = append(names, fmt.Sprintf("%s (%s, %s ahead)", n, who, plural(p.Ahead, "commit")))
 		}
 		io.Step(ui.Warn, "Parked", strings.Join(names, "; "), 0)
+		for _, p := range rep.Parked {
+			if p.Stale {
+				n := p.Name
+				if p.Remote != "" {
+					n += "@" + p.Remote
+				}
+				io.Printf("    %s\n", brief.Safe(n+": "+p.Next))
+			}
+		}
 	}
 	if !rep.JJInitialized {
 		return
 	}
-	if rep.Conflicts > 0 {
+	switch {
+	case rep.RepositoryError != "":
+		// Never "Conflicts: none" when jj could not look.
+		io.Step(ui.Failed, "Repository", "jj cannot read it, so conflicts and unpublished commits are unknown: "+rep.RepositoryError, 0)
+		io.Printf("    next: %s\n", brief.Safe(RepositoryNext(rep.SourceDir)))
+	case rep.Conflicts > 0:
 		io.Step(ui.Failed, "Conflicts", fmt.Sprintf("%d (%s): chezmoi-show-conflicts shows both sides; chezmoi-sync --keep-local or --take-remote resolves them, chezmoi-sync --abort gives them up", rep.Conflicts, strings.Join(rep.ConflictFiles, ", ")), 0)
-	} else {
+	case rep.awaitsContinue():
+		io.Step(ui.Warn, "Conflicts", "none left: "+strings.Join(rep.ResolvedFiles, ", ")+" resolved in the working copy, not published yet: chezmoi-sync --continue publishes the resolution", 0)
+	default:
 		io.Step(ui.OK, "Conflicts", "none", 0)
 	}
 }
@@ -186,7 +239,7 @@ func renderHome(io *ui.Streams, rep *Report, _ time.Time) {
 		} else {
 			io.Step(ui.Warn, "Home directory", driftLine(d), 0)
 			for _, e := range d.Entries {
-				io.Printf("    %s%s %s\n", e.Local, e.Apply, e.Path)
+				io.Printf("    %s%s %s\n", brief.Safe(e.Local), brief.Safe(e.Apply), brief.Safe(e.Path))
 			}
 		}
 		for _, w := range d.Waiting {
@@ -196,9 +249,10 @@ func renderHome(io *ui.Streams, rep *Report, _ time.Time) {
 	if len(rep.Templates) > 0 {
 		io.Step(ui.Warn, "Templates", "changed targets re-add cannot capture (edit the .tmpl in the source directory): "+strings.Join(rep.Templates, ", "), 0)
 	}
-	if rep.LastSync != nil && len(rep.LastSync.Unmerged) > 0 {
+	if rep.Drift == nil && rep.LastSync != nil && len(rep.LastSync.Unmerged) > 0 {
 		// Home edits the last sync could not capture because the source
-		// changed too: they live only in HOME until merged by hand.
+		// changed too: they live only in HOME until merged by hand. When
+		// chezmoi could be asked, the Waiting lines above name them.
 		io.Step(ui.Warn, "Unmerged", "home edits not captured, the source changed too (run chezmoi merge FILE, then chezmoi-sync): "+strings.Join(rep.LastSync.Unmerged, ", "), 0)
 	}
 }
@@ -216,7 +270,7 @@ func renderRecent(io *ui.Streams, rep *Report, _ time.Time) {
 			if h.Error != "" {
 				line += "  " + h.Error
 			}
-			io.Println(line)
+			io.Println(brief.Safe(line))
 		}
 	}
 	if len(rep.Log) > 0 {
@@ -256,7 +310,7 @@ func commits(io *ui.Streams, cs []jj.StatusCommit) {
 		if len(c.Bookmarks) > 0 {
 			flags += " [" + strings.Join(c.Bookmarks, " ") + "]"
 		}
-		io.Printf("    %.8s %.8s %s  %s, %s%s\n", c.ChangeID, c.CommitID, desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04"), flags)
+		io.Printf("    %s\n", brief.Safe(fmt.Sprintf("%.8s %.8s %s  %s, %s%s", c.ChangeID, c.CommitID, desc, c.Author, c.Time.UTC().Format("2006-01-02 15:04"), flags)))
 	}
 }
 

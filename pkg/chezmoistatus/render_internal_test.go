@@ -42,6 +42,10 @@ func TestDidWhat(t *testing.T) {
 			"2 files captured, committed c, pushed, 3 incoming commits applied"},
 		{"parked", syncstate.Record{Status: syncstate.ConflictsPreserved, Parked: "sync/beta", Skipped: []string{".x"}},
 			"parked on sync/beta, 1 home file not overwritten"},
+		{"parked: what was fetched was not applied", syncstate.Record{Status: syncstate.ConflictsPreserved, Incoming: 1, Parked: "sync/beta",
+			Steps: []syncstate.Step{{Name: "rebase", Status: "failed"}, {Name: "apply", Status: "ok"}}}, "1 incoming commit not applied, parked on sync/beta"},
+		{"failed before apply", syncstate.Record{Status: syncstate.Failed, Incoming: 2, Steps: []syncstate.Step{{Name: "rebase", Status: "failed"}}}, "2 incoming commits not applied"},
+		{"push failed, applied anyway", syncstate.Record{Status: syncstate.PushFailed, Incoming: 1, Steps: []syncstate.Step{{Name: "push", Status: "failed"}, {Name: "apply", Status: "ok"}}}, "1 incoming commit applied"},
 		{"dry run no-op", syncstate.Record{Status: syncstate.Success, DryRun: true}, "would do nothing"},
 		{"dry run", syncstate.Record{Status: syncstate.Success, DryRun: true, Captured: []string{"a"}}, "would have: 1 file captured"},
 	}

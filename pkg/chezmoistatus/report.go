@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
 	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/mergetext"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
 	"github.com/nixdots/nixdots/pkg/state"
@@ -45,8 +47,15 @@ type Report struct {
 	Incoming    []jj.StatusCommit `json:"incoming"`     // <branch>@<remote> commits not under @, as of the last fetch
 	Parked      []Parked          `json:"parked"`
 
+	// RepositoryError is why jj could not read the repository ("" when it
+	// could): conflicts, pending and incoming commits are then unknown.
+	RepositoryError string `json:"repository_error,omitempty"`
+
 	Conflicts     int      `json:"conflicts"` // conflicted commits and parked bookmarks of this host
 	ConflictFiles []string `json:"conflict_files"`
+	// ResolvedFiles: conflicted under the working copy, resolved in its
+	// files (the hand recipe done): chezmoi-sync --continue publishes them.
+	ResolvedFiles []string `json:"resolved_files,omitempty"`
 
 	Drift     *Drift   `json:"drift"`                // null when chezmoi could not be asked
 	Templates []string `json:"uncaptured_templates"` // templates whose targets changed: re-add cannot capture them
@@ -67,6 +76,11 @@ type Parked struct {
 	CommitID string `json:"commit_id"`
 	Pushed   bool   `json:"pushed"` // local bookmark whose copy on the remote points at the same commit
 	Ahead    int    `json:"ahead"`  // commits not on <branch>@<remote>
+	// Stale: nothing left in it (Ahead 0 with the remote branch known):
+	// Next says how it goes away, since nothing else will for some.
+	Stale   bool   `json:"stale,omitempty"`
+	Next    string `json:"next,omitempty"`
+	tracked bool
 }
 
 // Drift is the home directory against the source state (chezmoi status).
@@ -140,11 +154,34 @@ func gather(ctx context.Context, r runner.Runner, rep *Report, home string, limi
 	for _, step := range []func(context.Context) error{g.parked, g.commits, g.conflicts, g.log} {
 		if err := step(ctx); err != nil {
 			g.warn("%v", err)
-			g.scanFailed = true
+			g.failed(err)
 			break
 		}
 	}
 	return g.recordCorrupt, g.scanFailed, nil
+}
+
+// failed notes that jj could not read the repository (a corrupt
+// working-copy state, a missing operation head, ...): what the scan would
+// have found is unknown, which --check must not call healthy.
+func (g *gatherer) failed(err error) {
+	g.scanFailed = true
+	if g.rep.RepositoryError != "" {
+		return
+	}
+	// jj's own words; the whole command line is in the warning.
+	var ee *runner.ExitError
+	if errors.As(err, &ee) && strings.TrimSpace(ee.Stderr) != "" {
+		g.rep.RepositoryError = brief.Line(ee.Stderr)
+	} else {
+		g.rep.RepositoryError = brief.Line(err.Error())
+	}
+}
+
+// RepositoryNext is what to do about a repository jj cannot read; the
+// sync refuses to run until it is fixed.
+func RepositoryNext(dir string) string {
+	return "check it with jj status and git status in " + dir + " (jj op log shows what happened); chezmoi-sync refuses to run until jj can read it"
 }
 
 // gatherer holds what the steps of gather share.
@@ -223,7 +260,7 @@ func (g *gatherer) parked(ctx context.Context) error {
 		if b.Remote != "" && (b.Remote != rep.Remote || pushed[b.Name]) {
 			continue // other remotes; or the same parked state, listed once as pushed
 		}
-		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, hostkey.ParkPrefix), CommitID: b.CommitID}
+		p := Parked{Name: b.Name, Remote: b.Remote, Host: strings.TrimPrefix(b.Name, hostkey.ParkPrefix), CommitID: b.CommitID, tracked: b.Tracked}
 		p.ThisHost, p.Pushed = p.Host == showconflicts.HostKey(rep.Host), pushed[b.Name]
 		rep.Parked = append(rep.Parked, p)
 	}
@@ -278,7 +315,28 @@ func (g *gatherer) commits(ctx context.Context) error {
 			}
 		}
 	}
+	for i := range rep.Parked {
+		staleNext(&rep.Parked[i], rep)
+	}
 	return nil
+}
+
+// staleNext marks a parked bookmark with nothing left in it (its commits
+// are on the remote branch, or were abandoned) and says how it goes away:
+// this host's sync deletes its own (the local one, or the remote copy it
+// tracks); any other copy on the remote stays until someone deletes it,
+// which loses nothing.
+func staleNext(p *Parked, rep *Report) {
+	if p.Ahead > 0 || p.CommitID == "" {
+		return
+	}
+	p.Stale = true
+	if p.ThisHost && (p.Remote == "" || p.tracked) {
+		p.Next = "nothing left in it: the next chezmoi-sync deletes it here and on " + rep.Remote
+		return
+	}
+	p.Next = "nothing left in it (its commits are on " + rep.Upstream + "): delete it on " + rep.Remote + " with git -C " +
+		showconflicts.ShellQuote(rep.SourceDir) + " push " + showconflicts.ShellQuote(rep.Remote) + " --delete " + showconflicts.ShellQuote(p.Name)
 }
 
 // conflicts runs chezmoi-show-conflicts' scan. A sync that parked nothing
@@ -291,11 +349,11 @@ func (g *gatherer) conflicts(ctx context.Context) error {
 		CheckWorkingCopy: wcCheck, Bookmarks: g.bms})
 	if err != nil {
 		// The recent commits can still be listed.
-		g.scanFailed = true
 		g.warn("conflict scan failed: %v", err)
+		g.failed(err)
 		return nil
 	}
-	rep.Conflicts, rep.ConflictFiles = len(scan.Conflicts), scan.Files
+	rep.Conflicts, rep.ConflictFiles, rep.ResolvedFiles = len(scan.Conflicts), scan.Files, scan.ResolvedFiles
 	return nil
 }
 
@@ -355,10 +413,11 @@ func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) 
 	}
 	written, _ := cq.LastWritten(ctx)
 	c := chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat})
-	for _, p := range append(c.Capture, c.Links...) {
+	capture, held := holdBack(c.Capture, rep.LastSync)
+	for _, p := range append(capture, c.Links...) {
 		d.Capturable = append(d.Capturable, homeRel(home, p))
 	}
-	for _, w := range c.Waiting {
+	for _, w := range append(c.Waiting, held...) {
 		w.Path = homeRel(home, w.Path)
 		d.Waiting = append(d.Waiting, w)
 		if w.Kind == chezmoi.WaitTemplate {
@@ -366,4 +425,47 @@ func gatherHome(ctx context.Context, r runner.Runner, rep *Report, home string) 
 		}
 	}
 	return d, templates, warnings
+}
+
+// holdBack takes out of what Classify would capture the edits the sync
+// will not capture after all, which Classify's rules alone do not see:
+// a home file holding conflict markers (the sync's own rule, checked
+// here on the file as it is now), and an edit the last sync could not
+// merge with the source's change or re-add (its merge attempt is not
+// repeated here: while chezmoi still shows the file changed, it waits).
+func holdBack(capture []string, last *syncstate.Record) (keep []string, held []chezmoi.Waiting) {
+	recorded := map[string]chezmoi.Waiting{}
+	if last != nil {
+		for _, w := range last.Waiting {
+			if w.Kind == chezmoi.WaitUnmerged || w.Kind == chezmoi.WaitNotCaptured {
+				recorded[w.Path] = chezmoi.Waiting{Path: w.Path, Kind: w.Kind, Next: w.Next}
+			}
+		}
+	}
+	for _, p := range capture {
+		switch w, ok := recorded[p]; {
+		case holdsConflict(p):
+			held = append(held, chezmoi.Waiting{Path: p, Kind: chezmoi.WaitMarkers, Next: chezmoi.WaitNext(chezmoi.WaitMarkers, p)})
+		case ok:
+			if w.Next == "" {
+				w.Next = chezmoi.WaitNext(w.Kind, p)
+			}
+			held = append(held, w)
+		default:
+			keep = append(keep, p)
+		}
+	}
+	return keep, held
+}
+
+// holdsConflict: a home file holding a complete conflict-marker block.
+func holdsConflict(path string) bool {
+	data, ok := showconflicts.ReadSmall(path)
+	return ok && mergetext.HasConflict(data)
+}
+
+// awaitsContinue: the conflicts the last sync left are all resolved in the
+// working copy's files; what is left is chezmoi-sync --continue.
+func (rep *Report) awaitsContinue() bool {
+	return rep.Conflicts == 0 && len(rep.ResolvedFiles) > 0
 }

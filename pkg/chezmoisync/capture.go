@@ -167,7 +167,7 @@ func (r *run) dropMarked(targets []string) []string {
 	var out []string
 	for _, t := range targets {
 		if hasMarkers(t) && !r.sourceHasMarkers(t) {
-			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "markers", Next: markersNext(true)}})
+			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: chezmoi.WaitMarkers, Next: markersNext(true)}})
 			continue
 		}
 		out = append(out, t)
@@ -460,7 +460,7 @@ func (r *run) holdMarked(track []string) []string {
 			what = t
 		}
 		r.rec.Untracked = append(r.rec.Untracked, p)
-		r.noteWaiting([]chezmoi.Waiting{{Path: what, Kind: "markers", Next: markersNext(false)}})
+		r.noteWaiting([]chezmoi.Waiting{{Path: what, Kind: chezmoi.WaitMarkers, Next: markersNext(false)}})
 	}
 	return out
 }

@@ -107,3 +107,44 @@ func FuzzParse(f *testing.F) {
 		_, _ = file.Trivial()
 	})
 }
+
+// HasConflict: the rule chezmoi-sync applies to home files before
+// capturing them (a complete block, opened and later closed).
+func TestHasConflict(t *testing.T) {
+	for text, want := range map[string]bool{
+		"a\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> branch\n": true,
+		"<<<<<<<\nx\n>>>>>>>":                  true,
+		"x\r\n<<<<<<< a\r\ny\r\n>>>>>>> b\r\n": true,
+		"<<<<<<< only an opening line\nx\n":    false,
+		">>>>>>> b\n<<<<<<< a\n":               false,
+		"<<<<<<<<< nine\nx\n>>>>>>>>> nine\n":  false,
+		"  <<<<<<< indented\nx\n>>>>>>> b\n":   false,
+		"<<<<<<< a\n\x00\n>>>>>>> b\n":         false,
+		"plain text\n":                         false,
+	} {
+		if got := HasConflict([]byte(text)); got != want {
+			t.Errorf("HasConflict(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+// HasMarkerLines: any line that starts like a marker, as --continue checks.
+func TestHasMarkerLines(t *testing.T) {
+	for text, want := range map[string]bool{
+		"a\n>>>>>>> conflict 1 of 1 ends\n": true,
+		"%%%%%%% diff from: x\n":            true,
+		"x\n+++++++\n":                      true,
+		"\\\\\\\\\\\\\\        to: y\n":     true,
+		"||||||| base\r\n":                  true,
+		"<<<<<<<<<<\n":                      true,
+		"=======\n-------\n":                false,
+		"<<<<<<<x\n":                        false,
+		" <<<<<<< indented\n":               false,
+		"<<<<<<< a\n\x00":                   true, // jj's markers in a binary file
+		"resolved\n":                        false,
+	} {
+		if got := HasMarkerLines([]byte(text)); got != want {
+			t.Errorf("HasMarkerLines(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

@@ -46,6 +46,9 @@ func TestBadFlagValuesChangeNothing(t *testing.T) {
 		{[]string{"--to=-1"}, "a generation is a positive number"},
 		{[]string{"--to", "two"}, "a generation is a positive number"},
 		{[]string{"--flake", ""}, "--flake is empty"},
+		{[]string{"--with-dotfiles", "--list"}, "--with-dotfiles is only valid with a rollback"},
+		{[]string{"--with-dotfiles", "--clean"}, "--with-dotfiles is only valid with a rollback"},
+		{[]string{"--with-dotfiles", "--record", "/nix/store/x-nixos-system"}, "--with-dotfiles is only valid with a rollback"},
 	}
 	for _, hist := range []string{"full", "empty"} {
 		content := good

@@ -36,13 +36,15 @@ var Spec = cli.Spec{
 		"The system goes back through nh, nixos-rebuild or the generation's own switch-to-configuration; the flake " +
 		"repository is checked out at the commit that build was made from, after saving uncommitted work on a " +
 		"branch (git) or leaving it in its own change (jj). Without --to it goes back to the build before the " +
-		"running one. --list shows the history rebuild-smart and the pre-switch check record, one line per generation. " +
+		"running one. --with-dotfiles also moves your home dotfiles back to the chezmoi source commit that build was made with, never " +
+		"overwriting a home file edited since. --list shows the history rebuild-smart and the pre-switch check record, one line per generation. " +
 		"--clean deletes old generations, never the running, booted or last good one, nor the build of a pushed commit.",
 	Section: "rebuildSmart",
 	Examples: []cli.Example{
 		{Command: "rebuild-rollback --list", Explain: "One line per generation: when it was built, from which commit, how it went, which one runs."},
 		{Command: "rebuild-rollback", Explain: "Back to the build before the running one: system and repository."},
 		{Command: "rebuild-rollback --to 41 --dry-run", Explain: "Show what going back to generation 41 would do; change nothing."},
+		{Command: "rebuild-rollback --with-dotfiles --dry-run", Explain: "Show what going back would do to the system, the repository and your home dotfiles; change nothing."},
 		{Command: "rebuild-rollback --to 41 --system-only", Explain: "Switch the system to generation 41; leave the repository as it is."},
 		{Command: "rebuild-rollback --to-commit 3f2a9c1 --repo-only", Explain: "Check out the commit of that build; leave the system as it is."},
 		{Command: "rebuild-rollback --clean --keep 3 --keep-since 30d --dry-run", Explain: "Show which generations a clean-up would delete and why each other one stays."},
@@ -52,9 +54,11 @@ var Spec = cli.Spec{
 		{Code: exitcode.OK, Meaning: "rolled back, or already there"},
 		{Code: exitcode.Failure, Meaning: "a step failed; the message says which and what was kept"},
 		{Code: exitcode.Usage},
-		{Code: exitcode.Locked, Meaning: "rebuild-smart or another rebuild-rollback holds the rebuild lock"},
+		{Code: exitcode.Locked, Meaning: "rebuild-smart or another rebuild-rollback holds the rebuild lock (--with-dotfiles: or chezmoi-sync holds its lock)"},
+		{Code: exitcode.Conflicts, Meaning: "--with-dotfiles: a conflict is parked in the dotfiles repository (nothing was changed)"},
 		{Code: exitcode.UnitsFailed, Meaning: "switched, but the activation reported failed units (systemctl --failed)"},
 		{Code: exitcode.Unsafe},
+		{Code: exitcode.Refused, Meaning: "--with-dotfiles: the dotfiles repository is in a state chezmoi-sync's undo will not touch, e.g. changes no sync committed (nothing was changed)"},
 		{Code: exitcode.Interrupted},
 	},
 }
@@ -71,6 +75,9 @@ type Command struct {
 	SystemOnly bool   `name:"system-only" group:"scope" xor:"side" help:"Switch the system only; leave the repository as it is."`
 	RepoOnly   bool   `name:"repo-only" group:"scope" xor:"side" help:"Move the repository only; leave the system as it is."`
 	Flake      string `name:"flake" group:"scope" placeholder:"PATH" env:"REBUILD_SMART_FLAKE,NH_OS_FLAKE,NH_FLAKE" config:"flake" help:"Flake repository to move (default: the one the build was made from)."`
+	// A per-run choice, no config key: a rollback that also rewrites home
+	// files is asked for each time.
+	WithDotfiles bool `name:"with-dotfiles" group:"scope" help:"Also move your home dotfiles back to the chezmoi source commit the build was made with (chezmoi-sync --undo-to; home files edited since are kept, files replaced are copied first, nothing is published)."`
 
 	// Clean-up (clean.go, retention.go): delete old generations by a
 	// retention policy that knows which builds matter.
@@ -89,6 +96,8 @@ type Command struct {
 	// (loadHistory), for where a repository named by the history came
 	// from.
 	histDirs []string
+	// mover moves the dotfiles (nil: chezmoi-sync, dotfiles.go).
+	mover DotfilesMover
 }
 
 // checkFlags refuses values the parser accepts but no run can use, before
@@ -111,6 +120,8 @@ func (c *Command) checkFlags(app *cli.App) error {
 		}
 	case given("to-commit") && (strings.TrimSpace(c.ToCommit) == "" || strings.HasPrefix(c.ToCommit, "-") || strings.ContainsFunc(c.ToCommit, unicode.IsControl)):
 		return bad("--to-commit %q: give a commit id, a branch or a revision that names one commit (see --list)", c.ToCommit)
+	case c.WithDotfiles && (c.List || c.Clean || given("record")):
+		return bad("--with-dotfiles is only valid with a rollback (not with --list, --clean or --record)")
 	case given("flake") && strings.TrimSpace(c.Flake) == "":
 		return bad("--flake is empty: give the flake repository, or leave the flag out for the one the history names")
 	}
@@ -234,8 +245,12 @@ type report struct {
 	System     *systemPlan      `json:"system,omitempty"`
 	Repository *reposave.Result `json:"repository,omitempty"`
 	// RepoPlan is what the repository side would do (dry run).
-	RepoPlan string   `json:"repository_plan,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	RepoPlan string `json:"repository_plan,omitempty"`
+	// Dotfiles is what --with-dotfiles did; DotfilesPlan what it would do
+	// (dry run) or planned.
+	Dotfiles     *DotfilesMove `json:"dotfiles,omitempty"`
+	DotfilesPlan *DotfilesPlan `json:"dotfiles_plan,omitempty"`
+	Warnings     []string      `json:"warnings,omitempty"`
 	// Summary is the last line printed: what happened, or would.
 	Summary string `json:"summary"`
 }
@@ -247,7 +262,7 @@ type targetJSON struct {
 	Time       time.Time `json:"time,omitzero"`
 	Source     string    `json:"source,omitempty"`
 	// DotfilesCommit is the chezmoi source commit the build was made with
-	// (not moved yet: see dotfiles.go).
+	// (what --with-dotfiles moves the home back to: dotfiles.go).
 	DotfilesCommit string `json:"dotfiles_commit,omitempty"`
 }
 
@@ -275,6 +290,9 @@ type rollbackPlan struct {
 	rep    report
 	system *systemStep // nil with --repo-only
 	repo   *repoStep   // nil with --system-only, or when no commit is recorded
+	// dotfiles is nil without --with-dotfiles, or when the build recorded
+	// no dotfiles commit.
+	dotfiles *dotfilesStep
 }
 
 // plan selects the build and prepares the steps: the repository's target
@@ -335,12 +353,49 @@ func (c *Command) plan(ctx context.Context, app *cli.App, sys *nixsys.System, vi
 		}
 		p.rep.RepoPlan = p.repo.plan()
 	}
+	if c.WithDotfiles {
+		if err := c.planDotfiles(ctx, app, p); err != nil {
+			return nil, err
+		}
+	}
 	if !c.RepoOnly {
 		sp := planSystem(envLooker{environ: app.Environ, root: os.Geteuid() == 0}, sys, view, build)
 		p.system = &systemStep{sys: sys, view: view, build: build, plan: sp}
 		p.rep.System = &p.system.plan
 	}
 	return p, nil
+}
+
+// planDotfiles adds the dotfiles step: checked (owner, the undo's own
+// refusals) before anything runs, like the rest of the plan.
+func (c *Command) planDotfiles(ctx context.Context, app *cli.App, p *rollbackPlan) error {
+	b := p.build
+	if b.DotfilesCommit == "" {
+		p.warn(app, fmt.Sprintf("no dotfiles commit is recorded for %s (built before rebuild-smart recorded one, with chezmoi-sync never run, or activated outside rebuild-smart): the dotfiles stay as they are", genName(b)))
+		return nil
+	}
+	histDir := ""
+	if b.dotfilesAt > 0 && b.dotfilesAt <= len(c.histDirs) {
+		histDir = c.histDirs[b.dotfilesAt-1]
+	}
+	mover := c.mover
+	if mover == nil {
+		mover = newSyncMover(app)
+	}
+	step, err := planDotfiles(ctx, app, mover, b, histDir)
+	if err != nil {
+		return err
+	}
+	p.dotfiles = step
+	p.rep.DotfilesPlan = step.plan
+	return nil
+}
+
+func genName(b Build) string {
+	if b.Generation == 0 {
+		return "the build of " + brief.ID(b.Commit)
+	}
+	return fmt.Sprintf("generation %d", b.Generation)
 }
 
 func (p *rollbackPlan) warn(app *cli.App, msg string) {
@@ -367,7 +422,30 @@ func (p *rollbackPlan) run(ctx context.Context, app *cli.App) error {
 			return err
 		}
 	}
+	if p.dotfiles != nil {
+		err := p.dotfiles.run(ctx, app, p.doneSoFar())
+		p.rep.Dotfiles = p.dotfiles.result
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// doneSoFar names what the system and repository steps changed, for the
+// message of a dotfiles step that fails after them.
+func (p *rollbackPlan) doneSoFar() string {
+	var parts []string
+	if p.system != nil && p.system.changed() {
+		parts = append(parts, fmt.Sprintf("the system is at generation %d", p.build.Generation))
+	}
+	if r := p.rep.Repository; r != nil && (r.Moved || r.SavedTo != "") {
+		parts = append(parts, fmt.Sprintf("the repository %s at %s", r.Root, brief.ID(r.To)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " and ") + ", but "
 }
 
 // finishDryRun says what a real run would do. A dry run takes no lock (it
@@ -389,8 +467,9 @@ func finishDryRun(app *cli.App, p *rollbackPlan) error {
 func (c *Command) finish(app *cli.App, p *rollbackPlan) error {
 	systemChanged := p.system != nil && p.system.changed()
 	repoChanged := p.rep.Repository != nil && (p.rep.Repository.Moved || p.rep.Repository.SavedTo != "")
+	dotfilesChanged := p.dotfiles != nil && p.dotfiles.changed()
 	switch {
-	case !systemChanged && !repoChanged:
+	case !systemChanged && !repoChanged && !dotfilesChanged:
 		// Nothing moved: no history entry, so "previous" stays what it was.
 		p.rep.Outcome = "unchanged"
 	case p.system != nil && p.system.unitsFailed:
@@ -398,7 +477,7 @@ func (c *Command) finish(app *cli.App, p *rollbackPlan) error {
 	default:
 		p.rep.Outcome = history.OutcomeRolledBack
 	}
-	if systemChanged || repoChanged {
+	if systemChanged || repoChanged || dotfilesChanged {
 		if err := history.Append(app.StateDir, c.historyEntry(app, p)); err != nil {
 			p.warn(app, fmt.Sprintf("the rollback is done but could not be recorded in the history: %v", err))
 		}
@@ -436,6 +515,10 @@ func (c *Command) historyEntry(app *cli.App, p *rollbackPlan) history.Entry {
 	case p.repo == nil:
 		e.Action = "system-only"
 	}
+	if p.dotfiles != nil && p.dotfiles.changed() {
+		// What the home was moved to, so --list shows it on the line.
+		e.DotfilesCommit, e.DotfilesSource = p.dotfiles.result.To, p.dotfiles.result.Source
+	}
 	return e
 }
 
@@ -457,9 +540,12 @@ func (p *rollbackPlan) summary() string {
 	if r := p.repo; r != nil {
 		parts = append(parts, r.summary(p.rep.DryRun, p.rep.Repository))
 	}
+	if d := p.dotfiles; d != nil {
+		parts = append(parts, d.summary(p.rep.DryRun))
+	}
 	what := strings.Join(parts, "; ")
 	switch {
-	case p.rep.DryRun && (p.system == nil || p.system.plan.Unchanged) && (p.repo == nil || p.repo.atTarget()):
+	case p.rep.DryRun && (p.system == nil || p.system.plan.Unchanged) && (p.repo == nil || p.repo.atTarget()) && (p.dotfiles == nil || p.dotfiles.plan.AtTarget):
 		return "Dry run, nothing to do: " + what + "."
 	case p.rep.DryRun:
 		return "Dry run, nothing was changed. A real run would " + what + "."
@@ -523,6 +609,10 @@ func (c *Command) refuseForeign(err error, b Build, selected bool) error {
 	case c.ToCommit != "":
 		how = "--to-commit " + c.ToCommit
 	}
+	if c.WithDotfiles {
+		// The owner's run moves the owner's dotfiles too.
+		how = strings.TrimSpace(how + " --with-dotfiles")
+	}
 	return exitcode.UsageError(errors.New(fe.message(how, c.RepoOnly)))
 }
 
@@ -556,5 +646,8 @@ func (c *Command) printPlan(app *cli.App, p *rollbackPlan) {
 	}
 	if p.repo != nil {
 		io.Printf("  repository: %s\n", brief.Safe(p.rep.RepoPlan))
+	}
+	if p.dotfiles != nil {
+		io.Printf("  dotfiles:   %s\n", brief.Safe(p.dotfiles.planLine()))
 	}
 }

@@ -123,6 +123,7 @@ func TestRootNeverMovesAUsersRepository(t *testing.T) {
 				{[]string{"--repo-only"}, "run `rebuild-rollback --repo-only --to 2` as " + s.u.Name + "\n"},
 				{nil, "run `rebuild-rollback --repo-only --to 2` as " + s.u.Name + ", and --system-only here to switch the system alone"},
 				{[]string{"--dry-run"}, "run `rebuild-rollback --repo-only --to 2` as " + s.u.Name},
+				{[]string{"--with-dotfiles"}, "run `rebuild-rollback --repo-only --to 2 --with-dotfiles` as " + s.u.Name},
 				{[]string{"--to", "1"}, "run `rebuild-rollback --repo-only --to 1` as " + s.u.Name},
 				{[]string{"--to-commit", f.commits[0], "--repo-only"}, "run `rebuild-rollback --repo-only --to 1` as " + s.u.Name},
 			} {

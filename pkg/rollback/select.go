@@ -112,6 +112,9 @@ type Build struct {
 	// directory) the build was made with (dotfiles.go).
 	DotfilesCommit string
 	DotfilesSource string
+	// dotfilesAt is 1 + the index in View.Entries of the record naming
+	// them (0: none), for whose history named them.
+	dotfilesAt int
 }
 
 // Builds merges the successful entries per generation (a pre-switch record
@@ -122,7 +125,7 @@ func (v View) Builds() []Build {
 	byGen := map[int]*Build{}
 	var order []*Build
 	byCommit := map[string]*Build{}
-	for _, e := range v.Entries {
+	for i, e := range v.Entries {
 		if !e.Successful() {
 			continue
 		}
@@ -163,7 +166,7 @@ func (v View) Builds() []Build {
 			b.Toplevel = e.Toplevel
 		}
 		if e.DotfilesCommit != "" {
-			b.DotfilesCommit, b.DotfilesSource = e.DotfilesCommit, e.DotfilesSource
+			b.DotfilesCommit, b.DotfilesSource, b.dotfilesAt = e.DotfilesCommit, e.DotfilesSource, i+1
 		}
 	}
 	out := make([]Build, 0, len(order))

@@ -93,9 +93,10 @@ func RenderHistory(io *ui.Streams, doc *HistoryDoc) {
 		if e.Bookmark != "" {
 			what += " (" + e.Bookmark + ")"
 		}
-		io.Printf("%s  %s\n", when, what)
-		io.Printf("    see it:   %s\n", e.Show)
-		io.Printf("    bring it back: %s\n", e.Restore)
+		// The record is a file of the user's: its text is escaped (brief.Safe).
+		io.Printf("%s  %s\n", when, brief.Safe(what))
+		io.Printf("    see it:   %s\n", brief.Safe(e.Show))
+		io.Printf("    bring it back: %s\n", brief.Safe(e.Restore))
 	}
 }
 

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/cli"
 	"github.com/nixdots/nixdots/pkg/exitcode"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
@@ -132,13 +134,12 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 		return err
 	}
 	if busy && app.Globals.Wait > 0 {
-		// Asked to wait: hold the lock while reading, so the answer is not
-		// taken from a half-done sync.
-		lock, err := app.Lock(ctx, state.SyncLock)
-		if err != nil {
+		// Asked to wait: until the running sync let go of the lock, without
+		// taking it (root reading a user's state directory must not write
+		// the user's lock file; a reader needs no lock).
+		if err := app.WaitIdle(ctx, state.SyncLock); err != nil {
 			return err
 		}
-		defer lock.Release()
 		busy = false
 	}
 	if busy && !c.Quiet {
@@ -201,36 +202,48 @@ func WriteFiles(w io.Writer, s *Scan, null bool) error {
 // Render prints the human report.
 func Render(io *ui.Streams, s *Scan) {
 	if len(s.Conflicts) == 0 {
-		io.Println(io.Green("No conflicts") + fmt.Sprintf(" in %s (host %s).", s.SourceDir, s.Host))
+		io.Println(io.Green("No conflicts") + brief.Safe(fmt.Sprintf(" in %s (host %s).", s.SourceDir, s.Host)))
+		renderResolved(io, s)
 		return
 	}
-	io.Println(io.Red(plural(len(s.Conflicts), "conflict")) + fmt.Sprintf(" in %s (host %s), %s:", s.SourceDir, s.Host, plural(len(s.Files), "file")))
+	defer renderResolved(io, s)
+	// Everything printed that comes from the repository (commit messages,
+	// authors, file names, bookmarks, jj's marker labels) goes through
+	// brief.Safe: terminal escapes in them must not reach the terminal.
+	io.Println(io.Red(plural(len(s.Conflicts), "conflict")) + brief.Safe(fmt.Sprintf(" in %s (host %s), %s:", s.SourceDir, s.Host, plural(len(s.Files), "file"))))
 	for _, c := range s.Conflicts {
 		io.Println()
 		switch c.Kind {
 		case KindParked:
 			if c.Bookmark == "" {
-				io.Println(io.Bold("working copy") + fmt.Sprintf(": uncommitted edits of %s that conflict with %s", c.Host, s.Upstream))
+				io.Println(io.Bold("working copy") + brief.Safe(fmt.Sprintf(": uncommitted edits of %s that conflict with %s", c.Host, s.Upstream)))
 			} else {
-				io.Println(io.Bold(c.Bookmark) + fmt.Sprintf(": parked edits of %s that conflict with %s", c.Host, s.Upstream))
+				io.Println(io.Bold(brief.Safe(c.Bookmark)) + brief.Safe(fmt.Sprintf(": parked edits of %s that conflict with %s", c.Host, s.Upstream)))
 			}
-			io.Printf("  ours:   %s\n", commitList(c.Local))
-			io.Printf("  theirs: %s\n", commitList(c.Remote))
+			io.Printf("  ours:   %s\n", brief.Safe(commitList(c.Local)))
+			io.Printf("  theirs: %s\n", brief.Safe(commitList(c.Remote)))
 		default:
 			where := "in the working copy's history"
 			if c.Where != "working-copy" {
 				where = "on " + c.Where
 			}
-			io.Println(io.Bold("conflicted commit") + " " + where + ": " + commitLine(c.Commit))
+			io.Println(io.Bold("conflicted commit") + " " + brief.Safe(where+": "+commitLine(c.Commit)))
 		}
 		for _, f := range c.Files {
-			io.Printf("  %s %s\n", io.Yellow(f.Path), io.Faint("("+plural(f.Hunks, "hunk")+")"))
+			what := plural(f.Hunks, "hunk")
+			if f.Binary {
+				what = "binary file: a side is taken whole"
+			}
+			io.Printf("  %s %s\n", io.Yellow(brief.Safe(f.Path)), io.Faint("("+what+")"))
 			for i, sd := range f.Sides {
 				label := sd.Label
 				if label == "" {
 					label = fmt.Sprintf("side %d", i+1)
 				}
-				io.Printf("    side %d: %s — %s", i+1, label, plural(sd.Lines, "line"))
+				io.Printf("    side %d: %s", i+1, brief.Safe(label))
+				if !f.Binary {
+					io.Printf(" — %s", plural(sd.Lines, "line"))
+				}
 				if sd.Preview != "" {
 					io.Printf(": %q", sd.Preview)
 				}
@@ -239,7 +252,7 @@ func Render(io *ui.Streams, s *Scan) {
 		}
 		io.Println("  to resolve:")
 		for _, cmd := range c.Resolve {
-			io.Println("    " + cmd)
+			io.Println("    " + brief.Safe(cmd))
 		}
 	}
 }
@@ -267,4 +280,16 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// renderResolved says that conflicts resolved in the working copy's files
+// wait for chezmoi-sync --continue (and nothing else: the recipe is done).
+func renderResolved(io *ui.Streams, s *Scan) {
+	if len(s.ResolvedFiles) == 0 {
+		return
+	}
+	io.Println()
+	io.Println(io.Bold("resolved in the working copy, not published yet") + ": " + brief.Safe(strings.Join(s.ResolvedFiles, ", ")))
+	io.Println("  the resolution waits for:")
+	io.Println("    " + brief.Safe(ContinueNext(hostkey.ParkBookmark(s.Host))))
 }

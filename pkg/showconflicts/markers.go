@@ -14,8 +14,9 @@ type Side struct {
 
 // Markers is what ParseMarkers found in one file.
 type Markers struct {
-	Hunks int
-	Sides []Side
+	Hunks  int
+	Sides  []Side
+	Binary bool // set by the caller that read the file: it holds a NUL byte
 }
 
 const previewMax = 60

@@ -1,6 +1,7 @@
 package showconflicts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/nixdots/nixdots/pkg/hostkey"
 
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/mergetext"
 	"github.com/nixdots/nixdots/pkg/runner"
 )
 
@@ -35,6 +37,19 @@ type File struct {
 	Path  string `json:"path"` // relative to the source directory
 	Hunks int    `json:"hunks"`
 	Sides []Side `json:"sides"`
+	// Binary: a file with a NUL byte; it has no hunks or lines to count,
+	// and a side of it is taken whole.
+	Binary bool `json:"binary,omitempty"`
+}
+
+// binaryFile is f without the hunk and line counts a text view would give
+// (they mean nothing for a binary file): the side labels stay.
+func binaryFile(f File) File {
+	f.Binary, f.Hunks = true, 0
+	for i := range f.Sides {
+		f.Sides[i].Lines, f.Sides[i].Preview = 0, ""
+	}
+	return f
 }
 
 // Conflict is one conflicted commit or one parked bookmark.
@@ -66,6 +81,16 @@ type Scan struct {
 	HasRemote bool       `json:"upstream_exists"` // false before the first fetch
 	Conflicts []Conflict `json:"conflicts"`
 	Files     []string   `json:"files"` // every conflicted path, sorted, unique
+	// ResolvedFiles are conflicted under the working copy but resolved in
+	// its files (the hand recipe done, not synced yet): nothing is left to
+	// edit; ContinueNext publishes them. Absent when there are none.
+	ResolvedFiles []string `json:"resolved_files,omitempty"`
+}
+
+// ContinueNext is what to do once the working copy resolves every
+// conflict under it (the hand recipe's last step).
+func ContinueNext(bookmark string) string {
+	return "chezmoi-sync --continue   # publishes the resolution, deletes " + bookmark + ", applies it to your home directory"
 }
 
 // Options say where to look.
@@ -174,18 +199,40 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 					return nil, err
 				}
 				m := ParseMarkers(content)
-				conf.Files = append(conf.Files, File{Path: p, Hunks: m.Hunks, Sides: nonNilSides(m.Sides)})
+				f := File{Path: p, Hunks: m.Hunks, Sides: nonNilSides(m.Sides)}
+				if strings.IndexByte(content, 0) >= 0 {
+					f = binaryFile(f)
+				}
+				conf.Files = append(conf.Files, f)
 			}
 			conf.Resolve = resolveCommit(o, conf)
 			s.Conflicts = append(s.Conflicts, conf)
 		}
 	}
 
+	// The hand recipe done but not synced yet: the working copy's files
+	// resolve every conflict under it. Those are not conflicts left to
+	// resolve (and the recipe must not be printed again).
+	resolved, err := resolvedInWorkingCopy(ctx, q, o.SourceDir, commits)
+	if err != nil {
+		return nil, err
+	}
+	if len(resolved) > 0 {
+		s.ResolvedFiles = resolved
+		kept := s.Conflicts[:0]
+		for _, c := range s.Conflicts {
+			if c.Where != "working-copy" {
+				kept = append(kept, c)
+			}
+		}
+		s.Conflicts = kept
+	}
+
 	// Parked bookmarks whose own commits are clean: do they still conflict
 	// with the upstream branch?
 	if s.HasRemote {
 		for _, p := range parkedBms {
-			if hasConflictUnder(s.Conflicts, p.where()) {
+			if hasConflictUnder(s.Conflicts, p.where()) || len(resolved) > 0 && byID[p.CommitID].In["wc"] {
 				continue
 			}
 			conf, err := parkedConflict(ctx, q, o, p, byID[p.CommitID], upID)
@@ -196,7 +243,7 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 				s.Conflicts = append(s.Conflicts, *conf)
 			}
 		}
-		if o.CheckWorkingCopy && len(s.Conflicts) == 0 {
+		if o.CheckWorkingCopy && len(s.Conflicts) == 0 && len(resolved) == 0 {
 			wc, err := q.Commits(ctx, "@", 1)
 			if err != nil {
 				return nil, err
@@ -225,6 +272,75 @@ func Run(ctx context.Context, o Options) (*Scan, error) {
 	}
 	sort.Strings(s.Files)
 	return s, nil
+}
+
+// resolvedInWorkingCopy returns the files of the conflicted commits under
+// the working copy when the working copy resolves all of them, else nil.
+// jj is asked without a snapshot, so when jj still records the working
+// copy as conflicted, its files on disk are read: they are what the next
+// snapshot records, and chezmoi-sync --continue refuses any marker line
+// left in them.
+func resolvedInWorkingCopy(ctx context.Context, q *jj.StatusQuery, dir string, commits []jj.StatusCommit) ([]string, error) {
+	var under []string
+	wc := ""
+	for _, c := range commits {
+		switch {
+		case !c.Conflict || !c.In["wc"]:
+		case c.WorkingCopy:
+			wc = c.CommitID
+		default:
+			under = append(under, c.CommitID)
+		}
+	}
+	if len(under) == 0 {
+		return nil, nil
+	}
+	if wc != "" {
+		paths, err := q.ConflictedPaths(ctx, wc)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			if holdsMarkerLines(filepath.Join(dir, p)) {
+				return nil, nil
+			}
+		}
+	}
+	files := map[string]bool{}
+	for _, id := range under {
+		paths, err := q.ConflictedPaths(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			files[p] = true
+		}
+	}
+	out := make([]string, 0, len(files))
+	for f := range files {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// holdsMarkerLines: a file with a line that starts like a conflict
+// marker. A file deleted in the working copy resolves its conflict as a
+// deletion.
+func holdsMarkerLines(path string) bool {
+	data, ok := ReadSmall(path)
+	return ok && mergetext.HasMarkerLines(data)
+}
+
+// ReadSmall reads a regular file (never through a link) of at most 8 MiB,
+// the size up to which chezmoi-sync looks for conflict markers.
+func ReadSmall(path string) ([]byte, bool) {
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
+		return nil, false
+	}
+	data, err := os.ReadFile(path)
+	return data, err == nil
 }
 
 // inherited reports a commit that only carries its parent's conflict: it
@@ -364,6 +480,9 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 			}
 			f.Sides = append(f.Sides, sd)
 		}
+		if m.Binary {
+			f = binaryFile(f)
+		}
 		conf.Files = append(conf.Files, f)
 	}
 	conf.Resolve = resolveParked(o, *conf)
@@ -424,6 +543,7 @@ func mergeTreeConflicts(ctx context.Context, o Options, a, b string) (map[string
 		// A modify/delete conflict has no file with markers: Markers stays empty.
 		if blob, err := git("cat-file", "blob", parts[0]+":"+p); err == nil {
 			m = ParseMarkers(string(blob.Stdout))
+			m.Binary = bytes.IndexByte(blob.Stdout, 0) >= 0 // git writes one side, no markers
 		}
 		markers[p] = m
 		paths = append(paths, p)
@@ -533,7 +653,7 @@ func HandRecipe(sourceDir, upstream, bookmark string, files []string) []string {
 	for _, f := range encrypted {
 		lines = append(lines, "jj restore --from "+upstream+" "+shellQuote(f)+"   # encrypted: takes "+upstream+"'s version; to keep yours, chezmoi encrypt your text into it instead")
 	}
-	return append(lines, "chezmoi-sync --continue   # publishes the resolution, deletes "+bookmark+", applies it to your home directory")
+	return append(lines, ContinueNext(bookmark))
 }
 
 // PathArgs names conflicted source files (relative to sourceDir) the way
@@ -580,6 +700,9 @@ func quoteAll(in []string) []string {
 	}
 	return out
 }
+
+// ShellQuote quotes s for a POSIX shell when it needs it.
+func ShellQuote(s string) string { return shellQuote(s) }
 
 func shellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
