@@ -241,7 +241,7 @@ func (trackStep) plan(ctx context.Context, r *run) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
-	if r.written == nil {
+	if r.written == nil && len(untracked) > 0 {
 		if r.written, err = r.cm.LastWritten(ctx); err != nil {
 			return plan{}, fmt.Errorf("cannot read what chezmoi last wrote (chezmoi state): %w", err)
 		}
