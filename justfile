@@ -12,6 +12,10 @@ default:
 test *ARGS:
     scripts/test {{ ARGS }}
 
+# Mutation testing: curated bugs applied one at a time, the tests that must catch each (ARGS: -quick, -only RE, -list)
+mutate *ARGS:
+    scripts/mutate {{ ARGS }}
+
 # Two simulated hosts and a local bare remote: a sync, a parked conflict, resolved and published
 demo:
     scripts/demo

@@ -93,7 +93,6 @@ var Targets = map[string]struct {
 // its baseline); the table shows their quotient as a ratio.
 var Pairs = []struct{ Package, Bench, Base, Unit string }{
 	{"pkg/metrics", "WriteFileAtomic", "WriteFilePlain", "atomic/plain"},
-	{"pkg/userhooks", "RunHook", "ExecDirect", "hook/exec"},
 }
 
 // Derive adds the Pairs' ratios to ms.

@@ -33,8 +33,8 @@ func TestStopSignals(t *testing.T) {
 				bin   string
 				fault fault
 			}{
-				{"chezmoi-status", fault{"jj", " log ", "before"}},
-				{"chezmoi-sync", fault{"jj", " git fetch ", "before"}},
+				{"chezmoi-status", fault{Tool: "jj", Match: " log ", When: "before"}},
+				{"chezmoi-sync", fault{Tool: "jj", Match: " git fetch ", When: "before"}},
 			} {
 				stdout := stopWith(t, w.alpha, c.fault, sig, c.bin, "--json")
 				var doc map[string]any
@@ -131,7 +131,7 @@ func TestStopReachesGrandchildren(t *testing.T) {
 	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
 	w.h.CloneDotfiles(remote)
 	installWrappers(t, w.h, "jj")
-	stopWith(t, w.h, fault{"jj", " git fetch ", "before"}, syscall.SIGHUP, "rebuild-smart", "--flake", w.repo, "--offline=false", "--skip-upstream")
+	stopWith(t, w.h, fault{Tool: "jj", Match: " git fetch ", When: "before"}, syscall.SIGHUP, "rebuild-smart", "--flake", w.repo, "--offline=false", "--skip-upstream")
 	if busy, holder, err := state.Busy(w.h.StateDir(), state.SyncLock); err != nil || busy {
 		t.Fatalf("the sync lock is still held: %v %+v", err, holder)
 	}

@@ -29,7 +29,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{remote: testharness.NewRemote(t, testharness.DefaultDotfiles())}
 	w.alpha = testharness.NewHost(t, "alpha").WithBinaries()
 	w.alpha.CloneDotfiles(w.remote)
-	installWrappers(t, w.alpha, "jj", "chezmoi")
+	installWrappers(t, w.alpha, "jj", "chezmoi", "git")
 	if r := w.alpha.Exec("", "chezmoi-sync"); r.Code != 0 {
 		t.Fatalf("first sync: %s", r)
 	}
@@ -82,6 +82,11 @@ func (w *world) recovered(t *testing.T, withIncoming bool) {
 	if withIncoming && !strings.Contains(h.ReadHome(".gitconfig"), incomingEdit) {
 		t.Fatalf("beta's edit did not reach alpha's home:\n%s", h.ReadHome(".gitconfig"))
 	}
+	// Nothing alpha published took beta's edit back (a revert snapshotted
+	// from stale files would be committed and pushed like an edit).
+	if withIncoming && !strings.Contains(testharness.RemoteFile(t, w.remote, "main", "dot_gitconfig"), incomingEdit) {
+		t.Fatalf("beta's edit is no longer in the remote's main after alpha's recovery:\n%s", diag(h))
+	}
 	src := h.SourceDir()
 	for _, c := range [][]string{{"status"}, {"op", "log", "-n", "3"}, {"log", "-r", "::@", "-n", "5"}} {
 		if res := h.Exec(src, "jj", c...); res.Code != 0 {
@@ -112,54 +117,142 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// TestKillNine: SIGKILL at each point of a sync, then a normal run.
+// TestKillNine: SIGKILL at each point of a sync, then a normal run. Every
+// point is reached the same way on every run, so a broken recovery fails
+// every time, not now and then: before or after a tool's call (the
+// wrapper holds there), after the git that jj starts for a fetch or a push
+// (jj has not yet recorded what git did), or inside a call, at a system
+// call strace holds: inside `jj rebase` after git HEAD moved but before jj
+// recorded the operation (the next jj command would import the moved HEAD
+// and snapshot a revert of the incoming commits), after it recorded the
+// operation but before it rewrote the files (the working copy is stale),
+// and inside `chezmoi apply` before it renames the incoming file into
+// place. Each kill is checked to have left the state it names.
 func TestKillNine(t *testing.T) {
+	opHeadsLock := func(w *world) string {
+		return filepath.Join(w.alpha.SourceDir(), ".jj", "repo", "op_heads", "heads", "lock")
+	}
 	points := []struct {
 		name     string
-		fault    fault
+		fault    func(w *world) fault
 		incoming bool
-		knownBug string // reported in docs/proof.md; skipped unless NIXDOTS_PROOF_KNOWN_BUGS is set
+		check    func(t *testing.T, w *world, before killState) // the kill left the state the point names
 	}{
-		{"after-re-add", fault{"chezmoi", " re-add ", "after"}, false, ""},
-		{"after-commit", fault{"jj", " commit ", "after"}, false, ""},
-		{"before-fetch", fault{"jj", " git fetch ", "before"}, true, ""},
-		{"during-fetch", fault{"jj", " git fetch ", "during"}, true, ""},
-		// Was docs/proof.md bug 2 (a revert of the incoming commits was
-		// published); fixed by chezmoi-sync's run marker and repair.
-		{"during-rebase", fault{"jj", " rebase ", "during"}, true, ""},
-		{"after-rebase", fault{"jj", " rebase ", "after"}, true, ""},
-		{"during-push", fault{"jj", " git push ", "during"}, false, ""},
-		{"after-push", fault{"jj", " git push ", "after"}, true, ""},
-		{"during-apply", fault{"chezmoi", " apply ", "during"}, true, ""},
+		{"after-re-add", func(*world) fault { return fault{Tool: "chezmoi", Match: " re-add ", When: "after"} }, false, nil},
+		{"after-commit", func(*world) fault { return fault{Tool: "jj", Match: " commit ", When: "after"} }, false, nil},
+		{"before-fetch", func(*world) fault { return fault{Tool: "jj", Match: " git fetch ", When: "before"} }, true, nil},
+		// jj git fetch runs git fetch: git has updated the remote-tracking
+		// ref, jj has not imported it.
+		{"during-fetch", func(*world) fault { return fault{Tool: "git", Match: " fetch ", When: "after"} }, true,
+			func(t *testing.T, w *world, b killState) {
+				if got := w.gitRef(t, "refs/remotes/origin/main"); got == b.originMain {
+					t.Fatalf("the kill was meant to land after git fetched (origin/main still %s)", got)
+				}
+			}},
+		// Was docs/proof.md bug 2: the next run published a revert of
+		// the incoming commits. Held: jj's lock of its operation heads,
+		// taken after git HEAD moved, before the operation is recorded.
+		{"during-rebase-head-moved", func(w *world) fault {
+			return fault{Tool: "jj", Match: " rebase ", When: "hold", Syscalls: "openat", Path: opHeadsLock(w)}
+		}, true, func(t *testing.T, w *world, b killState) {
+			if w.gitRef(t, "HEAD") == b.head {
+				t.Fatal("the kill was meant to land after jj moved git HEAD")
+			}
+			if w.headOpIsRebase(t) {
+				t.Fatal("the kill was meant to land before jj recorded the rebase")
+			}
+		}},
+		// Held: the removal of that lock, after the operation is recorded,
+		// before the files of the working copy are rewritten.
+		{"during-rebase-op-recorded", func(w *world) fault {
+			return fault{Tool: "jj", Match: " rebase ", When: "hold", Syscalls: "unlink", Path: opHeadsLock(w)}
+		}, true, func(t *testing.T, w *world, _ killState) {
+			if !w.headOpIsRebase(t) {
+				t.Fatal("the kill was meant to land after jj recorded the rebase")
+			}
+			if strings.Contains(w.alpha.ReadSource("dot_gitconfig"), incomingEdit) {
+				t.Fatal("the kill was meant to land before jj rewrote the working copy's files")
+			}
+		}},
+		{"after-rebase", func(*world) fault { return fault{Tool: "jj", Match: " rebase ", When: "after"} }, true, nil},
+		// jj git push runs git push: the remote has the commit, jj has
+		// not recorded it.
+		{"during-push", func(*world) fault { return fault{Tool: "git", Match: " push ", When: "after"} }, false,
+			func(t *testing.T, w *world, _ killState) {
+				if !strings.Contains(testharness.RemoteFile(t, w.remote, "main", "dot_bashrc"), localEdit) {
+					t.Fatal("the kill was meant to land after git pushed")
+				}
+			}},
+		{"after-push", func(*world) fault { return fault{Tool: "jj", Match: " git push ", When: "after"} }, true, nil},
+		{"during-apply", func(w *world) fault {
+			return fault{Tool: "chezmoi", Match: " apply ", When: "hold", Syscalls: "rename,renameat,renameat2", Path: filepath.Join(w.alpha.Home, ".gitconfig")}
+		}, true, func(t *testing.T, w *world, _ killState) {
+			if strings.Contains(w.alpha.ReadHome(".gitconfig"), incomingEdit) {
+				t.Fatal("the kill was meant to land before apply wrote the incoming file")
+			}
+		}},
 	}
 	for _, p := range points {
 		t.Run(p.name, func(t *testing.T) {
-			if p.knownBug != "" && os.Getenv("NIXDOTS_PROOF_KNOWN_BUGS") == "" {
-				t.Skip("known bug, reported (NIXDOTS_PROOF_KNOWN_BUGS=1 runs it): " + p.knownBug)
-			}
 			t.Parallel()
 			w := newWorld(t)
 			if p.incoming {
 				w.incoming(t)
 			}
 			w.alpha.WriteHome(".bashrc", w.alpha.ReadHome(".bashrc")+localEdit)
-			a := startFaulty(t, w.alpha, p.fault, "chezmoi-sync")
+			before := w.state(t)
+			a := startFaulty(t, w.alpha, p.fault(w), "chezmoi-sync")
 			pid := a.waitReached(t)
-			if p.fault.When == "during" {
-				time.Sleep(time.Duration(5+time.Now().UnixNano()%20) * time.Millisecond)
-			}
 			a.kill9(t, pid)
+			if p.check != nil {
+				p.check(t, w, before)
+			}
 			w.recovered(t, p.incoming)
 		})
 	}
+}
+
+// killState is what the kill checks compare with: alpha's repository
+// before the run.
+type killState struct{ head, originMain string }
+
+func (w *world) state(t *testing.T) killState {
+	return killState{head: w.gitRef(t, "HEAD"), originMain: w.gitRef(t, "refs/remotes/origin/main")}
+}
+
+func (w *world) gitRef(t *testing.T, ref string) string {
+	t.Helper()
+	return strings.TrimSpace(w.alpha.Run(w.alpha.SourceDir(), "git", "rev-parse", "--verify", "-q", ref))
+}
+
+// headOpIsRebase reports whether jj's recorded operation head is a rebase,
+// read from jj's files (any jj command could import git's refs first and
+// change what the recovery finds): the head is a file named by the
+// operation's id, the operation a protobuf whose description ("rebase
+// commit ...") is plain text.
+func (w *world) headOpIsRebase(t *testing.T) bool {
+	t.Helper()
+	repo := filepath.Join(w.alpha.SourceDir(), ".jj", "repo")
+	entries, err := os.ReadDir(filepath.Join(repo, "op_heads", "heads"))
+	must(t, err)
+	for _, e := range entries {
+		if e.Name() == "lock" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(repo, "op_store", "operations", e.Name()))
+		must(t, err)
+		if strings.Contains(string(data), "rebase commit") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestKillDuringStateWrite stops chezmoi-sync inside the write of its
 // record: the temporary file is written and the rename that publishes it
 // is held back (strace delays that one system call), then SIGKILL. The
 // previous record must still be readable, and the next run must succeed.
-// Without strace the kill is aimed at random moments right after the last
-// subprocess (statistical; the test says how many kills landed inside).
+// strace is required (under CI a missing strace fails the test).
 func TestKillDuringStateWrite(t *testing.T) {
 	w := newWorld(t)
 	h := w.alpha
@@ -234,7 +327,7 @@ func TestRemoteDisappearsMidRun(t *testing.T) {
 			if exitCodeFlag {
 				args, want = []string{"--exit-code"}, exitcode.Offline
 			}
-			a := startFaulty(t, h, fault{"jj", " git fetch ", "after"}, "chezmoi-sync", args...)
+			a := startFaulty(t, h, fault{Tool: "jj", Match: " git fetch ", When: "after"}, "chezmoi-sync", args...)
 			a.waitReached(t)
 			gone := w.remote + ".gone"
 			must(t, os.Rename(w.remote, gone))

@@ -18,10 +18,13 @@ import (
 
 // wrapperScript stops a chosen call of a tool. FAULT_TOOL names the tool,
 // FAULT_MATCH a substring of its arguments (" $* "), FAULT_WHEN when to
-// stop: before running it, after it finished, or during it (the real tool
-// runs in the background). On reaching the point it writes its pid to
-// $FAULT_DIR/reached and waits for $FAULT_DIR/continue. Only the first
-// matching call fires.
+// stop: before running it, after it finished, or inside it ("hold": the
+// real tool runs under strace, which holds its first system call of
+// FAULT_SYSCALLS on the absolute path FAULT_PATH; the test sees the held
+// call in $FAULT_DIR/strace). On reaching a point before or after the tool
+// it writes its pid to $FAULT_DIR/reached and waits for
+// $FAULT_DIR/continue. Only the first matching call fires. Every point is
+// reached the same way on every run: no sleep decides where a kill lands.
 const wrapperScript = `#!/bin/sh
 # fault-injection wrapper (internal/faults): see wrap_test.go
 real=%q
@@ -33,7 +36,9 @@ if [ -n "$FAULT_DIR" ] && [ "$FAULT_TOOL" = %q ]; then
       case "$FAULT_WHEN" in
       before) hold; exec "$real" "$@" ;;
       after) "$real" "$@"; rc=$?; hold; exit $rc ;;
-      during) "$real" "$@" <&0 & pid=$!; hold; wait $pid; exit $? ;;
+      hold) echo $$ > "$FAULT_DIR/pid"
+        exec "$FAULT_STRACE" -f -qq -o "$FAULT_DIR/strace" -e trace="$FAULT_SYSCALLS" \
+          -e inject="$FAULT_SYSCALLS":delay_enter=300000000 -P "$FAULT_PATH" "$real" "$@" ;;
       fail) echo "Error: Could not find repository at '/injected/fault'" >&2; exit 1 ;;
       esac
     fi ;;
@@ -55,9 +60,13 @@ func installWrappers(t testing.TB, h *testharness.Host, tools ...string) {
 	h.Setenv("PATH", dir+":"+h.Getenv("PATH"))
 }
 
-// fault is one point at which to stop a run.
+// fault is one point at which to stop a run: the call of Tool whose
+// arguments hold Match, before or after it runs, or (When "hold") inside
+// it, at its first system call of Syscalls (strace's -e trace list) on
+// Path (absolute: strace matches the path as the tool passes it).
 type fault struct {
 	Tool, Match, When string
+	Syscalls, Path    string
 }
 
 // armed is a run started with a fault set.
@@ -66,6 +75,7 @@ type armed struct {
 	out  *bytes.Buffer
 	dir  string // FAULT_DIR
 	done chan error
+	held string // a "hold" fault's path: reached when strace shows the held call
 }
 
 // startFaulty starts name (args) on h with the fault armed.
@@ -76,7 +86,15 @@ func startFaulty(t testing.TB, h *testharness.Host, f fault, name string, args .
 	t.Cleanup(cancel)
 	a.cmd = h.Command(ctx, "", name, args...)
 	a.cmd.Env = append(append([]string(nil), h.Env...),
-		"FAULT_DIR="+a.dir, "FAULT_TOOL="+f.Tool, "FAULT_MATCH="+f.Match, "FAULT_WHEN="+f.When)
+		"FAULT_DIR="+a.dir, "FAULT_TOOL="+f.Tool, "FAULT_MATCH="+f.Match, "FAULT_WHEN="+f.When,
+		"FAULT_SYSCALLS="+f.Syscalls, "FAULT_PATH="+f.Path)
+	if f.When == "hold" {
+		testharness.Require(t, "strace")
+		strace, err := testharness.Look("strace")
+		must(t, err)
+		a.cmd.Env = append(a.cmd.Env, "FAULT_STRACE="+strace)
+		a.held = f.Path
+	}
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	must(t, a.cmd.Start())
 	go func() { a.done <- a.cmd.Wait() }()
@@ -94,7 +112,17 @@ func (a *armed) waitReached(t testing.TB) int {
 	t.Helper()
 	deadline := time.After(2 * time.Minute)
 	for {
-		if data, err := os.ReadFile(filepath.Join(a.dir, "reached")); err == nil {
+		if a.held != "" {
+			// strace writes a held call's entry at once ("openat(...,"),
+			// its result only when the call returns.
+			if tr, err := os.ReadFile(filepath.Join(a.dir, "strace")); err == nil && bytes.Contains(tr, []byte(strconv.Quote(a.held))) {
+				data, err := os.ReadFile(filepath.Join(a.dir, "pid"))
+				must(t, err)
+				pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+				must(t, err)
+				return pid
+			}
+		} else if data, err := os.ReadFile(filepath.Join(a.dir, "reached")); err == nil {
 			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 			must(t, err)
 			return pid

@@ -115,6 +115,7 @@ func TestDeveloperRecipes(t *testing.T) {
 		"man":           "go run ./cmd/nixdots-gendocs -out . -only man",
 		"docs":          "go run ./cmd/nixdots-gendocs -out .",
 		"bench":         "scripts/bench",
+		"mutate":        "scripts/mutate",
 		"vendor-hash":   "go mod vendor",
 		"rebuild-smart": "rebuild-smart",
 	} {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -121,11 +122,18 @@ func Tokens(text string) []string {
 // HostOf is the host that made a token.
 func HostOf(tok string) string { return strings.Split(tok, "-")[2] }
 
-// Resolve rewrites a conflicted fleet file the way a person who wants to
-// keep every side would: all tokens of every side, markers gone. It knows
-// the three file kinds; anything else it refuses.
+// Resolve rewrites a conflicted fleet file the way docs/chezmoi-sync.md
+// ("Reading jj's conflict markers") tells a person who wants both hosts'
+// edits to: in each conflict, the lines either side added stay, a line a
+// side removed stays removed, the markers go (KeepBothSides); then the
+// file is written in its usual layout. It knows the three file kinds;
+// anything else it refuses.
 func Resolve(rel string, names []string, conflicted string) (string, error) {
-	toks := Tokens(conflicted)
+	merged, err := KeepBothSides(conflicted)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", rel, err)
+	}
+	toks := Tokens(merged)
 	switch {
 	case rel == SharedFile:
 		byHost := map[string][]string{}
@@ -140,6 +148,114 @@ func Resolve(rel string, names []string, conflicted string) (string, error) {
 		return RenderOwn(name, toks), nil
 	}
 	return "", fmt.Errorf("no resolution rule for %s", rel)
+}
+
+// KeepBothSides resolves every conflict in text written with jj's markers
+// (jj 0.46's default "diff" style, and the "snapshot" and git styles): a
+// "%%%%%%%" section is a diff from a base to one side (" " both, "-" the
+// base only, "+" the side only), a "+++++++" section one side as it is, a
+// "-------" or "|||||||" section a base, "=======" starts the second side
+// of a git-style conflict. The result holds, in order, every line of a
+// side except the base lines some side removed; lines outside conflicts
+// stay. A token a side removed is not brought back: a revert inside a
+// conflict stays visible as a loss.
+func KeepBothSides(text string) (string, error) {
+	var out []string
+	var sides, bases [][]string
+	cur := -1       // index into sides or bases
+	inBase := false // cur indexes bases
+	diff := false   // in a %%%%%%% section: cur is the side, the base is bases[len-1]
+	inConflict := false
+	for _, l := range strings.SplitAfter(text, "\n") {
+		line := strings.TrimSuffix(l, "\n")
+		switch m := markerOf(line); {
+		case !inConflict && m == '<':
+			inConflict, sides, bases, cur, diff = true, nil, nil, -1, false
+		case !inConflict:
+			if l != "" {
+				out = append(out, line)
+			}
+		case m == '%':
+			sides, bases = append(sides, nil), append(bases, nil)
+			cur, inBase, diff = len(sides)-1, false, true
+		case m == '\\':
+			// the "to:" label of a %%%%%%% section
+		case m == '+' || m == '=':
+			sides = append(sides, nil)
+			cur, inBase, diff = len(sides)-1, false, false
+		case m == '-' || m == '|':
+			bases = append(bases, nil)
+			cur, inBase, diff = len(bases)-1, true, false
+		case m == '>':
+			out = append(out, mergeSides(sides, bases)...)
+			inConflict = false
+		case cur < 0 && !diff:
+			// git style: the first side starts right after <<<<<<<
+			sides = append(sides, []string{line})
+			cur = 0
+		case diff:
+			switch {
+			case strings.HasPrefix(line, "+"):
+				sides[cur] = append(sides[cur], line[1:])
+			case strings.HasPrefix(line, "-"):
+				bases[len(bases)-1] = append(bases[len(bases)-1], line[1:])
+			default:
+				ctx := strings.TrimPrefix(line, " ")
+				sides[cur] = append(sides[cur], ctx)
+				bases[len(bases)-1] = append(bases[len(bases)-1], ctx)
+			}
+		case inBase:
+			bases[cur] = append(bases[cur], line)
+		default:
+			sides[cur] = append(sides[cur], line)
+		}
+	}
+	if inConflict {
+		return "", errors.New("a conflict without its end marker")
+	}
+	return strings.Join(append(out, ""), "\n"), nil
+}
+
+// markerOf returns the character of a conflict marker line (seven or more
+// of it, then a space or the end), or 0.
+func markerOf(line string) byte {
+	if len(line) < 7 || !strings.ContainsRune("<>%+-|=\\", rune(line[0])) {
+		return 0
+	}
+	n := 0
+	for n < len(line) && line[n] == line[0] {
+		n++
+	}
+	if n < 7 || (n < len(line) && line[n] != ' ') {
+		return 0
+	}
+	return line[0]
+}
+
+// mergeSides keeps every line of every side, once, except a base line
+// that some side no longer has (that side removed it).
+func mergeSides(sides, bases [][]string) []string {
+	removed := map[string]bool{}
+	for _, b := range bases {
+		for _, l := range b {
+			for _, s := range sides {
+				if !slices.Contains(s, l) {
+					removed[l] = true
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range sides {
+		for _, l := range s {
+			if !removed[l] && !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
 }
 
 // SyncResult is one chezmoi-sync run of a host.
@@ -207,42 +323,92 @@ func (f *Fleet) ParkedRefs() []string {
 	return out
 }
 
-// ResolveParked resolves h's parked conflict the way docs/chezmoi-sync.md
-// tells a user to: replay the local commits onto the remote branch (the
-// conflict appears), fold them into the working copy, edit the conflicted
-// files, and let the next chezmoi-sync publish it. It returns the files it
-// resolved.
-func (f *Fleet) ResolveParked(h *testharness.Host) ([]string, error) {
-	src := h.SourceDir()
-	jj := func(args ...string) (string, error) {
-		r := h.Exec(src, "jj", args...)
-		if r.Code != 0 {
-			return "", fmt.Errorf("[%s] jj %s: exit %d\n%s%s", h.Name, strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
-		}
-		return r.Stdout, nil
-	}
-	if _, err := jj("rebase", "-b", "@", "-d", "main@origin"); err != nil {
-		return nil, err
-	}
-	// Several local commits may each conflict; fold them into the working
-	// copy so one edit resolves them all.
-	local, err := jj("log", "--no-graph", "-r", "main@origin..@-", "-T", `commit_id ++ "\n"`)
+// HandRecipe is the merge by hand chezmoi-sync printed for h's parked
+// conflict: the commands after "or by hand:" in the next step of its last
+// record (showconflicts.RecipeLine), one per element.
+func HandRecipe(h *testharness.Host) ([]string, error) {
+	rec, err := syncstate.Load(h.StateDir())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("[%s] no record to read the recipe from: %w", h.Name, err)
 	}
-	if strings.TrimSpace(local) != "" {
-		if _, err := jj("squash", "--from", "main@origin..@-", "--into", "@", "-m", "chore("+h.Name+"): resolve parked sync conflict"); err != nil {
-			return nil, err
+	_, hand, ok := strings.Cut(rec.NextStep, "or by hand: ")
+	if !ok {
+		return nil, fmt.Errorf("[%s] the record's next step holds no hand recipe: %q", h.Name, rec.NextStep)
+	}
+	return strings.Split(hand, " && "), nil
+}
+
+// ResolveParked follows the printed hand recipe (HandRecipe) up to its
+// last command: cd into the source directory, run the jj command it names
+// (the conflicts appear in the files), and edit the files it names the
+// way the docs say (Resolve). It returns the files it resolved and the
+// commands left (chezmoi-sync --continue); a command it does not know
+// fails the soak: the recipe changed and the simulated user must learn it.
+func (f *Fleet) ResolveParked(h *testharness.Host) (resolved, rest []string, err error) {
+	steps, err := HandRecipe(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := ""
+	for i, step := range steps {
+		words := strings.Fields(step)
+		switch {
+		case len(words) == 2 && words[0] == "cd":
+			dir = unquote(words[1])
+		case len(words) > 1 && words[0] == "jj":
+			if r := h.Exec(dir, "jj", words[1:]...); r.Code != 0 {
+				return nil, nil, fmt.Errorf("[%s] %s: exit %d\n%s%s", h.Name, step, r.Code, r.Stdout, r.Stderr)
+			}
+		case len(words) > 1 && words[0] == "${EDITOR:-vi}":
+			var files []string
+			for _, w := range words[1:] {
+				files = append(files, unquote(w))
+			}
+			done, err := f.editFiles(h, dir, files)
+			if err != nil {
+				return nil, nil, err
+			}
+			resolved = append(resolved, done...)
+		case strings.HasPrefix(step, "chezmoi-sync"):
+			return resolved, steps[i:], nil
+		default:
+			return nil, nil, fmt.Errorf("[%s] the printed recipe has a step the simulated user does not know: %q", h.Name, step)
 		}
 	}
-	resolved, err := f.editConflicts(h)
+	return resolved, nil, nil
+}
+
+func unquote(w string) string {
+	if len(w) >= 2 && w[0] == '\'' && w[len(w)-1] == '\'' {
+		return w[1 : len(w)-1]
+	}
+	return w
+}
+
+// ResolveByRecipe is the whole hand recipe: ResolveParked, then between
+// (the user edits something before the next sync, or nothing), then the
+// recipe's chezmoi-sync --continue; while that names files still
+// conflicted (exit 5: the rebase brought more), the user edits them the
+// same way and runs it again, as its output says.
+func (f *Fleet) ResolveByRecipe(ctx context.Context, h *testharness.Host, between func()) (SyncResult, error) {
+	_, rest, err := f.ResolveParked(h)
 	if err != nil {
-		return nil, err
+		return SyncResult{}, err
 	}
-	if r := h.Exec(src, "jj", "resolve", "--list"); r.Code == 0 {
-		return nil, fmt.Errorf("[%s] conflicts left after resolving: %s", h.Name, r.Stdout)
+	if len(rest) != 1 || strings.Fields(rest[0])[0] != "chezmoi-sync" || !slices.Contains(strings.Fields(rest[0]), "--continue") {
+		return SyncResult{}, fmt.Errorf("[%s] the printed recipe does not end with chezmoi-sync --continue: %q", h.Name, rest)
 	}
-	return resolved, nil
+	if between != nil {
+		between()
+	}
+	r := Sync(ctx, h, "--continue")
+	for try := 0; try < 3 && r.Code == 5 && r.Record != nil && r.Record.Status == syncstate.ConflictsPreserved; try++ {
+		if _, err := f.editConflicts(h); err != nil {
+			return r, err
+		}
+		r = Sync(ctx, h, "--continue")
+	}
+	return r, nil
 }
 
 // How a simulated user finishes a parked conflict (docs/chezmoi-sync.md,
@@ -262,14 +428,13 @@ var ResolveMethods = []string{ByHand, ByContinue, KeepLocal, TakeRemote}
 // ResolveWith finishes h's parked conflict the given way and returns the
 // last chezmoi-sync run and the tokens a side taken gave up: they are not
 // lost, the commit the record names holds them (read here, from that
-// commit, to prove it).
-func (f *Fleet) ResolveWith(ctx context.Context, h *testharness.Host, method string) (SyncResult, []string, error) {
+// commit, to prove it). between, when not nil, is the user editing a
+// dotfile after resolving by hand and before the next chezmoi-sync.
+func (f *Fleet) ResolveWith(ctx context.Context, h *testharness.Host, method string, between func()) (SyncResult, []string, error) {
 	switch method {
 	case ByHand:
-		if _, err := f.ResolveParked(h); err != nil {
-			return SyncResult{}, nil, err
-		}
-		return Sync(ctx, h), nil, nil
+		r, err := f.ResolveByRecipe(ctx, h, between)
+		return r, nil, err
 	case ByContinue:
 		r := Sync(ctx, h, "--continue")
 		if r.Code != 5 || r.Record == nil || r.Record.Status != syncstate.ConflictsPreserved {
@@ -277,6 +442,9 @@ func (f *Fleet) ResolveWith(ctx context.Context, h *testharness.Host, method str
 		}
 		if _, err := f.editConflicts(h); err != nil {
 			return r, nil, err
+		}
+		if between != nil {
+			between()
 		}
 		return Sync(ctx, h, "--continue"), nil, nil
 	}
@@ -297,8 +465,9 @@ func (f *Fleet) ResolveWith(ctx context.Context, h *testharness.Host, method str
 	return r, kept, nil
 }
 
-// editConflicts rewrites every file jj reports conflicted in h's working
-// copy, keeping every token of every side (Resolve).
+// editConflicts edits every file jj reports conflicted in h's working
+// copy (what chezmoi-sync --continue names when files are still
+// conflicted) the way the docs say (Resolve).
 func (f *Fleet) editConflicts(h *testharness.Host) ([]string, error) {
 	src := h.SourceDir()
 	r := h.Exec(src, "jj", "resolve", "--list")
@@ -308,22 +477,34 @@ func (f *Fleet) editConflicts(h *testharness.Host) ([]string, error) {
 		}
 		return nil, fmt.Errorf("[%s] jj resolve --list: %s", h.Name, r)
 	}
-	var resolved []string
+	var paths []string
 	for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
-		path := strings.TrimSpace(strings.SplitN(line, "  ", 2)[0])
-		if path == "" {
-			continue
+		if path := strings.TrimSpace(strings.SplitN(line, "  ", 2)[0]); path != "" {
+			paths = append(paths, path)
 		}
-		data, err := os.ReadFile(filepath.Join(src, path))
+	}
+	return f.editFiles(h, src, paths)
+}
+
+// editFiles is the user in an editor on files (relative to dir): each
+// one holding conflict markers is resolved (Resolve), one without any
+// (the replay merged it) is left as it is.
+func (f *Fleet) editFiles(h *testharness.Host, dir string, files []string) ([]string, error) {
+	var resolved []string
+	for _, path := range files {
+		data, err := os.ReadFile(filepath.Join(dir, path))
 		if err != nil {
 			return nil, err
+		}
+		if !strings.Contains(string(data), "<<<<<<<") {
+			continue
 		}
 		rel := homeRel(path)
 		fixed, err := Resolve(rel, f.Names, string(data))
 		if err != nil {
 			return nil, fmt.Errorf("[%s] %w:\n%s", h.Name, err, data)
 		}
-		if err := os.WriteFile(filepath.Join(src, path), []byte(fixed), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(fixed), 0o644); err != nil {
 			return nil, err
 		}
 		resolved = append(resolved, rel)

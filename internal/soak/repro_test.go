@@ -23,7 +23,7 @@ func TestParkAgainAfterResolving(t *testing.T) {
 	if r := Sync(ctx, a); r.Code != 0 {
 		t.Fatalf("a again: %s", r.Output)
 	}
-	if _, err := f.ResolveParked(b); err != nil {
+	if _, _, err := f.ResolveParked(b); err != nil {
 		t.Fatal(err)
 	}
 	r := Sync(ctx, b)
@@ -44,7 +44,7 @@ func TestParkAgainAfterResolving(t *testing.T) {
 func TestHomeEditAfterResolvingKeepsUpstream(t *testing.T) {
 	ctx := context.Background()
 	f, _, b := parkedPair(t, ctx)
-	if _, err := f.ResolveParked(b); err != nil {
+	if _, _, err := f.ResolveParked(b); err != nil {
 		t.Fatal(err)
 	}
 	appendHot(b, "tok-r2-host1-2") // edited again before the next sync

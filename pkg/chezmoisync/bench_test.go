@@ -1,26 +1,28 @@
 package chezmoisync_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nixdots/nixdots/internal/replay"
 	"github.com/nixdots/nixdots/internal/testharness"
 )
 
 // BenchmarkNoOpSync runs a no-op chezmoi-sync and, alternating with it, two
-// baselines run directly, one after the other as the sync runs them (the
-// sync's only overlap is its in-process stat-index check beside the first
-// jj query):
+// baselines run directly:
 //
-//   - raw: what a person types, `jj log` (the check), `jj git fetch`, `jj
-//     log` (the incoming check); each of them snapshots the working copy.
-//     Target sync/raw <= 1.1 ("x-vs-raw");
-//   - same work: the sync's three commands exactly (one snapshot; the fetch
-//     and the second query with --ignore-working-copy). Target <= 1.05
-//     ("x-vs-same"): what the sync costs beyond the work it must do.
+//   - same work ("x-vs-same", target <= 1.05): the sync's own commands,
+//     replayed from its trace (internal/replay: the same three jj commands
+//     with the same arguments, environment and overlap, none here: the
+//     sync's only overlap is its in-process stat-index check beside the
+//     first jj query). What the sync costs beyond the work it must do;
+//   - raw ("x-vs-raw", target <= 1.1; NOT the same work, a reference): what
+//     a person types, `jj log` (the check), `jj git fetch`, `jj log` (the
+//     incoming check); each of them snapshots the working copy.
 //
 // The stat index says no managed file changed, so chezmoi is not run at
 // all. "subprocs" is how many processes the sync started (from --verbose).
@@ -72,8 +74,15 @@ func benchNoOp(b *testing.B, remote, mode string) {
 			}
 		}
 	}
-	r := mustSync(b, h, append([]string{"--verbose"}, args...)...)
-	same := sameWork(b, h, r.Stderr)
+	plan := replay.Record(b, h.Setenv, func() { mustSync(b, h, args...) })
+	if len(plan.Spans) != 3 || plan.Overlaps() != 0 {
+		b.Fatalf("a no-op sync ran %d commands (%d side by side), not 3 one after the other: %+v", len(plan.Spans), plan.Overlaps(), plan.Spans)
+	}
+	same := func() {
+		if err := plan.Run(context.Background(), h.Env); err != nil {
+			b.Fatal(err)
+		}
+	}
 	raw()
 	same()
 	var syncT, rawT, sameT time.Duration
@@ -101,69 +110,6 @@ func benchNoOp(b *testing.B, remote, mode string) {
 	b.ReportMetric(float64(syncT.Microseconds())/1000/float64(b.N), "sync-ms")
 	b.ReportMetric(float64(rawT.Microseconds())/1000/float64(b.N), "raw-ms")
 	_ = os.RemoveAll(h.Root)
-}
-
-// sameWork replays the commands a no-op sync ran (its --verbose lines), in
-// the same order, each with the sync's own arguments.
-func sameWork(b *testing.B, h *testharness.Host, verbose string) func() {
-	var cmds [][]string
-	for _, l := range strings.Split(verbose, "\n") {
-		if strings.HasPrefix(l, "+ ") {
-			cmds = append(cmds, shellWords(b, strings.TrimPrefix(l, "+ ")))
-		}
-	}
-	if len(cmds) != 3 {
-		b.Fatalf("a no-op sync ran %d commands, not 3:\n%s", len(cmds), verbose)
-	}
-	return func() {
-		for _, c := range cmds {
-			if r := h.Exec(h.SourceDir(), c[0], c[1:]...); r.Code != 0 {
-				b.Fatalf("%v: %s", c, r)
-			}
-		}
-	}
-}
-
-// shellWords undoes runner.Cmd's quoting ("(cd DIR && argv)", words in
-// single quotes where needed).
-func shellWords(b *testing.B, line string) []string {
-	if i := strings.Index(line, " && "); strings.HasPrefix(line, "(cd ") && i > 0 {
-		line = strings.TrimSuffix(line[i+4:], ")")
-	}
-	var words []string
-	var cur strings.Builder
-	inQuote, started := false, false
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case inQuote && c == '\'':
-			if strings.HasPrefix(line[i:], "'\\''") {
-				cur.WriteByte('\'')
-				i += 3
-				continue
-			}
-			inQuote = false
-		case inQuote:
-			cur.WriteByte(c)
-		case c == '\'':
-			inQuote, started = true, true
-		case c == ' ':
-			if started {
-				words = append(words, cur.String())
-				cur.Reset()
-				started = false
-			}
-		default:
-			cur.WriteByte(c)
-			started = true
-		}
-	}
-	if started {
-		words = append(words, cur.String())
-	}
-	if len(words) == 0 {
-		b.Fatalf("cannot read %q", line)
-	}
-	return words
 }
 
 // countCommands counts the "+ argv" lines --verbose prints, one per

@@ -187,16 +187,36 @@ cd %[2]q && git push -q origin main
 	require.NoError(t, os.WriteFile(hookPath, []byte(hook), 0o755))
 
 	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --race'")
-	mustSync(t, a)
+	// One race, one retry allowed: it is enough.
+	mustSync(t, a, "--push-retries", "1")
 	_, err := os.Stat(marker)
 	require.NoError(t, err, "the race hook never fired")
 	rec := record(t, a)
 	require.Equal(t, syncstate.Success, rec.Status)
-	require.GreaterOrEqual(t, rec.PushRetries, 1)
+	require.Equal(t, 1, rec.PushRetries)
 	require.True(t, rec.Pushed)
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--race")
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "pager = bat")
 	require.Contains(t, a.ReadHome(".gitconfig"), "pager = bat")
+
+	// One race and no retry allowed: push-failed at once, the commit kept
+	// for the next run, which publishes it.
+	g.Run(gdir, "git", "pull", "-q", "--rebase", "origin", "main")
+	require.NoError(t, os.WriteFile(filepath.Join(gdir, "dot_gitconfig"), []byte("[core]\n\tpager = most\n"), 0o644))
+	g.Run(gdir, "git", "commit", "-qam", "gamma edit 2")
+	require.NoError(t, os.Remove(marker))
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --race2'")
+	mustSync(t, a, "--push-retries", "0")
+	_, err = os.Stat(marker)
+	require.NoError(t, err, "the race hook never fired")
+	rec = record(t, a)
+	require.Equal(t, syncstate.PushFailed, rec.Status, rec.Error)
+	require.Equal(t, 0, rec.PushRetries)
+	require.Contains(t, rec.Error, "gave up after 0 push retries")
+	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--race2")
+	mustSync(t, a)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--race2")
+	require.Contains(t, a.ReadHome(".gitconfig"), "pager = most")
 }
 
 // 5. Two runs at once on one host: the second fails fast naming the holder,

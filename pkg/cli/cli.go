@@ -366,6 +366,13 @@ func newApp(spec Spec, cmd Runner, cfg *config.File, env Env) *App {
 	if g.Verbose {
 		x.Log = env.Stderr
 	}
+	// The benchmarks' baselines replay the commands a run started, with
+	// the same overlap, from this trace (internal/replay, docs/testing.md).
+	if path := getenv(runner.TraceEnv); path != "" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+			x.Trace = f // closed at exit
+		}
+	}
 	var r runner.Runner = x
 	if dry {
 		r = &runner.DryRun{Inner: x, Out: streams.Human}

@@ -163,7 +163,11 @@ func TestDeleteGenerationsChecksTheResult(t *testing.T) {
 	if len(noop.Planned) != 1 || noop.Planned[0].String() != "sudo nix-env --profile "+s.ProfilePath()+" --delete-generations 1 4" {
 		t.Fatalf("commands %v", noop.Planned)
 	}
-	if _, err := s.DeleteGenerations(context.Background(), nil); err != nil || len(noop.Planned) != 1 {
+	// One generation left behind is as much an error as several.
+	if _, err := s.DeleteGenerations(context.Background(), []int{4}); err == nil || !strings.Contains(err.Error(), "generation(s) 4 are still there") {
+		t.Fatalf("a deletion that left its one generation: %v", err)
+	}
+	if _, err := s.DeleteGenerations(context.Background(), nil); err != nil || len(noop.Planned) != 2 {
 		t.Fatalf("nothing to delete runs nothing: %v %v", err, noop.Planned)
 	}
 }

@@ -1,12 +1,14 @@
 package rebuildsmart_test
 
 import (
+	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nixdots/nixdots/internal/replay"
 )
 
 // slowEval makes the test flake's system take about a second of nix's
@@ -62,28 +64,25 @@ func BenchmarkEvaluateOnce(b *testing.B) {
 }
 
 // BenchmarkNoopRebuildVsByHand runs a no-op rebuild (upstream up to date,
-// nothing to switch, dotfiles skipped) with the built binary, and replays
-// the exact external commands it ran (taken from its --verbose log) one
-// after the other, each started directly (no shell), as a person typing
-// them would. The ratio is rebuild-smart / by hand: what the orchestration
+// nothing to switch, dotfiles skipped) with the built binary, and the same
+// work by hand: the external commands it started, replayed from its trace
+// (internal/replay: each started directly, no shell, with the same
+// arguments, directory and extra environment, and the same overlap:
+// rebuild-smart runs some of its queries side by side, so do the
+// replays). The ratio is rebuild-smart / by hand: what the orchestration
 // costs over its tools.
 func BenchmarkNoopRebuildVsByHand(b *testing.B) {
 	e := newEnv(b, opts{})
 	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
 		b.Fatal(res)
 	}
-	res := e.rs("--skip-dotfiles", "--verbose")
-	if res.Code != 0 || !strings.Contains(res.Stdout, "nothing to switch") {
-		b.Fatalf("not a no-op:\n%s", res)
-	}
-	var cmds []loggedCmd
-	for _, l := range strings.Split(res.Stderr, "\n") {
-		if c, ok := strings.CutPrefix(l, "+ "); ok {
-			cmds = append(cmds, parseLogged(b, c, e.repo))
+	plan := replay.Record(b, e.h.Setenv, func() {
+		if res := e.rs("--skip-dotfiles"); res.Code != 0 || !strings.Contains(res.Stdout, "nothing to switch") {
+			b.Fatalf("not a no-op:\n%s", res)
 		}
-	}
-	if len(cmds) < 3 {
-		b.Fatalf("too few commands logged: %q", cmds)
+	})
+	if len(plan.Spans) < 3 {
+		b.Fatalf("too few commands traced: %+v", plan.Spans)
 	}
 	var tool, hand time.Duration
 	b.ResetTimer()
@@ -94,68 +93,12 @@ func BenchmarkNoopRebuildVsByHand(b *testing.B) {
 		}
 		tool += time.Since(start)
 		start = time.Now()
-		for _, c := range cmds {
-			cmd := exec.Command(c.argv[0], c.argv[1:]...)
-			cmd.Dir, cmd.Env = c.dir, e.h.Env
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("%v: %v\n%s", c.argv, err, out)
-			}
+		if err := plan.Run(context.Background(), e.h.Env); err != nil {
+			b.Fatal(err)
 		}
 		hand += time.Since(start)
 	}
 	b.ReportMetric(float64(tool)/float64(hand), "rebuild-smart/by-hand")
-	b.ReportMetric(float64(len(cmds)), "commands")
-}
-
-type loggedCmd struct {
-	dir  string
-	argv []string
-}
-
-// parseLogged reads runner.Cmd.String() back: "(cd DIR && argv...)" or
-// "argv...", words single-quoted when needed.
-func parseLogged(b *testing.B, s, dir string) loggedCmd {
-	words := shellWords(s)
-	c := loggedCmd{dir: dir}
-	if len(words) > 3 && words[0] == "(cd" && words[2] == "&&" {
-		c.dir = words[1]
-		words = words[3:]
-		last := words[len(words)-1]
-		words[len(words)-1] = strings.TrimSuffix(last, ")")
-	}
-	if len(words) == 0 {
-		b.Fatalf("cannot parse %q", s)
-	}
-	c.argv = words
-	return c
-}
-
-// shellWords splits on spaces, honouring single quotes and the '\” escape
-// runner's quote uses.
-func shellWords(s string) []string {
-	var out []string
-	var cur strings.Builder
-	in, any := false, false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '\'':
-			in, any = !in, true
-		case ch == '\\' && !in && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-		case ch == ' ' && !in:
-			if cur.Len() > 0 || any {
-				out = append(out, cur.String())
-			}
-			cur.Reset()
-			any = false
-		default:
-			cur.WriteByte(ch)
-		}
-	}
-	if cur.Len() > 0 || any {
-		out = append(out, cur.String())
-	}
-	return out
+	b.ReportMetric(float64(len(plan.Spans)), "commands")
+	b.ReportMetric(float64(plan.Overlaps()), "side-by-side")
 }

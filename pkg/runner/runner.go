@@ -9,6 +9,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,7 +127,12 @@ type Exec struct {
 	Timeout time.Duration
 	// Log, when non-nil, receives "+ argv" before each command (--verbose).
 	Log io.Writer
-	mu  sync.Mutex
+	// Trace, when non-nil, receives one JSON line per finished command
+	// (TraceSpan: argv, directory, extra environment, start and end): what
+	// the benchmarks replay as their baseline, with the same overlap
+	// (internal/replay). Set from NIXDOTS_TRACE_FILE (pkg/cli).
+	Trace io.Writer
+	mu    sync.Mutex
 	// tty serialises interactive children: one owns the terminal at a time.
 	tty sync.Mutex
 }
@@ -180,6 +186,9 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	start := time.Now()
 	err = cmd.Run()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
+	if x.Trace != nil {
+		x.trace(c, start)
+	}
 	if err == nil {
 		return res, nil
 	}
@@ -200,6 +209,32 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	res.ExitCode = ee.Code
 	return res, ee
+}
+
+// TraceEnv names the environment variable that makes a suite binary write
+// Exec.Trace to a file (pkg/cli appends to it).
+const TraceEnv = "NIXDOTS_TRACE_FILE"
+
+// TraceSpan is one line of Exec.Trace.
+type TraceSpan struct {
+	Name  string   `json:"name"`
+	Args  []string `json:"args"`
+	Dir   string   `json:"dir,omitempty"`
+	Env   []string `json:"env,omitempty"` // Cmd.Env: the overrides of the base environment
+	Stdin bool     `json:"stdin,omitempty"`
+	Start int64    `json:"start"` // Unix nanoseconds
+	End   int64    `json:"end"`
+}
+
+func (x *Exec) trace(c Cmd, start time.Time) {
+	line, err := json.Marshal(TraceSpan{Name: c.Name, Args: c.Args, Dir: c.Dir, Env: c.Env, Stdin: c.Stdin != nil,
+		Start: start.UnixNano(), End: time.Now().UnixNano()})
+	if err != nil {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	_, _ = x.Trace.Write(append(line, '\n'))
 }
 
 // killGrace is how long a cancelled child's process group has to stop on

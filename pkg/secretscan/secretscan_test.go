@@ -18,6 +18,10 @@ func TestSecretsAreFound(t *testing.T) {
 		{"prod.env", "FOO=bar\n", "env-file"},
 		{"secrets/id_ed25519", "whatever\n", "key-file"},
 		{"tls/server.key", "whatever\n", "key-file"},
+		// Binary keystores: the content scan skips binary files, so only
+		// the name tells.
+		{"certs/client.p12", "0\x82\x0a\x1d\x02\x01\x030\x82\x09\xd7\x06\x09*\x86H\x86\xf7\x0d\x01\x07\x01\x00", "key-file"},
+		{"android/release.jks", "\xfe\xed\xfe\xed\x00\x00\x00\x02", "key-file"},
 	} {
 		f, found := s.ScanBytes(c.path, []byte(c.content))
 		require.True(t, found, c.path)

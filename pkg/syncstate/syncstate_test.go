@@ -81,6 +81,32 @@ func TestHistoryFileIsTrimmedPastThreshold(t *testing.T) {
 	require.Equal(t, int64(n-1), h[0].DurationMS, "newest kept")
 }
 
+// Past the size threshold the file is cut down to the last HistoryKeep
+// records exactly (records small enough that the count, not the size,
+// is the limit).
+func TestHistoryTrimKeepsHistoryKeepRecords(t *testing.T) {
+	dir := t.TempDir()
+	pad := strings.Repeat("y", 2000) // 200 records stay well under half the threshold
+	prev := int64(0)
+	for i := 0; ; i++ {
+		require.Less(t, i, 2*historyTrimBytes/len(pad), "the file was never trimmed")
+		require.NoError(t, appendIn(t, dir, &Record{Status: Failed, Error: pad, DurationMS: int64(i)}))
+		st, err := os.Stat(filepath.Join(dir, HistoryFile))
+		require.NoError(t, err)
+		if st.Size() >= prev {
+			prev = st.Size()
+			continue
+		}
+		lines, err := readHistory(dir)
+		require.NoError(t, err)
+		require.Len(t, lines, HistoryKeep, "records kept by the trim")
+		h, err := History(dir, 1)
+		require.NoError(t, err)
+		require.Equal(t, int64(i), h[0].DurationMS, "newest kept")
+		return
+	}
+}
+
 func TestAppendAfterTornLineKeepsNewRecord(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, HistoryFile), []byte(`{"status":"succ`), 0o600))
