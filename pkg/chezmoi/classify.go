@@ -20,6 +20,9 @@ const (
 	WaitUnknown   = "unknown"  // no source chezmoi can name
 	WaitUnmerged  = "unmerged" // changed at home and in the source, no clean merge
 	WaitSkipped   = "skipped"  // apply left it alone (changed since chezmoi wrote it)
+	WaitMarkers   = "markers"  // the home file holds conflict-marker lines: never captured
+	// WaitNotCaptured: re-add ran but chezmoi did not record the file.
+	WaitNotCaptured = "not-captured"
 	// WaitTypeChanged: a file became a symlink or a directory at home (or
 	// the other way): never published by itself (a link into this home
 	// directory would land on every host).
@@ -27,9 +30,6 @@ const (
 	// WaitExternal: an edited target of a .chezmoiexternal entry, which
 	// re-add cannot write back.
 	WaitExternal = "external"
-	WaitMarkers  = "markers" // the home file holds conflict-marker lines: never captured
-	// WaitNotCaptured: re-add ran but chezmoi did not record the file.
-	WaitNotCaptured = "not-captured"
 )
 
 // Waiting is one home edit (or unmanaged file) the sync leaves alone and

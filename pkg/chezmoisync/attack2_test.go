@@ -586,3 +586,19 @@ func TestTakeRemoteEverywhereLeavesNoResolveSubject(t *testing.T) {
 	mustSync(t, b)
 	require.Contains(t, b.Run(remote, "git", "log", "-1", "--format=%s", "main"), "chore(beta): sync dotfiles")
 }
+
+// With the fetch now before the capture: resolving needs no network. A
+// --take-remote with the remote unreachable resolves against the remote
+// branch as last fetched (fetch-failed, exit 0); the next run publishes.
+func TestResolveOfflineStillResolves(t *testing.T) {
+	t.Parallel()
+	remote, _, b, _ := parkedTwice(t, "beta")
+	require.NoError(t, os.Rename(remote, remote+".away"))
+	r := mustSync(t, b, "--take-remote")
+	require.Equal(t, syncstate.FetchFailed, record(t, b).Status, r.String())
+	require.False(t, hasConflictMarkers(b.ReadSource("dot_bashrc")), r.String())
+	require.NoError(t, os.Rename(remote+".away", remote))
+	mustSync(t, b)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "ls -la")
+	require.NotContains(t, testharness.RemoteRefs(t, remote), "sync/beta")
+}

@@ -168,7 +168,7 @@ func (r *run) dropMarked(targets []string) []string {
 	var out []string
 	for _, t := range targets {
 		if hasMarkers(t) && !r.sourceHasMarkers(t) {
-			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: "markers", Next: markersNext(true)}})
+			r.noteWaiting([]chezmoi.Waiting{{Path: t, Kind: chezmoi.WaitMarkers, Next: markersNext(true)}})
 			continue
 		}
 		out = append(out, t)
@@ -242,7 +242,7 @@ func (trackStep) plan(ctx context.Context, r *run) (plan, error) {
 	if err != nil {
 		return plan{}, err
 	}
-	if r.written == nil {
+	if r.written == nil && len(untracked) > 0 {
 		if r.written, err = r.cm.LastWritten(ctx); err != nil {
 			return plan{}, fmt.Errorf("cannot read what chezmoi last wrote (chezmoi state): %w", err)
 		}
@@ -491,7 +491,7 @@ func (r *run) holdMarked(track []string) []string {
 			what = t
 		}
 		r.rec.Untracked = append(r.rec.Untracked, p)
-		r.noteWaiting([]chezmoi.Waiting{{Path: what, Kind: "markers", Next: markersNext(false)}})
+		r.noteWaiting([]chezmoi.Waiting{{Path: what, Kind: chezmoi.WaitMarkers, Next: markersNext(false)}})
 	}
 	return out
 }

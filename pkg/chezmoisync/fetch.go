@@ -108,6 +108,10 @@ func (refetchStep) plan(ctx context.Context, r *run) (plan, error) {
 	switch {
 	case r.retries > 0:
 		return fetchStep{}.plan(ctx, r)
+	case r.offline && resolves(r.mode):
+		// Resolving needs no network: go on with the remote branch as
+		// last fetched (the fetch step said so).
+		return plan{skip: "remote unreachable", quiet: true}, nil
 	case r.offline:
 		return plan{does: "skip to apply: " + r.c.Remote + " unreachable"}, nil
 	}
@@ -115,7 +119,7 @@ func (refetchStep) plan(ctx context.Context, r *run) (plan, error) {
 }
 
 func (refetchStep) run(ctx context.Context, r *run) (outcome, error) {
-	if r.retries == 0 && r.offline {
+	if r.retries == 0 && r.offline && !resolves(r.mode) {
 		return outcome{next: "apply"}, nil
 	}
 	return fetchStep{}.run(ctx, r)

@@ -64,6 +64,7 @@ func TestDryRunRunnerChangesNothing(t *testing.T) {
 		"track files":  func() error { return c.TrackFiles(ctx, []string{"dot_new"}) },
 		"restore":      func() error { return c.RestoreFrom(ctx, "root()", []string{"dot_a"}) },
 		"squash":       func() error { return c.Squash(ctx, "@-", "@", "dry") },
+		"describe":     func() error { return c.Describe(ctx, "@", "dry") },
 		"metaedit":     func() error { return c.Reidentify(ctx, "@-", true) },
 		"config set":   func() error { return c.ConfigSetRepo(ctx, "user.name", "dry") },
 		"update-stale": func() error { _, err := c.UpdateStale(ctx); return err },
