@@ -401,6 +401,8 @@ func TestModeChangeAgainstEdit(t *testing.T) {
 			show := b.Exec("", "chezmoi-show-conflicts")
 			require.Equal(t, 1, show.Code, "chezmoi-show-conflicts and the sync disagree:\n%s", show)
 			require.Contains(t, show.Stdout, "dot_bashrc")
+			require.Contains(t, show.Stdout, "a side is taken whole") // (F12) not "0 lines"
+			require.NotContains(t, show.Stdout, "0 lines")
 			dry := b.Exec("", "chezmoi-sync", append([]string{"--dry-run"}, c.args...)...)
 			if c.args[0] != "--abort" {
 				require.Contains(t, dry.Stdout+dry.Stderr, "resolve ~/.bashrc: ", dry.String())

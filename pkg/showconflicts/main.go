@@ -236,8 +236,11 @@ func Render(io *ui.Streams, s *Scan) {
 		}
 		for _, f := range c.Files {
 			what := plural(f.Hunks, "hunk")
-			if f.Binary {
+			switch {
+			case f.Binary:
 				what = "binary file: a side is taken whole"
+			case f.Deleted:
+				what = "deleted or renamed on one side, changed on the other: a side is taken whole"
 			}
 			io.Printf("  %s %s\n", io.Yellow(brief.Safe(f.Path)), io.Faint("("+what+")"))
 			for i, sd := range f.Sides {
@@ -246,7 +249,7 @@ func Render(io *ui.Streams, s *Scan) {
 					label = fmt.Sprintf("side %d", i+1)
 				}
 				io.Printf("    side %d: %s", i+1, brief.Safe(label))
-				if !f.Binary {
+				if !f.Binary && !f.Deleted {
 					io.Printf(" — %s", plural(sd.Lines, "line"))
 				}
 				if sd.Preview != "" {

@@ -40,6 +40,10 @@ type File struct {
 	// Binary: a file with a NUL byte; it has no hunks or lines to count,
 	// and a side of it is taken whole.
 	Binary bool `json:"binary,omitempty"`
+	// Deleted: a text file one side deleted (or renamed: chezmoi renames
+	// a source for a mode change) and the other changed; there are no
+	// hunks either, a side is taken whole.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // binaryFile is f without the hunk and line counts a text view would give
@@ -482,8 +486,13 @@ func parkedConflict(ctx context.Context, q *jj.StatusQuery, o Options, p parked,
 			}
 			f.Sides = append(f.Sides, sd)
 		}
-		if m.Binary {
+		switch {
+		case m.Binary:
 			f = binaryFile(f)
+		case m.Hunks == 0:
+			// git wrote the changed side without markers: a deletion.
+			f = binaryFile(f)
+			f.Binary, f.Deleted = false, true
 		}
 		conf.Files = append(conf.Files, f)
 	}
