@@ -105,6 +105,18 @@ type sweepCase struct {
 	stderr         string   // a substring the one-line error must hold
 	stdout         string   // a substring stdout must hold (cases that exit 0)
 	mayChange      []string // paths relative to the host root the run may change
+	// recordsFailure: the run got past argument parsing and, as designed,
+	// records the failed attempt (last-sync.json, last-sync-status,
+	// sync-history.jsonl) so that chezmoi-status reports it. Those three
+	// files may change and must then say "failed"; nothing else may.
+	recordsFailure bool
+}
+
+// syncRecordFiles are what a recorded failure may change.
+var syncRecordFiles = []string{
+	"home/.local/state/nixdots/last-sync.json",
+	"home/.local/state/nixdots/last-sync-status",
+	"home/.local/state/nixdots/sync-history.jsonl",
 }
 
 // isLockFile: lock files in the state directory are created on first use
@@ -153,12 +165,21 @@ func (w *world) run(t *testing.T, c sweepCase) {
 	var changed []string
 	for _, d := range soak.Diff(hostBefore, hostAfter) {
 		rel := d[1:]
-		if !allowed(rel, c.mayChange) && !isLockFile(rel) {
+		if allowed(rel, c.mayChange) || isLockFile(rel) || c.recordsFailure && slices.Contains(syncRecordFiles, rel) {
+			continue
+		}
+		{
 			changed = append(changed, d)
 		}
 	}
 	if len(changed) > 0 {
 		t.Fatalf("%s %q changed the host: %v\n%s", c.bin, c.args, changed, r)
+	}
+	if c.recordsFailure {
+		word, err := os.ReadFile(filepath.Join(w.h.StateDir(), "last-sync-status"))
+		if err != nil || strings.TrimSpace(string(word)) != "failed" {
+			t.Fatalf("%s %q: the failed run was not recorded as failed: %q %v", c.bin, c.args, word, err)
+		}
 	}
 	if d := soak.Diff(remoteBefore, remoteAfter); len(d) > 0 {
 		t.Fatalf("%s %q changed the remote: %v\n%s", c.bin, c.args, d, r)
@@ -238,8 +259,8 @@ func specificCases(w *world) []sweepCase {
 	}
 	return []sweepCase{
 		// chezmoi-sync
-		{name: "chezmoi-sync/source-not-a-repo", bin: "chezmoi-sync", args: []string{"--source-dir", notRepo}, code: exitcode.Usage, why: "docs/chezmoi-sync.md: not a git repository -> 2", stderr: "not a git repository"},
-		{name: "chezmoi-sync/source-missing-no-url", bin: "chezmoi-sync", args: []string{"--source-dir", missing}, code: exitcode.Usage, why: "docs/chezmoi-sync.md: missing and no repoUrl -> 2", stderr: "does not exist"},
+		{name: "chezmoi-sync/source-not-a-repo", bin: "chezmoi-sync", args: []string{"--source-dir", notRepo}, code: exitcode.Usage, why: "docs/chezmoi-sync.md: not a git repository -> 2", stderr: "not a git repository", recordsFailure: true},
+		{name: "chezmoi-sync/source-missing-no-url", bin: "chezmoi-sync", args: []string{"--source-dir", missing}, code: exitcode.Usage, why: "docs/chezmoi-sync.md: missing and no repoUrl -> 2", stderr: "does not exist", recordsFailure: true},
 		{name: "chezmoi-sync/push-retries-abc", bin: "chezmoi-sync", args: []string{"--push-retries", "abc"}, code: exitcode.Usage, why: "usage error"},
 		{name: "chezmoi-sync/push-retries-negative", bin: "chezmoi-sync", args: []string{"--push-retries=-1"}, code: exitcode.Usage, why: "usage error"},
 		{name: "chezmoi-sync/auto-commit-value", bin: "chezmoi-sync", args: []string{"--auto-commit=maybe"}, code: exitcode.Usage, why: "usage error"},
