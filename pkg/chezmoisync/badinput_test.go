@@ -36,9 +36,9 @@ func TestBadInput(t *testing.T) {
 		require.Contains(t, r.Stderr, "does not exist")
 		require.Contains(t, r.Stderr, "--repo-url")
 		require.NoDirExists(t, h.SourceDir())
-		// Bad input changed nothing: no record is written over the last
-		// one (attack 1, LOW 10).
-		require.NoFileExists(t, filepath.Join(h.StateDir(), syncstate.RecordFile))
+		// Recorded, so chezmoi-status shows an unattended timer's broken
+		// setup (attack 1 LOW 10 decided this way).
+		require.Equal(t, syncstate.Failed, record(t, h).Status)
 	})
 
 	t.Run("source directory is not a repository", func(t *testing.T) {

@@ -144,11 +144,6 @@ func (c *Command) Run(ctx context.Context, app *cli.App) error {
 	r := newRun(c, app, rec, prev)
 	runErr := r.execute(ctx, r.program)
 	code := r.finish(ctx, runErr)
-	if code == exitcode.Usage && !r.mutated {
-		// Bad input changed nothing: the last sync's record (and what
-		// chezmoi-status says from it) stays; the error is the one line.
-		return exitcode.Wrap(code, runErr)
-	}
 	if !app.DryRun {
 		if err := syncstate.Save(app.StateDir, rec); err != nil {
 			app.IO.Warnf("cannot save the sync state: %v", err)
