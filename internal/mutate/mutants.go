@@ -421,7 +421,7 @@ var rebuildMutants = []Mutant{
 		ID: "vcs/dry-run-pushes", Kind: "drop-mutates", File: "pkg/vcs/git.go",
 		Find:    `g.run(ctx, true, "git", "push"`,
 		Replace: `g.run(ctx, false, "git", "push"`,
-		Pkgs:    []string{"./pkg/rebuildsmart"}, Run: "TestDryRunChangesNothing",
+		Pkgs:    []string{"./pkg/rebuildsmart"}, Run: "TestDryRunChangesNothing|TestDryRunPublishesNothing",
 		Why: "git push lost its Mutates tag: rebuild-smart --dry-run publishes the local commits",
 	},
 	{

@@ -402,3 +402,27 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatalf("bad config value: %s", res)
 	}
 }
+
+// TestDryRunPublishesNothing: a local commit not yet on the remote and an
+// edit to commit; the dry run plans the push and must not make it (the
+// remote would otherwise take the commit: nothing upstream is ahead).
+func TestDryRunPublishesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	e.fakeChezmoiSync("success", 0)
+	if res := e.rs("--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	write(t, filepath.Join(e.repo, "hosts", "beta.conf"), "local\n")
+	e.h.Run(e.repo, "git", "add", ".")
+	e.h.Run(e.repo, "git", "commit", "--quiet", "-m", "local: not pushed yet")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v3\n")
+	remoteMain := func() string { return e.h.Run("", "git", "--git-dir", e.remote, "rev-parse", "main") }
+	before := remoteMain()
+	if res := e.rs("--dry-run", "--skip-dotfiles"); res.Code != 0 {
+		t.Fatal(res)
+	}
+	if after := remoteMain(); after != before {
+		t.Fatalf("--dry-run pushed: the remote's main moved from %s to %s", before, after)
+	}
+}
