@@ -153,10 +153,10 @@ var syncMutants = []Mutant{
 		Why: "a force-pushed (rewound) remote branch is taken without --accept-rewind: HOME loses the dropped commits",
 	},
 	{
-		ID: "sync/unrelated-remote-accepted", Kind: "invert-guard", File: "pkg/chezmoisync/fetch.go",
-		Find:    `len(a.local) > 0 && a.remote.CommitID != root {`,
-		Replace: `len(a.local) > 0 && a.remote.CommitID == root {`,
-		Pkgs:    syncPkg, Run: "TestUnrelatedRemoteIsRefused",
+		ID: "sync/unrelated-remote-accepted", Kind: "remove-guard", File: "pkg/chezmoisync/fetch.go",
+		Find:    `if unrelated || len(a.base) == 1 &&`,
+		Replace: `if false && unrelated && len(a.base) == 1 &&`,
+		Pkgs:    syncPkg, Run: "TestUnrelatedRemoteIsRefused|TestRepointedRemoteFetchedByJJIsUnrelatedNotRewound",
 		Why: "a remote sharing no history (re-pointed origin) is rebased onto and pushed to",
 	},
 	{
