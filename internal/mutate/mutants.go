@@ -300,7 +300,7 @@ var stateMutants = []Mutant{
 		ID: "history/declined-is-good", Kind: "wrong-value", File: "pkg/history/history.go",
 		Find:    `|| e.Outcome == OutcomeActivated`,
 		Replace: `|| e.Outcome == OutcomeActivated || e.Outcome == OutcomeDeclined`,
-		Pkgs:    []string{"./pkg/history", "./pkg/rollback"}, Run: "TestSelect|TestBuilds|TestAppendLoad",
+		Pkgs:    []string{"./pkg/history", "./pkg/rollback"}, Run: "TestSelect|TestBuilds|TestAppendLoad|TestSuccessfulOutcomes",
 		Why: "a build answered \"no\" at --ask counts as one rebuild-rollback may go back to",
 	},
 	{

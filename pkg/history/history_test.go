@@ -75,3 +75,17 @@ func TestPlantedLinkIsRefused(t *testing.T) {
 	data, _ := os.ReadFile(victim)
 	require.Equal(t, "{\"outcome\":\"success\"}\n", string(data))
 }
+
+// TestSuccessfulOutcomes: only builds that were switched to are ones a
+// rollback may go back to; a build declined at --ask was never activated.
+func TestSuccessfulOutcomes(t *testing.T) {
+	for outcome, want := range map[string]bool{
+		OutcomeSuccess: true, OutcomeUnitsFailed: true, OutcomeActivated: true,
+		OutcomeFailed: false, OutcomeDeclined: false, OutcomeRolledBack: false,
+		OutcomeChecksFailed: false, OutcomeDeleted: false,
+	} {
+		if got := (Entry{Outcome: outcome}).Successful(); got != want {
+			t.Errorf("Entry{Outcome: %q}.Successful() = %v, want %v", outcome, got, want)
+		}
+	}
+}
