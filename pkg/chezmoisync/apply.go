@@ -2,8 +2,10 @@ package chezmoisync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,8 +200,49 @@ func applyTargets(managed map[string]chezmoi.Managed, protected []string, home s
 	return out
 }
 
+// backupDir is where this run's copies go: the directory backup reserved,
+// or before that the one it would reserve (for plans and messages).
 func (r *run) backupDir() string {
-	return filepath.Join(r.app.StateDir, "backups", r.rec.Start.UTC().Format("20060102T150405Z"))
+	if r.backups != "" {
+		return r.backups
+	}
+	for i := 1; ; i++ {
+		if p := r.backupCandidate(i); !exists(p) {
+			return p
+		}
+	}
+}
+
+// backupCandidate names the i-th choice of backup directory: the run's
+// start time, then with a counter. Two runs can start within one second
+// (an undo and the sync after it): the second must never meet the first's
+// copies.
+func (r *run) backupCandidate(i int) string {
+	name := r.rec.Start.UTC().Format("20060102T150405Z")
+	if i > 1 {
+		name += fmt.Sprintf("-%d", i)
+	}
+	return filepath.Join(r.app.StateDir, "backups", name)
+}
+
+// reserveBackupDir creates a backup directory no earlier run used
+// (os.Mkdir fails on one that exists, so two runs never share it).
+func (r *run) reserveBackupDir() error {
+	if err := os.MkdirAll(filepath.Join(r.app.StateDir, "backups"), 0o700); err != nil {
+		return err
+	}
+	for i := 1; i < 1000; i++ {
+		p := r.backupCandidate(i)
+		err := os.Mkdir(p, 0o700)
+		if err == nil {
+			r.backups = p
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	return fmt.Errorf("no free backup directory under %s", filepath.Join(r.app.StateDir, "backups"))
 }
 
 // noteApplied records the home files apply wrote or removed (what came
@@ -251,6 +294,9 @@ func (r *run) backup() error {
 		return err
 	}
 	_ = h.Close()
+	if err := r.reserveBackupDir(); err != nil {
+		return fmt.Errorf("cannot create a directory for the copies of home files (nothing was applied): %w", err)
+	}
 	home := r.app.Getenv("HOME")
 	for _, p := range targets {
 		dst := filepath.Join(r.backupDir(), relHome(p, home))

@@ -36,7 +36,8 @@ func (r *run) rewindBookmark() string {
 
 func (rewindStep) run(ctx context.Context, r *run) (outcome, error) {
 	acc := r.acceptedRemote()
-	if err := r.jj.BookmarkSet(ctx, r.rewindBookmark(), acc); err != nil {
+	kept, err := r.newBookmark(ctx, r.rewindBookmark(), acc)
+	if err != nil {
 		return outcome{}, fmt.Errorf("cannot keep the dropped commits on %s: %w", r.rewindBookmark(), err)
 	}
 	if err := r.jj.RebaseSource(ctx, "roots("+acc+"..@)", r.remoteRef); err != nil {
@@ -46,7 +47,7 @@ func (rewindStep) run(ctx context.Context, r *run) (outcome, error) {
 	r.accepted = r.a.remote.CommitID
 	r.rewound = nil
 	return outcome{status: ui.Warn, next: "analyse",
-		detail: fmt.Sprintf("took %s as it is now; the dropped commits are on %s", r.remoteName(), r.rewindBookmark())}, nil
+		detail: fmt.Sprintf("took %s as it is now; the dropped commits are on %s", r.remoteName(), kept)}, nil
 }
 
 // authorStep gives commits made without an identity (by an older sync, or

@@ -53,6 +53,9 @@ type run struct {
 	// prepare
 	fresh bool // cloned or colocated by this run
 
+	// apply
+	backups string // the backup directory this run reserved ("" = none yet)
+
 	// inspect
 	index       *statindex.Index // the previous run's, when it still applies
 	indexLoaded bool

@@ -502,7 +502,22 @@ func (r *run) keepText(ctx context.Context, rev, path, text string) error {
 // keepBookmark points a new kept/<host>/<time> bookmark at rev and returns
 // the commit.
 func (r *run) keepBookmark(ctx context.Context, rev string) (string, error) {
-	base := "kept/" + r.host + "/" + r.rec.Start.UTC().Format("20060102T150405Z")
+	name, err := r.newBookmark(ctx, "kept/"+r.host+"/"+r.rec.Start.UTC().Format("20060102T150405Z"), rev)
+	if err != nil {
+		return "", err
+	}
+	cs, err := r.jj.Commits(ctx, jj.LocalBookmark(name), nil)
+	if err != nil || len(cs) != 1 {
+		return "", fmt.Errorf("cannot read %s: %v", name, err)
+	}
+	r.keptBookmark = name
+	return cs[0].CommitID, nil
+}
+
+// newBookmark points a bookmark no earlier run set at rev: base, or base
+// with a counter when a run that started in the same second took it (a
+// bookmark moved would leave what it kept reachable only from the op log).
+func (r *run) newBookmark(ctx context.Context, base, rev string) (string, error) {
 	name := base
 	for i := 2; ; i++ {
 		cs, err := r.jj.Commits(ctx, jj.LocalBookmark(name), nil)
@@ -517,12 +532,7 @@ func (r *run) keepBookmark(ctx context.Context, rev string) (string, error) {
 	if err := r.jj.BookmarkSet(ctx, name, rev); err != nil {
 		return "", fmt.Errorf("cannot set %s: %w", name, err)
 	}
-	cs, err := r.jj.Commits(ctx, jj.LocalBookmark(name), nil)
-	if err != nil || len(cs) != 1 {
-		return "", fmt.Errorf("cannot read %s: %v", name, err)
-	}
-	r.keptBookmark = name
-	return cs[0].CommitID, nil
+	return name, nil
 }
 
 // applyDecisions writes the resolutions into the working copy.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nixdots/nixdots/internal/testharness"
 	"github.com/nixdots/nixdots/pkg/syncstate"
@@ -236,11 +237,21 @@ func TestRewoundRemoteIsRefusedUntilAccepted(t *testing.T) {
 	require.NotContains(t, r.Stdout, "would push")
 	require.Contains(t, a.ReadHome(".bashrc"), "--published")
 
+	// An earlier accepted rewind under every name this run can start at
+	// (two runs in one second): its bookmarks must stay where they are.
+	now := time.Now().UTC()
+	earlier := []string{"bookmark", "create", "-r", base}
+	for s := -2; s <= 60; s++ {
+		earlier = append(earlier, "rewound/alpha/"+now.Add(time.Duration(s)*time.Second).Format("20060102T150405Z"))
+	}
+	jjOut(a, earlier...)
+
 	r = mustSync(t, a, "--accept-rewind")
 	require.NotContains(t, a.ReadHome(".bashrc"), "--published", r.String())
-	bm := jjOut(a, "bookmark", "list", "glob:rewound/*")
-	require.Contains(t, bm, "rewound/alpha/")
-	require.Contains(t, jjOut(a, "file", "show", "-r", "bookmarks(glob:\"rewound/*\")", "dot_bashrc"), "--published", "the dropped commit is not kept")
+	for _, name := range earlier[4:] {
+		require.Equal(t, base, strings.TrimSpace(jjOut(a, "log", "--no-graph", "-r", name, "-T", "commit_id")), "an earlier rewound bookmark was moved")
+	}
+	require.Contains(t, jjOut(a, "file", "show", "-r", "bookmarks(glob:\"rewound/*\") ~ "+base, "dot_bashrc"), "--published", "the dropped commit is not kept")
 	mustSync(t, a)
 	require.Equal(t, syncstate.Success, record(t, a).Status)
 }
@@ -310,6 +321,43 @@ func TestFirstRunBacksUpExistingFiles(t *testing.T) {
 	require.Contains(t, h.ReadHome(".bashrc"), "alias ll='ls -l'")
 	require.Contains(t, r.Stdout, "1 backed up")
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "alias ll='ls -l'", "the machine's file was published")
+}
+
+// Two runs that start within one second (an undo and the sync after it,
+// in a script) each get their own backup directory: the second never
+// fails on, or writes into, the first's copies. Before, the directory was
+// named by the second alone and the second run failed "file exists".
+func TestBackupsOfRunsInOneSecondNeverCollide(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	h := testharness.NewHost(t, "fresh").WithBinaries()
+	h.WriteHome(".bashrc", "# the distribution's bashrc\n")
+	require.NoError(t, os.MkdirAll(filepath.Dir(h.SourceDir()), 0o755))
+	h.Run("", "git", "clone", "-q", remote, h.SourceDir())
+	// An earlier run's copies under every name this run can start at.
+	const earlier = "# an earlier run's copy\n"
+	now := time.Now().UTC()
+	var taken []string
+	for s := -2; s <= 60; s++ {
+		dir := filepath.Join(h.StateDir(), "backups", now.Add(time.Duration(s)*time.Second).Format("20060102T150405Z"))
+		require.NoError(t, os.MkdirAll(dir, 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, ".bashrc"), []byte(earlier), 0o600))
+		taken = append(taken, filepath.Join(dir, ".bashrc"))
+	}
+	require.NoError(t, os.Chmod(h.StateDir(), 0o700))
+	r := mustSync(t, h)
+	rec := record(t, h)
+	require.Len(t, rec.Backups, 1, r.String())
+	require.NotContains(t, taken, rec.Backups[0].Copy)
+	data, err := os.ReadFile(rec.Backups[0].Copy)
+	require.NoError(t, err)
+	require.Equal(t, "# the distribution's bashrc\n", string(data))
+	for _, p := range taken {
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.Equal(t, earlier, string(data), "an earlier run's copy was overwritten")
+	}
 }
 
 // parkedTwice: alpha and beta edit the same line; beta's sync parks, beta
