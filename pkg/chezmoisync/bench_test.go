@@ -10,6 +10,7 @@ import (
 
 	"github.com/nixdots/nixdots/internal/replay"
 	"github.com/nixdots/nixdots/internal/testharness"
+	"github.com/nixdots/nixdots/pkg/statindex"
 )
 
 // BenchmarkNoOpSync runs a no-op chezmoi-sync and, alternating with it, two
@@ -60,7 +61,7 @@ func benchNoOp(b *testing.B, remote, mode string) {
 	// The first runs colocate and write the stat index; wait until its
 	// entries are no longer racily clean, as they are between real syncs.
 	mustSync(b, h, args...)
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(statindex.Racy + 100*time.Millisecond)
 	mustSync(b, h, args...)
 	src := h.SourceDir()
 	raw := func() {

@@ -34,10 +34,14 @@ import (
 )
 
 // Racy is the margin within which an entry's timestamps count as too close
-// to the moment the index was written. The kernel stamps files with a
-// coarse clock (a few milliseconds) and some file systems keep seconds, so
-// a full second is the safe bound.
-const Racy = time.Second
+// to the moment the index was written. A stamp can be older than the write
+// that made it by the file system's step (it truncates: ext3 and some NFS
+// servers keep whole seconds, FAT and exFAT 2 s) plus a tick of the
+// kernel's coarse clock; an edit after the snapshot in that same step
+// keeps the stamps. A second was not enough: a file stamped in the second
+// before the snapshot, edited just after it, looked unchanged. 3 s covers
+// the 2 s step and the tick (TestCoarseTimestampsAreRacy).
+const Racy = 3 * time.Second
 
 // Entry is the lstat of one path. A path that did not exist is an entry
 // with Missing set: its appearance is a change too.

@@ -199,3 +199,39 @@ func BenchmarkCheck5000(b *testing.B) {
 		}
 	}
 }
+
+// A file system that keeps coarse timestamps truncates them: FAT and exFAT
+// keep mtimes in 2 s steps, ext3 and some NFS servers in whole seconds, and
+// the kernel reads a clock that runs a tick behind. A file written just
+// after a step and indexed late in it was stamped up to one step (plus a
+// tick) before the snapshot; an edit after the snapshot, in the same step,
+// with the same size, gets the same stamps. Such an entry must count as
+// racy, or the edit is never synced (the next no-op sync trusts the stat).
+func TestCoarseTimestampsAreRacy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	write(t, p, "aaaa")
+	step := time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC) // an even second
+	for name, c := range map[string]struct{ stamped, written time.Time }{
+		// FAT: written at 06.2, stamped 06; indexed at 07.9.
+		"2 s steps": {step, step.Add(1900 * time.Millisecond)},
+		// Whole seconds and a clock a tick behind: written at 05.99,
+		// stamped 05; indexed at 06.005; edited at 06.007, when the
+		// kernel's clock still read 05.997: stamped 05 again.
+		"1 s steps, coarse clock": {step.Add(-time.Second), step.Add(5 * time.Millisecond)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			write(t, p, "aaaa")
+			e := Stat(p)
+			e.Mtime, e.Ctime = c.stamped.UnixNano(), c.stamped.UnixNano()
+			ix := &Index{Written: c.written.UnixNano(), Entries: []Entry{e}}
+			if ix.racy(e) { // as Snapshot does
+				ix.Entries[0].Hash = Hash(e)
+			}
+			write(t, p, "bbbb")
+			cur := Stat(p)
+			cur.Mtime, cur.Ctime = e.Mtime, e.Ctime // the same stamps: the same step
+			now := &Index{Written: c.written.Add(time.Second).UnixNano(), Entries: []Entry{cur}}
+			require.Equal(t, p, ix.Changed(now), "an edit in the same timestamp step as the index went unnoticed")
+		})
+	}
+}
