@@ -195,6 +195,20 @@ var syncMutants = []Mutant{
 		Why: "an edit in the same second as the index (same size and mtime) is not compared by content and goes unsynced",
 	},
 	{
+		ID: "statindex/one-second-racy", Kind: "wrong-value", File: "pkg/statindex/statindex.go",
+		Find:    "const Racy = 3 * time.Second",
+		Replace: "const Racy = time.Second",
+		Pkgs:    []string{"./pkg/statindex"}, Run: "TestCoarseTimestampsAreRacy",
+		Why: "on a file system that keeps whole seconds (or FAT's 2 s), an edit just after the index keeps size and stamps and goes unsynced",
+	},
+	{
+		ID: "statindex/recheck-adopts-edit", Kind: "remove-guard", File: "pkg/statindex/statindex.go",
+		Find:    "\tif changed := ix.Changed(snap); changed != \"\" {\n\t\treturn changed, nil\n\t}\n",
+		Replace: "",
+		Pkgs:    []string{"./pkg/statindex"}, Run: "TestRecheckNeverAdoptsAnUnseenEdit",
+		Why: "an edit between a no-op run's check and its new snapshot is written into the index unseen and never synced",
+	},
+	{
 		ID: "statindex/ctime-ignored", Kind: "wrong-value", File: "pkg/statindex/statindex.go",
 		Find:    "\t\te.Ctime = sys.Ctim.Sec*int64(time.Second) + sys.Ctim.Nsec\n",
 		Replace: "",

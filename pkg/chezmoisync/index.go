@@ -71,13 +71,15 @@ func (r *run) checkIndex() {
 	case r.configSig != "" && ix.Meta["config"] != r.configSig:
 		r.indexDirty = "chezmoi's config changed"
 	default:
-		if p, racy := ix.Check(); p != "" {
+		// Clean, but some entries were racily clean when taken (the
+		// previous run had just written them): they cost a content hash
+		// on every check until the index is written again, so Recheck
+		// gives a new snapshot (compared with the index, so an edit made
+		// meanwhile is never taken in unseen).
+		if p, fresh := ix.Recheck(); p != "" {
 			r.indexDirty = p + " changed"
-		} else if racy {
-			// Clean, but some entries were racily clean when taken (the
-			// previous run had just written them): they cost a content
-			// hash on every check until the index is written again.
-			r.snap = statindex.Snapshot(ix.Paths(), nil)
+		} else if fresh != nil {
+			r.snap = fresh
 		}
 	}
 }

@@ -324,3 +324,27 @@ func (ix *Index) Check() (changed string, racy bool) {
 	}
 	return "", racy
 }
+
+// afterCheck runs between Recheck's comparison and its new snapshot (tests
+// put an edit there).
+var afterCheck = func() {}
+
+// Recheck is Check for a caller that trusts a clean index: the path of the
+// first change ("" when none) and, when the index is clean but some entry
+// was racily clean, a new snapshot to write in its place (nil otherwise),
+// so later checks need no content hash. The new snapshot is compared with
+// the index before it is returned: an edit made after the check but before
+// the snapshot's lstat would otherwise be taken into the new index
+// unseen, and every later check would call the edited file unchanged.
+func (ix *Index) Recheck() (changed string, fresh *Index) {
+	changed, racy := ix.Check()
+	if changed != "" || !racy {
+		return changed, nil
+	}
+	afterCheck()
+	snap := Snapshot(ix.Paths(), nil)
+	if changed := ix.Changed(snap); changed != "" {
+		return changed, nil
+	}
+	return "", snap
+}

@@ -235,3 +235,25 @@ func TestCoarseTimestampsAreRacy(t *testing.T) {
 		})
 	}
 }
+
+// An edit between Recheck's comparison and its new snapshot is reported,
+// never taken into the new index unseen (the next no-op sync would trust
+// the new stat and the edit would stay unsynced).
+func TestRecheckNeverAdoptsAnUnseenEdit(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	write(t, p, "aaaa")
+	ix := Snapshot([]string{p}, nil)
+	require.Equal(t, []string{p}, ix.Racily(), "just written: racy")
+	changed, fresh := ix.Recheck()
+	require.Equal(t, "", changed)
+	require.NotNil(t, fresh, "a clean racy index is taken again")
+
+	defer func(f func()) { afterCheck = f }(afterCheck)
+	afterCheck = func() { write(t, p, "a longer edit\n") }
+	changed, fresh = ix.Recheck()
+	require.Equal(t, p, changed, "an edit made during the recheck went unnoticed")
+	require.Nil(t, fresh)
+	afterCheck = func() {}
+	changed, _ = ix.Recheck()
+	require.Equal(t, p, changed)
+}
