@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,9 +79,36 @@ func History(stateDir, sourceDir string) (*HistoryDoc, error) {
 }
 
 // sortNewestFirst orders the entries by time, newest first (an entry
-// without a time last), whatever order the history file holds.
+// without a time last), whatever order the history file holds. Among
+// entries of one time the bookmark's counter decides: a kept/ bookmark
+// no record names has only its name's second, and the runs of one second
+// are named <time>, <time>-2, <time>-3 in the order they ran.
 func (doc *HistoryDoc) sortNewestFirst() {
-	sort.SliceStable(doc.History, func(i, j int) bool { return doc.History[i].Start.After(doc.History[j].Start) })
+	sort.SliceStable(doc.History, func(i, j int) bool {
+		a, b := doc.History[i], doc.History[j]
+		if !a.Start.Equal(b.Start) {
+			return a.Start.After(b.Start)
+		}
+		return bookmarkSeq(a.Bookmark) > bookmarkSeq(b.Bookmark)
+	})
+}
+
+// bookmarkSeq is the counter of a kept/<host>/<time>-N bookmark (1 for
+// none, 0 for a name that is not one).
+func bookmarkSeq(name string) int {
+	parts := strings.Split(name, "/")
+	if len(parts) < 3 {
+		return 0
+	}
+	_, n, found := strings.Cut(parts[len(parts)-1], "-")
+	if !found {
+		return 1
+	}
+	seq, err := strconv.Atoi(n)
+	if err != nil {
+		return 0
+	}
+	return seq
 }
 
 // AddUnrecorded adds the kept/<host>/<time> bookmarks no record names: a
