@@ -429,7 +429,9 @@ func TestWaitIdleOnlyReads(t *testing.T) {
 	require.Contains(t, errb.String(), "pid 42")
 	go func() { time.Sleep(200 * time.Millisecond); _ = l.Release() }()
 	errb.Reset()
-	code = Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "5s"}, Env{Stdout: &out, Stderr: &errb})
+	// --wait returns as soon as the lock is free; 60 s only bounds a
+	// release that a loaded machine schedules late.
+	code = Main(testSpec, &waitCmd{}, []string{"--state-dir", dir, "--wait", "60s"}, Env{Stdout: &out, Stderr: &errb})
 	require.Equal(t, 0, code, errb.String())
 	after, err := os.ReadFile(filepath.Join(dir, state.SyncLock))
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -271,16 +272,20 @@ func TestWriteFileIsAtomic(t *testing.T) {
 	if err := WriteFile(path, small); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Write and read until each side has done enough of its part while
+	// the other ran (a fixed 3 s window could end, on a loaded machine,
+	// before 10 slow fsyncs); a minute is a hang.
+	const enough = 20
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	var writes, reads atomic.Int64
 	var wg sync.WaitGroup
-	writes := 0
 	var werr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer cancel() // stop the reader when the writer is done
-		for i := 0; i < 200 && ctx.Err() == nil; i++ {
+		for i := 0; ctx.Err() == nil && (writes.Load() < enough || reads.Load() < enough); i++ {
 			fams := small
 			if i%2 == 0 {
 				fams = large
@@ -289,26 +294,25 @@ func TestWriteFileIsAtomic(t *testing.T) {
 				werr = err
 				return
 			}
-			writes++
+			writes.Add(1)
 		}
 	}()
-	reads := 0
 	for ctx.Err() == nil {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatalf("read %d: %v", reads, err)
+			t.Fatalf("read %d: %v", reads.Load(), err)
 		}
 		if !want[string(data)] {
-			t.Fatalf("read %d saw a partial or foreign file (%d bytes)", reads, len(data))
+			t.Fatalf("read %d saw a partial or foreign file (%d bytes)", reads.Load(), len(data))
 		}
-		reads++
+		reads.Add(1)
 	}
 	wg.Wait()
 	if werr != nil {
 		t.Fatal(werr)
 	}
-	if writes < 10 || reads < 10 {
-		t.Fatalf("too little overlap to mean anything: %d writes, %d reads", writes, reads)
+	if writes.Load() < enough || reads.Load() < enough {
+		t.Fatalf("too little overlap in a minute to mean anything: %d writes, %d reads", writes.Load(), reads.Load())
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {

@@ -46,17 +46,44 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "pid")
 	x := &Exec{Env: os.Environ()}
-	start := time.Now()
-	_, err := x.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", `sleep 30 & echo $! > "$1"; wait`, "sh", pidfile}, Timeout: 300 * time.Millisecond})
-	var ee *ExitError
-	require.ErrorAs(t, err, &ee)
-	require.True(t, ee.TimedOut)
-	require.Less(t, time.Since(start), 10*time.Second)
-	data, err := os.ReadFile(pidfile)
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 3*time.Second, 20*time.Millisecond, "grandchild %d still alive", pid)
+	// The timeout must fire after sh started the grandchild: on a loaded
+	// machine sh may not have run at all within 300 ms, so a run killed
+	// before it wrote the pid is tried again with a longer timeout (a
+	// fixed 300 ms made the test fail on the missing pid file).
+	pid := 0
+	for timeout := 300 * time.Millisecond; pid == 0; timeout *= 4 {
+		require.Less(t, timeout, 2*time.Minute, "sh never wrote its child's pid")
+		start := time.Now()
+		_, err := x.Run(context.Background(), Cmd{Name: "sh", Args: []string{"-c", `sleep 300 & echo $! > "$1"; wait`, "sh", pidfile}, Timeout: timeout})
+		var ee *ExitError
+		require.ErrorAs(t, err, &ee)
+		require.True(t, ee.TimedOut)
+		// The grandchild holds the output pipe for 300 s: a Run that
+		// waited for it would take that long.
+		require.Less(t, time.Since(start), timeout+time.Minute)
+		// Killed between the redirection and echo's write, sh leaves the
+		// file empty: not written either.
+		if data, err := os.ReadFile(pidfile); err == nil {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		}
+	}
+	require.Eventually(t, func() bool { return gone(pid) }, 30*time.Second, 20*time.Millisecond, "grandchild %d still alive", pid)
+}
+
+// gone reports a process that no longer runs: absent, or a zombie (killed,
+// waiting for a parent that does not reap, such as a container's init).
+func gone(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	// pid (comm) STATE ...: comm may hold spaces and parentheses.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z'
 }
 
 func TestVerboseLogsArgv(t *testing.T) {

@@ -82,7 +82,9 @@ func (l *lines) waitFor(t *testing.T, want string) string {
 	if strings.Contains(l.last, want) {
 		return l.last
 	}
-	deadline := time.After(15 * time.Second)
+	// The helper is this test binary started again (with -race on a
+	// loaded machine it can take many seconds); a minute is a hang.
+	deadline := time.After(time.Minute)
 	for {
 		select {
 		case s, ok := <-l.ch:

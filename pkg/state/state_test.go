@@ -122,7 +122,9 @@ func TestLockFailsFastNamingHolderThenWaits(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		l2, err := Acquire(ctx, dir, SyncLock, 5*time.Second, Holder{PID: 2})
+		// Returns once l1 is released; the minute only bounds a release
+		// that a loaded machine schedules late.
+		l2, err := Acquire(ctx, dir, SyncLock, time.Minute, Holder{PID: 2})
 		if err == nil {
 			err = l2.Release()
 		}
