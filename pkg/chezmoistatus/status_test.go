@@ -301,10 +301,14 @@ func TestSyncRunning(t *testing.T) {
 	release := sync.OnceFunc(func() { _ = lock.Release() })
 	defer release()
 
+	// Answers at once: the lock is held until the test ends, so a status
+	// that waited for it would never return, and one that waited a while
+	// and gave up would say so (the lines below). The bound is for a
+	// loaded machine (real jj under -race), not a measure of speed.
 	start := time.Now()
 	r := status(h)
 	requireCode(t, 0, r)
-	require.Less(t, time.Since(start), 10*time.Second)
+	require.Less(t, time.Since(start), time.Minute)
 	require.Contains(t, r.Stdout, fmt.Sprintf("[warn] Sync running: pid %d on beta (chezmoi-sync)", os.Getpid()))
 
 	rep, _ := statusJSON(t, h)

@@ -110,11 +110,13 @@ func TestRunMarkerRecordsStepReached(t *testing.T) {
 	require.NoError(t, os.WriteFile(hookPath, []byte(hook), 0o755))
 	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --marker'")
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A sync reaching its push under -race on a loaded machine can take
+	// more than 30 s; the hook holds it there for 30 s more.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := a.Command(ctx, "", "chezmoi-sync")
 	require.NoError(t, cmd.Start())
-	require.Eventually(t, func() bool { _, err := os.Stat(started); return err == nil }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { _, err := os.Stat(started); return err == nil }, 3*time.Minute, 20*time.Millisecond)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.Error(t, cmd.Wait())
 
