@@ -81,8 +81,10 @@ func TestPreSwitchNeverFails(t *testing.T) {
 			args: []string{toplevel, "switch"}, warn: "chezmoi-sync failed (exit 4)", wantCall: "chezmoi-sync",
 		},
 		"sync hangs": {
-			env:  map[string]string{"NIXDOTS_SYNC_USER": "@me", "CHEZMOI_SYNC_SLEEP": "30", "NIXDOTS_SYNC_TIMEOUT": "1"},
-			args: []string{toplevel, "switch"}, warn: "did not finish within 1s", maxTime: 10 * time.Second, wantCall: "chezmoi-sync",
+			// It would sleep 300 s: back within a minute (a loaded
+			// machine) means it was stopped.
+			env:  map[string]string{"NIXDOTS_SYNC_USER": "@me", "CHEZMOI_SYNC_SLEEP": "300", "NIXDOTS_SYNC_TIMEOUT": "1"},
+			args: []string{toplevel, "switch"}, warn: "did not finish within 1s", maxTime: time.Minute, wantCall: "chezmoi-sync",
 		},
 		"no arguments":   {args: nil, warn: "no incoming system path"},
 		"unknown user":   {env: map[string]string{"NIXDOTS_SYNC_USER": "no-such-user-nixdots"}, args: []string{toplevel, "switch"}, warn: "no-such-user-nixdots"},
