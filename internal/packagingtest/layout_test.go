@@ -264,7 +264,7 @@ func (l *layout) userHolds(lock string) func() {
 		_ = cmd.Wait()
 	}
 	l.t.Cleanup(stop)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute) // flock takes it as soon as it runs
 	for {
 		if busy, _, err := state.Busy(filepath.Dir(lock), filepath.Base(lock)); err == nil && busy {
 			return stop

@@ -88,7 +88,7 @@ func TestRemoteFakes(t *testing.T) {
 	if res.Code != 3 || strings.TrimSpace(res.Stdout) != troot {
 		t.Fatalf("fake ssh: %s", res)
 	}
-	h.Run("", filepath.Join(bin, "fake-ssh"), "root@vm.test", "systemd-run --unit=probe --quiet -- sh -c 'sleep 30'")
+	h.Run("", filepath.Join(bin, "fake-ssh"), "root@vm.test", "systemd-run --unit=probe --quiet -- sh -c 'sleep 300'")
 	if out := h.Run("", filepath.Join(bin, "fake-ssh"), "root@vm.test", "systemctl is-active probe"); out != "active" {
 		t.Fatalf("the unit outlives the ssh call: %q", out)
 	}
@@ -96,7 +96,7 @@ func TestRemoteFakes(t *testing.T) {
 		t.Fatalf("a second unit of the same name: %s", res)
 	}
 	h.Run("", filepath.Join(bin, "fake-ssh"), "root@vm.test", "systemctl stop probe")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a loaded machine; the unit would sleep 300 s
 	for fakesys.UnitActive(troot, "probe") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
