@@ -94,7 +94,11 @@ func TestInterrupted(t *testing.T) {
 	// The build takes 300 s: a run that ends within a minute of SIGINT
 	// was stopped, however loaded the machine (a 20 s build against a
 	// 10 s bound, and 20 s to reach the build, were too close under -race).
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 300\n")
+	// The test's own directory makes the system a store path of no other
+	// run (as in internal/faults): the real /nix/store outlives the test,
+	// and a system built to the end before would be taken from it at
+	// once, leaving nothing to interrupt.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 300\n# "+e.root+"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := e.h.Command(ctx, e.repo, "rebuild-smart", "--skip-dotfiles")

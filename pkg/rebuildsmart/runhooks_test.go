@@ -277,7 +277,11 @@ func TestUnattendedLocking(t *testing.T) {
 	}
 	// A person running nixos-rebuild by hand: a real process (the fake,
 	// building a system that takes a while), seen in the real /proc.
-	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 30\n")
+	// A store path of no other run (the test's directory in it): one built
+	// to the end before would come from the real /nix/store at once, and
+	// the manual rebuild could be over before the timer's run looked. It
+	// takes 300 s, not 30, so a slow timer's run still finds it running.
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\nsleep 300\n# "+e.root+"\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	manual := e.h.Command(ctx, e.repo, "nixos-rebuild", "switch", "--flake", e.repo+"#alpha")
 	must(t, manual.Start())
