@@ -188,6 +188,13 @@ var syncMutants = []Mutant{
 		Why: "the stat index is written after a run that left edits waiting, so the next no-op run skips them and reports success",
 	},
 	{
+		ID: "sync/live-push-lock-removed", Kind: "wrong-value", File: "pkg/chezmoisync/remote.go",
+		Find:    "const staleLockWatch = 10 * time.Second",
+		Replace: "const staleLockWatch = 0",
+		Pkgs:    syncPkg, Run: "TestLivePushLockIsNeverRemoved",
+		Why: "a local remote's ref lock is removed at first sight, under another host's live push",
+	},
+	{
 		ID: "statindex/racy-entry-trusted", Kind: "remove-guard", File: "pkg/statindex/statindex.go",
 		Find:    `if old.Hash == "" || Hash(cur) != old.Hash {`,
 		Replace: `if old.Hash == "" {`,

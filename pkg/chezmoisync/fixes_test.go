@@ -1,6 +1,8 @@
 package chezmoisync_test
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"os"
@@ -262,4 +264,62 @@ func TestStaleLockOnLocalRemoteIsCleared(t *testing.T) {
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--unlocked")
 	_, err := os.Stat(lock)
 	require.True(t, os.IsNotExist(err))
+}
+
+// A live push on another host holds the local remote's ref lock longer
+// than a second (a reference-transaction hook there, a loaded machine; on
+// a FAT disk the lock's mtime is truncated to 2 s steps, on NFS it is the
+// server's clock): its lock was taken for a killed push's and removed, so
+// the other push's ref update failed (or published this host's value as
+// its own). A lock is removed only after this run watched it unchanged
+// for staleLockWatch; one that goes away is a live push, waited for.
+func TestLivePushLockIsNeverRemoved(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	ref := filepath.Join(remote, "refs", "heads", "main")
+	head, err := os.ReadFile(ref)
+	require.NoError(t, err)
+	// The other host's push: its lock holds the ref's next value (here
+	// the same) and has been held for 2 s.
+	lock := ref + ".lock"
+	require.NoError(t, os.WriteFile(lock, head, 0o644))
+	held := time.Now().Add(-2 * time.Second)
+	require.NoError(t, os.Chtimes(lock, held, held))
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --live'")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := a.Command(ctx, "", "chezmoi-sync", "--verbose")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	var out testharness.SyncBuffer
+	cmd.Stdout = &out
+	require.NoError(t, cmd.Start())
+	// Once this run has started its push (refused: the ref is locked),
+	// the other push ends the way git ends one: its lock renamed over
+	// the ref.
+	finished := make(chan error, 1)
+	started := false
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if !started && strings.HasPrefix(sc.Text(), "+ ") && strings.Contains(sc.Text(), " git push") {
+			started = true
+			go func() {
+				time.Sleep(1500 * time.Millisecond)
+				finished <- os.Rename(lock, ref)
+			}()
+		}
+	}
+	require.NoError(t, cmd.Wait(), "%s\n%s", out.String(), log.String())
+	require.NoError(t, <-finished, "the live push's lock was removed under it:\n%s", out.String())
+	require.NotContains(t, out.String(), "stale lock")
+	rec := record(t, a)
+	require.Equal(t, syncstate.Success, rec.Status, out.String())
+	require.True(t, rec.Pushed)
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--live")
 }

@@ -26,7 +26,8 @@ func (r *run) pushFailed(ctx context.Context, res runner.Result, err error) (out
 		// The remote's ref is locked: another push holds it right now, or
 		// a push killed on this machine (a local remote's receive-pack
 		// dies with it) left the lock behind. Retry like a race; a stale
-		// lock of a local remote is removed once it is old.
+		// lock of a local remote is removed once this run has watched it
+		// sit unchanged for staleLockWatch.
 		detail := r.remoteName() + " is locked by another push: trying again"
 		if lock := r.clearStaleRemoteLock(ctx); lock != "" {
 			detail = "removed the stale lock " + lock + " a killed push left on " + r.c.Remote + ": pushing again"
@@ -102,9 +103,17 @@ func (unparkStep) run(ctx context.Context, r *run) (outcome, error) {
 	return outcome{detail: detail}, nil
 }
 
-// staleLockAge: a ref lock older than this is not held by a live push
-// (git holds it for the few milliseconds of the ref update).
-const staleLockAge = time.Second
+// staleLockWatch: a ref lock this run watched, unchanged, for this long
+// is not held by a live push (git holds one for the ref update; its own
+// wait for a ref lock is 100 ms). This run's clock measures it, never the
+// lock's mtime: a lock's mtime said "older than a second" of a live push
+// that had held it a second (a hook there, a loaded machine), of one on a
+// FAT disk (mtimes in 2 s steps) at once, and of one on an NFS server
+// whose clock runs ahead (TestLivePushLockIsNeverRemoved).
+const staleLockWatch = 10 * time.Second
+
+// staleLockPoll is how often the watch looks.
+const staleLockPoll = 100 * time.Millisecond
 
 // locked reports a push refused because the remote's ref is locked
 // (git: "refs/heads/main (reason: reference already exists)").
@@ -119,7 +128,8 @@ func locked(res runner.Result, err error) bool {
 
 // clearStaleRemoteLock removes refs/heads/<branch>.lock of a remote that
 // is a local repository (a path or file:// URL: a USB disk, NFS, the
-// tests' bare repositories) when it is older than staleLockAge. A push
+// tests' bare repositories) once this run has watched it stay, unchanged,
+// for staleLockWatch (a lock that goes away was a live push's). A push
 // killed on this machine kills the remote's receive-pack with it, and its
 // lock then blocks every host's push for ever. Removing a lock is safe
 // even in the unlikely case a live push still held it: git renames the lock
@@ -138,7 +148,7 @@ func (r *run) clearStaleRemoteLock(ctx context.Context) string {
 	for _, refs := range []string{filepath.Join(dir, "refs"), filepath.Join(dir, ".git", "refs")} {
 		lock := filepath.Join(refs, "heads", filepath.FromSlash(r.c.Branch)+".lock")
 		st, err := os.Stat(lock)
-		if err != nil || time.Since(st.ModTime()) < staleLockAge {
+		if err != nil || !watchLock(ctx, lock, st) {
 			continue
 		}
 		if os.Remove(lock) == nil {
@@ -146,6 +156,27 @@ func (r *run) clearStaleRemoteLock(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// watchLock reports whether the lock at path stays the same file, with the
+// same size and mtime, for staleLockWatch; false as soon as it goes away
+// or changes (a live push finished, or another began), or ctx ends.
+func watchLock(ctx context.Context, path string, first os.FileInfo) bool {
+	until := time.Now().Add(staleLockWatch) // monotonic: no wall clock involved
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(staleLockPoll):
+		}
+		cur, err := os.Stat(path)
+		if err != nil || !os.SameFile(first, cur) || cur.Size() != first.Size() || !cur.ModTime().Equal(first.ModTime()) {
+			return false
+		}
+		if time.Now().After(until) {
+			return true
+		}
+	}
 }
 
 // localRepoPath is the directory of a remote URL that names a local
