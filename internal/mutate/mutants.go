@@ -195,6 +195,13 @@ var syncMutants = []Mutant{
 		Why: "a local remote's ref lock is removed at first sight, under another host's live push",
 	},
 	{
+		ID: "sync/marker-owned-by-pid", Kind: "wrong-value", File: "pkg/chezmoisync/recover.go",
+		Find:    "\tif !r.marker.own {\n",
+		Replace: "\tif !r.marker.active || r.marker.m.PID != os.Getpid() {\n",
+		Pkgs:    syncPkg, Run: "TestTakenOverMarkerIsReplacedWhateverThePid",
+		Why: "a run that took over an interrupted run of the same pid (pid namespaces) keeps that run's op_before and parent_before as its own",
+	},
+	{
 		ID: "statindex/racy-entry-trusted", Kind: "remove-guard", File: "pkg/statindex/statindex.go",
 		Find:    `if old.Hash == "" || Hash(cur) != old.Hash {`,
 		Replace: `if old.Hash == "" {`,

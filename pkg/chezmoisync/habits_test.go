@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -137,4 +138,39 @@ func TestRunMarkerRecordsStepReached(t *testing.T) {
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--marker")
 	_, err = os.Stat(filepath.Join(a.StateDir(), "sync-run.json"))
 	require.True(t, os.IsNotExist(err))
+}
+
+// A run takes over an interrupted run's marker and must then write its
+// own: it knew the marker for its own by the pid alone, so when the killed
+// run had had the same pid (a service with PrivatePIDs=, a container: the
+// sync is pid 1 every time) it went on with the dead run's record of where
+// the repository stood (op_before, parent_before), and a kill after that
+// was repaired against the wrong state. Here the sync runs as pid 1 in a
+// pid namespace, after a marker of an earlier pid 1.
+func TestTakenOverMarkerIsReplacedWhateverThePid(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare is not installed")
+	}
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a := newHost(t, remote, "alpha")
+	mustSync(t, a)
+	if r := a.Exec("", "unshare", "--pid", "--fork", "true"); r.Code != 0 {
+		t.Skipf("no pid namespaces here: %s", r)
+	}
+	op := strings.TrimSpace(jjOut(a, "op", "log", "--no-graph", "-n", "1", "-T", "id"))
+	const deadOp = "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000d"
+	dead, err := json.Marshal(map[string]any{"pid": 1, "start": time.Now().Add(-time.Hour), "source_dir": a.SourceDir(),
+		"op_before": deadOp, "step": "capture", "done": []string{"inspect"}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(a.StateDir(), "sync-run.json"), dead, 0o600))
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --pid1'")
+
+	r := a.Exec("", "unshare", "--pid", "--fork", "chezmoi-sync")
+	require.Equal(t, 0, r.Code, r.String())
+	require.Contains(t, r.Stdout+r.Stderr, "was interrupted")
+	rec := record(t, a)
+	require.Equal(t, op, rec.OpBefore, "the run kept the interrupted run's marker as its own")
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--pid1")
 }

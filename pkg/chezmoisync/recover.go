@@ -70,6 +70,7 @@ type runMarker struct {
 // marker is the run's handle on its marker file.
 type marker struct {
 	active bool      // this run wrote (or took over) the marker: remove it at the end
+	own    bool      // m is this run's own, not one taken over from an interrupted run
 	warned bool      // the marker could not be written (warned once)
 	m      runMarker // what was last written
 }
@@ -78,7 +79,11 @@ type marker struct {
 // before every step after the first such one), the step reached. The first
 // mark also records where the working copy was and the jj operation.
 func (r *run) mark(ctx context.Context, step string) error {
-	if !r.marker.active || r.marker.m.PID != os.Getpid() {
+	// Not by the pid: an interrupted run taken over may have had this
+	// run's pid (pid namespaces make the sync pid 1 every time), and its
+	// marker describes where the repository stood before that run.
+	if !r.marker.own {
+		r.marker.own = true
 		r.marker.m = runMarker{PID: os.Getpid(), Start: r.rec.Start, SourceDir: r.workTree,
 			ParentBefore: r.rec.BeforeLocal, Program: programNames(r.program)}
 		if r.workTree != "" && isDir(filepath.Join(r.workTree, ".jj")) {
