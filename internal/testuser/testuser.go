@@ -7,6 +7,8 @@
 package testuser
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,8 +55,6 @@ func RequireRoot(t testing.TB) {
 	t.Skip("needs root to create another user's files (CI runs as root)")
 }
 
-var seq atomic.Int64
-
 // accounts serialises useradd/userdel of this process: they lock
 // /etc/passwd and fail rather than wait.
 var accounts sync.Mutex
@@ -78,9 +77,7 @@ func New(t testing.TB) *User {
 			t.Fatalf("%s is needed to test as an unprivileged user: %v", tool, err)
 		}
 	}
-	n := seq.Add(1)
-	name := fmt.Sprintf("ndt%d-%d", os.Getpid()%100000, n)
-	group := fmt.Sprintf("ndg%d-%d", os.Getpid()%100000, n)
+	name, group := freeNames(t)
 	run(t, "groupadd", group)
 	t.Cleanup(func() { runQuiet("groupdel", group) })
 	run(t, "useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
@@ -98,6 +95,28 @@ func New(t testing.TB) *User {
 	gid, _ := strconv.Atoi(u.Gid)
 	ggid, _ := strconv.Atoi(g.Gid)
 	return &User{Name: name, UID: uid, GID: gid, Group: group, GroupGID: ggid, Created: true}
+}
+
+// freeNames picks a user and a group name no account has: random, and
+// looked up first. Test binaries of several packages make users at once
+// (names of the pid modulo 100000 and a per-process count met), and an
+// account a killed run left behind keeps its name.
+func freeNames(t testing.TB) (name, group string) {
+	t.Helper()
+	for range 100 {
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		name, group = "ndt"+hex.EncodeToString(b), "ndg"+hex.EncodeToString(b)
+		_, uerr := user.Lookup(name)
+		_, gerr := user.LookupGroup(group)
+		if uerr != nil && gerr != nil {
+			return name, group
+		}
+	}
+	t.Fatal("no free account name in 100 tries")
+	return "", ""
 }
 
 // run runs an account tool, retrying while another process holds the
