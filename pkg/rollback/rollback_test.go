@@ -452,10 +452,7 @@ func TestLockedChangesNothing(t *testing.T) {
 func TestMergeInProgressChangesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "git", 3)
-	f.h.Run(f.repo, "git", "checkout", "-q", "-b", "side", "HEAD~1")
-	f.write("hosts/alpha.nix", "side edit\n")
-	f.h.Run(f.repo, "git", "commit", "-q", "-am", "side")
-	f.h.Run(f.repo, "git", "checkout", "-q", "main")
+	f.conflictingSide()
 	require.NotEqual(t, 0, f.h.Exec(f.repo, "git", "merge", "-q", "side").Code, "the merge must conflict")
 	before := f.snapshot()
 	r := f.run()
@@ -475,11 +472,7 @@ func TestMergeInProgressChangesNothing(t *testing.T) {
 func TestMergeStartedDuringSwitchIsLeftAlone(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "git", 3)
-	f.h.Run(f.repo, "git", "checkout", "-q", "-b", "side", "HEAD~1")
-	f.write("hosts/alpha.nix", "side edit\n")
-	f.h.Run(f.repo, "git", "commit", "-q", "-am", "side")
-	side := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
-	f.h.Run(f.repo, "git", "checkout", "-q", "main")
+	side := f.conflictingSide()
 	// Generation 2's activation is where the user's merge happens: after
 	// the plan, before the repository step. It conflicts (exit 1), so its
 	// status is ignored; the assertions below show it did start.
@@ -528,7 +521,10 @@ func TestDetachedCommitsAreKeptOnABranch(t *testing.T) {
 	// One new branch, named in the output, holds both detached commits.
 	branch := f.h.Run(f.repo, "git", "for-each-ref", "--format=%(refname:short)", "refs/heads/rollback/")
 	require.Regexp(t, `^rollback/\d{8}-\d{6}$`, branch)
-	require.Contains(t, r.Stdout, "branch "+branch)
+	require.Contains(t, r.Stdout, "your work on the detached HEAD is in branch "+branch)
+	// Nothing was uncommitted: the message must not send the user looking
+	// for edits.
+	require.NotContains(t, r.Stdout, "uncommitted")
 	require.Equal(t, tip, f.h.Run(f.repo, "git", "rev-parse", branch))
 	require.Equal(t, first, f.h.Run(f.repo, "git", "rev-parse", branch+"~1"))
 
@@ -536,6 +532,18 @@ func TestDetachedCommitsAreKeptOnABranch(t *testing.T) {
 	f.h.Run(f.repo, "sh", "-c", restoreCmd(t, r.Stdout))
 	require.Equal(t, tip, f.headCommit())
 	require.Equal(t, tipFiles, f.files())
+}
+
+// conflictingSide makes a branch "side" off main~1 whose edit of
+// hosts/alpha.nix conflicts with main's, so `git merge side` stops midway;
+// main stays checked out. It returns side's commit.
+func (f *fixture) conflictingSide() string {
+	f.h.Run(f.repo, "git", "checkout", "-q", "-b", "side", "HEAD~1")
+	f.write("hosts/alpha.nix", "side edit\n")
+	f.h.Run(f.repo, "git", "commit", "-q", "-am", "side")
+	side := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
+	f.h.Run(f.repo, "git", "checkout", "-q", "main")
+	return side
 }
 
 // --system-only leaves the repository, --repo-only the system.
