@@ -108,6 +108,8 @@ func TestAskOnTerminal(t *testing.T) {
 	e.h.Setenv("NIXDOTS_SUDO", "always")
 	e.h.Setenv("FAKE_SUDO_PASSWORD", "hunter2")
 	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v1\npkg hello 1.0\n")
+	remoteMain := func() string { return e.h.Run("", "git", "--git-dir", e.remote, "rev-parse", "main") }
+	published, head := remoteMain(), e.git("rev-parse", "HEAD")
 
 	p := e.onPTY(t, "--skip-dotfiles", "--ask")
 	p.answer("[y/N] ", "n")
@@ -117,6 +119,11 @@ func TestAskOnTerminal(t *testing.T) {
 	}
 	if h := e.history(); len(h) != 1 || h[0].Outcome != history.OutcomeDeclined || h[0].Generation != 0 {
 		t.Fatalf("history after no: %+v", h)
+	}
+	// A build that was never activated is not one to record in the
+	// repository: the edit stays uncommitted, nothing is published.
+	if e.git("rev-parse", "HEAD") != head || remoteMain() != published || !strings.Contains(e.git("status", "--porcelain"), "hosts/alpha.conf") {
+		t.Fatalf("a declined build was committed or pushed:\n%s", out)
 	}
 
 	p = e.onPTY(t, "--skip-dotfiles", "--ask")

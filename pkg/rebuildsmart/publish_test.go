@@ -138,6 +138,34 @@ func TestPushRejectedWhileOnline(t *testing.T) {
 	}
 }
 
+// The same on a jj repository: jj git push's failure is a warning with
+// jj's next step, pushed false, the commit kept locally; never "pushed".
+func TestJJPushRejectedWhileOnline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{jj: true})
+	hook := filepath.Join(e.remote, "hooks", "pre-receive")
+	write(t, hook, "#!/bin/sh\necho 'protected branch' >&2\nexit 1\n")
+	must(t, os.Chmod(hook, 0o755))
+	before := e.h.Run("", "git", "--git-dir", e.remote, "rev-parse", "main")
+	write(t, filepath.Join(e.repo, "hosts", "extra.nix"), "{ }\n")
+	res, rep := e.rsJSON("--skip-dotfiles")
+	if res.Code != 0 || rep["pushed"] != false || rep["committed"] == "" || rep["online"] != true {
+		t.Fatalf("pushed %v committed %v online %v:\n%s", rep["pushed"], rep["committed"], rep["online"], res)
+	}
+	if p := phase(rep, "Commit & push"); p["status"] != "warn" || !strings.Contains(p["detail"].(string), "push failed") {
+		t.Fatalf("commit phase %v", p)
+	}
+	if !strings.Contains(rep["next_step"].(string), "jj git push") || !strings.Contains(res.Stderr, "push failed") {
+		t.Fatalf("no next step:\n%s", res)
+	}
+	if e.h.Run("", "git", "--git-dir", e.remote, "rev-parse", "main") != before {
+		t.Fatal("the remote took the push")
+	}
+	if got := e.h.Run(e.repo, "jj", "--no-pager", "file", "show", "-r", "main", "hosts/extra.nix"); got != "{ }" {
+		t.Fatalf("the commit is not kept locally: %q", got)
+	}
+}
+
 // The diff before activating is in --json, in the history, and in the
 // webhook's body and record; documented fields are always present
 // (hooks_failed 0, body on success).
