@@ -492,6 +492,13 @@ func TestMergeStartedDuringSwitchIsLeftAlone(t *testing.T) {
 	require.Equal(t, side, f.h.Run(f.repo, "git", "rev-parse", "MERGE_HEAD"))
 	require.Equal(t, "UU hosts/alpha.nix", f.h.Run(f.repo, "git", "status", "--porcelain"))
 	require.Empty(t, f.h.Run(f.repo, "git", "branch", "--list", "rollback/*"))
+	// What did move is recorded: the history says generation 2 runs, the
+	// repository stayed (system-only).
+	hist := f.history()
+	last := hist[len(hist)-1]
+	require.Equal(t, history.OutcomeRolledBack, last.Outcome)
+	require.Equal(t, 2, last.Generation)
+	require.Equal(t, "system-only", last.Action)
 }
 
 // Commits made on a detached HEAD are on no branch: once the rollback
