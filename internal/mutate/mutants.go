@@ -188,6 +188,22 @@ var syncMutants = []Mutant{
 		Why: "the stat index is written after a run that left edits waiting, so the next no-op run skips them and reports success",
 	},
 	{
+		// MkdirAll is the habit; it also takes a directory an earlier run
+		// of the same second made, and the copy then fails (or worse).
+		ID: "sync/backup-dir-reused", Kind: "wrong-value", File: "pkg/chezmoisync/apply.go",
+		Find:    "\t\terr := os.Mkdir(p, 0o700)\n",
+		Replace: "\t\terr := os.MkdirAll(p, 0o700)\n",
+		Pkgs:    syncPkg, Run: "TestBackupsOfRunsInOneSecondNeverCollide",
+		Why: "two runs in one second share a backup directory: the second cannot copy the home file it replaces and fails",
+	},
+	{
+		ID: "sync/rewound-bookmark-moved", Kind: "wrong-value", File: "pkg/chezmoisync/publish.go",
+		Find:    "kept, err := r.newBookmark(ctx, r.rewindBookmark(), acc)",
+		Replace: "kept, err := r.rewindBookmark(), r.jj.BookmarkSet(ctx, r.rewindBookmark(), acc)",
+		Pkgs:    syncPkg, Run: "TestRewoundRemoteIsRefusedUntilAccepted",
+		Why: "an accepted rewind moves the rewound/ bookmark an earlier one of the same second set: what it kept is left to the op log",
+	},
+	{
 		ID: "statindex/racy-entry-trusted", Kind: "remove-guard", File: "pkg/statindex/statindex.go",
 		Find:    `if old.Hash == "" || Hash(cur) != old.Hash {`,
 		Replace: `if old.Hash == "" {`,
@@ -359,6 +375,13 @@ var rollbackMutants = []Mutant{
 		Replace: `err := error(nil)`,
 		Pkgs:    []string{"./pkg/rollback"}, Run: "TestRecord$|TestTwoRollbacksInARow",
 		Why: "a rollback is not recorded: the next rollback goes back to the wrong build",
+	},
+	{
+		ID: "rollback/partial-not-recorded", Kind: "skip-step", File: "pkg/rollback/main.go",
+		Find:    "\t\tc.recordPartial(app, p)\n",
+		Replace: "",
+		Pkgs:    []string{"./pkg/rollback"}, Run: "TestMergeStartedDuringSwitchIsLeftAlone",
+		Why: "a rollback that switched the system and then failed on the repository leaves no history entry: the history does not say which generation runs",
 	},
 	{
 		ID: "reposave/untracked-not-saved", Kind: "wrong-value", File: "pkg/reposave/git.go",
