@@ -27,7 +27,7 @@ complete -c chezmoi-sync -l source-dir -r -a '(__fish_complete_directories)' -d 
 complete -c chezmoi-sync -l state-dir -r -a '(__fish_complete_directories)' -d 'State directory (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/nixdots; an empty DIR is refused).'
 complete -c chezmoi-sync -l take-remote -d 'Resolve the parked conflict of [PATH...] with the remote branch\'s side of each conflicting hunk, then finish the sync. This host\'s side stays on a kept/<host>/<time> bookmark.'
 complete -c chezmoi-sync -l undo -d 'Put HOME and the source back to how they were before the last [N] syncs that changed them (home files edited since are kept and reported); undoable itself.'
-complete -c chezmoi-sync -l undo-to -r -d 'Like --undo, to the files of a given dotfiles commit (rebuild-rollback --with-dotfiles uses it).'
+complete -c chezmoi-sync -l undo-to -r -d 'Like --undo, to the files of a given dotfiles commit: a commit id, change id or bookmark name (rebuild-rollback --with-dotfiles uses it).'
 complete -c chezmoi-sync -l verbose -s v -d 'Log every external command before it runs.'
 complete -c chezmoi-sync -l version -d 'Print the version (module version or VCS revision) and exit.'
 complete -c chezmoi-sync -l wait -r -d 'Wait up to DURATION (not negative) for another run\'s lock instead of failing at once.'

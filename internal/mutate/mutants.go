@@ -188,6 +188,22 @@ var syncMutants = []Mutant{
 		Why: "the stat index is written after a run that left edits waiting, so the next no-op run skips them and reports success",
 	},
 	{
+		// MkdirAll is the habit; it also takes a directory an earlier run
+		// of the same second made, and the copy then fails (or worse).
+		ID: "sync/backup-dir-reused", Kind: "wrong-value", File: "pkg/chezmoisync/apply.go",
+		Find:    "\t\terr := os.Mkdir(p, 0o700)\n",
+		Replace: "\t\terr := os.MkdirAll(p, 0o700)\n",
+		Pkgs:    syncPkg, Run: "TestBackupsOfRunsInOneSecondNeverCollide",
+		Why: "two runs in one second share a backup directory: the second cannot copy the home file it replaces and fails",
+	},
+	{
+		ID: "sync/rewound-bookmark-moved", Kind: "wrong-value", File: "pkg/chezmoisync/publish.go",
+		Find:    "kept, err := r.newBookmark(ctx, r.rewindBookmark(), acc)",
+		Replace: "kept, err := r.rewindBookmark(), r.jj.BookmarkSet(ctx, r.rewindBookmark(), acc)",
+		Pkgs:    syncPkg, Run: "TestRewoundRemoteIsRefusedUntilAccepted",
+		Why: "an accepted rewind moves the rewound/ bookmark an earlier one of the same second set: what it kept is left to the op log",
+	},
+	{
 		ID: "sync/live-push-lock-removed", Kind: "wrong-value", File: "pkg/chezmoisync/remote.go",
 		Find:    "const staleLockWatch = 10 * time.Second",
 		Replace: "const staleLockWatch = 0",
@@ -389,6 +405,13 @@ var rollbackMutants = []Mutant{
 		Why: "a rollback is not recorded: the next rollback goes back to the wrong build",
 	},
 	{
+		ID: "rollback/partial-not-recorded", Kind: "skip-step", File: "pkg/rollback/main.go",
+		Find:    "\t\tc.recordPartial(app, p)\n",
+		Replace: "",
+		Pkgs:    []string{"./pkg/rollback"}, Run: "TestMergeStartedDuringSwitchIsLeftAlone",
+		Why: "a rollback that switched the system and then failed on the repository leaves no history entry: the history does not say which generation runs",
+	},
+	{
 		ID: "reposave/untracked-not-saved", Kind: "wrong-value", File: "pkg/reposave/git.go",
 		Find:    `"add", "--all", "--", "."`,
 		Replace: `"add", "--update", "--", "."`,
@@ -399,8 +422,8 @@ var rollbackMutants = []Mutant{
 		ID: "reposave/merge-in-progress-ignored", Kind: "remove-guard", File: "pkg/reposave/git.go",
 		Find:    "\tif err := st.Check(r.Root); err != nil {\n\t\treturn nil, err\n\t}\n\tout := &Result{Kind: Git",
 		Replace: "\tout := &Result{Kind: Git",
-		Pkgs:    []string{"./pkg/rollback"}, Run: "TestMergeInProgressChangesNothing",
-		Why: "the repository is moved in the middle of a merge",
+		Pkgs:    []string{"./pkg/rollback"}, Run: "TestMergeInProgressChangesNothing|TestMergeStartedDuringSwitchIsLeftAlone",
+		Why: "the repository is moved in the middle of a merge started after the plan checked it (during the system switch)",
 	},
 	{
 		ID: "reposave/staged-version-lost", Kind: "skip-step", File: "pkg/reposave/git.go",
@@ -413,7 +436,7 @@ var rollbackMutants = []Mutant{
 		ID: "reposave/detached-head-lost", Kind: "remove-guard", File: "pkg/reposave/git.go",
 		Find:    `case st.Unreachable && st.Head != target:`,
 		Replace: `case false && st.Unreachable && st.Head != target:`,
-		Pkgs:    []string{"./pkg/rollback"}, Run: "TestGitAwkwardWorkLosesNothing",
+		Pkgs:    []string{"./pkg/rollback"}, Run: "TestGitAwkwardWorkLosesNothing|TestDetachedCommitsAreKeptOnABranch",
 		Why: "commits on a detached HEAD that no branch holds become unreachable when the rollback moves HEAD",
 	},
 	{

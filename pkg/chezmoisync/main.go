@@ -95,7 +95,7 @@ type Command struct {
 	Abort      bool     `name:"abort" group:"sync" help:"Give up the parked attempt: this host's side goes on a kept/<host>/<time> bookmark; the source and HOME follow the remote branch (home files edited since are kept)."`
 	Undo       UndoArg  `name:"undo" group:"sync" help:"Put HOME and the source back to how they were before the last [N] syncs that changed them (home files edited since are kept and reported); undoable itself."`
 	List       bool     `name:"list" group:"sync" help:"With --undo: list the syncs that can be undone (newest first) and change nothing."`
-	UndoTo     string   `name:"undo-to" group:"sync" placeholder:"COMMIT" help:"Like --undo, to the files of a given dotfiles commit (rebuild-rollback --with-dotfiles uses it)."`
+	UndoTo     string   `name:"undo-to" group:"sync" placeholder:"COMMIT" help:"Like --undo, to the files of a given dotfiles commit: a commit id, change id or bookmark name (rebuild-rollback --with-dotfiles uses it)."`
 	Publish    bool     `name:"publish" group:"sync" help:"Publish the revert commits of an undo (with --undo, or later alone); never a force-push."`
 }
 

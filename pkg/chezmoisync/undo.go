@@ -216,7 +216,7 @@ func (r *run) pickUndoTarget(ctx context.Context) (string, error) {
 	if r.c.UndoTo != "" {
 		cs, err := r.jj.Commits(ctx, jj.Symbol(r.c.UndoTo), nil)
 		if err != nil || len(cs) != 1 {
-			return "", usage("--undo-to %s: not one commit of the dotfiles repository in %s", r.c.UndoTo, r.workTree)
+			return "", usage("--undo-to %s: names no commit of the dotfiles repository in %s (give a commit id, a change id or a bookmark name; revsets such as main- are not taken)", r.c.UndoTo, r.workTree)
 		}
 		target, r.undoWhat = cs[0].CommitID, "to "+brief.ID(cs[0].CommitID)
 	} else {

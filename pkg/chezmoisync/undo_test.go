@@ -230,6 +230,11 @@ func TestUndoToRootIsRefused(t *testing.T) {
 	r := syncCode(t, b, 2, "--undo-to", strings.Repeat("0", 40))
 	require.Contains(t, r.Stderr, "root commit")
 	require.Equal(t, before, everything(t, b, remote))
+	// A revset is taken literally (never evaluated): refused, and the
+	// message says what is accepted.
+	r = syncCode(t, b, 2, "--undo-to", "main-")
+	require.Contains(t, r.Stderr, "revsets such as main- are not taken")
+	require.Equal(t, before, everything(t, b, remote))
 }
 
 // (attack 3, F9, F12) A held undo whose revert conflicts with a newer

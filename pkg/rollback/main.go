@@ -279,9 +279,33 @@ func (c *Command) rollback(ctx context.Context, app *cli.App, sys *nixsys.System
 		return finishDryRun(app, p)
 	}
 	if err := p.run(ctx, app); err != nil {
+		c.recordPartial(app, p)
 		return err
 	}
 	return c.finish(app, p)
+}
+
+// recordPartial writes the history entry of a rollback that failed after
+// it moved something (the system switched, then the repository could not
+// move): the history says which generation runs, for --list and the next
+// "previous". A repository step that failed moved nothing: the entry is
+// the system's alone.
+func (c *Command) recordPartial(app *cli.App, p *rollbackPlan) {
+	systemChanged := p.system != nil && p.system.changed()
+	repoChanged := p.rep.Repository != nil && (p.rep.Repository.Moved || p.rep.Repository.SavedTo != "")
+	if !systemChanged && !repoChanged {
+		return
+	}
+	e := c.historyEntry(app, p)
+	if p.system != nil && p.system.unitsFailed {
+		e.Outcome = history.OutcomeUnitsFailed
+	}
+	if p.repo != nil && !repoChanged {
+		e.Action = "system-only"
+	}
+	if err := history.Append(app.StateDir, e); err != nil {
+		p.warn(app, fmt.Sprintf("the system was moved but it could not be recorded in the history: %v", err))
+	}
 }
 
 // rollbackPlan is what a rollback will do, decided before anything changes.

@@ -3,6 +3,7 @@ package rollback_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -451,10 +452,7 @@ func TestLockedChangesNothing(t *testing.T) {
 func TestMergeInProgressChangesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "git", 3)
-	f.h.Run(f.repo, "git", "checkout", "-q", "-b", "side", "HEAD~1")
-	f.write("hosts/alpha.nix", "side edit\n")
-	f.h.Run(f.repo, "git", "commit", "-q", "-am", "side")
-	f.h.Run(f.repo, "git", "checkout", "-q", "main")
+	f.conflictingSide()
 	require.NotEqual(t, 0, f.h.Exec(f.repo, "git", "merge", "-q", "side").Code, "the merge must conflict")
 	before := f.snapshot()
 	r := f.run()
@@ -462,6 +460,97 @@ func TestMergeInProgressChangesNothing(t *testing.T) {
 	require.Contains(t, r.Stderr, "a merge is in progress")
 	require.Contains(t, r.Stderr, "git merge --abort")
 	require.Equal(t, before, f.snapshot())
+}
+
+// The plan's check of the repository is minutes old by the time the
+// repository step runs: the system switch sits in between, and the user
+// may start a merge in another terminal meanwhile. The move must look
+// again and refuse, leaving the merge exactly as the user has it (a forced
+// checkout would drop MERGE_HEAD and the conflict, and move HEAD off the
+// branch being merged into). TestMergeInProgressChangesNothing cannot see
+// this: there the plan already refuses.
+func TestMergeStartedDuringSwitchIsLeftAlone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	side := f.conflictingSide()
+	// Generation 2's activation is where the user's merge happens: after
+	// the plan, before the repository step. It conflicts (exit 1), so its
+	// status is ignored; the assertions below show it did start.
+	script := fmt.Sprintf("#!/bin/sh\ngit -C '%s' merge -q side >/dev/null 2>&1\nexec fake-switch-to-configuration --toplevel '%s' \"$@\"\n", f.repo, f.tops[1])
+	require.NoError(t, os.WriteFile(filepath.Join(f.tops[1], "bin", "switch-to-configuration"), []byte(script), 0o755))
+
+	r := f.run()
+	require.Equal(t, 1, r.Code, r.String())
+	f.requireAt(2)
+	require.Contains(t, r.Stderr, "the system is at generation 2 but the repository "+f.repo+" could not be moved")
+	require.Contains(t, r.Stderr, "a merge is in progress")
+	require.Contains(t, r.Stderr, "git merge --abort")
+	// The merge is untouched: HEAD on main where it was, MERGE_HEAD still
+	// naming side, the conflict still in the index, nothing saved.
+	require.Equal(t, "main", f.h.Run(f.repo, "git", "symbolic-ref", "--short", "HEAD"))
+	require.Equal(t, f.commits[2], f.headCommit())
+	require.Equal(t, side, f.h.Run(f.repo, "git", "rev-parse", "MERGE_HEAD"))
+	require.Equal(t, "UU hosts/alpha.nix", f.h.Run(f.repo, "git", "status", "--porcelain"))
+	require.Empty(t, f.h.Run(f.repo, "git", "branch", "--list", "rollback/*"))
+	// What did move is recorded: the history says generation 2 runs, the
+	// repository stayed (system-only).
+	hist := f.history()
+	last := hist[len(hist)-1]
+	require.Equal(t, history.OutcomeRolledBack, last.Outcome)
+	require.Equal(t, 2, last.Generation)
+	require.Equal(t, "system-only", last.Action)
+}
+
+// Commits made on a detached HEAD are on no branch: once the rollback
+// moves HEAD they would be reachable from the reflog only, and gone at the
+// next gc. With a clean tree there is nothing "uncommitted" to save, so
+// only the detached-HEAD case keeps them: on a rollback/ branch the tool
+// names, from which the printed command gets back to them.
+func TestDetachedCommitsAreKeptOnABranch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "git", 3)
+	f.h.Run(f.repo, "git", "checkout", "-q", "--detach")
+	f.write("hosts/alpha.nix", "experiment one\n")
+	f.h.Run(f.repo, "git", "commit", "-q", "-am", "experiment one")
+	first := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
+	f.write("flake.nix", "{ outputs = _: { experiment = 2; }; }\n")
+	f.h.Run(f.repo, "git", "commit", "-q", "-am", "experiment two")
+	tip := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
+	tipFiles := f.files()
+	require.Empty(t, f.h.Run(f.repo, "git", "for-each-ref", "--contains", tip), "the setup: no ref holds the detached commits")
+
+	r := f.mustRun()
+	f.requireAt(2)
+	require.Equal(t, f.commits[1], f.headCommit())
+	require.Equal(t, f.trees[1], f.files())
+	require.Equal(t, f.commits[2], f.h.Run(f.repo, "git", "rev-parse", "main"), "main is not moved")
+
+	// One new branch, named in the output, holds both detached commits.
+	branch := f.h.Run(f.repo, "git", "for-each-ref", "--format=%(refname:short)", "refs/heads/rollback/")
+	require.Regexp(t, `^rollback/\d{8}-\d{6}$`, branch)
+	require.Contains(t, r.Stdout, "your work on the detached HEAD is in branch "+branch)
+	// Nothing was uncommitted: the message must not send the user looking
+	// for edits.
+	require.NotContains(t, r.Stdout, "uncommitted")
+	require.Equal(t, tip, f.h.Run(f.repo, "git", "rev-parse", branch))
+	require.Equal(t, first, f.h.Run(f.repo, "git", "rev-parse", branch+"~1"))
+
+	// The printed command goes back to exactly the detached work.
+	f.h.Run(f.repo, "sh", "-c", restoreCmd(t, r.Stdout))
+	require.Equal(t, tip, f.headCommit())
+	require.Equal(t, tipFiles, f.files())
+}
+
+// conflictingSide makes a branch "side" off main~1 whose edit of
+// hosts/alpha.nix conflicts with main's, so `git merge side` stops midway;
+// main stays checked out. It returns side's commit.
+func (f *fixture) conflictingSide() string {
+	f.h.Run(f.repo, "git", "checkout", "-q", "-b", "side", "HEAD~1")
+	f.write("hosts/alpha.nix", "side edit\n")
+	f.h.Run(f.repo, "git", "commit", "-q", "-am", "side")
+	side := f.h.Run(f.repo, "git", "rev-parse", "HEAD")
+	f.h.Run(f.repo, "git", "checkout", "-q", "main")
+	return side
 }
 
 // --system-only leaves the repository, --repo-only the system.

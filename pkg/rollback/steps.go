@@ -117,7 +117,7 @@ func (r *repoStep) run(ctx context.Context, app *cli.App, done string) (*reposav
 	if err != nil {
 		where := ""
 		if res != nil && res.SavedTo != "" {
-			where = fmt.Sprintf("; your uncommitted work is saved in %s (%s)", res.SavedTo, res.Restore)
+			where = fmt.Sprintf("; %s is saved in %s (%s)", savedWhat(res), res.SavedTo, res.Restore)
 		}
 		app.IO.Step(ui.Failed, "repository", err.Error(), time.Since(start))
 		return res, fmt.Errorf("%sthe repository %s could not be moved to %s: %w%s", done, r.repo.Root, brief.ID(r.target), err, where)
@@ -141,7 +141,7 @@ func (r *repoStep) summary(dryRun bool, res *reposave.Result) string {
 	case res == nil || !res.Moved && res.SavedTo == "":
 		return fmt.Sprintf("%s is already at %s", r.repo.Root, id)
 	case res.SavedTo != "":
-		return fmt.Sprintf("moved %s to %s, your uncommitted work saved in %s (%s)", r.repo.Root, id, res.SavedTo, res.Restore)
+		return fmt.Sprintf("moved %s to %s, %s saved in %s (%s)", r.repo.Root, id, savedWhat(res), res.SavedTo, res.Restore)
 	default:
 		return fmt.Sprintf("moved %s to %s", r.repo.Root, id)
 	}
@@ -166,6 +166,17 @@ func reportRepo(app *cli.App, res *reposave.Result, d time.Duration) {
 		if res.Kind == reposave.JJ {
 			where = fmt.Sprintf("change %s (commit %s)", brief.ID(res.SavedTo), brief.ID(res.SavedCommit))
 		}
-		io.Printf("  your uncommitted work is in %s; to get it back: %s\n", where, res.Restore)
+		io.Printf("  %s is in %s; to get it back: %s\n", savedWhat(res), where, res.Restore)
 	}
+}
+
+// savedWhat names what Move put on a branch or left in a change. A clean
+// detached HEAD that no ref held is saved as it is (the saved commit is the
+// one the repository was on): that is committed work, and calling it
+// uncommitted would send the user looking for edits that never existed.
+func savedWhat(res *reposave.Result) string {
+	if res.Kind == reposave.Git && res.SavedCommit == res.From {
+		return "your work on the detached HEAD"
+	}
+	return "your uncommitted work"
 }
