@@ -245,8 +245,9 @@ func TestStaleRemoteRefLockFromKilledFetch(t *testing.T) {
 // A push killed on this machine kills a local remote's receive-pack too,
 // leaving refs/heads/main.lock in the remote: every later push failed
 // ("reason: reference already exists", seen as a flake of the faults
-// suite's KillNine/during-push). A lock that old is removed and the push
-// retried; a fresh one (a live push) is waited for like a push race.
+// suite's KillNine/during-push). A lock that sits unchanged while the run
+// watches it (staleLockWatch) is removed and the push retried; one that
+// goes away (a live push) is waited for like a push race.
 func TestStaleLockOnLocalRemoteIsCleared(t *testing.T) {
 	t.Parallel()
 	testharness.RequireSync(t)
