@@ -43,7 +43,7 @@ type soakStats struct {
 	EditsBetween        int            // edits made after resolving by hand, before the next sync
 	EditsKeptAside      int            // tokens a --keep-local/--take-remote gave up, found in the commit its record names
 	PushesRetried       int
-	PushGaveUp          int // push-failed after --push-retries races lost in a row (exit 1, by design)
+	PushGaveUp          int // push-failed after --push-retries races lost in a row (exit 0, by design)
 	RoundsToConvergence int
 	Total               time.Duration
 }
@@ -112,12 +112,13 @@ func TestFleetSoak(t *testing.T) {
 	}
 	record := func(res SyncResult) {
 		st.Syncs++
-		if res.Code == 1 && res.Record != nil && res.Record.Status == syncstate.PushFailed &&
+		if res.Code == 0 && res.Record != nil && res.Record.Status == syncstate.PushFailed &&
 			strings.Contains(res.Output, "gave up after") {
 			// Bounded retries (docs/chezmoi-sync.md): with every host
 			// pushing within the same 150 ms some runs lose every race.
-			// The commits stay local; the checks below prove the next
-			// run publishes them.
+			// Like an unreachable remote it degrades (exit 0, 4 with
+			// --exit-code): the commits stay local; the checks below
+			// prove the next run publishes them.
 			st.PushGaveUp++
 			st.PushesRetried += res.Record.PushRetries
 			return
