@@ -132,6 +132,21 @@ var syncMutants = []Mutant{
 		Why: "apply overwrites home files chezmoi never wrote without copying them first",
 	},
 	{
+		// attack 4, F2: the old classification kept files and links only.
+		ID: "sync/dir-backup-skipped", Kind: "remove-guard", File: "pkg/chezmoi/classify.go",
+		Find:    `if replacesDir && !treeWritten(in, target, st) {`,
+		Replace: `if false && replacesDir && !treeWritten(in, target, st) {`,
+		Pkgs:    syncPkg, Run: "TestFirstRunCopiesDirectoriesApplyReplaces|TestIncomingLinkFileOrRemovalOverDirectoryCopiesIt",
+		Why: "a home directory apply replaces with a file or a link, or removes, is deleted with the user's files in it, no copy",
+	},
+	{
+		ID: "sync/dir-backup-empty", Kind: "skip-step", File: "pkg/chezmoisync/apply.go",
+		Find:    "\tfor _, n := range names {\n\t\tif err := copyTree(",
+		Replace: "\tfor _, n := range names[:0] {\n\t\tif err := copyTree(",
+		Pkgs:    syncPkg, Run: "TestFirstRunCopiesDirectoriesApplyReplaces",
+		Why: "the copy of a directory apply deletes is made without what it holds: the record names a backup that is empty",
+	},
+	{
 		ID: "sync/protected-files-applied", Kind: "remove-guard", File: "pkg/chezmoisync/apply.go",
 		Find:    `targets = applyTargets(`,
 		Replace: `_ = applyTargets(`,

@@ -1,6 +1,8 @@
 package chezmoi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -54,6 +56,11 @@ type Input struct {
 	Written map[string]string  // chezmoi's entryState: target -> SHA-256 ("" for non-files); nil: unknown
 	Lstat   func(string) (fs.FileInfo, error)
 	Hash    func(string) (string, error) // SHA-256 (hex) of a home file
+	// ReadDir and Readlink read a home directory apply would replace or
+	// remove (links not followed): it is copied first unless all it
+	// holds is what chezmoi wrote. Nil: never read, so it is copied.
+	ReadDir  func(string) ([]fs.DirEntry, error)
+	Readlink func(string) (string, error)
 	// Externals are the targets of .chezmoiexternal entries (their
 	// "source" is no file of the source directory): never capturable.
 	Externals map[string]bool
@@ -68,7 +75,7 @@ type Classified struct {
 	Removals  []string  // of those, targets apply would remove
 	Scripts   []string  // run_once_/run_onchange_ scripts apply would run
 	Protected []string  // targets apply must not touch
-	Backup    []string  // existing targets apply would overwrite or remove that chezmoi never wrote
+	Backup    []string  // existing targets apply would overwrite or remove that chezmoi never wrote (a directory: with all it holds)
 }
 
 // Classify applies chezmoi-sync's rules to every status line
@@ -91,7 +98,8 @@ func Classify(in Input) Classified {
 			c.removal(in, e.Path, m, a)
 		case e.Target != ' ':
 			c.Pending = append(c.Pending, e.Path)
-			c.backupIfForeign(in, e.Path)
+			// A home directory stays one only where the source has one.
+			c.backupIfForeign(in, e.Path, sourceKind(in, m, a) != "dir")
 		}
 	}
 	sort.Strings(c.Protected)
@@ -168,7 +176,7 @@ func (c *Classified) removal(in Input, target string, m Managed, a Attrs) {
 	}
 	c.Pending = append(c.Pending, target)
 	c.Removals = append(c.Removals, target)
-	c.backupIfForeign(in, target)
+	c.backupIfForeign(in, target, true)
 }
 
 // wroteThis: the home file is what chezmoi last wrote there.
@@ -183,16 +191,67 @@ func (c *Classified) wroteThis(in Input, target string) bool {
 
 // backupIfForeign marks an existing target that chezmoi never wrote (a
 // first run on a machine, a file another host started managing): apply
-// replaces or removes it, so the sync copies it first.
-func (c *Classified) backupIfForeign(in Input, target string) {
+// replaces or removes it, so the sync copies it first. A directory is
+// marked only when apply replaces or removes it (replacesDir: apply
+// deletes it with everything in it), unless every entry of it is what
+// chezmoi last wrote: a directory chezmoi made can hold the user's own
+// files.
+func (c *Classified) backupIfForeign(in Input, target string, replacesDir bool) {
+	st, err := lstat(in, target)
+	if err != nil {
+		return
+	}
+	if st.IsDir() {
+		if replacesDir && !treeWritten(in, target, st) {
+			c.Backup = append(c.Backup, target)
+		}
+		return
+	}
 	if _, wrote := in.Written[target]; wrote && in.Written != nil {
 		return
 	}
-	st, err := lstat(in, target)
-	if err != nil || st.IsDir() {
-		return
-	}
 	c.Backup = append(c.Backup, target)
+}
+
+// treeWritten: p (st) is what chezmoi last wrote there, and for a
+// directory so is every entry in it, links not followed.
+func treeWritten(in Input, p string, st fs.FileInfo) bool {
+	sum, ok := in.Written[p]
+	switch {
+	case !ok:
+		return false
+	case st.IsDir():
+		if sum != "" || in.ReadDir == nil {
+			return false // chezmoi wrote a file there, not this directory
+		}
+		entries, err := in.ReadDir(p)
+		if err != nil {
+			return false
+		}
+		for _, e := range entries {
+			q := filepath.Join(p, e.Name())
+			est, err := lstat(in, q)
+			if err != nil || !treeWritten(in, q, est) {
+				return false
+			}
+		}
+		return true
+	case st.Mode()&fs.ModeSymlink != 0:
+		if in.Readlink == nil {
+			return false
+		}
+		// chezmoi records a link by the hash of where it points.
+		target, err := in.Readlink(p)
+		h := sha256.Sum256([]byte(target))
+		return err == nil && sum == hex.EncodeToString(h[:])
+	case st.Mode().IsRegular():
+		if in.Hash == nil {
+			return false
+		}
+		got, err := in.Hash(p)
+		return err == nil && sum != "" && got == sum
+	}
+	return false
 }
 
 func (c *Classified) wait(path, kind string) {

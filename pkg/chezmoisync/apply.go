@@ -63,9 +63,9 @@ func (applyStep) plan(ctx context.Context, r *run) (plan, error) {
 		does += fmt.Sprintf("; remove %s no longer managed (unless edited since): %s", plural(len(gone), "file"), shortList(gone, 5))
 	}
 	if b := r.backupTargets(); len(b) > 0 && r.managedBefore != nil {
-		does += fmt.Sprintf("; first copy the %s it overwrites or removes to %s", plural(len(b), "file"), r.backupDir())
-	} else if len(c.Backup) > 0 {
-		does += fmt.Sprintf("; first copy %s chezmoi never wrote to %s: %s", plural(len(c.Backup), "file"), r.backupDir(), shortList(c.Backup, 5))
+		does += fmt.Sprintf("; first copy the %s it overwrites or removes to %s", copyCount(b), r.backupDir())
+	} else if len(b) > 0 {
+		does += fmt.Sprintf("; first copy %s chezmoi never wrote to %s: %s", copyCount(b), r.backupDir(), shortList(copyNames(b, b), 5))
 	}
 	if len(c.Protected) > 0 {
 		does += fmt.Sprintf("; leave %s alone: %s", plural(len(c.Protected), "file"), shortList(c.Protected, 5))
@@ -89,6 +89,10 @@ func (applyStep) run(ctx context.Context, r *run) (outcome, error) {
 	defer r.noteApplied()
 	detail := r.applied()
 	if err == nil {
+		if detail == "" && len(r.cls.Pending) > 0 {
+			// Every change to HOME gets a line, not only removals.
+			detail = "wrote " + shortList(relHomeAll(r.cls.Pending, r.app.Getenv("HOME")), 5)
+		}
 		return outcome{detail: detail}, nil
 	}
 	if ctx.Err() != nil {
@@ -120,16 +124,17 @@ func (r *run) applied() string {
 	if n := len(r.rec.Removed); n > 0 {
 		parts = append(parts, "removed "+strings.Join(relHomeAll(r.rec.Removed, home), ", "))
 	}
-	if n := len(r.rec.Backups); n > 0 {
-		var copied []string
+	if len(r.rec.Backups) > 0 {
+		var paths, copies []string
 		for _, b := range r.rec.Backups {
-			copied = append(copied, relHome(b.Path, home))
+			paths = append(paths, relHome(b.Path, home))
+			copies = append(copies, b.Copy)
 		}
 		what := "chezmoi never wrote "
 		if r.managedBefore != nil {
 			what = "it changed "
 		}
-		parts = append(parts, fmt.Sprintf("%s %scopied to %s first: %s", plural(n, "file"), what, r.backupDir(), strings.Join(copied, ", ")))
+		parts = append(parts, fmt.Sprintf("%s %scopied to %s first: %s", copyCount(copies), what, r.backupDir(), strings.Join(copyNames(paths, copies), ", ")))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -260,18 +265,29 @@ func (r *run) noteApplied() {
 }
 
 // backupTargets are the home files to copy before apply: those chezmoi
-// never wrote; for an undo or an abort, every existing file it overwrites
-// or removes (what they held is in the history too, but HOME is what the
-// user works with).
+// never wrote (a directory with all it holds); for an undo or an abort,
+// every existing file it overwrites or removes (what they held is in the
+// history too, but HOME is what the user works with). A path inside a
+// directory already copied is left out (its copy is in that one's).
 func (r *run) backupTargets() []string {
 	if r.managedBefore == nil {
-		return r.cls.Backup
+		return withoutNested(r.cls.Backup)
 	}
-	seen := map[string]bool{}
+	out := slices.Clone(r.cls.Backup)
+	for _, p := range append(slices.Clone(r.cls.Pending), r.goneTargets()...) {
+		if st, err := os.Lstat(p); err == nil && (st.Mode().IsRegular() || st.Mode()&os.ModeSymlink != 0) {
+			out = append(out, p)
+		}
+	}
+	return withoutNested(out)
+}
+
+// withoutNested drops repeated paths and paths inside another one of the
+// list, keeping the order.
+func withoutNested(paths []string) []string {
 	var out []string
-	for _, p := range append(append(append([]string{}, r.cls.Backup...), r.cls.Pending...), r.goneTargets()...) {
-		if st, err := os.Lstat(p); err == nil && (st.Mode().IsRegular() || st.Mode()&os.ModeSymlink != 0) && !seen[p] {
-			seen[p] = true
+	for _, p := range paths {
+		if !slices.ContainsFunc(paths, func(q string) bool { return strings.HasPrefix(p, q+"/") }) && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
@@ -280,7 +296,8 @@ func (r *run) backupTargets() []string {
 
 // backup copies the home files chezmoi never wrote that apply is about to
 // replace or remove (a first run on a machine, a file another host started
-// managing), and for an undo or abort every file it changes: never
+// managing, a directory where the source now has a file, a link or a
+// removal), and for an undo or abort every file it changes: never
 // overwritten without a copy.
 func (r *run) backup() error {
 	targets := r.backupTargets()
@@ -300,12 +317,50 @@ func (r *run) backup() error {
 	home := r.app.Getenv("HOME")
 	for _, p := range targets {
 		dst := filepath.Join(r.backupDir(), relHome(p, home))
-		if err := copyEntry(p, dst); err != nil {
+		if err := copyTree(p, dst); err != nil {
 			return fmt.Errorf("cannot back up %s before apply replaces it (nothing was applied): %w", p, err)
 		}
 		r.rec.Backups = append(r.rec.Backups, syncstate.Backup{Path: p, Copy: dst})
 	}
 	return nil
+}
+
+// copyTree copies src to dst without following links: a file or symlink
+// as copyEntry does, a directory with everything in it (modes kept, made
+// with os.Mkdir: never into a directory that exists). A socket, pipe or
+// device holds nothing to keep and is left out.
+func copyTree(src, dst string) error {
+	st, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		if !st.Mode().IsRegular() && st.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		return copyEntry(src, dst)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	d, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := copyTree(filepath.Join(src, n), filepath.Join(dst, n)); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(dst, st.Mode().Perm()|0o700)
 }
 
 // copyEntry copies a regular file (mode kept) or a symlink.
@@ -324,7 +379,7 @@ func copyEntry(src, dst string) error {
 		}
 		return os.Symlink(target, dst)
 	}
-	in, err := os.Open(src)
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
@@ -342,6 +397,46 @@ func copyEntry(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// copyCount says what paths are: "2 files", "1 directory", "1 file and 1
+// directory" (a directory is copied with all it holds).
+func copyCount(paths []string) string {
+	dirs := 0
+	for _, p := range paths {
+		if st, err := os.Lstat(p); err == nil && st.IsDir() {
+			dirs++
+		}
+	}
+	var out []string
+	if n := len(paths) - dirs; n > 0 {
+		out = append(out, plural(n, "file"))
+	}
+	if dirs == 1 {
+		out = append(out, "1 directory")
+	} else if dirs > 1 {
+		out = append(out, fmt.Sprintf("%d directories", dirs))
+	}
+	return strings.Join(out, " and ")
+}
+
+// copyNames are names, with "/" and the number of files it holds for
+// one whose at (the home path before apply, or its copy) is a directory.
+func copyNames(names, at []string) []string {
+	out := slices.Clone(names)
+	for i, p := range at {
+		if st, err := os.Lstat(p); err == nil && st.IsDir() {
+			files := 0
+			_ = filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					files++
+				}
+				return nil
+			})
+			out[i] += fmt.Sprintf("/ (%s)", plural(files, "file"))
+		}
+	}
+	return out
 }
 
 // goneTargets are the targets chezmoi managed before an undo or abort

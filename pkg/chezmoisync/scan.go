@@ -104,6 +104,7 @@ func (r *run) scanHome(ctx context.Context) error {
 	}
 	r.changes, r.managed, r.written, r.warnings = changes, managed, written, warnings
 	r.cls = r.withoutStray(chezmoi.Classify(chezmoi.Input{Changes: changes, Managed: managed, Written: written, Lstat: os.Lstat, Hash: hashFile,
+		ReadDir: os.ReadDir, Readlink: os.Readlink,
 		Externals: externalTargets(changes, managed)}))
 	return nil
 }

@@ -73,6 +73,9 @@ func (r *run) parts() string {
 	add(rec.Held, fmt.Sprintf("%d held by an unpublished undo (chezmoi-sync --publish)", rec.PendingPush))
 	add(rec.Incoming > 0 && r.rebasedClean, fmt.Sprintf("%d incoming applied", rec.Incoming))
 	add(rec.Incoming > 0 && !r.rebasedClean, fmt.Sprintf("%d incoming not applied", rec.Incoming))
+	// HOME written without commits coming in (a first run, an accepted
+	// rewind, an edit of the source directory): never "nothing to do".
+	add(len(rec.Applied) > 0 && rec.Incoming == 0 && rec.Undo == nil, fmt.Sprintf("%s written", plural(len(rec.Applied), "home file")))
 	add(rec.Parked != "", "parked on "+rec.Parked)
 	add(len(rec.Removed) > 0, fmt.Sprintf("%d removed", len(rec.Removed)))
 	add(len(rec.Backups) > 0, fmt.Sprintf("%d backed up", len(rec.Backups)))
