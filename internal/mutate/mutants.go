@@ -219,11 +219,25 @@ var syncMutants = []Mutant{
 		Why: "an accepted rewind moves the rewound/ bookmark an earlier one of the same second set: what it kept is left to the op log",
 	},
 	{
-		ID: "sync/live-push-lock-removed", Kind: "wrong-value", File: "pkg/chezmoisync/remote.go",
-		Find:    "const staleLockWatch = 10 * time.Second",
-		Replace: "const staleLockWatch = 0",
+		ID: "sync/live-push-lock-removed", Kind: "wrong-value", File: "pkg/reflock/reflock.go",
+		Find:    "\tWatch = 10 * time.Second\n",
+		Replace: "\tWatch = time.Duration(0)\n",
 		Pkgs:    syncPkg, Run: "TestLivePushLockIsNeverRemoved",
 		Why: "a local remote's ref lock is removed at first sight, under another host's live push",
+	},
+	{
+		ID: "sync/running-push-not-seen", Kind: "remove-guard", File: "pkg/reflock/reflock.go",
+		Find:    "func receivePackIn(repoDir string) (int, bool) {\n",
+		Replace: "func receivePackIn(repoDir string) (int, bool) {\n\tif repoDir != \"\" {\n\t\treturn 0, false\n\t}\n",
+		Pkgs:    syncPkg, Run: "TestSlowLivePushKeepsItsLock",
+		Why: "a push that holds the remote's lock longer than the watch (a slow hook) is taken for a killed one: its lock is removed and a commit vanishes from the branch",
+	},
+	{
+		ID: "sync/empty-undo-to-syncs", Kind: "remove-guard", File: "pkg/chezmoisync/mode.go",
+		Find:    "\tif strings.TrimSpace(s) == \"\" {\n\t\treturn fmt.Errorf(\"an empty value names no commit",
+		Replace: "\tif strings.TrimSpace(s) == \"\\x00\" {\n\t\treturn fmt.Errorf(\"an empty value names no commit",
+		Pkgs:    syncPkg, Run: "TestUndoToRootIsRefused",
+		Why: "--undo-to \"\" (a script's empty variable) runs a plain sync: home edits are captured and published",
 	},
 	{
 		ID: "sync/marker-owned-by-pid", Kind: "wrong-value", File: "pkg/chezmoisync/recover.go",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,7 +247,7 @@ func TestStaleRemoteRefLockFromKilledFetch(t *testing.T) {
 // leaving refs/heads/main.lock in the remote: every later push failed
 // ("reason: reference already exists", seen as a flake of the faults
 // suite's KillNine/during-push). A lock that sits unchanged while the run
-// watches it (staleLockWatch) is removed and the push retried; one that
+// watches it (reflock.Watch) and no push holds is removed and the push retried; one that
 // goes away (a live push) is waited for like a push race.
 func TestStaleLockOnLocalRemoteIsCleared(t *testing.T) {
 	t.Parallel()
@@ -273,7 +274,7 @@ func TestStaleLockOnLocalRemoteIsCleared(t *testing.T) {
 // server's clock): its lock was taken for a killed push's and removed, so
 // the other push's ref update failed (or published this host's value as
 // its own). A lock is removed only after this run watched it unchanged
-// for staleLockWatch; one that goes away is a live push, waited for.
+// for reflock.Watch; one that goes away is a live push, waited for.
 func TestLivePushLockIsNeverRemoved(t *testing.T) {
 	t.Parallel()
 	testharness.RequireSync(t)
@@ -323,4 +324,57 @@ func TestLivePushLockIsNeverRemoved(t *testing.T) {
 	require.Equal(t, syncstate.Success, rec.Status, out.String())
 	require.True(t, rec.Pushed)
 	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--live")
+}
+
+// (attack 4, F1) A push that holds the remote's ref lock longer than the
+// watch (a slow reference-transaction hook in the remote): the lock was
+// taken for a killed push's and removed; the other host then pushed with
+// a new lock, and the slow push renamed that lock (by path) over main:
+// the slow host said "pushed" while its commit was not on main. A lock a
+// running receive-pack works under is never removed; the waiting host
+// gives up (push-failed, exit 0, naming the lock) and its next sync
+// publishes; both commits end up on main.
+func TestSlowLivePushKeepsItsLock(t *testing.T) {
+	t.Parallel()
+	testharness.RequireSync(t)
+	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
+	a, b := newHost(t, remote, "alpha"), newHost(t, remote, "beta")
+	mustSync(t, a)
+	mustSync(t, b)
+	// The first transaction after the hook is installed holds its locks
+	// 16 s: longer than the watch, so only the running receive-pack can
+	// tell the lock is alive.
+	hook := filepath.Join(remote, "hooks", "reference-transaction")
+	count := filepath.Join(t.TempDir(), "count")
+	script := fmt.Sprintf(`#!/bin/sh
+# test-only: a slow hook while alpha's push holds refs/heads/main.lock
+[ "$1" = prepared ] || exit 0
+[ -e %[1]q ] && exit 0
+: > %[1]q
+sleep 16
+`, count)
+	require.NoError(t, os.WriteFile(hook, []byte(script), 0o755))
+	editLine(t, a, ".bashrc", 2, "alias ll='ls -l --slow-alpha'")
+	b.WriteHome(".gitconfig", "[core]\n\tpager = beta-while-locked\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var aOut testharness.SyncBuffer
+	ca := a.Command(ctx, "", "chezmoi-sync")
+	ca.Stdout, ca.Stderr = &aOut, &aOut
+	require.NoError(t, ca.Start())
+	lock := filepath.Join(remote, "refs", "heads", "main.lock")
+	require.Eventually(t, func() bool { _, err := os.Stat(lock); return err == nil }, 2*time.Minute, 50*time.Millisecond, "alpha's push never took the lock")
+
+	rb := syncCode(t, b, 0)
+	require.NotContains(t, rb.Stdout, "stale lock", "a live push's lock was removed")
+	require.NoError(t, ca.Wait(), aOut.String())
+	require.Equal(t, syncstate.Success, record(t, a).Status, aOut.String())
+	if rec := record(t, b); rec.Status == syncstate.PushFailed {
+		require.Contains(t, rec.Error, "stayed locked", rb.String())
+		require.Contains(t, rec.Error, "receive-pack", rb.String())
+		mustSync(t, b)
+	}
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_bashrc"), "--slow-alpha", "alpha's pushed commit is not on main:\n%s\n%s", aOut.String(), rb.String())
+	require.Contains(t, testharness.RemoteFile(t, remote, "main", "dot_gitconfig"), "beta-while-locked")
 }

@@ -89,14 +89,14 @@ type Command struct {
 	AcceptRewind bool `name:"accept-rewind" group:"sync" help:"Take the remote branch as it is after a force-push dropped commits this host had (they stay on a local rewound/<host>/<time> bookmark)."`
 	// Parked conflicts and undo (docs/chezmoi-sync.md). The path flags take
 	// any number of paths after them.
-	KeepLocal  PathArgs `name:"keep-local" group:"sync" help:"Resolve the parked conflict of [PATH...] (home paths like ~/.bashrc, or source paths; none: every conflicted file) with this host's side of each conflicting hunk, then finish the sync. The other side stays in a commit."`
-	TakeRemote PathArgs `name:"take-remote" group:"sync" help:"Resolve the parked conflict of [PATH...] with the remote branch's side of each conflicting hunk, then finish the sync. This host's side stays on a kept/<host>/<time> bookmark."`
-	Continue   bool     `name:"continue" group:"sync" help:"Finish a conflict resolved by hand (edit the files in the source directory first); refused while conflict markers remain."`
-	Abort      bool     `name:"abort" group:"sync" help:"Give up the parked attempt: this host's side goes on a kept/<host>/<time> bookmark; the source and HOME follow the remote branch (home files edited since are kept)."`
-	Undo       UndoArg  `name:"undo" group:"sync" help:"Put HOME and the source back to how they were before the last [N] syncs that changed them (home files edited since are kept and reported); undoable itself."`
-	List       bool     `name:"list" group:"sync" help:"With --undo: list the syncs that can be undone (newest first) and change nothing."`
-	UndoTo     string   `name:"undo-to" group:"sync" placeholder:"COMMIT" help:"Like --undo, to the files of a given dotfiles commit: a commit id, change id or bookmark name (rebuild-rollback --with-dotfiles uses it)."`
-	Publish    bool     `name:"publish" group:"sync" help:"Publish the revert commits of an undo (with --undo, or later alone); never a force-push."`
+	KeepLocal  PathArgs  `name:"keep-local" group:"sync" help:"Resolve the parked conflict of [PATH...] (home paths like ~/.bashrc, or source paths; none: every conflicted file) with this host's side of each conflicting hunk, then finish the sync. The other side stays in a commit."`
+	TakeRemote PathArgs  `name:"take-remote" group:"sync" help:"Resolve the parked conflict of [PATH...] with the remote branch's side of each conflicting hunk, then finish the sync. This host's side stays on a kept/<host>/<time> bookmark."`
+	Continue   bool      `name:"continue" group:"sync" help:"Finish a conflict resolved by hand (edit the files in the source directory first); refused while conflict markers remain."`
+	Abort      bool      `name:"abort" group:"sync" help:"Give up the parked attempt: this host's side goes on a kept/<host>/<time> bookmark; the source and HOME follow the remote branch (home files edited since are kept)."`
+	Undo       UndoArg   `name:"undo" group:"sync" help:"Put HOME and the source back to how they were before the last [N] syncs that changed them (home files edited since are kept and reported); undoable itself."`
+	List       bool      `name:"list" group:"sync" help:"With --undo: list the syncs that can be undone (newest first) and change nothing."`
+	UndoTo     CommitArg `name:"undo-to" group:"sync" placeholder:"COMMIT" help:"Like --undo, to the files of a given dotfiles commit: a commit id, change id or bookmark name (rebuild-rollback --with-dotfiles uses it)."`
+	Publish    bool      `name:"publish" group:"sync" help:"Publish the revert commits of an undo (with --undo, or later alone); never a force-push."`
 }
 
 // Main runs chezmoi-sync with args and returns its exit code.

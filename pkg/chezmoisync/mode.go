@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/alecthomas/kong"
 
@@ -47,6 +48,24 @@ func (p *PathArgs) Decode(ctx *kong.DecodeContext) error {
 // IsBool implements kong.BoolMapperValue: the paths are optional.
 func (p *PathArgs) IsBool() bool { return true }
 
+// CommitArg is --undo-to's commit. An empty value is bad input, never
+// "no flag": a script's empty variable (--undo-to "$COMMIT") would
+// otherwise run a plain sync, capturing and publishing home edits.
+type CommitArg string
+
+// Decode implements kong.MapperValue.
+func (c *CommitArg) Decode(ctx *kong.DecodeContext) error {
+	var s string
+	if err := ctx.Scan.PopValueInto("commit", &s); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("an empty value names no commit (give a commit id, a change id or a bookmark name)")
+	}
+	*c = CommitArg(s)
+	return nil
+}
+
 // UndoArg is --undo with an optional count: --undo, --undo 3.
 type UndoArg struct {
 	Given bool
@@ -62,6 +81,9 @@ func (u *UndoArg) Decode(ctx *kong.DecodeContext) error {
 	}
 	n, err := strconv.Atoi(fmt.Sprint(t.Value))
 	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return fmt.Errorf("%s: more syncs to undo than there can be", fmt.Sprint(t.Value))
+		}
 		if t.Type == kong.FlagValueToken {
 			return fmt.Errorf("%q is not a number of syncs", fmt.Sprint(t.Value))
 		}

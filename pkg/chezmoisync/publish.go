@@ -426,6 +426,13 @@ func (r *run) retry(ctx context.Context, detail string) (outcome, error) {
 		r.rec.PendingPush = len(r.local)
 		r.rec.NextStep = "other hosts kept pushing; your commits are safe locally and the next sync pushes them"
 		r.rec.Error = fmt.Sprintf("%s kept moving: gave up after %d push retries", r.remoteName(), r.retries)
+		if l := r.lockHeld; l != nil {
+			r.rec.Error = fmt.Sprintf("%s stayed locked (%s): gave up after %d push retries", r.remoteName(), l.why, r.retries)
+			r.rec.NextStep = "your commits are safe locally; the next sync pushes them once the push that holds " + l.path + " ends"
+			if l.network {
+				r.rec.NextStep = "your commits are safe locally; if no push from any machine is running, a killed one left " + l.path + ": remove it (rm -- " + l.path + ") and run chezmoi-sync again"
+			}
+		}
 		return outcome{status: ui.Failed, detail: r.rec.Error, next: "apply"}, nil
 	}
 	select {

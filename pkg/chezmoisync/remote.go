@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/jj"
+	"github.com/nixdots/nixdots/pkg/reflock"
 	"github.com/nixdots/nixdots/pkg/runner"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -25,14 +25,19 @@ func (r *run) pushFailed(ctx context.Context, res runner.Result, err error) (out
 	if locked(res, err) {
 		// The remote's ref is locked: another push holds it right now, or
 		// a push killed on this machine (a local remote's receive-pack
-		// dies with it) left the lock behind. Retry like a race; a stale
-		// lock of a local remote is removed once this run has watched it
-		// sit unchanged for staleLockWatch.
-		detail := r.remoteName() + " is locked by another push: trying again"
-		if lock := r.clearStaleRemoteLock(ctx); lock != "" {
-			detail = "removed the stale lock " + lock + " a killed push left on " + r.c.Remote + ": pushing again"
+		// dies with it) left the lock behind. Retry like a race; a lock of
+		// a local remote is removed only once it is proven abandoned
+		// (pkg/reflock: a live push's lock removed loses a commit).
+		lock, v := r.clearStaleRemoteLock(ctx)
+		switch {
+		case lock != "" && v.Stale:
+			r.lockHeld = nil
+			return r.retry(ctx, "removed the stale lock "+lock+" a killed push left on "+r.c.Remote+" (no push holds it): pushing again")
+		case lock != "":
+			r.lockHeld = &heldLock{path: lock, why: v.Why, network: v.Network}
+			return r.retry(ctx, r.remoteName()+" is locked ("+v.Why+"): trying again")
 		}
-		return r.retry(ctx, detail)
+		return r.retry(ctx, r.remoteName()+" is locked by another push: trying again")
 	}
 	switch jj.RemoteKind(res, err) {
 	case jj.RemoteStale:
@@ -103,18 +108,6 @@ func (unparkStep) run(ctx context.Context, r *run) (outcome, error) {
 	return outcome{detail: detail}, nil
 }
 
-// staleLockWatch: a ref lock this run watched, unchanged, for this long
-// is not held by a live push (git holds one for the ref update; its own
-// wait for a ref lock is 100 ms). This run's clock measures it, never the
-// lock's mtime: a lock's mtime said "older than a second" of a live push
-// that had held it a second (a hook there, a loaded machine), of one on a
-// FAT disk (mtimes in 2 s steps) at once, and of one on an NFS server
-// whose clock runs ahead (TestLivePushLockIsNeverRemoved).
-const staleLockWatch = 10 * time.Second
-
-// staleLockPoll is how often the watch looks.
-const staleLockPoll = 100 * time.Millisecond
-
 // locked reports a push refused because the remote's ref is locked
 // (git: "refs/heads/main (reason: reference already exists)").
 func locked(res runner.Result, err error) bool {
@@ -126,57 +119,41 @@ func locked(res runner.Result, err error) bool {
 	return strings.Contains(msg, "reason: reference already exists")
 }
 
-// clearStaleRemoteLock removes refs/heads/<branch>.lock of a remote that
-// is a local repository (a path or file:// URL: a USB disk, NFS, the
-// tests' bare repositories) once this run has watched it stay, unchanged,
-// for staleLockWatch (a lock that goes away was a live push's). A push
-// killed on this machine kills the remote's receive-pack with it, and its
-// lock then blocks every host's push for ever. Removing a lock is safe
-// even in the unlikely case a live push still held it: git renames the lock
-// over the ref only after checking it still owns it, so that push fails
-// (and retries) instead of two values being written. Network remotes are
-// never touched. Returns the removed path, or "".
-func (r *run) clearStaleRemoteLock(ctx context.Context) string {
+// heldLock is a remote ref lock the last push met and could not prove
+// abandoned: the run's end names it.
+type heldLock struct {
+	path, why string
+	network   bool
+}
+
+// clearStaleRemoteLock judges refs/heads/<branch>.lock of a remote that is
+// a local repository (a path or file:// URL: a USB disk, NFS, the tests'
+// bare repositories) and removes it when pkg/reflock proves it abandoned:
+// a push killed on this machine kills the remote's receive-pack with it,
+// and its lock then blocks every host's push for ever. Network remotes
+// are never touched. Returns the lock found ("" when none) and the
+// verdict.
+func (r *run) clearStaleRemoteLock(ctx context.Context) (string, reflock.Verdict) {
 	res, err := r.git(ctx, nil, "remote", "get-url", "--", r.c.Remote)
 	if err != nil {
-		return ""
+		return "", reflock.Verdict{}
 	}
 	dir := localRepoPath(res.Out(), r.workTree)
 	if dir == "" {
-		return ""
+		return "", reflock.Verdict{}
 	}
-	for _, refs := range []string{filepath.Join(dir, "refs"), filepath.Join(dir, ".git", "refs")} {
-		lock := filepath.Join(refs, "heads", filepath.FromSlash(r.c.Branch)+".lock")
-		st, err := os.Stat(lock)
-		if err != nil || !watchLock(ctx, lock, st) {
+	for _, gitDir := range []string{dir, filepath.Join(dir, ".git")} {
+		lock := filepath.Join(gitDir, "refs", "heads", filepath.FromSlash(r.c.Branch)+".lock")
+		if _, err := os.Stat(lock); err != nil {
 			continue
 		}
-		if os.Remove(lock) == nil {
-			return lock
+		v := reflock.Judge(ctx, lock, gitDir)
+		if v.Stale && os.Remove(lock) != nil {
+			v = reflock.Verdict{Why: "it could not be removed"}
 		}
+		return lock, v
 	}
-	return ""
-}
-
-// watchLock reports whether the lock at path stays the same file, with the
-// same size and mtime, for staleLockWatch; false as soon as it goes away
-// or changes (a live push finished, or another began), or ctx ends.
-func watchLock(ctx context.Context, path string, first os.FileInfo) bool {
-	until := time.Now().Add(staleLockWatch) // monotonic: no wall clock involved
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(staleLockPoll):
-		}
-		cur, err := os.Stat(path)
-		if err != nil || !os.SameFile(first, cur) || cur.Size() != first.Size() || !cur.ModTime().Equal(first.ModTime()) {
-			return false
-		}
-		if time.Now().After(until) {
-			return true
-		}
-	}
+	return "", reflock.Verdict{}
 }
 
 // localRepoPath is the directory of a remote URL that names a local
@@ -202,8 +179,12 @@ func localRepoPath(u, base string) string {
 	if !filepath.IsAbs(u) {
 		u = filepath.Join(base, u)
 	}
-	if st, err := os.Stat(u); err != nil || !st.IsDir() {
-		return ""
+	// git finds a local repository named without its ".git" too
+	// (`git clone /srv/dotfiles` for /srv/dotfiles.git).
+	for _, p := range []string{u, u + ".git"} {
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
 	}
-	return u
+	return ""
 }

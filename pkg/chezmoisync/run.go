@@ -53,6 +53,9 @@ type run struct {
 	// prepare
 	fresh bool // cloned or colocated by this run
 
+	// push
+	lockHeld *heldLock // a remote ref lock the last push met, not proven abandoned
+
 	// apply
 	backups string // the backup directory this run reserved ("" = none yet)
 

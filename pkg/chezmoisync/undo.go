@@ -214,7 +214,7 @@ func (r *run) unhold(ctx context.Context) {
 func (r *run) pickUndoTarget(ctx context.Context) (string, error) {
 	var target string
 	if r.c.UndoTo != "" {
-		cs, err := r.jj.Commits(ctx, jj.Symbol(r.c.UndoTo), nil)
+		cs, err := r.jj.Commits(ctx, jj.Symbol(string(r.c.UndoTo)), nil)
 		if err != nil || len(cs) != 1 {
 			return "", usage("--undo-to %s: names no commit of the dotfiles repository in %s (give a commit id, a change id or a bookmark name; revsets such as main- are not taken)", r.c.UndoTo, r.workTree)
 		}

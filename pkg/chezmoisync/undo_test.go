@@ -235,6 +235,17 @@ func TestUndoToRootIsRefused(t *testing.T) {
 	r = syncCode(t, b, 2, "--undo-to", "main-")
 	require.Contains(t, r.Stderr, "revsets such as main- are not taken")
 	require.Equal(t, before, everything(t, b, remote))
+	// (attack 4, F3) An empty value (a script's empty variable) is bad
+	// input, not "no flag": a plain sync would capture and publish the
+	// home edit below.
+	b.WriteHome(".profile", "export GITHUB_TOKEN=not-for-the-remote\n")
+	before = everything(t, b, remote)
+	for _, args := range [][]string{{"--undo-to", ""}, {"--undo-to="}, {"--undo-to", " ", "--dry-run"}} {
+		r = syncCode(t, b, 2, args...)
+		require.Contains(t, r.Stderr, "an empty value names no commit", "%v", args)
+		require.Equal(t, before, everything(t, b, remote), "%v", args)
+	}
+	require.NotContains(t, testharness.RemoteFile(t, remote, "main", "dot_profile"), "GITHUB_TOKEN")
 }
 
 // (attack 3, F9, F12) A held undo whose revert conflicts with a newer

@@ -204,9 +204,15 @@ func (r *Repo) Inspect(ctx context.Context, snapshot bool) (*State, error) {
 
 // BlockedError means the repository is in the middle of something (a merge,
 // a rebase) that the user has to finish first.
-type BlockedError struct{ Root, What, Hint string }
+// Next, when set, replaces "run rebuild-rollback again; nothing was
+// changed": after the system switched, running it again would go back
+// one more generation.
+type BlockedError struct{ Root, What, Hint, Next string }
 
 func (e *BlockedError) Error() string {
+	if e.Next != "" {
+		return fmt.Sprintf("a %s is in progress in %s: %s, then %s", e.What, e.Root, e.Hint, e.Next)
+	}
 	return fmt.Sprintf("a %s is in progress in %s: %s, then run rebuild-rollback again; nothing was changed", e.What, e.Root, e.Hint)
 }
 

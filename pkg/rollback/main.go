@@ -436,11 +436,12 @@ func (p *rollbackPlan) run(ctx context.Context, app *cli.App) error {
 		}
 	}
 	if p.repo != nil {
-		done := ""
+		done, rest := "", ""
 		if p.system != nil && p.system.changed() {
 			done = fmt.Sprintf("the system is at generation %d but ", p.build.Generation)
+			rest = fmt.Sprintf("rebuild-rollback --repo-only --to %d", p.build.Generation)
 		}
-		res, err := p.repo.run(ctx, app, done)
+		res, err := p.repo.run(ctx, app, done, rest)
 		p.rep.Repository = res
 		if err != nil {
 			return err

@@ -499,6 +499,17 @@ func TestMergeStartedDuringSwitchIsLeftAlone(t *testing.T) {
 	require.Equal(t, history.OutcomeRolledBack, last.Outcome)
 	require.Equal(t, 2, last.Generation)
 	require.Equal(t, "system-only", last.Action)
+
+	// (attack 4, F4) The advice is not "run rebuild-rollback again;
+	// nothing was changed" (that goes back one more generation): it names
+	// the command that moves the repository alone, which works once the
+	// merge is given up.
+	require.NotContains(t, r.Stderr, "nothing was changed")
+	require.Contains(t, r.Stderr, "rebuild-rollback --repo-only --to 2")
+	f.h.Run(f.repo, "git", "merge", "--abort")
+	f.mustRun("--repo-only", "--to", "2")
+	f.requireAt(2)
+	require.Equal(t, f.commits[1], f.headCommit())
 }
 
 // Commits made on a detached HEAD are on no branch: once the rollback

@@ -110,11 +110,16 @@ func (r *repoStep) plan() string {
 }
 
 // run moves the repository. done names what earlier steps changed, for
-// the message when this one fails.
-func (r *repoStep) run(ctx context.Context, app *cli.App, done string) (*reposave.Result, error) {
+// the message when this one fails; rest is the command that moves the
+// repository alone once the system has moved ("" when it has not).
+func (r *repoStep) run(ctx context.Context, app *cli.App, done, rest string) (*reposave.Result, error) {
 	start := time.Now()
 	res, err := r.repo.Move(ctx, r.target, app.Now())
 	if err != nil {
+		var blocked *reposave.BlockedError
+		if rest != "" && errors.As(err, &blocked) {
+			blocked.Next = "move the repository alone with `" + rest + "` (running rebuild-rollback again would go back one more generation)"
+		}
 		where := ""
 		if res != nil && res.SavedTo != "" {
 			where = fmt.Sprintf("; %s is saved in %s (%s)", savedWhat(res), res.SavedTo, res.Restore)
