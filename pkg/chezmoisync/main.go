@@ -237,8 +237,13 @@ func (r *run) failed(err error) int {
 		rec.Status = syncstate.Failed
 	}
 	var big *jj.SnapshotRefusedError
-	if errors.As(err, &big) {
+	switch {
+	case errors.As(err, &big):
 		rec.NextStep = fmt.Sprintf("nothing was committed; list the file(s) in .chezmoiignore and .gitignore of %s if they are not dotfiles, or raise --max-new-file-size (CHEZMOI_SYNC_MAX_NEW_FILE_SIZE) above their size", rec.SourceDir)
+	case strings.Contains(rec.Error, "chezmoi status") && strings.Contains(rec.Error, "not a directory"):
+		// chezmoi cannot even read the target: a home file stands where
+		// the dotfiles have a directory (attack 4, F7).
+		rec.NextStep = "a file in your home directory stands where the dotfiles have a directory (the path named above, or one of its parents): move it aside (mv FILE FILE.orig), run chezmoi-sync again, then merge what it held back in by hand"
 	}
 	return exitcode.FromError(err)
 }
