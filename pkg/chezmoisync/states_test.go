@@ -299,17 +299,25 @@ func TestUnrelatedRemoteIsRefused(t *testing.T) {
 	require.Equal(t, "# somebody else's\n", testharness.RemoteFile(t, other, "main", "dot_bashrc"), "the foreign remote was pushed to")
 }
 
+// machineWithBashrc is a machine about to sync for the first time: the
+// dotfiles cloned, a ~/.bashrc of its own that chezmoi never wrote.
+func machineWithBashrc(t *testing.T) (remote string, h *testharness.Host) {
+	t.Helper()
+	testharness.RequireSync(t)
+	remote = testharness.NewRemote(t, testharness.DefaultDotfiles())
+	h = testharness.NewHost(t, "fresh").WithBinaries()
+	h.WriteHome(".bashrc", "# the distribution's bashrc\n")
+	require.NoError(t, os.MkdirAll(filepath.Dir(h.SourceDir()), 0o755))
+	h.Run("", "git", "clone", "-q", remote, h.SourceDir())
+	return remote, h
+}
+
 // First run on a machine: a home file that differs from what apply writes
 // and that chezmoi never wrote is copied to the state directory first, and
 // named in the output and the record.
 func TestFirstRunBacksUpExistingFiles(t *testing.T) {
 	t.Parallel()
-	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-	h := testharness.NewHost(t, "fresh").WithBinaries()
-	h.WriteHome(".bashrc", "# the distribution's bashrc\n")
-	require.NoError(t, os.MkdirAll(filepath.Dir(h.SourceDir()), 0o755))
-	h.Run("", "git", "clone", "-q", remote, h.SourceDir())
+	remote, h := machineWithBashrc(t)
 	r := mustSync(t, h)
 	rec := record(t, h)
 	require.Len(t, rec.Backups, 1, r.String())
@@ -329,12 +337,7 @@ func TestFirstRunBacksUpExistingFiles(t *testing.T) {
 // named by the second alone and the second run failed "file exists".
 func TestBackupsOfRunsInOneSecondNeverCollide(t *testing.T) {
 	t.Parallel()
-	testharness.RequireSync(t)
-	remote := testharness.NewRemote(t, testharness.DefaultDotfiles())
-	h := testharness.NewHost(t, "fresh").WithBinaries()
-	h.WriteHome(".bashrc", "# the distribution's bashrc\n")
-	require.NoError(t, os.MkdirAll(filepath.Dir(h.SourceDir()), 0o755))
-	h.Run("", "git", "clone", "-q", remote, h.SourceDir())
+	_, h := machineWithBashrc(t)
 	// An earlier run's copies under every name this run can start at.
 	const earlier = "# an earlier run's copy\n"
 	now := time.Now().UTC()
