@@ -572,6 +572,13 @@ var rebuildMutants = []Mutant{
 		Why: "answering no at the --ask prompt activates the system",
 	},
 	{
+		ID: "rebuild/confirm-over-old-connection", Kind: "remove-guard", File: "pkg/rebuildsmart/confirm.go",
+		Find:    "\t\tconfirm := canConfirm && seenActive\n",
+		Replace: "\t\tconfirm := canConfirm\n",
+		Pkgs:    []string{"./pkg/rebuildsmart"}, Run: "TestConfirmNeedsAConnectionMadeAfterActivation",
+		Why: "a poll connection made while the new system activated confirms it after it cut the network: the target keeps a configuration nobody can reach",
+	},
+	{
 		ID: "rebuild/commit-after-failed-switch", Kind: "remove-guard", File: "pkg/rebuildsmart/commit.go",
 		Find:    `case !r.Outcome.activated() && r.Outcome != OutcomeNothingToSwitch && !r.App.DryRun:`,
 		Replace: `case false:`,

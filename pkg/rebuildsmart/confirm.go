@@ -119,12 +119,19 @@ func (r *Run) activateConfirmed(ctx context.Context, before, after remotetarget.
 // answered for the timeout (plus a grace): from then on the unit rolls
 // back by itself, and a late confirmation would only race it, so the
 // polls only look, for one more timeout, to see the rollback happen.
+//
+// Only a connection made after this machine saw the new system active may
+// confirm: one made before (while it was activating) can outlive a
+// configuration that cut the target's network, and confirming over it
+// would keep that configuration. So a poll confirms only once an earlier
+// poll has seen "activated".
 func (r *Run) awaitConfirmation(ctx context.Context, id string, timeout time.Duration, c *Confirmation) {
-	lastHeard, canConfirm := time.Now(), true
+	lastHeard, canConfirm, seenActive := time.Now(), true, false
 	var lookUntil time.Time
 	for {
-		poll := remotetarget.PollCmd(r.Target, id, canConfirm)
-		poll.Mutates, poll.Timeout = canConfirm, 20*time.Second
+		confirm := canConfirm && seenActive
+		poll := remotetarget.PollCmd(r.Target, id, confirm)
+		poll.Mutates, poll.Timeout = confirm, 20*time.Second
 		res, err := r.App.Runner.Run(ctx, poll)
 		if err == nil {
 			state, rc := remotetarget.ParsePoll(res.Out())
@@ -133,6 +140,10 @@ func (r *Run) awaitConfirmation(ctx context.Context, id string, timeout time.Dur
 			}
 			if state != "unknown" {
 				c.State, lastHeard = state, time.Now()
+			}
+			if state == remotetarget.StateActivated && !seenActive {
+				seenActive = true
+				continue // confirm at once, over a new connection
 			}
 			if remotetarget.Final(state) {
 				return

@@ -158,3 +158,30 @@ func TestRemoteSwitchUnreachable(t *testing.T) {
 		t.Fatalf("an unreachable target with confirmation:\n%s", res)
 	}
 }
+
+// A poll connection made while the new system was still activating, and
+// still open after it cut the network, must not confirm it: that it was
+// made proves nothing about the new configuration. Only a connection made
+// after a poll saw the new system active confirms, so here nothing can,
+// and the target rolls back by itself. Before, the open connection
+// confirmed and the target kept a configuration that cut it off (seen as
+// a CI failure of TestRemoteSwitchUnconfirmedRollsBack under load).
+func TestConfirmNeedsAConnectionMadeAfterActivation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, opts{})
+	sys := e.target()
+	g1, err := sys.Generation(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every ssh command runs 2 s after its connection is made; the
+	// activation takes a second before it cuts the network.
+	e.h.Setenv("FAKE_SSH_HOLD", "2s")
+	write(t, filepath.Join(e.repo, "hosts", "alpha.conf"), "v2\nslow-activation\ncut-network\n")
+	res, rep := e.rsJSON("--skip-dotfiles", "--host", "alpha", "--target-host", "root@vm.test", "--confirm-timeout", "3s")
+	c, _ := rep["confirmation"].(map[string]any)
+	if res.Code != 13 || c == nil || c["confirmed"] != false || c["state"] != "rolled-back" {
+		t.Fatalf("want exit 13, not confirmed, rolled back; confirmation %v:\n%s", c, res)
+	}
+	targetAt(t, sys, 1, g1.Toplevel)
+}

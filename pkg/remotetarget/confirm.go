@@ -185,7 +185,10 @@ func ArmCmd(t Target, id, newTop, prev string, prevGen int, timeout time.Duratio
 
 // PollCmd reads the unit's state and, when the deployer may still confirm
 // and the new system is active, confirms it in the same connection: that
-// this connection was made at all is what the confirmation proves. It
+// this connection was made at all is what the confirmation proves, so the
+// deployer asks for it only over a connection made after an earlier poll
+// saw the new system active (one made before could predate a network
+// the new system cut). It
 // prints "<state> <activation exit code>" (the code is "-" before the
 // activation ended).
 func PollCmd(t Target, id string, confirm bool) runner.Cmd {

@@ -13,6 +13,8 @@
 // FAKE_SSH_DOWN names the host, it fails the way ssh does when nothing
 // answers: "ssh: connect to host H port 22: Connection timed out", exit
 // 255, and the command does not run. The call is recorded either way.
+// FAKE_SSH_HOLD=DURATION waits that long after the connection is made
+// before the command runs (a connection that outlives a network change).
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nixdots/nixdots/internal/fakes/fakesys"
 )
@@ -47,6 +50,11 @@ func main() {
 	}
 	if command == "" {
 		fakesys.Die(tool, 255, "fake: no remote command (an interactive login is not simulated)")
+	}
+	if d, err := time.ParseDuration(os.Getenv("FAKE_SSH_HOLD")); err == nil {
+		// The connection is made; the command runs later. A real TCP
+		// connection made before a network change can outlive it.
+		time.Sleep(d)
 	}
 	cmd := exec.Command("sh", "-c", command)
 	cmd.Env = append(os.Environ(), "NIXDOTS_SYSTEM_ROOT="+troot, "NIXDOTS_SUDO=never")

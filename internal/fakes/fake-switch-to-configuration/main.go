@@ -3,7 +3,8 @@
 // --toplevel <store path> switch|boot|test|dry-activate`. Like the real one:
 // switch and test make <root>/run/current-system point at the toplevel,
 // switch and boot update the boot entry (<root>/boot/default), dry-activate
-// changes nothing; FAKE_UNITS_FAILED=a.service,b.service leaves those units
+// changes nothing; a config with the line "slow-activation" takes a second
+// before the network changes; FAKE_UNITS_FAILED=a.service,b.service leaves those units
 // failed (the fake systemctl lists them) and exits 4; FAKE_STC_FAIL=1 fails
 // before activating (exit 1). Activating (switch, test) a system whose
 // config holds the line "cut-network" cuts the machine's network (the fake
@@ -15,7 +16,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/nixdots/nixdots/internal/fakes/fakesys"
 )
@@ -87,7 +90,13 @@ func relink(link, target string) error {
 func network(root, top string) {
 	down := filepath.Join(root, "run", "fake-network-down")
 	conf, _ := os.ReadFile(filepath.Join(top, "config"))
-	for _, l := range strings.Split(string(conf), "\n") {
+	lines := strings.Split(string(conf), "\n")
+	if slices.Contains(lines, "slow-activation") {
+		// An activation that takes a while before the network changes:
+		// connections made meanwhile are already open when it cuts.
+		time.Sleep(time.Second)
+	}
+	for _, l := range lines {
 		if strings.TrimSpace(l) == "cut-network" {
 			fmt.Fprintln(os.Stderr, "restarting network-setup.service... (the new configuration cuts the network)")
 			if err := os.WriteFile(down, nil, 0o644); err != nil {
