@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/state"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -223,11 +224,7 @@ func (r *run) backupDir() string {
 // (an undo and the sync after it): the second must never meet the first's
 // copies.
 func (r *run) backupCandidate(i int) string {
-	name := r.rec.Start.UTC().Format("20060102T150405Z")
-	if i > 1 {
-		name += fmt.Sprintf("-%d", i)
-	}
-	return filepath.Join(r.app.StateDir, "backups", name)
+	return filepath.Join(r.app.StateDir, "backups", hostkey.Numbered(r.stamp(), i))
 }
 
 // reserveBackupDir creates a backup directory no earlier run used

@@ -31,7 +31,7 @@ func (rewindStep) plan(_ context.Context, r *run) (plan, error) {
 }
 
 func (r *run) rewindBookmark() string {
-	return "rewound/" + r.host + "/" + r.rec.Start.UTC().Format("20060102T150405Z")
+	return "rewound/" + r.host + "/" + r.stamp()
 }
 
 func (rewindStep) run(ctx context.Context, r *run) (outcome, error) {

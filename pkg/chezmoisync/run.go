@@ -227,6 +227,10 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
+// stamp is the run's start in the names of what it keeps
+// (kept/<host>/<stamp>, rewound/<host>/<stamp>, backups/<stamp>).
+func (r *run) stamp() string { return r.rec.Start.UTC().Format(hostkey.StampLayout) }
+
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nixdots/nixdots/pkg/brief"
 	"github.com/nixdots/nixdots/pkg/chezmoi"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/mergetext"
 	"github.com/nixdots/nixdots/pkg/showconflicts"
@@ -502,7 +503,7 @@ func (r *run) keepText(ctx context.Context, rev, path, text string) error {
 // keepBookmark points a new kept/<host>/<time> bookmark at rev and returns
 // the commit.
 func (r *run) keepBookmark(ctx context.Context, rev string) (string, error) {
-	name, err := r.newBookmark(ctx, "kept/"+r.host+"/"+r.rec.Start.UTC().Format("20060102T150405Z"), rev)
+	name, err := r.newBookmark(ctx, "kept/"+r.host+"/"+r.stamp(), rev)
 	if err != nil {
 		return "", err
 	}
@@ -518,8 +519,9 @@ func (r *run) keepBookmark(ctx context.Context, rev string) (string, error) {
 // with a counter when a run that started in the same second took it (a
 // bookmark moved would leave what it kept reachable only from the op log).
 func (r *run) newBookmark(ctx context.Context, base, rev string) (string, error) {
-	name := base
-	for i := 2; ; i++ {
+	var name string
+	for i := 1; ; i++ {
+		name = hostkey.Numbered(base, i)
 		cs, err := r.jj.Commits(ctx, jj.LocalBookmark(name), nil)
 		if err != nil {
 			return "", err
@@ -527,7 +529,6 @@ func (r *run) newBookmark(ctx context.Context, base, rev string) (string, error)
 		if len(cs) == 0 {
 			break
 		}
-		name = fmt.Sprintf("%s-%d", base, i)
 	}
 	if err := r.jj.BookmarkSet(ctx, name, rev); err != nil {
 		return "", fmt.Errorf("cannot set %s: %w", name, err)

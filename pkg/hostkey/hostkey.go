@@ -4,7 +4,10 @@
 // them up), so the two can never disagree.
 package hostkey
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Sanitize turns a host name into something safe inside a bookmark
 // (sync/<host>), a git ref and a commit subject: letters, digits, '.', '_'
@@ -52,3 +55,32 @@ const ParkPrefix = "sync/"
 // ParkBookmark is the bookmark that holds a host's parked commits:
 // sync/<sanitised host>.
 func ParkBookmark(host string) string { return ParkPrefix + Sanitize(host) }
+
+// StampLayout is the time in the names of what a sync keeps
+// (kept/<host>/<time>, rewound/<host>/<time>, backups/<time>): the run's
+// start, UTC, to the second.
+const StampLayout = "20060102T150405Z"
+
+// Numbered is the i-th free-name candidate for base: base, then base-2,
+// base-3, ... (runs that start in one second share a stamp, and a name a
+// run kept is never reused).
+func Numbered(base string, i int) string {
+	if i <= 1 {
+		return base
+	}
+	return base + "-" + strconv.Itoa(i)
+}
+
+// SplitNumbered reverses Numbered: the base and the counter (1 for a
+// plain base, 0 when the suffix is not a counter).
+func SplitNumbered(name string) (base string, i int) {
+	base, n, found := strings.Cut(name, "-")
+	if !found {
+		return name, 1
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 2 {
+		return base, 0
+	}
+	return base, i
+}

@@ -30,3 +30,19 @@ func TestParkBookmark(t *testing.T) {
 		t.Errorf("ParkBookmark = %q", got)
 	}
 }
+
+// Numbered's names read back through SplitNumbered: the counter orders
+// the runs of one second.
+func TestNumbered(t *testing.T) {
+	for i, want := range map[int]string{1: "20261130T000727Z", 2: "20261130T000727Z-2", 12: "20261130T000727Z-12"} {
+		if got := Numbered("20261130T000727Z", i); got != want {
+			t.Errorf("Numbered(%d) = %q, want %q", i, got, want)
+		}
+		if base, n := SplitNumbered(want); base != "20261130T000727Z" || n != i {
+			t.Errorf("SplitNumbered(%q) = %q, %d", want, base, n)
+		}
+	}
+	if _, n := SplitNumbered("20261130T000727Z-x"); n != 0 {
+		t.Errorf("a suffix that is not a counter: %d", n)
+	}
+}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nixdots/nixdots/pkg/brief"
+	"github.com/nixdots/nixdots/pkg/hostkey"
 	"github.com/nixdots/nixdots/pkg/jj"
 	"github.com/nixdots/nixdots/pkg/syncstate"
 	"github.com/nixdots/nixdots/pkg/ui"
@@ -100,14 +100,7 @@ func bookmarkSeq(name string) int {
 	if len(parts) < 3 {
 		return 0
 	}
-	_, n, found := strings.Cut(parts[len(parts)-1], "-")
-	if !found {
-		return 1
-	}
-	seq, err := strconv.Atoi(n)
-	if err != nil {
-		return 0
-	}
+	_, seq := hostkey.SplitNumbered(parts[len(parts)-1])
 	return seq
 }
 
@@ -134,7 +127,8 @@ func AddUnrecorded(ctx context.Context, q *jj.StatusQuery, doc *HistoryDoc) erro
 			Restore: cd + "jj restore --from " + shellQuote(b.CommitID) + " " + filesetArg("PATH") + " && chezmoi-sync"}
 		if parts := strings.Split(b.Name, "/"); len(parts) >= 3 {
 			e.Host = parts[1]
-			e.Start, _ = time.Parse("20060102T150405Z", strings.SplitN(parts[2], "-", 2)[0])
+			stamp, _ := hostkey.SplitNumbered(parts[2])
+			e.Start, _ = time.Parse(hostkey.StampLayout, stamp)
 		}
 		doc.History = append(doc.History, e)
 	}
