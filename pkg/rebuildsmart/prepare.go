@@ -46,13 +46,21 @@ func (prepare) Run(ctx context.Context, r *Run) (Outcome, error) {
 		return Outcome{}, exitcode.UsageError(err)
 	}
 	// The queries below are independent; run at once, they cost the
-	// slowest of them rather than their sum (each is a process).
+	// slowest of them rather than their sum (each is a process). Except
+	// the head and the host check: evaluating a git flake runs git, which
+	// takes .git/index.lock, and in a colocated jj repository the head's
+	// jj command writes .git/index too ("File exists ... index.lock", a
+	// CI failure of TestJJCommitPush): one after the other.
 	var verErr, headErr, hostErr error
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(2)
 	go func() { defer wg.Done(); r.Flake.NixVer, verErr = r.Flake.Nix.Version(ctx) }()
-	go func() { defer wg.Done(); r.VCS.CommitBefore, headErr = repo.Head(ctx) }()
-	go func() { defer wg.Done(); hostErr = r.checkHost(ctx) }()
+	go func() {
+		defer wg.Done()
+		if r.VCS.CommitBefore, headErr = repo.Head(ctx); headErr == nil {
+			hostErr = r.checkHost(ctx)
+		}
+	}()
 	r.readSystem()
 	r.checkNetwork(ctx)
 	wg.Wait()
